@@ -1,0 +1,203 @@
+/**
+ * The system catalog: every system an employee can hold access in, how its access is revoked and
+ * confirmed, and who owns it. Loaded once at start-up; any mistake stops start-up with the file,
+ * the entry and the field named.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { REVOCATION_TIERS } from '../contract';
+import { AppError } from '../lib/errors';
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m or 2h');
+const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be the name of an environment variable');
+const person = z.object({ name: z.string().min(1), email: z.email() }).strict();
+
+const entraConnector = z
+  .object({
+    kind: z.literal('entra'),
+    /** Graph base URL without version, e.g. https://graph.microsoft.com */
+    graphBaseUrl: z.url(),
+    /** Token authority, e.g. https://login.microsoftonline.com */
+    authorityUrl: z.url(),
+    tenantId: z.string().min(1),
+    clientId: z.string().min(1),
+    clientSecretEnv: envName,
+    /** Extra CA certificate (PEM file) to trust for this connector, e.g. a TLS-inspecting proxy. */
+    caFile: z.string().optional(),
+    /** Which departure field identifies the user in Entra (its userPrincipalName). */
+    userPrincipalNameFrom: z.enum(['workEmail']).default('workEmail'),
+  })
+  .strict();
+
+const ldapConnector = z
+  .object({
+    kind: z.literal('ldap'),
+    url: z.string().regex(/^ldaps?:\/\//, 'must be an ldap:// or ldaps:// URL'),
+    bindDn: z.string().min(1),
+    bindPasswordEnv: envName,
+    userBaseDn: z.string().min(1),
+    /** Filter with placeholders {employeeId} and {workEmail}; values are escaped. */
+    userFilter: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses'),
+    groupBaseDn: z.string().min(1),
+    /** How an account is disabled: OpenLDAP ppolicy lock, or Active Directory's ACCOUNTDISABLE bit. */
+    disableMethod: z.enum(['openldap-ppolicy', 'ad-useraccountcontrol']),
+    /** groupOfNames needs one member: when the leaver is the last one, this DN takes their place. */
+    emptyGroupMember: z.string().min(1).optional(),
+    timeout: duration.default('10s'),
+  })
+  .strict();
+
+const scimConnector = z
+  .object({
+    kind: z.literal('scim'),
+    /** SCIM 2.0 base URL, e.g. https://app.example.com/scim/v2 */
+    baseUrl: z.url(),
+    tokenEnv: envName,
+    /** Which departure field is the SCIM userName. */
+    userNameFrom: z.enum(['workEmail', 'employeeId']).default('workEmail'),
+  })
+  .strict();
+
+const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
+
+const connector = z.discriminatedUnion('kind', [entraConnector, ldapConnector, scimConnector, ticketConnector]);
+
+export const systemSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+    name: z.string().min(1),
+    category: z.enum(['identity', 'productivity', 'business', 'infrastructure', 'hardware']),
+    tier: z.enum(REVOCATION_TIERS),
+    integration: z.enum(['api', 'ticket', 'manual']),
+    /** True when access is federated through the identity provider (SSO). */
+    sso: z.boolean(),
+    privileged: z.boolean().default(false),
+    owner: person,
+    escalationOwner: person,
+    /** Hours the owner has to confirm a ticket or manual task. */
+    ticketSlaHours: z.number().positive().max(24 * 30).optional(),
+    timeout: duration.default('30s'),
+    retry: z
+      .object({
+        maximumAttempts: z.number().int().min(1).max(100).default(5),
+        initialInterval: duration.default('1s'),
+        backoffCoefficient: z.number().min(1).max(10).default(2),
+        maximumInterval: duration.default('1m'),
+      })
+      .strict()
+      .default({ maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }),
+    connector,
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const wantsTicket = s.integration !== 'api';
+    if (wantsTicket && s.connector.kind !== 'ticket')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['connector', 'kind'],
+        message: `integration "${s.integration}" needs connector kind "ticket"`,
+      });
+    if (!wantsTicket && s.connector.kind === 'ticket')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['integration'],
+        message: 'connector kind "ticket" needs integration "ticket" or "manual"',
+      });
+    if (wantsTicket && s.ticketSlaHours === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ticketSlaHours'],
+        message: `is required for integration "${s.integration}"`,
+      });
+  });
+
+export const catalogSchema = z
+  .object({
+    version: z.literal(1),
+    systems: z.array(systemSchema).min(1),
+  })
+  .strict();
+
+export type CatalogSystem = z.infer<typeof systemSchema>;
+export type Catalog = z.infer<typeof catalogSchema>;
+export type EntraConnectorConfig = z.infer<typeof entraConnector>;
+export type LdapConnectorConfig = z.infer<typeof ldapConnector>;
+export type ScimConnectorConfig = z.infer<typeof scimConnector>;
+
+function describeEntry(raw: unknown, index: number): string {
+  const id =
+    raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string'
+      ? ` (id "${(raw as { id: string }).id}")`
+      : '';
+  return `systems[${index}]${id}`;
+}
+
+/**
+ * Parses and validates catalog text. Errors name the file, the entry and the field, and a secret an
+ * entry refers to must be present in `env`.
+ */
+export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new AppError('catalog_invalid', `${file}: not valid YAML: ${doc.errors[0]!.message}`);
+  }
+  const raw: unknown = doc.toJS();
+  const r = catalogSchema.safeParse(raw);
+  const problems: string[] = [];
+  if (!r.success) {
+    const systems =
+      raw && typeof raw === 'object' && Array.isArray((raw as { systems?: unknown }).systems)
+        ? (raw as { systems: unknown[] }).systems
+        : [];
+    for (const issue of r.error.issues) {
+      const [head, idx, ...rest] = issue.path;
+      if (head === 'systems' && typeof idx === 'number') {
+        const field = rest.join('.') || '(entry)';
+        problems.push(`${describeEntry(systems[idx], idx)}, field "${field}": ${issue.message}`);
+      } else {
+        problems.push(`field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
+      }
+    }
+  } else {
+    const seen = new Map<string, number>();
+    r.data.systems.forEach((s, i) => {
+      const prev = seen.get(s.id);
+      if (prev !== undefined)
+        problems.push(
+          `${describeEntry(s, i)}, field "id": duplicates systems[${prev}]; ids must be unique`,
+        );
+      seen.set(s.id, i);
+      const c = s.connector;
+      const secretField =
+        c.kind === 'entra'
+          ? ['clientSecretEnv', c.clientSecretEnv]
+          : c.kind === 'ldap'
+            ? ['bindPasswordEnv', c.bindPasswordEnv]
+            : c.kind === 'scim'
+              ? ['tokenEnv', c.tokenEnv]
+              : null;
+      if (secretField && !env[secretField[1]!])
+        problems.push(
+          `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,
+        );
+    });
+  }
+  if (problems.length > 0) {
+    throw new AppError('catalog_invalid', `${file}: invalid catalog:\n  ${problems.join('\n  ')}`, {
+      problems,
+    });
+  }
+  return r.data!;
+}
+
+/** Reads and validates the catalog file. */
+export function loadCatalog(file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AppError('catalog_invalid', `${file}: cannot read catalog: ${(e as Error).message}`);
+  }
+  return parseCatalog(text, file, env);
+}

@@ -1,0 +1,86 @@
+/**
+ * Process configuration, parsed once at start-up. A bad value stops the process with the variable named.
+ */
+import { z } from 'zod';
+import { AppError } from '../lib/errors';
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 500ms, 30s, 5m, 2h or 1d');
+
+const secretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by a base64 key')
+  .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key must be at least 24 bytes');
+
+const operatorTokens = z
+  .string()
+  .transform((s, ctx) => {
+    const out: { name: string; role: string; sha256: string }[] = [];
+    for (const [i, part] of s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .entries()) {
+      const m = /^([A-Za-z0-9_.@-]+):(hr|it|itdesk|admin):([0-9a-f]{64})$/.exec(part);
+      if (!m) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} must be name:role:sha256hex with role one of hr, it, itdesk, admin`,
+        });
+        return z.NEVER;
+      }
+      out.push({ name: m[1]!, role: m[2]!, sha256: m[3]! });
+    }
+    return out;
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  /** Public base URL of the API, used in emails and printed links. */
+  PUBLIC_URL: z.url().optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('offboarding'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).default('false'),
+  TEMPORAL_TLS_CERT_FILE: z.string().optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().optional(),
+  HRIS_WEBHOOK_SECRET: secretSchema.optional(),
+  /** HRIS statuses that confirm a departure and start an offboarding. */
+  TRIGGER_STATUSES: z
+    .string()
+    .default('terminated,resigned_confirmed')
+    .transform((s) => s.split(',').map((x) => x.trim()))
+    .pipe(z.array(z.enum(['terminated', 'resigned_confirmed'])).min(1)),
+  WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
+  CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().default('Offboard <offboard@localhost>'),
+  OPERATOR_TOKENS: operatorTokens.default([]),
+  /** How often the dispatcher retries starting accepted-but-not-started departures. */
+  DISPATCH_INTERVAL: duration.default('2s'),
+});
+
+export type AppConfig = z.infer<typeof envSchema>;
+
+/** Parses the environment; throws an AppError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const r = envSchema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new AppError('config_invalid', `Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+/** Milliseconds of a duration string such as "30s". */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new AppError('config_invalid', `not a duration: ${d}`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
+  return n * unit;
+}

@@ -1,0 +1,196 @@
+/**
+ * The HTTP API (Express): HRIS webhook, health, departures and ticket confirmation. Errors of every
+ * route go through one handler that maps AppError codes to HTTP statuses and one JSON shape:
+ * `{ "error": { "code", "message", "fields"? } }`.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { confirmTicketSignal } from '../contract';
+import { audit, type Db } from '../lib/db';
+import { AppError, httpStatusFor } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { createAuth, type TokenEntry } from './auth';
+import { getDepartureView } from './departures';
+import { fieldErrors } from './hris';
+import type { Intake } from './intake';
+
+export interface AppDeps {
+  db: Db;
+  client: Client;
+  intake: Intake;
+  logger: Logger;
+  operatorTokens: TokenEntry[];
+  maxBodyBytes: number;
+}
+
+const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
+
+/** Builds the Express application. */
+export function createApp(deps: AppDeps): express.Express {
+  const { db, client, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const requireRole = createAuth(deps.operatorTokens);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      logger.debug(
+        { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        'request',
+      );
+    });
+    next();
+  });
+
+  /** Liveness and readiness: 200 only when the database and Temporal both answer. */
+  app.get('/health', async (_req, res) => {
+    const check = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+        return 'ok';
+      } catch (e) {
+        return `unreachable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+      }
+    };
+    const [database, temporal] = await Promise.all([
+      check(() => db.$queryRaw`SELECT 1`),
+      check(() =>
+        client.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({})),
+      ),
+    ]);
+    const ok = database === 'ok' && temporal === 'ok';
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
+  });
+
+  /** HRIS webhook (Standard Webhooks signature). See README "Webhook contract". */
+  app.post(
+    '/webhooks/hris',
+    express.raw({ type: () => true, limit: deps.maxBodyBytes }),
+    async (req: Request, res: Response) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let answer;
+      try {
+        answer = await deps.intake.receive({
+          headers: req.headers,
+          body,
+          contentType: req.headers['content-type'],
+          receivedAt: new Date(),
+        });
+      } catch (e) {
+        if (e instanceof AppError) throw e;
+        // Could not store the event: do not pretend to accept it; the HRIS redelivers.
+        logger.error({ err: e }, 'HRIS event could not be stored');
+        res.setHeader('retry-after', '5');
+        throw new AppError('unavailable', 'the event could not be stored; retry later');
+      }
+      res.status(answer.status).json(answer.body);
+    },
+  );
+
+  /** List departures (newest first); filters: status, department, red=true. Any operator role. */
+  app.get('/departures', requireRole('hr', 'it', 'itdesk'), async (req, res) => {
+    const q = z
+      .object({
+        status: z.string().max(40).optional(),
+        department: z.string().max(200).optional(),
+        red: z.enum(['true', 'false']).optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      })
+      .safeParse(req.query);
+    if (!q.success) throw new AppError('validation_failed', 'invalid query', { fields: fieldErrors(q.error) });
+    const rows = await db.departure.findMany({
+      where: {
+        status: q.data.status,
+        department: q.data.department,
+        redSteps: q.data.red === 'true' ? { gt: 0 } : q.data.red === 'false' ? 0 : undefined,
+      },
+      orderBy: { createdAt: 'desc' },
+      take: q.data.limit,
+      select: {
+        id: true,
+        employeeId: true,
+        employeeName: true,
+        department: true,
+        status: true,
+        redSteps: true,
+        workflowId: true,
+        createdAt: true,
+      },
+    });
+    res.json({ departures: rows });
+  });
+
+  /** One departure with its step table (live from the workflow, else from the database). */
+  app.get('/departures/:id', requireRole('hr', 'it', 'itdesk'), async (req, res) => {
+    res.json(await getDepartureView(db, client, String(req.params.id)));
+  });
+
+  /** The owner of a ticket-integrated system confirms the manual revocation is done. */
+  app.post('/tickets/:id/confirm', requireRole('it'), express.json({ limit: '16kb' }), async (req, res) => {
+    const body = ticketConfirmBody.safeParse(req.body);
+    if (!body.success)
+      throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+    const ticket = await db.ticket.findUnique({
+      where: { id: String(req.params.id) },
+      include: { departure: { select: { workflowId: true } } },
+    });
+    if (!ticket) throw new AppError('not_found', `no ticket ${String(req.params.id)}`);
+    if (ticket.status !== 'open') throw new AppError('conflict', `ticket is ${ticket.status}, not open`);
+    const operator = req.operator!;
+    await client.withDeadline(Date.now() + 5_000, () =>
+      client.workflow.getHandle(ticket.departure.workflowId).signal(confirmTicketSignal, {
+        systemId: ticket.systemId,
+        ticketId: ticket.id,
+        confirmedBy: operator.name,
+        note: body.data.note,
+      }),
+    );
+    await audit(db, {
+      actor: `operator:${operator.name}`,
+      action: 'ticket_confirmation_sent',
+      departureId: ticket.departureId,
+      details: { ticketId: ticket.id, systemId: ticket.systemId, role: operator.role },
+    });
+    res.status(202).json({ ticketId: ticket.id, action: 'confirmation_sent' });
+  });
+
+  app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
+
+  // The one place errors become HTTP answers. Bad input is never a 5xx.
+  app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let e: AppError;
+    if (err instanceof AppError) e = err;
+    else if (isBodyParserError(err)) {
+      e =
+        err.type === 'entity.too.large'
+          ? new AppError('payload_too_large', `body exceeds ${deps.maxBodyBytes} bytes`)
+          : err.type === 'entity.parse.failed'
+            ? new AppError('bad_request', 'body is not valid JSON')
+            : new AppError('bad_request', err.message);
+      if (req.path === '/webhooks/hris') {
+        await deps.intake
+          .logUnreadable({
+            headers: req.headers,
+            bytes: Number(req.headers['content-length'] ?? 0),
+            reason: e.message,
+            receivedAt: new Date(),
+          })
+          .catch((logErr: unknown) => logger.error({ err: logErr }, 'could not log refused HRIS delivery'));
+      }
+    } else {
+      logger.error({ err, path: req.path }, 'unhandled error');
+      e = new AppError('internal', 'internal error');
+    }
+    const status = httpStatusFor(e.code);
+    if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+    res.status(status).json({ error: { code: e.code, message: e.message, ...(e.details ?? {}) } });
+  });
+  return app;
+}
+
+function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {
+  return typeof e === 'object' && e !== null && 'type' in e && typeof (e as { type: unknown }).type === 'string' && 'status' in e;
+}

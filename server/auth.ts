@@ -1,0 +1,54 @@
+/**
+ * Operator authentication: bearer tokens mapped to roles. Only SHA-256 hashes of tokens are configured
+ * (`OPERATOR_TOKENS=name:role:sha256hex,...`); `admin` may do everything.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import { AppError } from '../lib/errors';
+
+export type Role = 'hr' | 'it' | 'itdesk' | 'admin';
+export interface Operator {
+  name: string;
+  role: Role;
+}
+
+export interface TokenEntry {
+  name: string;
+  role: string;
+  sha256: string;
+}
+
+/** SHA-256 hex of a token, as configured in OPERATOR_TOKENS. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    operator?: Operator;
+  }
+}
+
+/** Middleware factory: `requireRole('it', 'admin')`. */
+export function createAuth(tokens: TokenEntry[]) {
+  const entries = tokens.map((t) => ({ ...t, digest: Buffer.from(t.sha256, 'hex') }));
+  function identify(req: Request): Operator {
+    const h = req.headers.authorization;
+    const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
+    if (!m) throw new AppError('unauthenticated', 'an operator bearer token is required');
+    const digest = Buffer.from(hashToken(m[1]!), 'hex');
+    let found: (typeof entries)[number] | undefined;
+    for (const e of entries) if (timingSafeEqual(e.digest, digest)) found = e;
+    if (!found) throw new AppError('unauthenticated', 'unknown operator token');
+    return { name: found.name, role: found.role as Role };
+  }
+  return function requireRole(...roles: Role[]) {
+    return (req: Request, _res: Response, next: NextFunction) => {
+      const op = identify(req);
+      if (op.role !== 'admin' && !roles.includes(op.role))
+        throw new AppError('forbidden', `role "${op.role}" may not do this; needs ${roles.join(' or ')}`);
+      req.operator = op;
+      next();
+    };
+  };
+}

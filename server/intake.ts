@@ -1,0 +1,299 @@
+/**
+ * HRIS event intake: verify the Standard Webhooks signature, validate the body, log the event with its
+ * receive time, signature result and outcome, and start (or queue) one offboarding per termination.
+ * Everything is stored before the answer; nothing that fails verification or validation starts work.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { offboardingWorkflowId } from '../contract';
+import { isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { AppError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
+import type { Starter } from './starter';
+
+export type IntakeAnswer =
+  | { status: 202; body: { departureId: string; workflowId: string; action: 'started' | 'duplicate' | 'queued' } }
+  | { status: 200; body: { action: 'ignored'; reason: string } };
+
+export interface IntakeDeps {
+  db: Db;
+  secret: string;
+  triggerStatuses: readonly string[];
+  starter: Starter;
+  logger: Logger;
+}
+
+type SignatureResult = 'valid' | 'invalid' | 'stale' | 'missing';
+
+function classify(e: WebhookVerificationError): SignatureResult {
+  if (/missing/i.test(e.message)) return 'missing';
+  if (/too old|too new/i.test(e.message)) return 'stale';
+  return 'invalid';
+}
+
+/** Creates the intake service used by `POST /webhooks/hris`. */
+export function createIntake(deps: IntakeDeps) {
+  const { db, logger } = deps;
+  const webhook = new Webhook(deps.secret);
+
+  async function logEvent(data: Prisma.TriggerEventUncheckedCreateInput) {
+    return db.triggerEvent.create({ data });
+  }
+
+  /** Handles one delivery. Throws AppError (401/400/415) for what must be refused; logs it first. */
+  async function receive(req: {
+    headers: Record<string, string | string[] | undefined>;
+    body: Buffer;
+    contentType: string | undefined;
+    receivedAt: Date;
+  }): Promise<IntakeAnswer> {
+    const h = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(' ') : v;
+    };
+    const webhookId = h('webhook-id')?.slice(0, 200) ?? null;
+    const base = {
+      receivedAt: req.receivedAt,
+      webhookId,
+      bodySha256: createHash('sha256').update(req.body).digest('hex'),
+      bodyBytes: req.body.length,
+    };
+
+    // 1. Signature (constant-time comparison, 5-minute tolerance, key rotation via several v1 entries).
+    let parsed: unknown;
+    try {
+      parsed = webhook.verify(req.body, {
+        'webhook-id': h('webhook-id') ?? '',
+        'webhook-timestamp': h('webhook-timestamp') ?? '',
+        'webhook-signature': h('webhook-signature') ?? '',
+      });
+    } catch (e) {
+      if (e instanceof WebhookVerificationError) {
+        const result = classify(e);
+        await logEvent({ ...base, signatureResult: result, outcome: 'rejected', reason: e.message });
+        logger.warn({ webhookId, signature: result }, 'HRIS event refused: bad signature');
+        throw new AppError(
+          'signature_invalid',
+          result === 'stale'
+            ? 'webhook-timestamp is outside the 5-minute tolerance'
+            : result === 'missing'
+              ? 'webhook-id, webhook-timestamp and webhook-signature headers are required'
+              : 'webhook-signature does not match',
+        );
+      }
+      // Signed but not JSON.
+      await logEvent({ ...base, signatureResult: 'valid', outcome: 'invalid', reason: 'body is not valid JSON' });
+      throw new AppError('bad_request', 'body is not valid JSON', {
+        fields: [{ field: '(body)', message: 'not valid JSON' }],
+      });
+    }
+
+    if (!req.contentType || !/^application\/([a-z.+-]*\+)?json\b/i.test(req.contentType)) {
+      await logEvent({ ...base, signatureResult: 'valid', outcome: 'invalid', reason: 'unsupported content type' });
+      throw new AppError('unsupported_media_type', 'content-type must be application/json');
+    }
+
+    // 2. Body.
+    const r = hrisEventSchema.safeParse(parsed);
+    if (!r.success) {
+      const fields = fieldErrors(r.error);
+      await logEvent({
+        ...base,
+        signatureResult: 'valid',
+        outcome: 'invalid',
+        reason: fields.map((f) => `${f.field}: ${f.message}`).join('; ').slice(0, 1000),
+      });
+      throw new AppError('validation_failed', 'the event body is invalid', { fields });
+    }
+    const event = r.data;
+    const key = webhookId!; // verify() refused deliveries without it.
+
+    // 3. Idempotency: a redelivered webhook-id gets the first answer again.
+    const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
+    if (prior) return redelivery(prior, base, event);
+
+    if (!deps.triggerStatuses.includes(event.status)) {
+      const reason =
+        event.status === 'pending_resignation'
+          ? 'pending_resignation is not a confirmed departure'
+          : event.status === 'termination_rescinded'
+            ? 'termination_rescinded: no offboarding is changed automatically; HR and IT review by hand'
+            : `status "${event.status}" does not start an offboarding`;
+      try {
+        await logEvent({
+          ...base,
+          idempotencyKey: key,
+          signatureResult: 'valid',
+          hrisStatus: event.status,
+          employeeId: event.employee.id,
+          outcome: 'ignored',
+          reason,
+          payload: event as unknown as Prisma.InputJsonValue,
+        });
+      } catch (e) {
+        if (isUniqueViolation(e)) return redeliveryByKey(key, base, event);
+        throw e;
+      }
+      logger.info({ webhookId, status: event.status, employeeId: event.employee.id }, 'HRIS event ignored');
+      return { status: 200, body: { action: 'ignored', reason } };
+    }
+
+    // 4. A confirmed departure: store event + departure in one transaction, then start the workflow.
+    const t = event.termination!;
+    const terminationKey = new Date(t.confirmedAt).toISOString();
+    let departure: { id: string; workflowId: string; employeeId: string; terminationType: string; confirmedAt: Date; lastDay: string | null };
+    let isNew = false;
+    try {
+      const out = await db.$transaction(async (tx) => {
+        const open = await tx.departure.findFirst({
+          where: {
+            employeeId: event.employee.id,
+            OR: [{ terminationKey }, { status: { notIn: ['completed', 'failed', 'blocked'] } }],
+          },
+          orderBy: { createdAt: 'desc' },
+        });
+        let dep = open;
+        let created = false;
+        if (!dep) {
+          dep = await tx.departure.create({
+            data: {
+              id: `dep_${randomUUID()}`,
+              employeeId: event.employee.id,
+              terminationKey,
+              workflowId: offboardingWorkflowId(event.employee.id),
+              employeeName: event.employee.name,
+              workEmail: event.employee.workEmail,
+              personalEmail: event.employee.personalEmail ?? null,
+              department: event.employee.department,
+              managerEmail: event.employee.managerEmail ?? null,
+              departmentHeadEmail: event.employee.departmentHeadEmail ?? null,
+              workLocation: event.employee.workLocation,
+              terminationType: t.type,
+              confirmedAt: new Date(t.confirmedAt),
+              lastDay: t.lastDay ?? null,
+              occurredAt: new Date(event.occurredAt),
+            },
+          });
+          created = true;
+        }
+        await tx.triggerEvent.create({
+          data: {
+            ...base,
+            idempotencyKey: key,
+            signatureResult: 'valid',
+            hrisStatus: event.status,
+            employeeId: event.employee.id,
+            outcome: created ? 'queued' : 'duplicate',
+            reason: created ? null : `offboarding ${dep.id} already exists for this employee`,
+            payload: event as unknown as Prisma.InputJsonValue,
+            departureId: dep.id,
+          },
+        });
+        if (created)
+          await tx.auditEvent.create({
+            data: {
+              actor: 'hris',
+              action: 'departure_accepted',
+              departureId: dep.id,
+              details: { webhookId: key, status: event.status, terminationType: t.type },
+            },
+          });
+        return { dep, created };
+      });
+      departure = out.dep;
+      isNew = out.created;
+    } catch (e) {
+      // A concurrent delivery of the same id or termination won the race: answer as a duplicate.
+      if (isUniqueViolation(e)) return redeliveryByKey(key, base, event);
+      throw e;
+    }
+
+    if (!isNew) {
+      logger.info({ webhookId, departureId: departure.id }, 'HRIS event is a duplicate of an existing offboarding');
+      return { status: 202, body: { departureId: departure.id, workflowId: departure.workflowId, action: 'duplicate' } };
+    }
+
+    const started = await deps.starter.startDeparture(departure, 'hris-webhook');
+    if (started.started) {
+      await db.triggerEvent.update({ where: { idempotencyKey: key }, data: { outcome: 'started' } });
+    }
+    return {
+      status: 202,
+      body: {
+        departureId: departure.id,
+        workflowId: departure.workflowId,
+        action: started.started ? 'started' : 'queued',
+      },
+    };
+  }
+
+  async function redeliveryByKey(
+    key: string,
+    base: Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>,
+    event: HrisEvent,
+  ): Promise<IntakeAnswer> {
+    const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
+    if (prior) return redelivery(prior, base, event);
+    // Same termination under a different webhook-id, inserted concurrently.
+    const dep = await db.departure.findFirst({
+      where: { employeeId: event.employee.id },
+      orderBy: { createdAt: 'desc' },
+    });
+    await logEvent({
+      ...base,
+      signatureResult: 'valid',
+      hrisStatus: event.status,
+      employeeId: event.employee.id,
+      outcome: 'duplicate',
+      departureId: dep?.id ?? null,
+      reason: 'concurrent duplicate',
+    });
+    if (!dep) throw new AppError('conflict', 'concurrent delivery; retry');
+    return { status: 202, body: { departureId: dep.id, workflowId: dep.workflowId, action: 'duplicate' } };
+  }
+
+  async function redelivery(
+    prior: { outcome: string; reason: string | null; departureId: string | null },
+    base: Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>,
+    event: HrisEvent,
+  ): Promise<IntakeAnswer> {
+    await logEvent({
+      ...base,
+      signatureResult: 'valid',
+      hrisStatus: event.status,
+      employeeId: event.employee.id,
+      outcome: prior.outcome === 'ignored' ? 'ignored' : 'duplicate',
+      reason: `redelivery of webhook-id ${base.webhookId ?? ''}`,
+      departureId: prior.departureId,
+    });
+    if (prior.outcome === 'ignored' || !prior.departureId) {
+      return { status: 200, body: { action: 'ignored', reason: prior.reason ?? 'ignored' } };
+    }
+    const dep = await db.departure.findUniqueOrThrow({ where: { id: prior.departureId } });
+    return { status: 202, body: { departureId: dep.id, workflowId: dep.workflowId, action: 'duplicate' } };
+  }
+
+  /** Logs a delivery whose body could not even be read (e.g. larger than the limit). */
+  async function logUnreadable(req: {
+    headers: Record<string, string | string[] | undefined>;
+    bytes: number;
+    reason: string;
+    receivedAt: Date;
+  }): Promise<void> {
+    const id = req.headers['webhook-id'];
+    await logEvent({
+      receivedAt: req.receivedAt,
+      webhookId: (Array.isArray(id) ? id[0] : id)?.slice(0, 200) ?? null,
+      signatureResult: 'missing',
+      outcome: 'rejected',
+      reason: req.reason,
+      bodySha256: '',
+      bodyBytes: req.bytes,
+    });
+  }
+
+  return { receive, logUnreadable };
+}
+
+export type Intake = ReturnType<typeof createIntake>;

@@ -1,0 +1,84 @@
+/**
+ * API server process: `npm run start:server`. Serves the HTTP API and runs the dispatcher that starts
+ * queued departures once Temporal is reachable.
+ */
+import type { Server } from 'node:http';
+import { Client } from '@temporalio/client';
+import { loadConfig, durationMs, type AppConfig } from '../config/env';
+import { createDb } from '../lib/db';
+import { AppError } from '../lib/errors';
+import { createLogger, type Logger } from '../lib/logger';
+import { connectClient } from '../workers/temporal';
+import { createApp } from './app';
+import { createIntake } from './intake';
+import { createStarter } from './starter';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the API server and the dispatcher; `close()` stops both and releases connections. */
+export async function runServer(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { logger?: Logger; config?: AppConfig } = {},
+): Promise<RunningServer> {
+  const cfg = opts.config ?? loadConfig(env);
+  if (!cfg.HRIS_WEBHOOK_SECRET)
+    throw new AppError('config_invalid', 'Invalid configuration:\n  HRIS_WEBHOOK_SECRET: is required (whsec_<base64 key>)');
+  const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
+  const db = createDb(cfg.DATABASE_URL);
+  const connection = connectClient(cfg);
+  const client = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  const starter = createStarter({ db, client, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger });
+  const intake = createIntake({
+    db,
+    secret: cfg.HRIS_WEBHOOK_SECRET,
+    triggerStatuses: cfg.TRIGGER_STATUSES,
+    starter,
+    logger: logger.child({ component: 'intake' }),
+  });
+  const app = createApp({
+    db,
+    client,
+    intake,
+    logger,
+    operatorTokens: cfg.OPERATOR_TOKENS,
+    maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.PORT;
+  const stopDispatcher = starter.runDispatcher(durationMs(cfg.DISPATCH_INTERVAL));
+  const url = `http://${cfg.HOST}:${port}`;
+  logger.info({ url }, 'API listening');
+  return {
+    url,
+    port,
+    async close() {
+      await stopDispatcher();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await connection.close().catch(() => undefined);
+      await db.$disconnect();
+    },
+  };
+}
+
+if (require.main === module) {
+  runServer()
+    .then((s) => {
+      const stop = () => void s.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((e: unknown) => {
+      console.error(e instanceof Error ? e.message : e);
+      process.exit(1);
+    });
+}

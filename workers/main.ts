@@ -1,0 +1,53 @@
+/**
+ * Worker process: `npm run start:worker`. Parses config and the catalog (failing fast with the field
+ * named), then serves the offboarding task queue until SIGINT/SIGTERM.
+ */
+import { loadCatalog } from '../config/catalog';
+import { loadConfig } from '../config/env';
+import { closeConnectors, createConnectors } from '../activities/connectors';
+import { createDb } from '../lib/db';
+import { createLogger } from '../lib/logger';
+import { createMailer } from '../lib/mailer';
+import { connectWorker, installRuntime } from './temporal';
+import { createOffboardingWorker } from './worker';
+
+/** Starts a worker and resolves when it has shut down. */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const cfg = loadConfig(env);
+  const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
+  const catalog = loadCatalog(cfg.CATALOG_FILE, env);
+  installRuntime(logger);
+  const db = createDb(cfg.DATABASE_URL);
+  const mailer = createMailer({ db, smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
+  const connectors = createConnectors(catalog, env);
+  const connection = await connectWorker(cfg);
+  const worker = await createOffboardingWorker({
+    connection,
+    namespace: cfg.TEMPORAL_NAMESPACE,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    deps: {
+      db,
+      catalog,
+      connectors,
+      mailer,
+      publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
+    },
+  });
+  logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, systems: catalog.systems.length }, 'worker started');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await closeConnectors(connectors);
+    mailer.close();
+    await db.$disconnect();
+    logger.info('worker stopped');
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}

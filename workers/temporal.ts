@@ -1,0 +1,70 @@
+/** Temporal connection and runtime set-up shared by the worker and the API server. */
+import { readFileSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type LogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
+import type { AppConfig } from '../config/env';
+import type { Logger } from '../lib/logger';
+
+/** Adapts pino to Temporal's logger interface, so SDK, workflow and activity logs go through pino. */
+export class PinoTemporalLogger implements TemporalLogger {
+  constructor(private readonly pino: Logger) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    const l = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+    this.pino[l](meta ?? {}, message);
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
+let installed = false;
+/** Installs the Temporal runtime with the pino bridge (once per process). */
+export function installRuntime(logger: Logger): void {
+  if (installed) return;
+  Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal' })) });
+  installed = true;
+}
+
+function tlsOptions(cfg: AppConfig) {
+  if (cfg.TEMPORAL_TLS !== 'true' && !cfg.TEMPORAL_TLS_CERT_FILE) return undefined;
+  if (cfg.TEMPORAL_TLS_CERT_FILE && cfg.TEMPORAL_TLS_KEY_FILE) {
+    return {
+      clientCertPair: {
+        crt: readFileSync(cfg.TEMPORAL_TLS_CERT_FILE),
+        key: readFileSync(cfg.TEMPORAL_TLS_KEY_FILE),
+      },
+    };
+  }
+  return true as const;
+}
+
+/** Connection for workers (native). */
+export function connectWorker(cfg: AppConfig): Promise<NativeConnection> {
+  return NativeConnection.connect({
+    address: cfg.TEMPORAL_ADDRESS,
+    tls: tlsOptions(cfg),
+    apiKey: cfg.TEMPORAL_API_KEY,
+  });
+}
+
+/** Connection for clients (server, CLI). Lazy: it does not fail if Temporal is down at start-up. */
+export function connectClient(cfg: AppConfig): Connection {
+  return Connection.lazy({
+    address: cfg.TEMPORAL_ADDRESS,
+    tls: tlsOptions(cfg),
+    apiKey: cfg.TEMPORAL_API_KEY,
+    connectTimeout: '3s',
+  });
+}
