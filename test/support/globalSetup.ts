@@ -1,0 +1,39 @@
+/**
+ * Starts the real servers once per test run and hands their addresses to the test files through
+ * environment variables (Jest workers inherit them).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { findTemporalBinaries } from '../../embedded/binaries';
+import { makeRoot, migrate, startPostgres, startSlapd, startTemporalDev, type Started } from './services';
+
+declare global {
+  var __OFFBOARD_SERVICES__: Started[] | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const root = makeRoot();
+  const t0 = Date.now();
+  const [pg, ldap, temporal, bundle] = await Promise.all([
+    startPostgres(root),
+    startSlapd(root),
+    startTemporalDev(root),
+    // Bundle the workflow code once for every test worker.
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } }),
+  ]);
+  writeFileSync(path.join(root, 'workflow-bundle.js'), bundle.code);
+  globalThis.__OFFBOARD_SERVICES__ = [temporal, ldap, pg];
+  migrate(pg.url);
+  const bins = findTemporalBinaries();
+  const env = {
+    TEST_ROOT: root,
+    TEST_DATABASE_URL: pg.url,
+    TEST_LDAP_URL: ldap.url,
+    TEST_TEMPORAL_ADDRESS: temporal.address,
+    TEST_TEMPORAL_TEST_SERVER: bins.testServer ?? '',
+  };
+  Object.assign(process.env, env);
+  writeFileSync(path.join(root, 'env.json'), JSON.stringify(env, null, 2));
+  console.log(`\n[globalSetup] PostgreSQL, slapd and Temporal dev server ready in ${Date.now() - t0} ms (${root})`);
+}

@@ -1,0 +1,392 @@
+/**
+ * Building blocks for tests: the real servers from globalSetup, stand-ins, an SMTP catcher, a catalog
+ * pointing at them, a worker and the API — each test gets its own ids and task queue.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { stringify } from 'yaml';
+import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
+import { parseCatalog, type Catalog } from '../../config/catalog';
+import { loadConfig } from '../../config/env';
+import { MailCatcher } from '../../embedded/mailcatcher';
+import { createDb, type Db } from '../../lib/db';
+import { createLogger } from '../../lib/logger';
+import { createMailer, type Mailer } from '../../lib/mailer';
+import { hashToken } from '../../server/auth';
+import { runServer, type RunningServer } from '../../server/main';
+import { GraphStandIn } from '../../standins/graph';
+import { ScimStandIn } from '../../standins/scim';
+import { installRuntime } from '../../workers/temporal';
+import { createOffboardingWorker } from '../../workers/worker';
+import { LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, ldapAdd } from './services';
+
+export const env = {
+  get root() {
+    return need('TEST_ROOT');
+  },
+  get databaseUrl() {
+    return need('TEST_DATABASE_URL');
+  },
+  get ldapUrl() {
+    return need('TEST_LDAP_URL');
+  },
+  get temporalAddress() {
+    return need('TEST_TEMPORAL_ADDRESS');
+  },
+  get testServer() {
+    return need('TEST_TEMPORAL_TEST_SERVER');
+  },
+};
+
+function need(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests with \`npm test\` (globalSetup starts the servers)`);
+  return v;
+}
+
+export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** A short unique suffix for ids, so tests never see each other's state. */
+export function uniq(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export const WEBHOOK_SECRET = `whsec_${Buffer.from('offboard-test-secret-0123456789abcdef').toString('base64')}`;
+
+export const TOKENS = {
+  hr: 'hr-token-for-tests',
+  it: 'it-token-for-tests',
+  itdesk: 'itdesk-token-for-tests',
+  admin: 'admin-token-for-tests',
+};
+export const OPERATOR_TOKENS = Object.entries(TOKENS)
+  .map(([role, t]) => `${role}-user:${role}:${hashToken(t)}`)
+  .join(',');
+
+export const SECRETS = {
+  ENTRA_CLIENT_SECRET: 'entra-test-secret',
+  LDAP_BIND_PASSWORD: LDAP_ADMIN_PASSWORD,
+  SCIM_TOKEN_CRM: 'scim-crm-token',
+  SCIM_TOKEN_WIKI: 'scim-wiki-token',
+  SCIM_TOKEN_VPN: 'scim-vpn-token',
+};
+
+export interface StandIns {
+  graph: GraphStandIn;
+  scim: ScimStandIn;
+  caFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startStandIns(): Promise<StandIns> {
+  const graph = new GraphStandIn({ tenantId: 'tenant-test', clientId: 'client-test', clientSecret: SECRETS.ENTRA_CLIENT_SECRET });
+  await graph.start();
+  const caFile = path.join(env.root, `ca-${randomUUID()}.pem`);
+  writeFileSync(caFile, graph.tls.cert);
+  const scim = new ScimStandIn({
+    crm: { token: SECRETS.SCIM_TOKEN_CRM },
+    wiki: { token: SECRETS.SCIM_TOKEN_WIKI },
+    vpn: { token: SECRETS.SCIM_TOKEN_VPN },
+  });
+  await scim.start();
+  return {
+    graph,
+    scim,
+    caFile,
+    async stop() {
+      await graph.stop();
+      await scim.stop();
+    },
+  };
+}
+
+const owner = (who: string) => ({ name: `${who} Owner`, email: `${who}-owner@example.com` });
+const escalation = (who: string) => ({ name: `${who} Escalation`, email: `${who}-escalation@example.com` });
+
+/**
+ * The test catalog: Entra (identity), LDAP (directory), a VPN over SCIM, then a CRM and a wiki over
+ * SCIM and a badge system by ticket. Fast retries so failures surface in seconds.
+ */
+export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttempts?: number } = {}): string {
+  const retry = { maximumAttempts: opts.maximumAttempts ?? 3, initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '500ms' };
+  const scim = (id: string, name: string, tier: string, envName: string) => ({
+    id,
+    name,
+    category: tier === 'vpn' ? 'infrastructure' : 'business',
+    tier,
+    integration: 'api',
+    sso: false,
+    privileged: tier === 'vpn',
+    owner: owner(id),
+    escalationOwner: escalation(id),
+    timeout: '5s',
+    retry,
+    connector: { kind: 'scim', baseUrl: s.scim.baseUrl(id), tokenEnv: envName },
+  });
+  return stringify({
+    version: 1,
+    systems: [
+      {
+        id: 'wiki',
+        ...scim('wiki', 'Team Wiki', 'application', 'SCIM_TOKEN_WIKI'),
+      },
+      {
+        id: 'entra',
+        name: 'Microsoft Entra ID',
+        category: 'identity',
+        tier: 'identity',
+        integration: 'api',
+        sso: false,
+        privileged: true,
+        owner: owner('entra'),
+        escalationOwner: escalation('entra'),
+        timeout: '5s',
+        retry,
+        connector: {
+          kind: 'entra',
+          graphBaseUrl: s.graph.url,
+          authorityUrl: s.graph.url,
+          tenantId: 'tenant-test',
+          clientId: 'client-test',
+          clientSecretEnv: 'ENTRA_CLIENT_SECRET',
+          caFile: s.caFile,
+        },
+      },
+      {
+        id: 'badge',
+        name: 'Door badges',
+        category: 'hardware',
+        tier: 'application',
+        integration: 'ticket',
+        sso: false,
+        owner: owner('badge'),
+        escalationOwner: escalation('badge'),
+        ticketSlaHours: 24,
+        connector: { kind: 'ticket' },
+      },
+      {
+        id: 'ldap',
+        name: 'Corporate directory',
+        category: 'identity',
+        tier: 'directory',
+        integration: 'api',
+        sso: false,
+        privileged: true,
+        owner: owner('ldap'),
+        escalationOwner: escalation('ldap'),
+        timeout: '5s',
+        retry,
+        connector: {
+          kind: 'ldap',
+          url: opts.ldapUrl ?? env.ldapUrl,
+          bindDn: LDAP_ADMIN,
+          bindPasswordEnv: 'LDAP_BIND_PASSWORD',
+          userBaseDn: `ou=people,${LDAP_BASE}`,
+          userFilter: '(employeeNumber={employeeId})',
+          groupBaseDn: `ou=groups,${LDAP_BASE}`,
+          disableMethod: 'openldap-ppolicy',
+          emptyGroupMember: `cn=placeholder,${LDAP_BASE}`,
+        },
+      },
+      scim('vpn', 'Remote access VPN', 'vpn', 'SCIM_TOKEN_VPN'),
+      scim('crm', 'CRM', 'application', 'SCIM_TOKEN_CRM'),
+      {
+        id: 'slack',
+        name: 'Chat (SSO only)',
+        category: 'productivity',
+        tier: 'application',
+        integration: 'manual',
+        sso: true,
+        owner: owner('slack'),
+        escalationOwner: escalation('slack'),
+        ticketSlaHours: 8,
+        connector: { kind: 'ticket' },
+      },
+    ],
+  });
+}
+
+export function testCatalog(s: StandIns, opts: { ldapUrl?: string; maximumAttempts?: number } = {}): Catalog {
+  return parseCatalog(catalogYaml(s, opts), 'test-catalog.yaml', { ...process.env, ...SECRETS });
+}
+
+/** Adds an employee everywhere: Entra, LDAP (with groups, one of which has only them), the SCIM apps. */
+export function seedEmployee(s: StandIns, employeeId: string, opts: { ldap?: boolean } = {}) {
+  const workEmail = `${employeeId.toLowerCase()}@example.com`;
+  const graphUser = s.graph.seedUser({ userPrincipalName: workEmail, displayName: `Employee ${employeeId}` });
+  const scimUsers = {
+    crm: s.scim.seedUser('crm', workEmail),
+    wiki: s.scim.seedUser('wiki', workEmail),
+    vpn: s.scim.seedUser('vpn', workEmail),
+  };
+  const uid = employeeId.toLowerCase();
+  const dn = `uid=${uid},ou=people,${LDAP_BASE}`;
+  if (opts.ldap !== false) {
+    ldapAdd(
+      env.ldapUrl,
+      [
+        `dn: ${dn}`,
+        'objectClass: inetOrgPerson',
+        `uid: ${uid}`,
+        `cn: Employee ${employeeId}`,
+        `sn: ${employeeId}`,
+        `mail: ${workEmail}`,
+        `employeeNumber: ${employeeId}`,
+        'userPassword: correct-horse',
+        '',
+        `dn: cn=${uid}-team,ou=groups,${LDAP_BASE}`,
+        'objectClass: groupOfNames',
+        `cn: ${uid}-team`,
+        `member: ${dn}`,
+        `member: cn=someone-else,${LDAP_BASE}`,
+        '',
+        `dn: cn=${uid}-solo,ou=groups,${LDAP_BASE}`,
+        'objectClass: groupOfNames',
+        `cn: ${uid}-solo`,
+        `member: ${dn}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return { employeeId, workEmail, graphUser, scimUsers, dn };
+}
+
+export function hrisEvent(employeeId: string, overrides: { status?: string; type?: string; confirmedAt?: string; lastDay?: string } = {}) {
+  return {
+    type: 'employee.status_changed',
+    occurredAt: new Date().toISOString(),
+    employee: {
+      id: employeeId,
+      name: `Employee ${employeeId}`,
+      workEmail: `${employeeId.toLowerCase()}@example.com`,
+      personalEmail: `${employeeId.toLowerCase()}@personal.example.net`,
+      department: 'Finance',
+      managerEmail: 'manager@example.com',
+      departmentHeadEmail: 'head@example.com',
+      workLocation: 'remote',
+    },
+    status: overrides.status ?? 'terminated',
+    termination: {
+      type: overrides.type ?? 'involuntary',
+      confirmedAt: overrides.confirmedAt ?? new Date(Date.now() - 60_000).toISOString(),
+      lastDay: overrides.lastDay ?? new Date().toISOString().slice(0, 10),
+    },
+  };
+}
+
+export interface Stack {
+  db: Db;
+  mail: MailCatcher;
+  mailer: Mailer;
+  standIns: StandIns;
+  catalog: Catalog;
+  connectors: ConnectorRegistry;
+  taskQueue: string;
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  stop(): Promise<void>;
+}
+
+/** Database, SMTP catcher, stand-ins, catalog, Temporal client: everything but worker and API. */
+export async function startStack(opts: { maximumAttempts?: number } = {}): Promise<Stack> {
+  installRuntime(quietLogger);
+  const db = createDb(env.databaseUrl);
+  const mail = new MailCatcher();
+  await mail.start();
+  const mailer = createMailer({ db, smtpUrl: mail.url, from: 'Offboard <offboard@example.com>' });
+  const standIns = await startStandIns();
+  const catalog = testCatalog(standIns, opts);
+  const connectors = createConnectors(catalog, { ...process.env, ...SECRETS });
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
+  const client = new Client({ connection });
+  return {
+    db,
+    mail,
+    mailer,
+    standIns,
+    catalog,
+    connectors,
+    taskQueue: uniq('tq'),
+    client,
+    connection,
+    nativeConnection,
+    async stop() {
+      mailer.close();
+      await connection.close();
+      await nativeConnection.close();
+      await standIns.stop();
+      await mail.stop();
+      await db.$disconnect();
+    },
+  };
+}
+
+export function workflowBundlePath(): string {
+  return path.join(env.root, 'workflow-bundle.js');
+}
+
+/** A worker for the stack's task queue (bundle built once in globalSetup). */
+export function createTestWorker(s: Stack, connectors = s.connectors): Promise<Worker> {
+  return createOffboardingWorker({
+    connection: s.nativeConnection,
+    namespace: 'default',
+    taskQueue: s.taskQueue,
+    deps: { db: s.db, catalog: s.catalog, connectors, mailer: s.mailer, publicUrl: 'http://127.0.0.1:3000' },
+    workflowBundle: { codePath: workflowBundlePath() },
+    extra: { stickyQueueScheduleToStartTimeout: '1s' },
+  });
+}
+
+/** The real API server on a free port, pointed at the stack. */
+export function startApi(s: Stack, overrides: Record<string, string> = {}): Promise<RunningServer> {
+  const e = {
+    DATABASE_URL: env.databaseUrl,
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    TEMPORAL_TASK_QUEUE: s.taskQueue,
+    HRIS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    OPERATOR_TOKENS,
+    PORT: '0',
+    DISPATCH_INTERVAL: '300ms',
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  };
+  return runServer(e, { config: loadConfig(e), logger: quietLogger });
+}
+
+/** POSTs a body with headers to the API. */
+export async function post(url: string, body: string, headers: Record<string, string>) {
+  const res = await fetch(url, { method: 'POST', body, headers });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json: json as Record<string, unknown>, text };
+}
+
+export async function getJson(url: string, token?: string) {
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`${what} not reached in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

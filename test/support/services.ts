@@ -1,0 +1,287 @@
+/**
+ * Real servers for the tests: PostgreSQL, OpenLDAP slapd and the Temporal dev server, each on a port
+ * chosen at run time with its own temporary data folder. Started once per test run (globalSetup).
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findTemporalBinaries } from '../../embedded/binaries';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      if (await fn()) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(150);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface Started {
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+function pgBinDir(): string {
+  for (const v of ['17', '16', '15']) {
+    const d = `/usr/lib/postgresql/${v}/bin`;
+    if (existsSync(path.join(d, 'initdb'))) return d;
+  }
+  throw new Error('PostgreSQL server binaries not found: install the Debian package "postgresql" (.ci/run does)');
+}
+
+/** Runs as the `postgres` OS user when we are root (initdb refuses root). */
+function asPostgres(cmd: string, args: string[]): ChildProcess {
+  const isRoot = process.getuid?.() === 0;
+  return isRoot
+    ? spawn('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function startPostgres(root: string): Promise<Started & { url: string; port: number }> {
+  const bin = pgBinDir();
+  const dir = path.join(root, 'pg');
+  mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+    chmodSync(root, 0o755);
+  }
+  const init = spawnSync(
+    process.getuid?.() === 0 ? 'runuser' : path.join(bin, 'initdb'),
+    [
+      ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', path.join(bin, 'initdb')] : []),
+      '-D',
+      path.join(dir, 'data'),
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const port = await freePort();
+  const proc = asPostgres(path.join(bin, 'postgres'), [
+    '-D',
+    path.join(dir, 'data'),
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=300',
+  ]);
+  let log = '';
+  proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  await waitFor('PostgreSQL', () => portOpen(port), 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${log}`);
+  });
+  const psql = (sql: string) =>
+    execFileSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qc', sql]);
+  await waitFor('PostgreSQL accepting queries', () => {
+    psql('select 1');
+    return true;
+  });
+  psql('create database offboard_test');
+  const url = `postgresql://postgres@127.0.0.1:${port}/offboard_test`;
+  return {
+    url,
+    port,
+    async stop() {
+      proc.kill('SIGINT');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+/** Applies the Prisma migrations to `url` with the project's offline Prisma CLI wrapper. */
+export function migrate(url: string): void {
+  const r = spawnSync(process.execPath, ['embedded/prisma-cli.mjs', 'migrate', 'deploy'], {
+    env: { ...process.env, DATABASE_URL: url },
+    encoding: 'utf8',
+    cwd: path.resolve(__dirname, '../..'),
+  });
+  if (r.status !== 0) throw new Error(`prisma migrate deploy failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+// ---------------------------------------------------------------- OpenLDAP
+
+export const LDAP_BASE = 'dc=offboard,dc=test';
+export const LDAP_ADMIN = `cn=admin,${LDAP_BASE}`;
+export const LDAP_ADMIN_PASSWORD = 'admin-secret';
+
+export async function startSlapd(root: string): Promise<Started & { url: string }> {
+  const slapd = '/usr/sbin/slapd';
+  if (!existsSync(slapd)) throw new Error('slapd not found: install the Debian packages "slapd ldap-utils" (.ci/run does)');
+  const dir = path.join(root, 'ldap');
+  mkdirSync(path.join(dir, 'db'), { recursive: true });
+  const hash = execFileSync('slappasswd', ['-s', LDAP_ADMIN_PASSWORD]).toString().trim();
+  const conf = path.join(dir, 'slapd.conf');
+  writeFileSync(
+    conf,
+    [
+      'include /etc/ldap/schema/core.schema',
+      'include /etc/ldap/schema/cosine.schema',
+      'include /etc/ldap/schema/inetorgperson.schema',
+      'include /etc/ldap/schema/nis.schema',
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      'moduleload ppolicy',
+      `pidfile ${dir}/slapd.pid`,
+      'database mdb',
+      `suffix "${LDAP_BASE}"`,
+      `rootdn "${LDAP_ADMIN}"`,
+      `rootpw ${hash}`,
+      `directory ${dir}/db`,
+      'maxsize 104857600',
+      'index objectClass eq',
+      'index member eq',
+      'index uid eq',
+      'index mail eq',
+      'index employeeNumber eq',
+      'overlay ppolicy',
+      `ppolicy_default "cn=default,ou=policies,${LDAP_BASE}"`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const url = `ldap://127.0.0.1:${port}`;
+  const proc = spawn(slapd, ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  await waitFor('slapd', () => portOpen(port), 15_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${log}`);
+  });
+  const base = [
+    `dn: ${LDAP_BASE}`,
+    'objectClass: dcObject',
+    'objectClass: organization',
+    'o: Offboard Test',
+    'dc: offboard',
+    '',
+    `dn: ou=people,${LDAP_BASE}`,
+    'objectClass: organizationalUnit',
+    'ou: people',
+    '',
+    `dn: ou=groups,${LDAP_BASE}`,
+    'objectClass: organizationalUnit',
+    'ou: groups',
+    '',
+    `dn: ou=policies,${LDAP_BASE}`,
+    'objectClass: organizationalUnit',
+    'ou: policies',
+    '',
+    `dn: cn=default,ou=policies,${LDAP_BASE}`,
+    'objectClass: pwdPolicy',
+    'objectClass: device',
+    'cn: default',
+    'pwdAttribute: userPassword',
+    'pwdLockout: TRUE',
+    '',
+  ].join('\n');
+  ldapAdd(url, base);
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+/** Loads LDIF with the real `ldapadd` client. */
+export function ldapAdd(url: string, ldif: string): void {
+  const r = spawnSync('ldapadd', ['-x', '-H', url, '-D', LDAP_ADMIN, '-w', LDAP_ADMIN_PASSWORD], {
+    input: ldif,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`ldapadd failed: ${r.stderr}`);
+}
+
+// ---------------------------------------------------------------- Temporal
+
+export const SEARCH_ATTRIBUTES: string[] = [];
+
+export async function startTemporalDev(root: string): Promise<Started & { address: string }> {
+  const { temporal } = findTemporalBinaries();
+  const port = await freePort();
+  const dir = path.join(root, 'temporal');
+  mkdirSync(dir, { recursive: true });
+  const proc = spawn(
+    temporal,
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--namespace',
+      'default',
+      '--log-level',
+      'error',
+      '--dynamic-config-value',
+      'frontend.enableUpdateWorkflowExecution=true',
+      ...SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', s]),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  await waitFor('Temporal dev server', () => portOpen(port), 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${log}`);
+  });
+  return {
+    address: `127.0.0.1:${port}`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+export function makeRoot(): string {
+  return mkdtempSync(path.join(tmpdir(), 'offboard-test-'));
+}
