@@ -57,6 +57,8 @@ export const envSchema = z.object({
     .pipe(z.array(z.enum(['terminated', 'resigned_confirmed'])).min(1)),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
+  /** A workflow bundle built ahead of time (bundleWorkflowCode); otherwise the worker bundles at start. */
+  WORKFLOW_BUNDLE: z.string().optional(),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().default('Offboard <offboard@localhost>'),
   OPERATOR_TOKENS: operatorTokens.default([]),

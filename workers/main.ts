@@ -32,6 +32,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
       mailer,
       publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
     },
+    workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
   });
   logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, systems: catalog.systems.length }, 'worker started');
   try {

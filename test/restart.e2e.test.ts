@@ -1,0 +1,110 @@
+/**
+ * A worker process killed (SIGKILL) in the middle of the revocation sequence, then started again:
+ * the offboarding finishes, and no confirmed step is repeated in a way the target would notice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { signDelivery } from '../lib/webhook-sign';
+import type { RunningServer } from '../server/main';
+import {
+  SECRETS,
+  WEBHOOK_SECRET,
+  catalogYaml,
+  env,
+  eventually,
+  hrisEvent,
+  post,
+  seedEmployee,
+  startApi,
+  startStack,
+  uniq,
+  workflowBundlePath,
+  type Stack,
+} from './support/harness';
+
+let stack: Stack;
+let api: RunningServer;
+let catalogFile: string;
+const children: ChildProcess[] = [];
+let workerLog = '';
+
+function spawnWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'workers/main.ts'], {
+    cwd: path.resolve(__dirname, '..'),
+    env: {
+      ...process.env,
+      ...SECRETS,
+      DATABASE_URL: env.databaseUrl,
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      CATALOG_FILE: catalogFile,
+      SMTP_URL: stack.mail.url,
+      WORKFLOW_BUNDLE: workflowBundlePath(),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Drain stderr (an unread pipe would block the worker once full); keep the tail for failures.
+  child.stderr?.on('data', (b: Buffer) => (workerLog = (workerLog + b.toString()).slice(-4000)));
+  children.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  catalogFile = path.join(env.root, `${uniq('catalog')}.yaml`);
+  writeFileSync(catalogFile, catalogYaml(stack.standIns));
+  api = await startApi(stack);
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await api?.close();
+  await stack?.stop();
+});
+
+test('SIGKILL mid-sequence, restart: every step completes once', async () => {
+  const id = uniq('R');
+  const person = seedEmployee(stack.standIns, id);
+  // The VPN (third step) is slow, so the kill lands while it is in flight.
+  stack.standIns.scim.control.latencyMs = 1_200;
+  const first = spawnWorker();
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const res = await post(`${api.url}/webhooks/hris`, d.body, d.headers);
+  expect(res.status).toBe(202);
+  const departureId = res.json.departureId as string;
+
+  await eventually(async () => {
+    const vpn = await stack.db.stepRecord.findFirst({ where: { departureId, systemId: 'vpn' } });
+    return vpn?.status === 'running';
+  }, 60_000, 'VPN step in flight');
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const greenBefore = await stack.db.stepRecord.findMany({ where: { departureId, status: 'green' } });
+  expect(greenBefore.map((s) => s.systemId).sort()).toEqual(['entra', 'ldap']);
+  const callsBefore = stack.standIns.graph.control.calls.length;
+
+  stack.standIns.scim.control.latencyMs = 0;
+  spawnWorker();
+  const rows = await eventually(async () => {
+    const r = await stack.db.stepRecord.findMany({ where: { departureId } });
+    const done = r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green');
+    return done && r.find((x) => x.systemId === 'badge')?.status === 'yellow' ? r : null;
+  }, 60_000, 'all API steps green after restart').catch((e: Error) => {
+    throw new Error(`${e.message}\nworker log tail:\n${workerLog}`);
+  });
+  expect(rows).toHaveLength(6);
+
+  // Confirmed steps were not re-run: Entra saw no call at all after the restart.
+  expect(stack.standIns.graph.control.calls.length).toBe(callsBefore);
+  const g = stack.standIns.graph.find(person.workEmail)!;
+  expect({ disable: g.disableCount, revoke: g.revokeCount }).toEqual({ disable: 1, revoke: 1 });
+  // The interrupted VPN step was retried, but the target changed state exactly once.
+  for (const app of ['vpn', 'crm', 'wiki'] as const) {
+    expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
+  }
+  // The ticket email went out once.
+  const ticketMails = stack.mail.to('badge-owner@example.com').filter((m) => m.text.includes(id));
+  expect(ticketMails).toHaveLength(1);
+}, 120_000);

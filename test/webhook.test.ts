@@ -1,0 +1,263 @@
+/**
+ * The HRIS webhook contract (PRODUCT.md): Standard Webhooks signatures, 5-minute tolerance, webhook-id
+ * idempotency, status rules, answers and codes; every delivery logged before it is answered; nothing
+ * refused starts work; accepted events survive Temporal being down.
+ */
+import { Webhook } from 'standardwebhooks';
+import { signDelivery } from '../lib/webhook-sign';
+import type { RunningServer } from '../server/main';
+import { freePort } from './support/services';
+import { WEBHOOK_SECRET, eventually, hrisEvent, post, startApi, startStack, uniq, type Stack } from './support/harness';
+
+let stack: Stack;
+let api: RunningServer;
+
+beforeAll(async () => {
+  stack = await startStack();
+  api = await startApi(stack); // no worker: these tests are about intake, not revocation
+});
+afterAll(async () => {
+  await api?.close();
+  await stack?.stop();
+});
+
+const url = () => `${api.url}/webhooks/hris`;
+
+async function workflowExists(employeeId: string): Promise<boolean> {
+  try {
+    await stack.client.workflow.getHandle(`offboarding:${employeeId}`).describe();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function eventsFor(webhookId: string) {
+  return stack.db.triggerEvent.findMany({ where: { webhookId }, orderBy: { createdAt: 'asc' } });
+}
+
+test('a confirmed termination is stored, logged and started once', async () => {
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(202);
+  expect(r.json).toEqual({ departureId: expect.stringMatching(/^dep_/), workflowId: `offboarding:${id}`, action: 'started' });
+  const [ev] = await eventsFor(d.headers['webhook-id']!);
+  expect(ev).toMatchObject({ signatureResult: 'valid', outcome: 'started', hrisStatus: 'terminated', employeeId: id });
+  expect(ev!.receivedAt.getTime()).toBeLessThanOrEqual(Date.now());
+  expect(await workflowExists(id)).toBe(true);
+  const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: r.json.departureId as string } });
+  expect(dep.workflowStartedAt).not.toBeNull();
+});
+
+test('resigned_confirmed also triggers; the answer carries the departure', async () => {
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status: 'resigned_confirmed', type: 'voluntary' }));
+  const r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(202);
+  expect(r.json.action).toBe('started');
+});
+
+test.each([
+  ['pending_resignation', /pending_resignation is not a confirmed departure/],
+  ['active', /does not start an offboarding/],
+  ['termination_rescinded', /no offboarding is changed automatically/],
+])('status %s is logged and ignored, starting nothing', async (status, reason) => {
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status }));
+  const r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(200);
+  expect(r.json.action).toBe('ignored');
+  expect(r.json.reason).toMatch(reason);
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
+  expect(await workflowExists(id)).toBe(false);
+  const [ev] = await eventsFor(d.headers['webhook-id']!);
+  expect(ev).toMatchObject({ outcome: 'ignored', hrisStatus: status });
+});
+
+test('a bad signature, a stale or future timestamp and missing headers get 401 and start nothing', async () => {
+  const id = uniq('W');
+  const good = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const wrongKey = signDelivery(`whsec_${Buffer.from('another-key-another-key-another').toString('base64')}`, hrisEvent(id));
+  const stale = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { timestamp: new Date(Date.now() - 6 * 60_000) });
+  const future = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { timestamp: new Date(Date.now() + 6 * 60_000) });
+  const tampered = { ...good, body: good.body.replace('Finance', 'Finanse') };
+  const cases: [string, { headers: Record<string, string>; body: string }, string][] = [
+    ['wrong key', wrongKey, 'invalid'],
+    ['stale', stale, 'stale'],
+    ['future', future, 'stale'],
+    ['tampered body', tampered, 'invalid'],
+    ['no signature', { ...good, headers: { ...good.headers, 'webhook-signature': '' } }, 'missing'],
+  ];
+  for (const [name, d, result] of cases) {
+    const r = await post(url(), d.body, d.headers);
+    expect({ name, status: r.status }).toEqual({ name, status: 401 });
+    expect(r.json.error).toMatchObject({ code: 'signature_invalid' });
+    const evs = await eventsFor(d.headers['webhook-id']!);
+    expect(evs.at(-1)).toMatchObject({ signatureResult: result, outcome: 'rejected', payload: null, idempotencyKey: null });
+  }
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
+  expect(await workflowExists(id)).toBe(false);
+  // A forged delivery under a real id does not poison that id: the genuine one is still accepted.
+  const forged = signDelivery(`whsec_${Buffer.from('forger-key-forger-key-forger-key').toString('base64')}`, hrisEvent(id), { id: good.headers['webhook-id'] });
+  expect((await post(url(), forged.body, forged.headers)).status).toBe(401);
+  const ok = await post(url(), good.body, good.headers);
+  expect(ok.status).toBe(202);
+  expect(ok.json.action).toBe('started');
+});
+
+test('key rotation: a delivery signed with old and new keys verifies', async () => {
+  const id = uniq('W');
+  const d = signDelivery(`whsec_${Buffer.from('retired-key-retired-key-retired!').toString('base64')}`, hrisEvent(id), {
+    extraSecrets: [WEBHOOK_SECRET],
+  });
+  expect(d.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+  const r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(202);
+});
+
+test('malformed bodies get 400 with field-level errors and start nothing', async () => {
+  const id = uniq('W');
+  const bad = hrisEvent(id) as Record<string, unknown>;
+  (bad.employee as Record<string, unknown>).workEmail = 'not-an-email';
+  (bad.employee as Record<string, unknown>).workLocation = 'moon';
+  delete bad.occurredAt;
+  let d = signDelivery(WEBHOOK_SECRET, bad);
+  let r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(400);
+  const fields = (r.json.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort();
+  expect(fields).toEqual(['employee.workEmail', 'employee.workLocation', 'occurredAt']);
+  expect((await eventsFor(d.headers['webhook-id']!))[0]).toMatchObject({ outcome: 'invalid', signatureResult: 'valid' });
+
+  // A terminated status without termination details.
+  const noTermination = { ...hrisEvent(id), termination: undefined };
+  d = signDelivery(WEBHOOK_SECRET, noTermination);
+  r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(400);
+  expect((r.json.error as { fields: { field: string; message: string }[] }).fields[0]).toMatchObject({ field: 'termination' });
+
+  // Signed but not JSON.
+  d = signDelivery(WEBHOOK_SECRET, '{"type": "employee.status_changed",');
+  r = await post(url(), d.body, d.headers);
+  expect(r.status).toBe(400);
+  expect(r.json.error).toMatchObject({ code: 'bad_request' });
+
+  // Wrong content type.
+  d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  r = await post(url(), d.body, { ...d.headers, 'content-type': 'text/plain' });
+  expect(r.status).toBe(415);
+
+  // Oversized body: refused before it is read, and logged.
+  const huge = signDelivery(WEBHOOK_SECRET, { ...hrisEvent(id), padding: 'x'.repeat(300_000) });
+  r = await post(url(), huge.body, huge.headers);
+  expect(r.status).toBe(413);
+  expect((await eventsFor(huge.headers['webhook-id']!))[0]).toMatchObject({ outcome: 'rejected' });
+
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
+  expect(await workflowExists(id)).toBe(false);
+});
+
+test('a redelivered event and a double submission start nothing new', async () => {
+  const id = uniq('W');
+  const event = hrisEvent(id);
+  const d = signDelivery(WEBHOOK_SECRET, event);
+  const first = await post(url(), d.body, d.headers);
+  expect(first.json.action).toBe('started');
+  // Redelivery: same webhook-id (re-signed with a new timestamp, as senders do).
+  const again = signDelivery(WEBHOOK_SECRET, event, { id: d.headers['webhook-id'] });
+  const second = await post(url(), again.body, again.headers);
+  expect(second.status).toBe(202);
+  expect(second.json).toEqual({ ...first.json, action: 'duplicate' });
+  // Double submission: a new webhook-id for the same termination.
+  const other = signDelivery(WEBHOOK_SECRET, event);
+  const third = await post(url(), other.body, other.headers);
+  expect(third.json).toEqual({ ...first.json, action: 'duplicate' });
+  // Concurrent duplicates.
+  const burst = await Promise.all(
+    Array.from({ length: 8 }, () => {
+      const x = signDelivery(WEBHOOK_SECRET, event);
+      return post(url(), x.body, x.headers);
+    }),
+  );
+  expect(burst.map((b) => b.json.action)).toEqual(Array(8).fill('duplicate'));
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
+  const runs = [];
+  for await (const w of stack.client.workflow.list({ query: `WorkflowId = 'offboarding:${id}'` })) runs.push(w);
+  expect(runs).toHaveLength(1);
+  const logged = await stack.db.triggerEvent.findMany({ where: { employeeId: id } });
+  expect(logged.map((e) => e.outcome).sort()).toEqual(['duplicate', ...Array(9).fill('duplicate'), 'started'].sort());
+});
+
+test('a concurrent burst of the same webhook-id starts exactly one workflow', async () => {
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const answers = await Promise.all(Array.from({ length: 6 }, () => post(url(), d.body, d.headers)));
+  expect(answers.every((a) => a.status === 202)).toBe(true);
+  expect(answers.filter((a) => a.json.action === 'started')).toHaveLength(1);
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
+});
+
+test('with Temporal unreachable an event is stored and answered "queued", then started once Temporal is back', async () => {
+  const deadPort = await freePort();
+  // An API whose Temporal address points nowhere: the event must still be accepted durably.
+  const down = await startApi(stack, { TEMPORAL_ADDRESS: `127.0.0.1:${deadPort}`, DISPATCH_INTERVAL: '1h' });
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  let r;
+  try {
+    r = await post(`${down.url}/webhooks/hris`, d.body, d.headers);
+  } finally {
+    await down.close();
+  }
+  expect(r.status).toBe(202);
+  expect(r.json.action).toBe('queued');
+  const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: r.json.departureId as string } });
+  const [ev] = await eventsFor(d.headers['webhook-id']!);
+  expect(ev).toMatchObject({ outcome: 'queued', departureId: dep.id });
+  // The running API's dispatcher (Temporal reachable) picks it up.
+  await eventually(() => workflowExists(id), 15_000, 'queued departure started');
+  const started = await eventually(async () => {
+    const x = await stack.db.departure.findUniqueOrThrow({ where: { id: dep.id } });
+    return x.workflowStartedAt ? x : null;
+  });
+  expect(started.status).toBe('started');
+  // And a redelivery after that is a duplicate, not a second start.
+  const again = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { id: d.headers['webhook-id'] });
+  expect((await post(url(), again.body, again.headers)).json.action).toBe('duplicate');
+});
+
+test('health answers 200 only when the database and Temporal are reachable', async () => {
+  const ok = await fetch(`${api.url}/health`);
+  expect(ok.status).toBe(200);
+  expect(await ok.json()).toEqual({ status: 'ok', database: 'ok', temporal: 'ok' });
+  const down = await startApi(stack, { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, DISPATCH_INTERVAL: '1h' });
+  try {
+    const bad = await fetch(`${down.url}/health`);
+    expect(bad.status).toBe(503);
+    const body = (await bad.json()) as { database: string; temporal: string };
+    expect(body.database).toBe('ok');
+    expect(body.temporal).toMatch(/^unreachable/);
+  } finally {
+    await down.close();
+  }
+});
+
+test('operator routes need a token, and the right role', async () => {
+  const none = await fetch(`${api.url}/departures`);
+  expect(none.status).toBe(401);
+  const wrong = await fetch(`${api.url}/departures`, { headers: { authorization: 'Bearer nope' } });
+  expect(wrong.status).toBe(401);
+  const hrConfirm = await fetch(`${api.url}/tickets/x/confirm`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer hr-token-for-tests', 'content-type': 'application/json' },
+    body: '{"note":"done"}',
+  });
+  expect(hrConfirm.status).toBe(403);
+  const missing = await fetch(`${api.url}/departures/dep_missing`, { headers: { authorization: 'Bearer hr-token-for-tests' } });
+  expect(missing.status).toBe(404);
+});
+
+test('the signature helper and the server agree with the Standard Webhooks reference library', () => {
+  const d = signDelivery(WEBHOOK_SECRET, { a: 1 });
+  expect(new Webhook(WEBHOOK_SECRET).verify(d.body, d.headers)).toEqual({ a: 1 });
+});
