@@ -6,15 +6,18 @@ import { loadCatalog } from '../config/catalog';
 import { loadConfig } from '../config/env';
 import { closeConnectors, createConnectors } from '../activities/connectors';
 import { createDb } from '../lib/db';
-import { createLogger } from '../lib/logger';
+import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
 import { connectWorker, installRuntime } from './temporal';
 import { createOffboardingWorker } from './worker';
 
-/** Starts a worker and resolves when it has shut down. */
-export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/** Starts a worker in this process; `stop()` shuts it down and releases its connections. */
+export async function startWorkerInProcess(
+  env: NodeJS.ProcessEnv = process.env,
+  parentLogger?: Logger,
+): Promise<{ stop(): Promise<void>; done: Promise<void> }> {
   const cfg = loadConfig(env);
-  const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
+  const logger = parentLogger?.child({ component: 'worker' }) ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
   const catalog = loadCatalog(cfg.CATALOG_FILE, env);
   installRuntime(logger);
   const db = createDb(cfg.DATABASE_URL);
@@ -35,15 +38,30 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
   });
   logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, systems: catalog.systems.length }, 'worker started');
-  try {
-    await worker.run();
-  } finally {
-    await connection.close();
-    await closeConnectors(connectors);
-    mailer.close();
-    await db.$disconnect();
-    logger.info('worker stopped');
-  }
+  const done = (async () => {
+    try {
+      await worker.run();
+    } finally {
+      await connection.close();
+      await closeConnectors(connectors);
+      mailer.close();
+      await db.$disconnect();
+      logger.info('worker stopped');
+    }
+  })();
+  return {
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+/** Starts a worker and resolves when it has shut down (SIGINT/SIGTERM shut it down). */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const w = await startWorkerInProcess(env);
+  await w.done;
 }
 
 if (require.main === module) {

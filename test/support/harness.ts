@@ -129,10 +129,7 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
   return stringify({
     version: 1,
     systems: [
-      {
-        id: 'wiki',
-        ...scim('wiki', 'Team Wiki', 'application', 'SCIM_TOKEN_WIKI'),
-      },
+      scim('wiki', 'Team Wiki', 'application', 'SCIM_TOKEN_WIKI'),
       {
         id: 'entra',
         name: 'Microsoft Entra ID',

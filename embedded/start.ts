@@ -1,0 +1,269 @@
+/**
+ * `npm start`: the whole product on embedded defaults, with nothing installed by hand.
+ *
+ *  - Temporal dev server with its Web UI, persisted in `.data/temporal.db` (unless TEMPORAL_ADDRESS is set)
+ *  - embedded PostgreSQL (PGlite over the wire protocol) in `.data/pg` (unless DATABASE_URL is set),
+ *    migrations applied
+ *  - an SMTP catcher on 1025 whose inbox is readable at http://127.0.0.1:1080 and kept in `.data/mail`
+ *  - local STAND-INS for Microsoft Graph and SCIM apps (the demo catalog points at them)
+ *  - the worker and the API
+ *
+ * Secrets (webhook secret, an admin operator token) are generated once and kept in `.data/secrets.json`.
+ * Ctrl-C stops everything; the next start finds the same state.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { hashToken } from '../server/auth';
+import { runServer } from '../server/main';
+import { GraphStandIn, type GraphUserState } from '../standins/graph';
+import { ScimStandIn, type ScimUserState } from '../standins/scim';
+import { findTemporalBinaries } from './binaries';
+import { MailCatcher } from './mailcatcher';
+import { DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
+
+const ROOT = path.resolve(__dirname, '..');
+const DATA = path.resolve(ROOT, process.env.OFFBOARD_DATA_DIR ?? '.data');
+const say = (msg: string) => console.log(`[offboard] ${msg}`);
+
+interface Secrets {
+  HRIS_WEBHOOK_SECRET: string;
+  adminToken: string;
+}
+
+function loadSecrets(): Secrets {
+  const file = path.join(DATA, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  const s: Secrets = {
+    HRIS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    adminToken: randomBytes(24).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
+  say(`generated a webhook secret and an admin token in ${path.relative(ROOT, file)}`);
+  return s;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitPort(what: string, port: number, child: ChildProcess | null, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await portOpen(port)) return;
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    await sleep(200);
+  }
+  throw new Error(`${what} did not listen on port ${port} within ${timeoutMs / 1000} s`);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(path.join(DATA, 'standins'), { recursive: true });
+  const secrets = loadSecrets();
+  const children: ChildProcess[] = [];
+  // Children run in their own process group (Ctrl-C reaches only us, and we stop them in order);
+  // if this process dies anyway, take them with it.
+  process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+
+  // ---- Temporal dev server (SQLite file + Web UI)
+  let temporalUi: string | null = null;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    if (await portOpen(DEMO_PORTS.temporal))
+      throw new Error(
+        `port ${DEMO_PORTS.temporal} is already in use: stop the other Temporal server, or set TEMPORAL_ADDRESS to use it`,
+      );
+    const { temporal } = findTemporalBinaries();
+    say(`starting Temporal dev server (${path.relative(ROOT, temporal) || temporal}), state in .data/temporal.db`);
+    const t = spawn(
+      temporal,
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(DEMO_PORTS.temporal),
+        '--ui-port',
+        String(DEMO_PORTS.temporalUi),
+        '--db-filename',
+        path.join(DATA, 'temporal.db'),
+        '--namespace',
+        'default',
+        '--sqlite-pragma',
+        'journal_mode=WAL',
+        '--sqlite-pragma',
+        'synchronous=NORMAL',
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
+    );
+    children.push(t);
+    await waitPort('Temporal dev server', DEMO_PORTS.temporal, t);
+    env.TEMPORAL_ADDRESS = `127.0.0.1:${DEMO_PORTS.temporal}`;
+    temporalUi = `http://127.0.0.1:${DEMO_PORTS.temporalUi}`;
+  }
+
+  // ---- PostgreSQL: embedded PGlite unless DATABASE_URL points at a real server
+  if (!process.env.DATABASE_URL) {
+    say('starting embedded PostgreSQL (PGlite), data in .data/pg');
+    // The package's bin script (not in its "exports", so resolve it from the package folder).
+    const bin = path.join(ROOT, 'node_modules', '@electric-sql', 'pglite-socket', 'dist', 'scripts', 'server.js');
+    const pg = spawn(
+      process.execPath,
+      [bin, `--db=${path.join(DATA, 'pg')}`, `--port=${DEMO_PORTS.postgres}`, '--host=127.0.0.1', '--max-connections=20'],
+      { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
+    );
+    children.push(pg);
+    await waitPort('PGlite', DEMO_PORTS.postgres, pg);
+    env.DATABASE_URL = `postgresql://postgres:postgres@127.0.0.1:${DEMO_PORTS.postgres}/postgres?sslmode=disable`;
+  }
+  say('applying database migrations');
+  const mig = spawnSync(process.execPath, [path.join(ROOT, 'embedded', 'prisma-cli.mjs'), 'migrate', 'deploy'], {
+    env: { ...env },
+    encoding: 'utf8',
+  });
+  if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
+
+  // ---- SMTP catcher with a readable inbox
+  const mail = new MailCatcher(path.join(DATA, 'mail'));
+  await mail.start(DEMO_PORTS.smtp);
+  cleanups.push(() => mail.stop());
+  const inbox = createHttpServer((_req, res) => {
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify([...mail.messages].reverse(), null, 2));
+  });
+  await new Promise<void>((r) => inbox.listen(DEMO_PORTS.inbox, '127.0.0.1', () => r()));
+  cleanups.push(() => new Promise<void>((r) => inbox.close(() => r())));
+  env.SMTP_URL ??= mail.url;
+
+  // ---- Stand-ins for the systems that cannot run here (state kept in .data/standins)
+  const stateFile = path.join(DATA, 'standins', 'state.json');
+  const graph = new GraphStandIn({
+    tenantId: DEMO_SECRETS.tenantId,
+    clientId: DEMO_SECRETS.clientId,
+    clientSecret: DEMO_SECRETS.ENTRA_CLIENT_SECRET,
+    port: DEMO_PORTS.graph,
+    tls: existsSync(path.join(DATA, 'standins', 'tls.json'))
+      ? (JSON.parse(readFileSync(path.join(DATA, 'standins', 'tls.json'), 'utf8')) as { key: string; cert: string })
+      : undefined,
+  });
+  writeFileSync(path.join(DATA, 'standins', 'tls.json'), JSON.stringify(graph.tls), { mode: 0o600 });
+  writeFileSync(path.join(DATA, 'standins', 'ca.pem'), graph.tls.cert);
+  const scim = new ScimStandIn({
+    crm: { token: DEMO_SECRETS.SCIM_TOKEN_CRM },
+    wiki: { token: DEMO_SECRETS.SCIM_TOKEN_WIKI },
+    vpn: { token: DEMO_SECRETS.SCIM_TOKEN_VPN },
+  });
+  if (existsSync(stateFile)) {
+    const st = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+      graph: GraphUserState[];
+      scim: Record<string, ScimUserState[]>;
+    };
+    for (const u of st.graph) graph.users.set(u.id, u);
+    for (const [app, users] of Object.entries(st.scim)) for (const u of users) scim.store(app).users.set(u.id, u);
+  } else {
+    for (const e of DEMO_EMPLOYEES) {
+      graph.seedUser({ userPrincipalName: e.workEmail, displayName: e.name });
+      for (const app of ['crm', 'wiki', 'vpn']) scim.seedUser(app, e.workEmail, { displayName: e.name });
+    }
+  }
+  await graph.start();
+  await scim.start(DEMO_PORTS.scim);
+  cleanups.push(async () => {
+    writeFileSync(
+      stateFile,
+      JSON.stringify({
+        graph: [...graph.users.values()],
+        scim: Object.fromEntries(['crm', 'wiki', 'vpn'].map((a) => [a, [...scim.store(a).users.values()]])),
+      }),
+    );
+    await graph.stop();
+    await scim.stop();
+  });
+  Object.assign(env, {
+    ENTRA_CLIENT_SECRET: DEMO_SECRETS.ENTRA_CLIENT_SECRET,
+    SCIM_TOKEN_CRM: DEMO_SECRETS.SCIM_TOKEN_CRM,
+    SCIM_TOKEN_WIKI: DEMO_SECRETS.SCIM_TOKEN_WIKI,
+    SCIM_TOKEN_VPN: DEMO_SECRETS.SCIM_TOKEN_VPN,
+  });
+
+  // ---- Worker and API
+  env.HRIS_WEBHOOK_SECRET ??= secrets.HRIS_WEBHOOK_SECRET;
+  env.OPERATOR_TOKENS ??= `admin:admin:${hashToken(secrets.adminToken)}`;
+  env.CATALOG_FILE ??= path.join(ROOT, 'config', 'catalog.demo.yaml');
+  process.chdir(ROOT); // the demo catalog's caFile is relative to the project
+  const cfg = loadConfig(env);
+  const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'offboard' });
+  const { startWorkerInProcess } = await import('../workers/main');
+  const worker = await startWorkerInProcess(env, logger);
+  const api = await runServer(env, { config: cfg, logger });
+
+  console.log(
+    [
+      '',
+      '  Offboard is running (embedded setup).',
+      '',
+      `  API and webhook     ${api.url}   (POST /webhooks/hris, GET /departures, GET /health)`,
+      temporalUi ? `  Temporal Web UI     ${temporalUi}` : `  Temporal            ${env.TEMPORAL_ADDRESS}`,
+      `  Mail inbox          http://127.0.0.1:${DEMO_PORTS.inbox}   (SMTP catcher on ${mail.url})`,
+      `  Stand-ins           Graph ${graph.url}, SCIM ${scim.url}   (local stand-ins, not real services)`,
+      '',
+      `  Webhook secret      ${env.HRIS_WEBHOOK_SECRET === secrets.HRIS_WEBHOOK_SECRET ? secrets.HRIS_WEBHOOK_SECRET : '(from HRIS_WEBHOOK_SECRET)'}`,
+      `  Admin token         ${secrets.adminToken}`,
+      '',
+      '  Fire a sample departure:   npm run demo:fire            (Dana Reyes, E-1042)',
+      `  Then look at it:           curl -H 'authorization: Bearer ${secrets.adminToken}' ${api.url}/departures`,
+      '',
+      '  Ctrl-C stops everything; state is kept in .data/.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await api.close().catch(() => undefined);
+    await worker.stop().catch(() => undefined);
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    for (const c of children.reverse()) {
+      if (c.exitCode !== null) continue;
+      c.kill('SIGTERM');
+      await Promise.race([new Promise((r) => c.once('exit', r)), sleep(10_000)]);
+      if (c.exitCode === null) c.kill('SIGKILL');
+    }
+    say('stopped');
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  for (const c of children)
+    c.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`[offboard] a child process exited unexpectedly (code ${code}); stopping`);
+        void stop();
+      }
+    });
+}
+
+main().catch((e: unknown) => {
+  console.error(`[offboard] could not start: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
