@@ -24,18 +24,53 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*'], message: 'Workflows are deterministic: no Node built-ins.' },
-            { group: ['@prisma/*', 'pg', 'pino', 'pino-*'], message: 'Workflows never touch the database or loggers; use activities and `log` from @temporalio/workflow.' },
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'Workflows import only @temporalio/workflow.' },
-            { group: ['**/activities/*', '!**/activities/index'], message: 'Import activities only as types via activities/index.' },
-            { group: ['**/lib/*', '**/server/*', '**/config/*', 'express', 'ldapts', 'nodemailer', '@microsoft/*'], message: 'Workflows never touch the network or config.' },
+            {
+              group: ['@prisma/*', 'pg', 'pino', 'pino-*'],
+              message:
+                'Workflows never touch the database or loggers; use activities and `log` from @temporalio/workflow.',
+            },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
+              message: 'Workflows import only @temporalio/workflow.',
+            },
+            {
+              group: ['**/activities/*', '!**/activities/index'],
+              message: 'Import activities only as types via activities/index.',
+            },
+            {
+              group: [
+                '**/lib/*',
+                '**/server/*',
+                '**/config/*',
+                'express',
+                'ldapts',
+                'nodemailer',
+                '@microsoft/*',
+              ],
+              message: 'Workflows never touch the network or config.',
+            },
           ],
-          paths: ['fs', 'path', 'http', 'https', 'net', 'crypto', 'child_process', 'os', 'dns', 'tls', 'zlib'],
+          paths: [
+            'fs',
+            'path',
+            'http',
+            'https',
+            'net',
+            'crypto',
+            'child_process',
+            'os',
+            'dns',
+            'tls',
+            'zlib',
+          ],
         },
       ],
     },
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly' },
+    },
   },
 );

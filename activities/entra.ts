@@ -26,7 +26,11 @@ interface GraphUser {
 }
 
 /** OAuth 2.0 client-credentials token provider with caching (the secret never leaves this closure). */
-function clientCredentials(cfg: EntraConnectorConfig, secret: string, dispatcher?: Agent): AuthenticationProvider {
+function clientCredentials(
+  cfg: EntraConnectorConfig,
+  secret: string,
+  dispatcher?: Agent,
+): AuthenticationProvider {
   let cached: { token: string; expiresAt: number } | null = null;
   const tokenUrl = `${cfg.authorityUrl.replace(/\/$/, '')}/${encodeURIComponent(cfg.tenantId)}/oauth2/v2.0/token`;
   const scope = `${new URL(cfg.graphBaseUrl).origin}/.default`;
@@ -74,7 +78,11 @@ function mapGraphError(e: unknown, what: string): Error {
         ? (e.headers as Headers).get('retry-after')
         : null;
     if (e.statusCode === -1 || e.statusCode === 0) return new TargetUnavailableError(`${what}: ${e.message}`);
-    return errorForStatus(e.statusCode, `${what}: Graph ${e.statusCode} ${e.code ?? ''} ${e.message}`, retryAfter);
+    return errorForStatus(
+      e.statusCode,
+      `${what}: Graph ${e.statusCode} ${e.code ?? ''} ${e.message}`,
+      retryAfter,
+    );
   }
   if (e instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|aborted|timeout/i.test(e.message))
     return new TargetUnavailableError(`${what}: ${e.message}`);
@@ -107,7 +115,10 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
 
   async function getUser(upn: string): Promise<GraphUser | null> {
     try {
-      return (await client.api(`/users/${encodeURIComponent(upn)}`).select(select).get()) as GraphUser;
+      return (await client
+        .api(`/users/${encodeURIComponent(upn)}`)
+        .select(select)
+        .get()) as GraphUser;
     } catch (e) {
       if (isNotFound(e)) return null;
       throw mapGraphError(e, 'GET user');
@@ -149,10 +160,16 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
       }
       const after = await getUser(before.id);
       if (!after) {
-        return { changes, confirmation: { id: before.id, exists: false }, detail: 'account removed during revocation' };
+        return {
+          changes,
+          confirmation: { id: before.id, exists: false },
+          detail: 'account removed during revocation',
+        };
       }
       if (after.accountEnabled !== false) {
-        throw new ConfirmationMismatchError(`Entra still reports accountEnabled=${String(after.accountEnabled)}`);
+        throw new ConfirmationMismatchError(
+          `Entra still reports accountEnabled=${String(after.accountEnabled)}`,
+        );
       }
       if (sessionsValidFrom(after) < terminatedAt) {
         throw new ConfirmationMismatchError(

@@ -81,7 +81,11 @@ export function createActivities(deps: ActivityDeps) {
     departureId_systemId_action: { departureId: r.departureId, systemId: r.systemId, action: r.action },
   });
 
-  async function openTicket(ref: StepRef, sys: CatalogSystem, who: Subject): Promise<{ id: string; due: Date }> {
+  async function openTicket(
+    ref: StepRef,
+    sys: CatalogSystem,
+    who: Subject,
+  ): Promise<{ id: string; due: Date }> {
     const key = `${ref.departureId}:${sys.id}`;
     const due = new Date(Date.now() + (sys.ticketSlaHours ?? 24) * 3_600_000);
     const summary = `${sys.integration === 'manual' ? 'Manual task' : 'Service ticket'}: revoke all access of ${who.employeeName} (${who.employeeId}) in ${sys.name}`;
@@ -256,7 +260,12 @@ export function createActivities(deps: ActivityDeps) {
       const now = new Date();
       const step = await db.stepRecord.update({
         where: stepWhere(f),
-        data: { status: 'red', finishedAt: now, lastError: truncate(f.error), attempts: f.attempts || undefined },
+        data: {
+          status: 'red',
+          finishedAt: now,
+          lastError: truncate(f.error),
+          attempts: f.attempts || undefined,
+        },
       });
       const red = await db.stepRecord.count({ where: { departureId: f.departureId, status: 'red' } });
       await db.departure.update({ where: { id: f.departureId }, data: { redSteps: red } });

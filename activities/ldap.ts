@@ -142,7 +142,10 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
               user.dn,
               new Change({
                 operation: 'replace',
-                modification: new Attribute({ type: 'userAccountControl', values: [String(uac | ACCOUNTDISABLE)] }),
+                modification: new Attribute({
+                  type: 'userAccountControl',
+                  values: [String(uac | ACCOUNTDISABLE)],
+                }),
               }),
             );
           }
@@ -152,7 +155,10 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
           try {
             await c.modify(
               g.dn,
-              new Change({ operation: 'delete', modification: new Attribute({ type: g.attr, values: [user.dn] }) }),
+              new Change({
+                operation: 'delete',
+                modification: new Attribute({ type: g.attr, values: [user.dn] }),
+              }),
             );
           } catch (e) {
             if (!(e instanceof ObjectClassViolationError)) throw e;
@@ -171,8 +177,10 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
           changes.push(`removed from ${g.dn}`);
         }
         const after = await findUser(c, subject);
-        if (!after) return { changes, confirmation: { exists: false }, detail: 'account removed during revocation' };
-        if (!isDisabled(after)) throw new ConfirmationMismatchError('directory still shows the account enabled');
+        if (!after)
+          return { changes, confirmation: { exists: false }, detail: 'account removed during revocation' };
+        if (!isDisabled(after))
+          throw new ConfirmationMismatchError('directory still shows the account enabled');
         const remaining = await groupsOf(c, after.dn);
         if (remaining.length > 0)
           throw new ConfirmationMismatchError(`still a member of ${remaining.map((g) => g.dn).join(', ')}`);

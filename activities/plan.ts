@@ -27,10 +27,13 @@ export function buildPlan(catalog: Catalog, connectors: ConnectorRegistry): Plan
       systemId: s.id,
       systemName: s.name,
       tier: s.tier,
-      action: s.integration === 'api' ? (connector?.action ?? 'revoke') : ACTION_BY_INTEGRATION[s.integration],
+      action:
+        s.integration === 'api' ? (connector?.action ?? 'revoke') : ACTION_BY_INTEGRATION[s.integration],
       integration: s.integration,
       executingSystem:
-        s.integration === 'api' ? (connector?.executingSystem ?? s.connector.kind) : `ticket to ${s.owner.name}`,
+        s.integration === 'api'
+          ? (connector?.executingSystem ?? s.connector.kind)
+          : `ticket to ${s.owner.name}`,
       ordinal,
       startToCloseTimeout: s.timeout,
       retry: { ...s.retry },

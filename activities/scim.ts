@@ -4,7 +4,12 @@
  */
 import type { ScimConnectorConfig } from '../config/catalog';
 import type { RevocationConnector, Subject } from './connector';
-import { ConfirmationMismatchError, TargetRejectedError, TargetUnavailableError, errorForStatus } from './errors';
+import {
+  ConfirmationMismatchError,
+  TargetRejectedError,
+  TargetUnavailableError,
+  errorForStatus,
+} from './errors';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
@@ -18,7 +23,11 @@ interface ScimUser {
 export function createScimConnector(cfg: ScimConnectorConfig, token: string): RevocationConnector {
   const base = cfg.baseUrl.replace(/\/$/, '');
 
-  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
@@ -58,8 +67,12 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
 
   async function find(subject: Subject): Promise<ScimUser | null> {
     const name = userName(subject).replaceAll('\\', '\\\\').replaceAll('"', '\\"');
-    const { status, json } = await call('GET', `/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}`);
-    if (status === 404) throw new TargetRejectedError('SCIM /Users endpoint not found: check connector.baseUrl');
+    const { status, json } = await call(
+      'GET',
+      `/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}`,
+    );
+    if (status === 404)
+      throw new TargetRejectedError('SCIM /Users endpoint not found: check connector.baseUrl');
     const list = json as { totalResults?: number; Resources?: ScimUser[] };
     const hits = list.Resources ?? [];
     if (hits.length > 1) throw new TargetRejectedError(`userName matched ${hits.length} SCIM users`);
@@ -77,7 +90,11 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
     async revoke(subject) {
       const user = await find(subject);
       if (!user) {
-        return { changes: [], confirmation: { exists: false }, detail: 'no account (confirmed by SCIM filter)' };
+        return {
+          changes: [],
+          confirmation: { exists: false },
+          detail: 'no account (confirmed by SCIM filter)',
+        };
       }
       const changes: string[] = [];
       if (user.active !== false) {
@@ -85,7 +102,8 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
           schemas: [PATCH_OP],
           Operations: [{ op: 'replace', path: 'active', value: false }],
         });
-        if (status === 404) return { changes, confirmation: { id: user.id, exists: false }, detail: 'account removed' };
+        if (status === 404)
+          return { changes, confirmation: { id: user.id, exists: false }, detail: 'account removed' };
         changes.push('active=false');
       }
       const after = await get(user.id);

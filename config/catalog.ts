@@ -61,7 +61,12 @@ const scimConnector = z
 
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
-const connector = z.discriminatedUnion('kind', [entraConnector, ldapConnector, scimConnector, ticketConnector]);
+const connector = z.discriminatedUnion('kind', [
+  entraConnector,
+  ldapConnector,
+  scimConnector,
+  ticketConnector,
+]);
 
 export const systemSchema = z
   .object({
@@ -76,7 +81,11 @@ export const systemSchema = z
     owner: person,
     escalationOwner: person,
     /** Hours the owner has to confirm a ticket or manual task. */
-    ticketSlaHours: z.number().positive().max(24 * 30).optional(),
+    ticketSlaHours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .optional(),
     timeout: duration.default('30s'),
     retry: z
       .object({
@@ -164,9 +173,7 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
     r.data.systems.forEach((s, i) => {
       const prev = seen.get(s.id);
       if (prev !== undefined)
-        problems.push(
-          `${describeEntry(s, i)}, field "id": duplicates systems[${prev}]; ids must be unique`,
-        );
+        problems.push(`${describeEntry(s, i)}, field "id": duplicates systems[${prev}]; ids must be unique`);
       seen.set(s.id, i);
       const c = s.connector;
       const secretField =

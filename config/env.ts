@@ -11,27 +11,25 @@ const secretSchema = z
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by a base64 key')
   .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key must be at least 24 bytes');
 
-const operatorTokens = z
-  .string()
-  .transform((s, ctx) => {
-    const out: { name: string; role: string; sha256: string }[] = [];
-    for (const [i, part] of s
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .entries()) {
-      const m = /^([A-Za-z0-9_.@-]+):(hr|it|itdesk|admin):([0-9a-f]{64})$/.exec(part);
-      if (!m) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `entry ${i + 1} must be name:role:sha256hex with role one of hr, it, itdesk, admin`,
-        });
-        return z.NEVER;
-      }
-      out.push({ name: m[1]!, role: m[2]!, sha256: m[3]! });
+const operatorTokens = z.string().transform((s, ctx) => {
+  const out: { name: string; role: string; sha256: string }[] = [];
+  for (const [i, part] of s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .entries()) {
+    const m = /^([A-Za-z0-9_.@-]+):(hr|it|itdesk|admin):([0-9a-f]{64})$/.exec(part);
+    if (!m) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${i + 1} must be name:role:sha256hex with role one of hr, it, itdesk, admin`,
+      });
+      return z.NEVER;
     }
-    return out;
-  });
+    out.push({ name: m[1]!, role: m[2]!, sha256: m[3]! });
+  }
+  return out;
+});
 
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -59,7 +57,10 @@ export const envSchema = z.object({
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
   /** A workflow bundle built ahead of time (bundleWorkflowCode); otherwise the worker bundles at start. */
   WORKFLOW_BUNDLE: z.string().optional(),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().default('Offboard <offboard@localhost>'),
   OPERATOR_TOKENS: operatorTokens.default([]),
   /** How often the dispatcher retries starting accepted-but-not-started departures. */

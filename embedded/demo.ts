@@ -22,7 +22,25 @@ export const DEMO_SECRETS = {
 };
 
 export const DEMO_EMPLOYEES = [
-  { id: 'E-1042', name: 'Dana Reyes', workEmail: 'dana.reyes@example.com', personalEmail: 'dana@example.net', department: 'Finance' },
-  { id: 'E-1043', name: 'Sam Okafor', workEmail: 'sam.okafor@example.com', personalEmail: 'sam@example.net', department: 'Engineering' },
-  { id: 'E-1044', name: 'Ana Lima', workEmail: 'ana.lima@example.com', personalEmail: 'ana@example.net', department: 'Sales' },
+  {
+    id: 'E-1042',
+    name: 'Dana Reyes',
+    workEmail: 'dana.reyes@example.com',
+    personalEmail: 'dana@example.net',
+    department: 'Finance',
+  },
+  {
+    id: 'E-1043',
+    name: 'Sam Okafor',
+    workEmail: 'sam.okafor@example.com',
+    personalEmail: 'sam@example.net',
+    department: 'Engineering',
+  },
+  {
+    id: 'E-1044',
+    name: 'Ana Lima',
+    workEmail: 'ana.lima@example.com',
+    personalEmail: 'ana@example.net',
+    department: 'Sales',
+  },
 ];

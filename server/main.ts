@@ -26,7 +26,10 @@ export async function runServer(
 ): Promise<RunningServer> {
   const cfg = opts.config ?? loadConfig(env);
   if (!cfg.HRIS_WEBHOOK_SECRET)
-    throw new AppError('config_invalid', 'Invalid configuration:\n  HRIS_WEBHOOK_SECRET: is required (whsec_<base64 key>)');
+    throw new AppError(
+      'config_invalid',
+      'Invalid configuration:\n  HRIS_WEBHOOK_SECRET: is required (whsec_<base64 key>)',
+    );
   const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
   const db = createDb(cfg.DATABASE_URL);
   const connection = connectClient(cfg);

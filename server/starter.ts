@@ -3,11 +3,7 @@
  * that could not be started (Temporal unreachable) in the background.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import {
-  OFFBOARDING_WORKFLOW,
-  type OffboardingInput,
-  type TerminationType,
-} from '../contract';
+import { OFFBOARDING_WORKFLOW, type OffboardingInput, type TerminationType } from '../contract';
 import { audit, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 
@@ -65,7 +61,13 @@ export function createStarter(deps: StarterDeps) {
       where: { id: d.id, workflowStartedAt: null },
       data: { workflowStartedAt: new Date(), status: 'started', lastStartError: null },
     });
-    if (res.count > 0) await audit(db, { actor: by, action: 'workflow_started', departureId: d.id, details: { workflowId: d.workflowId } });
+    if (res.count > 0)
+      await audit(db, {
+        actor: by,
+        action: 'workflow_started',
+        departureId: d.id,
+        details: { workflowId: d.workflowId },
+      });
   }
 
   /** Starts one departure's workflow; never throws for Temporal being unavailable. */
@@ -98,8 +100,16 @@ export function createStarter(deps: StarterDeps) {
           return { started: true };
         }
         const error = `a different offboarding is already running as ${d.workflowId}`;
-        await db.departure.update({ where: { id: d.id }, data: { lastStartError: error, status: 'blocked' } });
-        await audit(db, { actor: by, action: 'workflow_start_blocked', departureId: d.id, details: { error } });
+        await db.departure.update({
+          where: { id: d.id },
+          data: { lastStartError: error, status: 'blocked' },
+        });
+        await audit(db, {
+          actor: by,
+          action: 'workflow_start_blocked',
+          departureId: d.id,
+          details: { error },
+        });
         logger.warn({ departureId: d.id }, error);
         return { started: false, error };
       }

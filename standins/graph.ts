@@ -72,7 +72,12 @@ export class GraphStandIn {
   }
 
   /** Adds (or replaces) a user; returns its state object. */
-  seedUser(u: { userPrincipalName: string; displayName?: string; accountEnabled?: boolean; id?: string }): GraphUserState {
+  seedUser(u: {
+    userPrincipalName: string;
+    displayName?: string;
+    accountEnabled?: boolean;
+    id?: string;
+  }): GraphUserState {
     const state: GraphUserState = {
       id: u.id ?? randomUUID(),
       userPrincipalName: u.userPrincipalName,
@@ -90,7 +95,8 @@ export class GraphStandIn {
   find(idOrUpn: string): GraphUserState | undefined {
     const key = idOrUpn.toLowerCase();
     return (
-      this.users.get(idOrUpn) ?? [...this.users.values()].find((u) => u.userPrincipalName.toLowerCase() === key)
+      this.users.get(idOrUpn) ??
+      [...this.users.values()].find((u) => u.userPrincipalName.toLowerCase() === key)
     );
   }
 
@@ -114,43 +120,90 @@ export class GraphStandIn {
   app(): express.Express {
     const app = express();
     app.disable('x-powered-by');
-    app.use(this.control.middleware((status, message) => graphError(status, CODE_BY_STATUS[status] ?? 'UnknownError', message)));
+    app.use(
+      this.control.middleware((status, message) =>
+        graphError(status, CODE_BY_STATUS[status] ?? 'UnknownError', message),
+      ),
+    );
 
-    app.post('/:tenant/oauth2/v2.0/token', express.urlencoded({ extended: false }), (req: Request, res: Response) => {
-      const b = req.body as Record<string, string | undefined>;
-      if (req.params.tenant !== this.opts.tenantId)
-        return res.status(400).json({ error: 'invalid_request', error_description: `AADSTS90002: Tenant '${String(req.params.tenant)}' not found.` });
-      if (b.grant_type !== 'client_credentials')
-        return res.status(400).json({ error: 'unsupported_grant_type', error_description: 'AADSTS70003' });
-      if (b.client_id !== this.opts.clientId || b.client_secret !== this.opts.clientSecret)
-        return res.status(401).json({ error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
-      const token = randomBytes(24).toString('base64url');
-      this.tokens.add(token);
-      return res.json({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
-    });
+    app.post(
+      '/:tenant/oauth2/v2.0/token',
+      express.urlencoded({ extended: false }),
+      (req: Request, res: Response) => {
+        const b = req.body as Record<string, string | undefined>;
+        if (req.params.tenant !== this.opts.tenantId)
+          return res.status(400).json({
+            error: 'invalid_request',
+            error_description: `AADSTS90002: Tenant '${String(req.params.tenant)}' not found.`,
+          });
+        if (b.grant_type !== 'client_credentials')
+          return res.status(400).json({ error: 'unsupported_grant_type', error_description: 'AADSTS70003' });
+        if (b.client_id !== this.opts.clientId || b.client_secret !== this.opts.clientSecret)
+          return res.status(401).json({
+            error: 'invalid_client',
+            error_description: 'AADSTS7000215: Invalid client secret provided.',
+          });
+        const token = randomBytes(24).toString('base64url');
+        this.tokens.add(token);
+        return res.json({
+          token_type: 'Bearer',
+          expires_in: 3599,
+          ext_expires_in: 3599,
+          access_token: token,
+        });
+      },
+    );
 
     const v1 = express.Router();
     v1.use((req, res, next) => {
       const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
       if (!m || !this.tokens.has(m[1]!))
-        return res.status(401).json(graphError(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.', req));
+        return res
+          .status(401)
+          .json(graphError(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.', req));
       next();
     });
     v1.get('/users/:id', (req, res) => {
       const u = this.find(String(req.params.id));
       if (!u)
-        return res.status(404).json(
-          graphError(404, 'Request_ResourceNotFound', `Resource '${String(req.params.id)}' does not exist or one of its queried reference-property objects are not present.`, req),
-        );
+        return res
+          .status(404)
+          .json(
+            graphError(
+              404,
+              'Request_ResourceNotFound',
+              `Resource '${String(req.params.id)}' does not exist or one of its queried reference-property objects are not present.`,
+              req,
+            ),
+          );
       res.json(this.view(u, typeof req.query.$select === 'string' ? req.query.$select : undefined));
     });
     v1.patch('/users/:id', express.json(), (req, res) => {
       const u = this.find(String(req.params.id));
-      if (!u) return res.status(404).json(graphError(404, 'Request_ResourceNotFound', `Resource '${String(req.params.id)}' does not exist.`, req));
+      if (!u)
+        return res
+          .status(404)
+          .json(
+            graphError(
+              404,
+              'Request_ResourceNotFound',
+              `Resource '${String(req.params.id)}' does not exist.`,
+              req,
+            ),
+          );
       const body = req.body as { accountEnabled?: unknown };
       if ('accountEnabled' in body) {
         if (typeof body.accountEnabled !== 'boolean')
-          return res.status(400).json(graphError(400, 'Request_BadRequest', 'Invalid value specified for property \'accountEnabled\' of resource \'User\'.', req));
+          return res
+            .status(400)
+            .json(
+              graphError(
+                400,
+                'Request_BadRequest',
+                "Invalid value specified for property 'accountEnabled' of resource 'User'.",
+                req,
+              ),
+            );
         if (u.accountEnabled && !body.accountEnabled) u.disableCount += 1;
         u.accountEnabled = body.accountEnabled;
       }
@@ -158,20 +211,47 @@ export class GraphStandIn {
     });
     v1.post('/users/:id/revokeSignInSessions', (req, res) => {
       const u = this.find(String(req.params.id));
-      if (!u) return res.status(404).json(graphError(404, 'Request_ResourceNotFound', `Resource '${String(req.params.id)}' does not exist.`, req));
+      if (!u)
+        return res
+          .status(404)
+          .json(
+            graphError(
+              404,
+              'Request_ResourceNotFound',
+              `Resource '${String(req.params.id)}' does not exist.`,
+              req,
+            ),
+          );
       u.signInSessionsValidFromDateTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
       u.revokeCount += 1;
       res.json({ '@odata.context': `${this.url}/v1.0/$metadata#Edm.Boolean`, value: true });
     });
-    v1.use((req, res) => res.status(400).json(graphError(400, 'BadRequest', `Resource not found for the segment '${req.path.split('/')[1] ?? ''}'.`, req)));
+    v1.use((req, res) =>
+      res
+        .status(400)
+        .json(
+          graphError(
+            400,
+            'BadRequest',
+            `Resource not found for the segment '${req.path.split('/')[1] ?? ''}'.`,
+            req,
+          ),
+        ),
+    );
     app.use('/v1.0', v1);
 
     // Admin routes for the demo and for people poking at the stand-in.
     app.get('/_standin/users', (_req, res) => res.json([...this.users.values()]));
     app.post('/_standin/users', express.json(), (req, res) => {
       const b = req.body as { userPrincipalName?: unknown; displayName?: unknown };
-      if (typeof b.userPrincipalName !== 'string') return res.status(400).json({ error: 'userPrincipalName required' });
-      res.status(201).json(this.seedUser({ userPrincipalName: b.userPrincipalName, displayName: typeof b.displayName === 'string' ? b.displayName : undefined }));
+      if (typeof b.userPrincipalName !== 'string')
+        return res.status(400).json({ error: 'userPrincipalName required' });
+      res.status(201).json(
+        this.seedUser({
+          userPrincipalName: b.userPrincipalName,
+          displayName: typeof b.displayName === 'string' ? b.displayName : undefined,
+        }),
+      );
     });
     return app;
   }

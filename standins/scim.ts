@@ -58,24 +58,30 @@ function declareOnce(): void {
       }
       return resource.filter ? resource.filter.match(all) : all;
     })
-    .ingress((resource: { id?: string }, instance: { userName: string; displayName?: string; active?: boolean }, ctx: Ctx) => {
-      const store = ctx.standIn.store(ctx.app);
-      if (resource.id) {
-        const u = store.users.get(resource.id);
-        if (!u) throw scimError(404, null, `Resource ${resource.id} not found`);
-        const active = instance.active ?? u.active;
-        if (u.active && !active) u.deactivations += 1;
-        u.active = active;
-        u.displayName = instance.displayName ?? u.displayName;
-        u.writes += 1;
+    .ingress(
+      (
+        resource: { id?: string },
+        instance: { userName: string; displayName?: string; active?: boolean },
+        ctx: Ctx,
+      ) => {
+        const store = ctx.standIn.store(ctx.app);
+        if (resource.id) {
+          const u = store.users.get(resource.id);
+          if (!u) throw scimError(404, null, `Resource ${resource.id} not found`);
+          const active = instance.active ?? u.active;
+          if (u.active && !active) u.deactivations += 1;
+          u.active = active;
+          u.displayName = instance.displayName ?? u.displayName;
+          u.writes += 1;
+          return toScim(u);
+        }
+        if ([...store.users.values()].some((u) => u.userName === instance.userName))
+          throw scimError(409, 'uniqueness', `userName ${instance.userName} already exists`);
+        const u = newUser(instance.userName, instance.displayName, instance.active ?? true);
+        store.users.set(u.id, u);
         return toScim(u);
-      }
-      if ([...store.users.values()].some((u) => u.userName === instance.userName))
-        throw scimError(409, 'uniqueness', `userName ${instance.userName} already exists`);
-      const u = newUser(instance.userName, instance.displayName, instance.active ?? true);
-      store.users.set(u.id, u);
-      return toScim(u);
-    })
+      },
+    )
     .degress((resource: { id?: string }, ctx: Ctx) => {
       const store = ctx.standIn.store(ctx.app);
       if (!resource.id || !store.users.delete(resource.id))
@@ -84,11 +90,24 @@ function declareOnce(): void {
 }
 
 function newUser(userName: string, displayName?: string, active = true): ScimUserState {
-  return { id: randomUUID(), userName, displayName: displayName ?? userName, active, deactivations: 0, writes: 0 };
+  return {
+    id: randomUUID(),
+    userName,
+    displayName: displayName ?? userName,
+    active,
+    deactivations: 0,
+    writes: 0,
+  };
 }
 
 function toScim(u: ScimUserState) {
-  return { id: u.id, userName: u.userName, displayName: u.displayName, active: u.active, meta: { resourceType: 'User' } };
+  return {
+    id: u.id,
+    userName: u.userName,
+    displayName: u.displayName,
+    active: u.active,
+    meta: { resourceType: 'User' },
+  };
 }
 
 export class ScimStandIn {
@@ -111,7 +130,11 @@ export class ScimStandIn {
     return s;
   }
 
-  seedUser(app: string, userName: string, opts: { displayName?: string; active?: boolean } = {}): ScimUserState {
+  seedUser(
+    app: string,
+    userName: string,
+    opts: { displayName?: string; active?: boolean } = {},
+  ): ScimUserState {
     const u = newUser(userName, opts.displayName, opts.active ?? true);
     this.store(app).users.set(u.id, u);
     return u;
@@ -131,7 +154,11 @@ export class ScimStandIn {
     const app = express();
     app.disable('x-powered-by');
     app.use(
-      this.control.middleware((status, message) => ({ schemas: [ERROR_SCHEMA], status: String(status), detail: message })),
+      this.control.middleware((status, message) => ({
+        schemas: [ERROR_SCHEMA],
+        status: String(status),
+        detail: message,
+      })),
     );
     app.get('/_standin/apps', (_req, res) =>
       res.json(Object.fromEntries([...this.apps].map(([k, v]) => [k, [...v.users.values()]]))),

@@ -25,7 +25,7 @@ function load(file: string): { services: Record<string, Service> } {
 }
 
 test('docker-compose.yml is valid against the Compose Specification schema', () => {
-  const ajv = new Ajv2019({ strict: false, allErrors: true });
+  const ajv = new Ajv2019({ strict: false, allErrors: true, logger: false });
   // The published schema still carries draft-04 style `id` annotations, which ajv refuses.
   const stripIds = (n: unknown): unknown =>
     Array.isArray(n)
@@ -55,8 +55,12 @@ test('it runs Temporal with PostgreSQL, the Web UI and Offboard, without the dep
     expect.arrayContaining(['offboard-worker', 'offboard-api', 'offboard-migrate', 'temporal-schema']),
   );
   // The server starts only after its schema exists; the app only after its migrations.
-  expect(services.temporal?.depends_on?.['temporal-schema']?.condition).toBe('service_completed_successfully');
-  expect(services['offboard-worker']?.depends_on?.['offboard-migrate']?.condition).toBe('service_completed_successfully');
+  expect(services.temporal?.depends_on?.['temporal-schema']?.condition).toBe(
+    'service_completed_successfully',
+  );
+  expect(services['offboard-worker']?.depends_on?.['offboard-migrate']?.condition).toBe(
+    'service_completed_successfully',
+  );
 });
 
 test('every file the compose setup mounts or builds from exists', () => {
@@ -64,7 +68,8 @@ test('every file the compose setup mounts or builds from exists', () => {
   for (const [name, s] of Object.entries(services)) {
     for (const v of s.volumes ?? []) {
       const src = v.split(':')[0]!;
-      if (src.startsWith('.')) expect({ name, src, exists: existsSync(path.join(dir, src)) }).toEqual({ name, src, exists: true });
+      if (src.startsWith('.'))
+        expect({ name, src, exists: existsSync(path.join(dir, src)) }).toEqual({ name, src, exists: true });
     }
     if (s.build) expect(existsSync(path.join(dir, s.build.context, s.build.dockerfile))).toBe(true);
   }

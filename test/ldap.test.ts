@@ -48,7 +48,13 @@ function person(groups: { cn: string; only: boolean }[]) {
   );
   return {
     dn,
-    subject: { departureId: 'd', employeeId: id, employeeName: id, workEmail: `${uid}@example.com`, confirmedAt: new Date().toISOString() },
+    subject: {
+      departureId: 'd',
+      employeeId: id,
+      employeeName: id,
+      workEmail: `${uid}@example.com`,
+      confirmedAt: new Date().toISOString(),
+    },
   };
 }
 
@@ -63,7 +69,10 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
 }
 
 test('locks the account, removes every group (the last member replaced), and the user can no longer bind', async () => {
-  const p = person([{ cn: 'team', only: false }, { cn: 'solo', only: true }]);
+  const p = person([
+    { cn: 'team', only: false },
+    { cn: 'solo', only: true },
+  ]);
   // Before: the user can bind.
   const before = new Client({ url: env.ldapUrl });
   await before.bind(p.dn, 'pw-123456');
@@ -71,13 +80,22 @@ test('locks the account, removes every group (the last member replaced), and the
 
   const c = createLdapConnector(cfg(), LDAP_ADMIN_PASSWORD);
   const r = await c.revoke(p.subject);
-  expect(r.changes).toEqual(expect.arrayContaining(['account disabled', expect.stringMatching(/removed from cn=.*-team/), expect.stringMatching(/removed from cn=.*-solo/)]));
+  expect(r.changes).toEqual(
+    expect.arrayContaining([
+      'account disabled',
+      expect.stringMatching(/removed from cn=.*-team/),
+      expect.stringMatching(/removed from cn=.*-solo/),
+    ]),
+  );
   expect(r.confirmation).toMatchObject({ dn: p.dn, disabled: true, groups: 0 });
 
   await admin(async (a) => {
     const { searchEntries } = await a.search(p.dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] });
     expect(searchEntries[0]?.pwdAccountLockedTime).toBe(PERMANENT_LOCK);
-    const solo = await a.search(`cn=${p.dn.split(',')[0]!.slice(4)}-solo,ou=groups,${LDAP_BASE}`, { scope: 'base', attributes: ['member'] });
+    const solo = await a.search(`cn=${p.dn.split(',')[0]!.slice(4)}-solo,ou=groups,${LDAP_BASE}`, {
+      scope: 'base',
+      attributes: ['member'],
+    });
     expect(solo.searchEntries[0]?.member).toBe(`cn=placeholder,${LDAP_BASE}`);
   });
   const after = new Client({ url: env.ldapUrl });
@@ -102,8 +120,12 @@ test('without a placeholder, a last-member group is a non-retryable error naming
 
 test('a wrong bind password is a TargetAuthError; an unreachable server is retryable', async () => {
   const p = person([]);
-  await expect(createLdapConnector(cfg(), 'wrong').revoke(p.subject)).rejects.toMatchObject({ name: 'TargetAuthError' });
-  await expect(createLdapConnector(cfg({ url: 'ldap://127.0.0.1:1', timeout: '1s' }), 'x').revoke(p.subject)).rejects.toMatchObject({
+  await expect(createLdapConnector(cfg(), 'wrong').revoke(p.subject)).rejects.toMatchObject({
+    name: 'TargetAuthError',
+  });
+  await expect(
+    createLdapConnector(cfg({ url: 'ldap://127.0.0.1:1', timeout: '1s' }), 'x').revoke(p.subject),
+  ).rejects.toMatchObject({
     name: 'TargetUnavailableError',
   });
 });

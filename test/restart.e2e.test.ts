@@ -35,7 +35,7 @@ function spawnWorker(): ChildProcess {
     env: {
       ...process.env,
       ...SECRETS,
-      DATABASE_URL: env.databaseUrl,
+      DATABASE_URL: stack.databaseUrl,
       TEMPORAL_ADDRESS: env.temporalAddress,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
       CATALOG_FILE: catalogFile,
@@ -75,10 +75,14 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   expect(res.status).toBe(202);
   const departureId = res.json.departureId as string;
 
-  await eventually(async () => {
-    const vpn = await stack.db.stepRecord.findFirst({ where: { departureId, systemId: 'vpn' } });
-    return vpn?.status === 'running';
-  }, 60_000, 'VPN step in flight');
+  await eventually(
+    async () => {
+      const vpn = await stack.db.stepRecord.findFirst({ where: { departureId, systemId: 'vpn' } });
+      return vpn?.status === 'running';
+    },
+    60_000,
+    'VPN step in flight',
+  );
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const greenBefore = await stack.db.stepRecord.findMany({ where: { departureId, status: 'green' } });
@@ -87,11 +91,15 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
 
   stack.standIns.scim.control.latencyMs = 0;
   spawnWorker();
-  const rows = await eventually(async () => {
-    const r = await stack.db.stepRecord.findMany({ where: { departureId } });
-    const done = r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green');
-    return done && r.find((x) => x.systemId === 'badge')?.status === 'yellow' ? r : null;
-  }, 60_000, 'all API steps green after restart').catch((e: Error) => {
+  const rows = await eventually(
+    async () => {
+      const r = await stack.db.stepRecord.findMany({ where: { departureId } });
+      const done = r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green');
+      return done && r.find((x) => x.systemId === 'badge')?.status === 'yellow' ? r : null;
+    },
+    60_000,
+    'all API steps green after restart',
+  ).catch((e: Error) => {
     throw new Error(`${e.message}\nworker log tail:\n${workerLog}`);
   });
   expect(rows).toHaveLength(6);

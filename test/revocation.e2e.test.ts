@@ -48,10 +48,14 @@ async function fire(employeeId: string, overrides = {}) {
 }
 
 async function departureDone(departureId: string) {
-  return eventually(async () => {
-    const d = await stack.db.departure.findUnique({ where: { id: departureId } });
-    return d?.status === 'completed' ? d : null;
-  }, 30_000, `departure ${departureId} completed`);
+  return eventually(
+    async () => {
+      const d = await stack.db.departure.findUnique({ where: { id: departureId } });
+      return d?.status === 'completed' ? d : null;
+    },
+    30_000,
+    `departure ${departureId} completed`,
+  );
 }
 
 test('a confirmed termination revokes every system in order, each confirmed green', async () => {
@@ -64,14 +68,26 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(res.json.workflowId).toBe(`offboarding:${id}`);
 
   // Ticket step (badges) waits for its owner; everything with an API is confirmed by read-back.
-  const ticketMail = await stack.mail.waitFor((m) => m.to.includes('badge-owner@example.com') && m.text.includes(id));
+  const ticketMail = await stack.mail.waitFor(
+    (m) => m.to.includes('badge-owner@example.com') && m.text.includes(id),
+  );
   expect(ticketMail.subject).toMatch(/revoke .*access in Door badges/);
-  const view = await eventually(async () => {
-    const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.it);
-    const steps = r.json.steps as { systemId: string; status: string }[];
-    return steps.filter((s) => s.systemId !== 'badge').every((s) => s.status === 'green') ? r.json : null;
-  }, 30_000, 'API steps green');
-  const steps = view.steps as { systemId: string; tier: string; status: string; executingSystem: string; confirmedAt: string }[];
+  const view = await eventually(
+    async () => {
+      const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.it);
+      const steps = r.json.steps as { systemId: string; status: string }[];
+      return steps.filter((s) => s.systemId !== 'badge').every((s) => s.status === 'green') ? r.json : null;
+    },
+    30_000,
+    'API steps green',
+  );
+  const steps = view.steps as {
+    systemId: string;
+    tier: string;
+    status: string;
+    executingSystem: string;
+    confirmedAt: string;
+  }[];
   // The plan follows PRODUCT's order, not the catalog file's: identity, directory, VPN, then applications.
   expect(steps.map((s) => s.systemId)).toEqual(['entra', 'ldap', 'vpn', 'wiki', 'badge', 'crm']);
   expect(steps.find((s) => s.systemId === 'badge')?.status).toBe('yellow');
@@ -90,7 +106,10 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   }
   const ldap = new LdapClient({ url: env.ldapUrl });
   await ldap.bind('cn=admin,dc=offboard,dc=test', 'admin-secret');
-  const { searchEntries } = await ldap.search(person.dn, { scope: 'base', attributes: ['pwdAccountLockedTime'] });
+  const { searchEntries } = await ldap.search(person.dn, {
+    scope: 'base',
+    attributes: ['pwdAccountLockedTime'],
+  });
   expect(searchEntries[0]?.pwdAccountLockedTime).toBe(PERMANENT_LOCK);
   const groups = await ldap.search('ou=groups,dc=offboard,dc=test', { filter: `(member=${person.dn})` });
   expect(groups.searchEntries).toHaveLength(0);
@@ -108,7 +127,9 @@ test('a confirmed termination revokes every system in order, each confirmed gree
     expect(seq[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(seq[i - 1]!.confirmedAt!.getTime());
   }
   for (const app of ['wiki', 'crm']) {
-    expect(byId.get(app)!.startedAt!.getTime()).toBeGreaterThanOrEqual(byId.get('vpn')!.confirmedAt!.getTime());
+    expect(byId.get(app)!.startedAt!.getTime()).toBeGreaterThanOrEqual(
+      byId.get('vpn')!.confirmedAt!.getTime(),
+    );
   }
   expect(byId.get('entra')!.executingSystem).toMatch(/^Microsoft Graph @ localhost:\d+$/);
 
@@ -126,7 +147,14 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect((final.json.steps as { status: string }[]).every((s) => s.status === 'green')).toBe(true);
   const audit = await stack.db.auditEvent.findMany({ where: { departureId }, orderBy: { id: 'asc' } });
   expect(audit.map((a) => a.action)).toEqual(
-    expect.arrayContaining(['departure_accepted', 'workflow_started', 'revocation_planned', 'step_confirmed', 'ticket_confirmed', 'revocation_finished']),
+    expect.arrayContaining([
+      'departure_accepted',
+      'workflow_started',
+      'revocation_planned',
+      'step_confirmed',
+      'ticket_confirmed',
+      'revocation_finished',
+    ]),
   );
 });
 
@@ -134,35 +162,57 @@ test('a target that keeps failing turns red, its owner is emailed once, and late
   const id = uniq('E');
   const person = seedEmployee(stack.standIns, id);
   // The CRM's SCIM endpoint fails every PATCH for this user with a 500.
-  stack.standIns.scim.control.inject({ method: 'PATCH', pathIncludes: `/crm/scim/v2/Users/${person.scimUsers.crm.id}`, status: 500, times: Infinity });
+  stack.standIns.scim.control.inject({
+    method: 'PATCH',
+    pathIncludes: `/crm/scim/v2/Users/${person.scimUsers.crm.id}`,
+    status: 500,
+    times: Infinity,
+  });
   // Entra answers the first lookup with 503 + Retry-After: retried, not failed.
-  stack.standIns.graph.control.inject({ method: 'GET', pathIncludes: encodeURIComponent(person.workEmail), status: 503, times: 1, retryAfterSeconds: 1 });
+  stack.standIns.graph.control.inject({
+    method: 'GET',
+    pathIncludes: encodeURIComponent(person.workEmail),
+    status: 503,
+    times: 1,
+    retryAfterSeconds: 1,
+  });
   const res = await fire(id);
   expect(res.status).toBe(202);
   const departureId = res.json.departureId as string;
 
-  const mail = await stack.mail.waitFor((m) => m.to.includes('crm-owner@example.com') && m.text.includes(id), 30_000);
+  const mail = await stack.mail.waitFor(
+    (m) => m.to.includes('crm-owner@example.com') && m.text.includes(id),
+    30_000,
+  );
   expect(mail.subject).toContain('RED');
   expect(mail.text).toContain('still failed after 3 attempts');
   expect(mail.text).toContain('TargetUnavailableError');
   expect(mail.purpose).toBe('step_failed');
 
-  const view = await eventually(async () => {
-    const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.itdesk);
-    const steps = r.json.steps as { systemId: string; status: string }[];
-    return steps.find((s) => s.systemId === 'crm')?.status === 'red' &&
-      steps.filter((s) => !['crm', 'badge'].includes(s.systemId)).every((s) => s.status === 'green')
-      ? r.json
-      : null;
-  }, 30_000, 'crm red and the rest green');
-  const crm = (view.steps as { systemId: string; attempts: number; lastError: string }[]).find((s) => s.systemId === 'crm')!;
+  const view = await eventually(
+    async () => {
+      const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.itdesk);
+      const steps = r.json.steps as { systemId: string; status: string }[];
+      return steps.find((s) => s.systemId === 'crm')?.status === 'red' &&
+        steps.filter((s) => !['crm', 'badge'].includes(s.systemId)).every((s) => s.status === 'green')
+        ? r.json
+        : null;
+    },
+    30_000,
+    'crm red and the rest green',
+  );
+  const crm = (view.steps as { systemId: string; attempts: number; lastError: string }[]).find(
+    (s) => s.systemId === 'crm',
+  )!;
   expect(crm.attempts).toBe(3);
   expect(crm.lastError).toMatch(/TargetUnavailableError: SCIM PATCH/);
   expect(stack.standIns.scim.control.count(`/crm/scim/v2/Users/${person.scimUsers.crm.id}`, 'PATCH')).toBe(3);
   // Entra honoured Retry-After and still went green.
   expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(false);
   // Exactly one failure email for that purpose.
-  expect(stack.mail.to('crm-owner@example.com').filter((m) => m.text.includes(id) && m.purpose === 'step_failed')).toHaveLength(1);
+  expect(
+    stack.mail.to('crm-owner@example.com').filter((m) => m.text.includes(id) && m.purpose === 'step_failed'),
+  ).toHaveLength(1);
   const d = await stack.db.departure.findUniqueOrThrow({ where: { id: departureId } });
   expect(d.redSteps).toBe(1);
   stack.standIns.scim.control.clearFaults();
@@ -171,10 +221,22 @@ test('a target that keeps failing turns red, its owner is emailed once, and late
 test('a wrong credential is not retried: the step turns red at once and the owner is told why', async () => {
   const id = uniq('E');
   const person = seedEmployee(stack.standIns, id);
-  stack.standIns.scim.control.inject({ pathIncludes: '/wiki/scim/v2/Users', status: 401, times: Infinity, body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '401', detail: 'Authorization failure' } });
+  stack.standIns.scim.control.inject({
+    pathIncludes: '/wiki/scim/v2/Users',
+    status: 401,
+    times: Infinity,
+    body: {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+      status: '401',
+      detail: 'Authorization failure',
+    },
+  });
   const res = await fire(id);
   const departureId = res.json.departureId as string;
-  const mail = await stack.mail.waitFor((m) => m.to.includes('wiki-owner@example.com') && m.text.includes(id), 30_000);
+  const mail = await stack.mail.waitFor(
+    (m) => m.to.includes('wiki-owner@example.com') && m.text.includes(id),
+    30_000,
+  );
   expect(mail.text).toContain('retrying cannot help');
   expect(mail.text).toContain('TargetAuthError');
   const row = await stack.db.stepRecord.findFirstOrThrow({ where: { departureId, systemId: 'wiki' } });
@@ -192,7 +254,9 @@ test('an employee unknown to a target is confirmed as having no account there', 
   const departureId = res.json.departureId as string;
   const rows = await eventually(async () => {
     const r = await stack.db.stepRecord.findMany({ where: { departureId } });
-    return r.length > 0 && r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green') ? r : null;
+    return r.length > 0 && r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green')
+      ? r
+      : null;
   }, 30_000);
   const ldapRow = rows.find((r) => r.systemId === 'ldap')!;
   expect(ldapRow.evidence).toMatchObject({ confirmation: { exists: false } });

@@ -7,7 +7,16 @@ import { Webhook } from 'standardwebhooks';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import { freePort } from './support/services';
-import { WEBHOOK_SECRET, eventually, hrisEvent, post, startApi, startStack, uniq, type Stack } from './support/harness';
+import {
+  WEBHOOK_SECRET,
+  eventually,
+  hrisEvent,
+  post,
+  startApi,
+  startStack,
+  uniq,
+  type Stack,
+} from './support/harness';
 
 let stack: Stack;
 let api: RunningServer;
@@ -41,9 +50,18 @@ test('a confirmed termination is stored, logged and started once', async () => {
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
   const r = await post(url(), d.body, d.headers);
   expect(r.status).toBe(202);
-  expect(r.json).toEqual({ departureId: expect.stringMatching(/^dep_/), workflowId: `offboarding:${id}`, action: 'started' });
+  expect(r.json).toEqual({
+    departureId: expect.stringMatching(/^dep_/),
+    workflowId: `offboarding:${id}`,
+    action: 'started',
+  });
   const [ev] = await eventsFor(d.headers['webhook-id']!);
-  expect(ev).toMatchObject({ signatureResult: 'valid', outcome: 'started', hrisStatus: 'terminated', employeeId: id });
+  expect(ev).toMatchObject({
+    signatureResult: 'valid',
+    outcome: 'started',
+    hrisStatus: 'terminated',
+    employeeId: id,
+  });
   expect(ev!.receivedAt.getTime()).toBeLessThanOrEqual(Date.now());
   expect(await workflowExists(id)).toBe(true);
   const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: r.json.departureId as string } });
@@ -78,9 +96,14 @@ test.each([
 test('a bad signature, a stale or future timestamp and missing headers get 401 and start nothing', async () => {
   const id = uniq('W');
   const good = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
-  const wrongKey = signDelivery(`whsec_${Buffer.from('another-key-another-key-another').toString('base64')}`, hrisEvent(id));
+  const wrongKey = signDelivery(
+    `whsec_${Buffer.from('another-key-another-key-another').toString('base64')}`,
+    hrisEvent(id),
+  );
   const stale = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { timestamp: new Date(Date.now() - 6 * 60_000) });
-  const future = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { timestamp: new Date(Date.now() + 6 * 60_000) });
+  const future = signDelivery(WEBHOOK_SECRET, hrisEvent(id), {
+    timestamp: new Date(Date.now() + 6 * 60_000),
+  });
   const tampered = { ...good, body: good.body.replace('Finance', 'Finanse') };
   const cases: [string, { headers: Record<string, string>; body: string }, string][] = [
     ['wrong key', wrongKey, 'invalid'],
@@ -94,12 +117,21 @@ test('a bad signature, a stale or future timestamp and missing headers get 401 a
     expect({ name, status: r.status }).toEqual({ name, status: 401 });
     expect(r.json.error).toMatchObject({ code: 'signature_invalid' });
     const evs = await eventsFor(d.headers['webhook-id']!);
-    expect(evs.at(-1)).toMatchObject({ signatureResult: result, outcome: 'rejected', payload: null, idempotencyKey: null });
+    expect(evs.at(-1)).toMatchObject({
+      signatureResult: result,
+      outcome: 'rejected',
+      payload: null,
+      idempotencyKey: null,
+    });
   }
   expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
   expect(await workflowExists(id)).toBe(false);
   // A forged delivery under a real id does not poison that id: the genuine one is still accepted.
-  const forged = signDelivery(`whsec_${Buffer.from('forger-key-forger-key-forger-key').toString('base64')}`, hrisEvent(id), { id: good.headers['webhook-id'] });
+  const forged = signDelivery(
+    `whsec_${Buffer.from('forger-key-forger-key-forger-key').toString('base64')}`,
+    hrisEvent(id),
+    { id: good.headers['webhook-id'] },
+  );
   expect((await post(url(), forged.body, forged.headers)).status).toBe(401);
   const ok = await post(url(), good.body, good.headers);
   expect(ok.status).toBe(202);
@@ -108,9 +140,13 @@ test('a bad signature, a stale or future timestamp and missing headers get 401 a
 
 test('key rotation: a delivery signed with old and new keys verifies', async () => {
   const id = uniq('W');
-  const d = signDelivery(`whsec_${Buffer.from('retired-key-retired-key-retired!').toString('base64')}`, hrisEvent(id), {
-    extraSecrets: [WEBHOOK_SECRET],
-  });
+  const d = signDelivery(
+    `whsec_${Buffer.from('retired-key-retired-key-retired!').toString('base64')}`,
+    hrisEvent(id),
+    {
+      extraSecrets: [WEBHOOK_SECRET],
+    },
+  );
   expect(d.headers['webhook-signature']!.split(' ')).toHaveLength(2);
   const r = await post(url(), d.body, d.headers);
   expect(r.status).toBe(202);
@@ -127,14 +163,19 @@ test('malformed bodies get 400 with field-level errors and start nothing', async
   expect(r.status).toBe(400);
   const fields = (r.json.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort();
   expect(fields).toEqual(['employee.workEmail', 'employee.workLocation', 'occurredAt']);
-  expect((await eventsFor(d.headers['webhook-id']!))[0]).toMatchObject({ outcome: 'invalid', signatureResult: 'valid' });
+  expect((await eventsFor(d.headers['webhook-id']!))[0]).toMatchObject({
+    outcome: 'invalid',
+    signatureResult: 'valid',
+  });
 
   // A terminated status without termination details.
   const noTermination = { ...hrisEvent(id), termination: undefined };
   d = signDelivery(WEBHOOK_SECRET, noTermination);
   r = await post(url(), d.body, d.headers);
   expect(r.status).toBe(400);
-  expect((r.json.error as { fields: { field: string; message: string }[] }).fields[0]).toMatchObject({ field: 'termination' });
+  expect((r.json.error as { fields: { field: string; message: string }[] }).fields[0]).toMatchObject({
+    field: 'termination',
+  });
 
   // Signed but not JSON.
   d = signDelivery(WEBHOOK_SECRET, '{"type": "employee.status_changed",');
@@ -182,10 +223,13 @@ test('a redelivered event and a double submission start nothing new', async () =
   expect(burst.map((b) => b.json.action)).toEqual(Array(8).fill('duplicate'));
   expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
   const runs = [];
-  for await (const w of stack.client.workflow.list({ query: `WorkflowId = 'offboarding:${id}'` })) runs.push(w);
+  for await (const w of stack.client.workflow.list({ query: `WorkflowId = 'offboarding:${id}'` }))
+    runs.push(w);
   expect(runs).toHaveLength(1);
   const logged = await stack.db.triggerEvent.findMany({ where: { employeeId: id } });
-  expect(logged.map((e) => e.outcome).sort()).toEqual(['duplicate', ...Array(9).fill('duplicate'), 'started'].sort());
+  expect(logged.map((e) => e.outcome).sort()).toEqual(
+    ['duplicate', ...Array(9).fill('duplicate'), 'started'].sort(),
+  );
 });
 
 test('a concurrent burst of the same webhook-id starts exactly one workflow', async () => {
@@ -230,7 +274,10 @@ test('health answers 200 only when the database and Temporal are reachable', asy
   const ok = await fetch(`${api.url}/health`);
   expect(ok.status).toBe(200);
   expect(await ok.json()).toEqual({ status: 'ok', database: 'ok', temporal: 'ok' });
-  const down = await startApi(stack, { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, DISPATCH_INTERVAL: '1h' });
+  const down = await startApi(stack, {
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    DISPATCH_INTERVAL: '1h',
+  });
   try {
     const bad = await fetch(`${down.url}/health`);
     expect(bad.status).toBe(503);
@@ -253,7 +300,9 @@ test('operator routes need a token, and the right role', async () => {
     body: '{"note":"done"}',
   });
   expect(hrConfirm.status).toBe(403);
-  const missing = await fetch(`${api.url}/departures/dep_missing`, { headers: { authorization: 'Bearer hr-token-for-tests' } });
+  const missing = await fetch(`${api.url}/departures/dep_missing`, {
+    headers: { authorization: 'Bearer hr-token-for-tests' },
+  });
   expect(missing.status).toBe(404);
 });
 

@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { confirmTicketSignal, offboardingWorkflowId, statusQuery, type OffboardingInput } from '../contract';
+import {
+  confirmTicketSignal,
+  offboardingWorkflowId,
+  statusQuery,
+  type OffboardingInput,
+  type OffboardingStatus,
+} from '../contract';
 import { env, seedEmployee, startStack, uniq, workflowBundlePath, type Stack } from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
@@ -43,16 +49,31 @@ async function departure(employeeId: string): Promise<OffboardingInput> {
       occurredAt: confirmedAt,
     },
   });
-  return { departureId: id, employeeId, terminationType: 'involuntary', confirmedAt: confirmedAt.toISOString(), lastDay: null };
+  return {
+    departureId: id,
+    employeeId,
+    terminationType: 'involuntary',
+    confirmedAt: confirmedAt.toISOString(),
+    lastDay: null,
+  };
 }
 
 async function withWorker<T>(taskQueue: string, fn: () => Promise<T>): Promise<T> {
-  const catalog = { ...stack.catalog, systems: stack.catalog.systems.filter((s) => ['crm', 'badge'].includes(s.id)) };
+  const catalog = {
+    ...stack.catalog,
+    systems: stack.catalog.systems.filter((s) => ['crm', 'badge'].includes(s.id)),
+  };
   const worker = await Worker.create({
     connection: testEnv.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: workflowBundlePath() },
-    activities: createActivities({ db: stack.db, catalog, connectors: stack.connectors, mailer: stack.mailer, publicUrl: 'http://x' }),
+    activities: createActivities({
+      db: stack.db,
+      catalog,
+      connectors: stack.connectors,
+      mailer: stack.mailer,
+      publicUrl: 'http://x',
+    }),
     stickyQueueScheduleToStartTimeout: '1s',
   });
   return worker.runUntil(fn());
@@ -63,14 +84,20 @@ test('an unconfirmed ticket turns red when its SLA passes and the escalation own
   seedEmployee(stack.standIns, id, { ldap: false });
   const input = await departure(id);
   const taskQueue = uniq('ts');
-  const result = await withWorker(taskQueue, () =>
-    testEnv.client.workflow.execute('offboardingWorkflow', { taskQueue, workflowId: input.departureId, args: [input] }),
+  const result: OffboardingStatus = await withWorker(taskQueue, () =>
+    testEnv.client.workflow.execute('offboardingWorkflow', {
+      taskQueue,
+      workflowId: input.departureId,
+      args: [input],
+    }),
   );
   const badge = result.steps.find((s) => s.systemId === 'badge')!;
   expect(badge.status).toBe('red');
   expect(badge.lastError).toMatch(/not confirmed within 24 h SLA/);
   expect(result.steps.find((s) => s.systemId === 'crm')!.status).toBe('green');
-  const mail = await stack.mail.waitFor((m) => m.to.includes('badge-escalation@example.com') && m.text.includes(id));
+  const mail = await stack.mail.waitFor(
+    (m) => m.to.includes('badge-escalation@example.com') && m.text.includes(id),
+  );
   expect(mail.purpose).toBe('step_escalated');
   expect(mail.cc).toContain('badge-owner@example.com');
   const ticket = await stack.db.ticket.findFirstOrThrow({ where: { departureId: input.departureId } });
@@ -84,8 +111,12 @@ test('a ticket confirmed before its SLA turns green with who confirmed it', asyn
   seedEmployee(stack.standIns, id, { ldap: false });
   const input = await departure(id);
   const taskQueue = uniq('ts');
-  const result = await withWorker(taskQueue, async () => {
-    const h = await testEnv.client.workflow.start('offboardingWorkflow', { taskQueue, workflowId: input.departureId, args: [input] });
+  const result: OffboardingStatus = await withWorker(taskQueue, async () => {
+    const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+      taskQueue,
+      workflowId: input.departureId,
+      args: [input],
+    });
     // Wait (in skipped time) until the ticket is open, then confirm it.
     let ticketId: string | null = null;
     for (let i = 0; i < 100 && !ticketId; i++) {
@@ -95,16 +126,28 @@ test('a ticket confirmed before its SLA turns green with who confirmed it', asyn
     }
     expect(ticketId).toBeTruthy();
     // A confirmation for the wrong ticket is ignored.
-    await h.signal(confirmTicketSignal, { systemId: 'badge', ticketId: 'not-it', confirmedBy: 'mallory', note: 'x' });
+    await h.signal(confirmTicketSignal, {
+      systemId: 'badge',
+      ticketId: 'not-it',
+      confirmedBy: 'mallory',
+      note: 'x',
+    });
     await testEnv.sleep('2h');
     expect((await h.query(statusQuery)).steps.find((s) => s.systemId === 'badge')?.status).toBe('yellow');
-    await h.signal(confirmTicketSignal, { systemId: 'badge', ticketId: ticketId!, confirmedBy: 'fac-alex', note: 'badge revoked' });
+    await h.signal(confirmTicketSignal, {
+      systemId: 'badge',
+      ticketId: ticketId!,
+      confirmedBy: 'fac-alex',
+      note: 'badge revoked',
+    });
     return h.result();
   });
   const badge = result.steps.find((s) => s.systemId === 'badge')!;
   expect(badge.status).toBe('green');
   expect(badge.detail).toBe('confirmed by fac-alex: badge revoked');
-  const row = await stack.db.stepRecord.findFirstOrThrow({ where: { departureId: input.departureId, systemId: 'badge' } });
+  const row = await stack.db.stepRecord.findFirstOrThrow({
+    where: { departureId: input.departureId, systemId: 'badge' },
+  });
   expect(row.evidence).toMatchObject({ confirmedBy: 'fac-alex' });
   expect(stack.mail.to('badge-escalation@example.com').filter((m) => m.text.includes(id))).toHaveLength(0);
 });

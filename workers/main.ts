@@ -17,7 +17,9 @@ export async function startWorkerInProcess(
   parentLogger?: Logger,
 ): Promise<{ stop(): Promise<void>; done: Promise<void> }> {
   const cfg = loadConfig(env);
-  const logger = parentLogger?.child({ component: 'worker' }) ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
+  const logger =
+    parentLogger?.child({ component: 'worker' }) ??
+    createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
   const catalog = loadCatalog(cfg.CATALOG_FILE, env);
   installRuntime(logger);
   const db = createDb(cfg.DATABASE_URL);

@@ -1,7 +1,13 @@
 /** Temporal connection and runtime set-up shared by the worker and the API server. */
 import { readFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type LogLevel, type LogMetadata, type Logger as TemporalLogger } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime,
+  type LogLevel,
+  type LogMetadata,
+  type Logger as TemporalLogger,
+} from '@temporalio/worker';
 import type { AppConfig } from '../config/env';
 import type { Logger } from '../lib/logger';
 

@@ -144,7 +144,12 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
     if (confirmed) {
       const c = confirmations.get(p.systemId)!;
-      await control.completeTicketStep({ ...ref, ticketId: c.ticketId, confirmedBy: c.confirmedBy, note: c.note });
+      await control.completeTicketStep({
+        ...ref,
+        ticketId: c.ticketId,
+        confirmedBy: c.confirmedBy,
+        note: c.note,
+      });
       view.status = 'green';
       view.confirmedAt = new Date().toISOString();
       view.finishedAt = view.confirmedAt;
@@ -153,7 +158,12 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       view.status = 'red';
       view.finishedAt = new Date().toISOString();
       view.lastError = `ticket ${view.ticketId} not confirmed within ${p.slaHours ?? 24} h SLA`;
-      await control.reportStepFailure({ ...ref, reason: 'sla_breached', error: view.lastError, attempts: view.attempts });
+      await control.reportStepFailure({
+        ...ref,
+        reason: 'sla_breached',
+        error: view.lastError,
+        attempts: view.attempts,
+      });
     }
   };
 

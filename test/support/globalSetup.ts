@@ -20,7 +20,10 @@ export default async function globalSetup(): Promise<void> {
     startSlapd(root),
     startTemporalDev(root),
     // Bundle the workflow code once for every test worker.
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } }),
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+    }),
   ]);
   writeFileSync(path.join(root, 'workflow-bundle.js'), bundle.code);
   globalThis.__OFFBOARD_SERVICES__ = [temporal, ldap, pg];
@@ -35,5 +38,7 @@ export default async function globalSetup(): Promise<void> {
   };
   Object.assign(process.env, env);
   writeFileSync(path.join(root, 'env.json'), JSON.stringify(env, null, 2));
-  console.log(`\n[globalSetup] PostgreSQL, slapd and Temporal dev server ready in ${Date.now() - t0} ms (${root})`);
+  console.log(
+    `\n[globalSetup] PostgreSQL, slapd and Temporal dev server ready in ${Date.now() - t0} ms (${root})`,
+  );
 }

@@ -43,7 +43,8 @@ export const env = {
 
 function need(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests with \`npm test\` (globalSetup starts the servers)`);
+  if (!v)
+    throw new Error(`${name} is not set: run the tests with \`npm test\` (globalSetup starts the servers)`);
   return v;
 }
 
@@ -82,7 +83,11 @@ export interface StandIns {
 }
 
 export async function startStandIns(): Promise<StandIns> {
-  const graph = new GraphStandIn({ tenantId: 'tenant-test', clientId: 'client-test', clientSecret: SECRETS.ENTRA_CLIENT_SECRET });
+  const graph = new GraphStandIn({
+    tenantId: 'tenant-test',
+    clientId: 'client-test',
+    clientSecret: SECRETS.ENTRA_CLIENT_SECRET,
+  });
   await graph.start();
   const caFile = path.join(env.root, `ca-${randomUUID()}.pem`);
   writeFileSync(caFile, graph.tls.cert);
@@ -111,7 +116,12 @@ const escalation = (who: string) => ({ name: `${who} Escalation`, email: `${who}
  * SCIM and a badge system by ticket. Fast retries so failures surface in seconds.
  */
 export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttempts?: number } = {}): string {
-  const retry = { maximumAttempts: opts.maximumAttempts ?? 3, initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '500ms' };
+  const retry = {
+    maximumAttempts: opts.maximumAttempts ?? 3,
+    initialInterval: '100ms',
+    backoffCoefficient: 2,
+    maximumInterval: '500ms',
+  };
   const scim = (id: string, name: string, tier: string, envName: string) => ({
     id,
     name,
@@ -251,7 +261,10 @@ export function seedEmployee(s: StandIns, employeeId: string, opts: { ldap?: boo
   return { employeeId, workEmail, graphUser, scimUsers, dn };
 }
 
-export function hrisEvent(employeeId: string, overrides: { status?: string; type?: string; confirmedAt?: string; lastDay?: string } = {}) {
+export function hrisEvent(
+  employeeId: string,
+  overrides: { status?: string; type?: string; confirmedAt?: string; lastDay?: string } = {},
+) {
   return {
     type: 'employee.status_changed',
     occurredAt: new Date().toISOString(),
@@ -275,6 +288,7 @@ export function hrisEvent(employeeId: string, overrides: { status?: string; type
 }
 
 export interface Stack {
+  databaseUrl: string;
   db: Db;
   mail: MailCatcher;
   mailer: Mailer;
@@ -289,9 +303,38 @@ export interface Stack {
 }
 
 /** Database, SMTP catcher, stand-ins, catalog, Temporal client: everything but worker and API. */
+/**
+ * A database of its own for one test file, cloned from the migrated template, so one file's
+ * dispatcher never starts another file's departures.
+ */
+async function ownDatabase(): Promise<string> {
+  const name = uniq('offboard').replace(/-/g, '_');
+  const adminUrl = new URL(env.databaseUrl);
+  adminUrl.pathname = '/postgres';
+  const admin = createDb(adminUrl.toString(), { max: 1 });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.$executeRawUnsafe(`CREATE DATABASE "${name}" TEMPLATE offboard_template`);
+        break;
+      } catch (e) {
+        // Two files cloning at the same instant: PostgreSQL refuses one; try again shortly.
+        if (attempt >= 10 || !/being accessed by other users/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  } finally {
+    await admin.$disconnect();
+  }
+  const u = new URL(env.databaseUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 export async function startStack(opts: { maximumAttempts?: number } = {}): Promise<Stack> {
   installRuntime(quietLogger);
-  const db = createDb(env.databaseUrl);
+  const databaseUrl = await ownDatabase();
+  const db = createDb(databaseUrl);
   const mail = new MailCatcher();
   await mail.start();
   const mailer = createMailer({ db, smtpUrl: mail.url, from: 'Offboard <offboard@example.com>' });
@@ -302,6 +345,7 @@ export async function startStack(opts: { maximumAttempts?: number } = {}): Promi
   const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
   const client = new Client({ connection });
   return {
+    databaseUrl,
     db,
     mail,
     mailer,
@@ -342,7 +386,7 @@ export function createTestWorker(s: Stack, connectors = s.connectors): Promise<W
 /** The real API server on a free port, pointed at the stack. */
 export function startApi(s: Stack, overrides: Record<string, string> = {}): Promise<RunningServer> {
   const e = {
-    DATABASE_URL: env.databaseUrl,
+    DATABASE_URL: s.databaseUrl,
     TEMPORAL_ADDRESS: env.temporalAddress,
     TEMPORAL_TASK_QUEUE: s.taskQueue,
     HRIS_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -373,7 +417,11 @@ export async function getJson(url: string, token?: string) {
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-export async function eventually<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -383,7 +431,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`${what} not reached in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`${what} not reached in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

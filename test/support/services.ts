@@ -21,7 +21,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitFor(
+  what: string,
+  fn: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
@@ -57,7 +61,9 @@ function pgBinDir(): string {
     const d = `/usr/lib/postgresql/${v}/bin`;
     if (existsSync(path.join(d, 'initdb'))) return d;
   }
-  throw new Error('PostgreSQL server binaries not found: install the Debian package "postgresql" (.ci/run does)');
+  throw new Error(
+    'PostgreSQL server binaries not found: install the Debian package "postgresql" (.ci/run does)',
+  );
 }
 
 /** Runs as the `postgres` OS user when we are root (initdb refuses root). */
@@ -118,13 +124,24 @@ export async function startPostgres(root: string): Promise<Started & { url: stri
     throw new Error(`${e.message}\n${log}`);
   });
   const psql = (sql: string) =>
-    execFileSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qc', sql]);
+    execFileSync('psql', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-qc',
+      sql,
+    ]);
   await waitFor('PostgreSQL accepting queries', () => {
     psql('select 1');
     return true;
   });
-  psql('create database offboard_test');
-  const url = `postgresql://postgres@127.0.0.1:${port}/offboard_test`;
+  psql('create database offboard_template');
+  const url = `postgresql://postgres@127.0.0.1:${port}/offboard_template`;
   return {
     url,
     port,
@@ -153,7 +170,8 @@ export const LDAP_ADMIN_PASSWORD = 'admin-secret';
 
 export async function startSlapd(root: string): Promise<Started & { url: string }> {
   const slapd = '/usr/sbin/slapd';
-  if (!existsSync(slapd)) throw new Error('slapd not found: install the Debian packages "slapd ldap-utils" (.ci/run does)');
+  if (!existsSync(slapd))
+    throw new Error('slapd not found: install the Debian packages "slapd ldap-utils" (.ci/run does)');
   const dir = path.join(root, 'ldap');
   mkdirSync(path.join(dir, 'db'), { recursive: true });
   const hash = execFileSync('slappasswd', ['-s', LDAP_ADMIN_PASSWORD]).toString().trim();
