@@ -137,6 +137,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   }
   phase = 'revoking';
   const ticketWaits: Promise<void>[] = [];
+  const reports: Promise<unknown>[] = [];
 
   const waitForTicket = async (p: PlannedStep, view: StepView): Promise<void> => {
     const slaMs = (p.slaHours ?? 24) * 3_600_000;
@@ -194,12 +195,15 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       view.finishedAt = new Date().toISOString();
       view.attempts = nonRetryable ? Math.max(view.attempts, 1) : p.retry.maximumAttempts;
       log.warn('revocation step failed; notifying its owner', { systemId: p.systemId, error: message });
-      await control.reportStepFailure({
-        ...ref,
-        reason: nonRetryable ? 'non_retryable' : 'retries_exhausted',
-        error: message,
-        attempts: view.attempts,
-      });
+      // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
+      reports.push(
+        control.reportStepFailure({
+          ...ref,
+          reason: nonRetryable ? 'non_retryable' : 'retries_exhausted',
+          error: message,
+          attempts: view.attempts,
+        }),
+      );
     }
   };
 
@@ -216,6 +220,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     phase = 'awaiting_tickets';
     await Promise.all(ticketWaits);
   }
+  // Every red step's owner has been told before the phase is recorded as finished.
+  await Promise.all(reports);
   phase = 'revocation_complete';
   const final = status();
   await control.finishRevocation({

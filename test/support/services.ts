@@ -3,7 +3,15 @@
  * chosen at run time with its own temporary data folder. Started once per test run (globalSetup).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -146,10 +154,26 @@ export async function startPostgres(root: string): Promise<Started & { url: stri
     url,
     port,
     async stop() {
-      proc.kill('SIGINT');
-      await new Promise((r) => proc.once('exit', r));
+      // runuser does not pass signals on; signal the postmaster itself (immediate shutdown: the data
+      // is thrown away anyway).
+      try {
+        const pid = Number(readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        proc.kill('SIGKILL');
+      }
+      await exited(proc);
     },
   };
+}
+
+/** Waits for a child to exit, killing it after `ms`. */
+async function exited(proc: ChildProcess, ms = 5_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const done = new Promise((r) => proc.once('exit', r));
+  const t = setTimeout(() => proc.kill('SIGKILL'), ms);
+  await done;
+  clearTimeout(t);
 }
 
 /** Applies the Prisma migrations to `url` with the project's offline Prisma CLI wrapper. */
@@ -243,7 +267,7 @@ export async function startSlapd(root: string): Promise<Started & { url: string 
     url,
     async stop() {
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      await exited(proc);
     },
   };
 }
@@ -295,7 +319,7 @@ export async function startTemporalDev(root: string): Promise<Started & { addres
     address: `127.0.0.1:${port}`,
     async stop() {
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      await exited(proc);
     },
   };
 }
