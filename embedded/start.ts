@@ -15,7 +15,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/env';
@@ -26,6 +25,7 @@ import { GraphStandIn, type GraphUserState } from '../standins/graph';
 import { ScimStandIn, type ScimUserState } from '../standins/scim';
 import { findTemporalBinaries } from './binaries';
 import { MailCatcher } from './mailcatcher';
+import { portOpen } from './net';
 import { DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -47,17 +47,6 @@ function loadSecrets(): Secrets {
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   say(`generated a webhook secret and an admin token in ${path.relative(ROOT, file)}`);
   return s;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 async function waitPort(

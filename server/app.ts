@@ -3,6 +3,7 @@
  * route go through one handler that maps AppError codes to HTTP statuses and one JSON shape:
  * `{ "error": { "code", "message", "fields"? } }`.
  */
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -34,10 +35,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('trust proxy', false);
   const requireRole = createAuth(deps.operatorTokens);
 
+  // One child logger per request, with a request id echoed to the caller.
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
+    const reqId = randomUUID();
+    res.locals.log = logger.child({ reqId });
+    res.setHeader('x-request-id', reqId);
     res.on('finish', () => {
-      logger.debug(
+      (res.locals.log as Logger).debug(
         {
           method: req.method,
           path: req.path,
@@ -85,7 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
       } catch (e) {
         if (e instanceof AppError) throw e;
         // Could not store the event: do not pretend to accept it; the HRIS redelivers.
-        logger.error({ err: e }, 'HRIS event could not be stored');
+        (res.locals.log as Logger).error({ err: e }, 'HRIS event could not be stored');
         res.setHeader('retry-after', '5');
         throw new AppError('unavailable', 'the event could not be stored; retry later');
       }
@@ -185,7 +190,7 @@ export function createApp(deps: AppDeps): express.Express {
           .catch((logErr: unknown) => logger.error({ err: logErr }, 'could not log refused HRIS delivery'));
       }
     } else {
-      logger.error({ err, path: req.path }, 'unhandled error');
+      ((res.locals.log as Logger | undefined) ?? logger).error({ err, path: req.path }, 'unhandled error');
       e = new AppError('internal', 'internal error');
     }
     const status = httpStatusFor(e.code);

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTemporalBinaries } from '../../embedded/binaries';
+import { portOpen } from '../../embedded/net';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,18 +45,6 @@ async function waitFor(
     await sleep(150);
   }
   throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export interface Started {
