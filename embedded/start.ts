@@ -21,6 +21,7 @@ import { loadConfig } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { hashToken } from '../server/auth';
 import { runServer } from '../server/main';
+import { startWorkerInProcess } from '../workers/main';
 import { GraphStandIn, type GraphUserState } from '../standins/graph';
 import { ScimStandIn, type ScimUserState } from '../standins/scim';
 import { findTemporalBinaries } from './binaries';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
       );
     const { temporal } = findTemporalBinaries();
     say(
-      `starting Temporal dev server (${path.relative(ROOT, temporal) || temporal}), state in .data/temporal.db`,
+      `starting Temporal dev server (${path.relative(ROOT, temporal) || temporal}), state in ${path.relative(ROOT, DATA)}/temporal.db`,
     );
     const t = spawn(
       temporal,
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
 
   // ---- PostgreSQL: embedded PGlite unless DATABASE_URL points at a real server
   if (!process.env.DATABASE_URL) {
-    say('starting embedded PostgreSQL (PGlite), data in .data/pg');
+    say(`starting embedded PostgreSQL (PGlite), data in ${path.relative(ROOT, DATA)}/pg`);
     // The package's bin script (not in its "exports", so resolve it from the package folder).
     const bin = path.join(
       ROOT,
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => inbox.listen(DEMO_PORTS.inbox, '127.0.0.1', () => r()));
   cleanups.push(() => new Promise<void>((r) => inbox.close(() => r())));
-  env.SMTP_URL ??= mail.url;
+  env.SMTP_URL ||= mail.url;
 
   // ---- Stand-ins for the systems that cannot run here (state kept in .data/standins)
   const stateFile = path.join(DATA, 'standins', 'state.json');
@@ -222,13 +223,19 @@ async function main(): Promise<void> {
   });
 
   // ---- Worker and API
-  env.HRIS_WEBHOOK_SECRET ??= secrets.HRIS_WEBHOOK_SECRET;
-  env.OPERATOR_TOKENS ??= `admin:admin:${hashToken(secrets.adminToken)}`;
-  env.CATALOG_FILE ??= path.join(ROOT, 'config', 'catalog.demo.yaml');
-  process.chdir(ROOT); // the demo catalog's caFile is relative to the project
+  env.HRIS_WEBHOOK_SECRET ||= secrets.HRIS_WEBHOOK_SECRET;
+  env.OPERATOR_TOKENS ||= `admin:admin:${hashToken(secrets.adminToken)}`;
+  if (!env.CATALOG_FILE) {
+    // The demo catalog names the stand-ins' CA as .data/standins/ca.pem; point it at this data folder.
+    const demo = readFileSync(path.join(ROOT, 'config', 'catalog.demo.yaml'), 'utf8').replace(
+      'caFile: .data/standins/ca.pem',
+      `caFile: ${JSON.stringify(path.join(DATA, 'standins', 'ca.pem'))}`,
+    );
+    env.CATALOG_FILE = path.join(DATA, 'catalog.demo.yaml');
+    writeFileSync(env.CATALOG_FILE, demo);
+  }
   const cfg = loadConfig(env);
   const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'offboard' });
-  const { startWorkerInProcess } = await import('../workers/main');
   const worker = await startWorkerInProcess(env, logger);
   const api = await runServer(env, { config: cfg, logger });
 

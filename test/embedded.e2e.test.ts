@@ -1,0 +1,139 @@
+/**
+ * The README's first command: `npm start` on embedded defaults (Temporal dev server with SQLite and UI,
+ * PGlite, SMTP catcher, stand-ins, worker, API). A sample departure runs; Ctrl-C stops everything; the
+ * next start finds the same state.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { signDelivery } from '../lib/webhook-sign';
+import { freePort } from './support/services';
+import { env, eventually, hrisEvent, uniq } from './support/harness';
+
+interface Running {
+  proc: ChildProcess;
+  out: () => string;
+}
+
+let ports: Record<string, number>;
+
+/** This process's environment without anything that would replace an embedded default. */
+function embeddedEnv(): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  for (const k of [
+    'DATABASE_URL',
+    'TEMPORAL_ADDRESS',
+    'HRIS_WEBHOOK_SECRET',
+    'CATALOG_FILE',
+    'SMTP_URL',
+    'OPERATOR_TOKENS',
+    'PORT',
+  ])
+    delete e[k];
+  return e;
+}
+let dataDir: string;
+
+async function start(): Promise<Running> {
+  let out = '';
+  const proc = spawn(process.execPath, ['--require', 'tsx/cjs', 'embedded/start.ts'], {
+    cwd: path.resolve(__dirname, '..'),
+    env: {
+      ...embeddedEnv(),
+      LOG_LEVEL: 'warn',
+      OFFBOARD_DATA_DIR: dataDir,
+      PORT: String(ports.api),
+      OFFBOARD_TEMPORAL_PORT: String(ports.temporal),
+      OFFBOARD_TEMPORAL_UI_PORT: String(ports.ui),
+      OFFBOARD_PG_PORT: String(ports.pg),
+      OFFBOARD_SMTP_PORT: String(ports.smtp),
+      OFFBOARD_INBOX_PORT: String(ports.inbox),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  await eventually(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
+      return out.includes('Offboard is running');
+    },
+    120_000,
+    'embedded start',
+  ).catch((e: Error) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${e.message}\n${out}`);
+  });
+  return { proc, out: () => out };
+}
+
+async function stop(r: Running): Promise<number | null> {
+  r.proc.kill('SIGINT');
+  return new Promise((resolve) => r.proc.once('exit', (code) => resolve(code)));
+}
+
+beforeAll(async () => {
+  dataDir = path.join(env.root, uniq('data'));
+  ports = {
+    api: await freePort(),
+    temporal: await freePort(),
+    ui: await freePort(),
+    pg: await freePort(),
+    smtp: await freePort(),
+    inbox: await freePort(),
+  };
+});
+
+test('npm start runs a sample departure, stops on Ctrl-C and keeps its state', async () => {
+  let run = await start();
+  const api = `http://127.0.0.1:${ports.api}`;
+  expect(run.out()).toContain(`Temporal Web UI     http://127.0.0.1:${ports.ui}`);
+  const secrets = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as {
+    HRIS_WEBHOOK_SECRET: string;
+    adminToken: string;
+  };
+  expect(run.out()).toContain(secrets.adminToken);
+  const health = await fetch(`${api}/health`);
+  expect(health.status).toBe(200);
+
+  // Dana Reyes is seeded in the stand-ins; fire a signed event for her.
+  const event = hrisEvent('E-1042');
+  event.employee.workEmail = 'dana.reyes@example.com';
+  const d = signDelivery(secrets.HRIS_WEBHOOK_SECRET, event);
+  const res = await fetch(`${api}/webhooks/hris`, { method: 'POST', headers: d.headers, body: d.body });
+  expect(res.status).toBe(202);
+  const { departureId } = (await res.json()) as { departureId: string };
+  const auth = { authorization: `Bearer ${secrets.adminToken}` };
+  const view = await eventually(
+    async () => {
+      const r = await fetch(`${api}/departures/${departureId}`, { headers: auth });
+      const j = (await r.json()) as { steps: { systemId: string; status: string }[] };
+      return j.steps.length > 0 &&
+        j.steps.every((s) => (s.systemId === 'badges' ? s.status === 'yellow' : s.status === 'green'))
+        ? j
+        : null;
+    },
+    60_000,
+    'sample departure revoked',
+  );
+  expect(view.steps.map((s) => s.systemId)).toEqual(['entra', 'vpn', 'crm', 'wiki', 'badges']);
+  const inbox = (await (await fetch(`http://127.0.0.1:${ports.inbox}`)).json()) as { to: string[] }[];
+  expect(inbox.some((m) => m.to.includes('facilities@example.com'))).toBe(true);
+
+  expect(await stop(run)).toBe(0);
+
+  // Start again: same departure, same secrets, the redelivery is a duplicate.
+  run = await start();
+  const list = (await (await fetch(`${api}/departures`, { headers: auth })).json()) as {
+    departures: { id: string }[];
+  };
+  expect(list.departures.map((x) => x.id)).toContain(departureId);
+  const again = signDelivery(secrets.HRIS_WEBHOOK_SECRET, event, { id: d.headers['webhook-id'] });
+  const dup = await fetch(`${api}/webhooks/hris`, {
+    method: 'POST',
+    headers: again.headers,
+    body: again.body,
+  });
+  expect(((await dup.json()) as { action: string }).action).toBe('duplicate');
+  expect(await stop(run)).toBe(0);
+}, 300_000);
