@@ -53,17 +53,14 @@ async function start(): Promise<Running> {
   });
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await eventually(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-      return out.includes('Offboard is running');
-    },
-    120_000,
-    'embedded start',
-  ).catch((e: Error) => {
-    proc.kill('SIGKILL');
-    throw new Error(`${e.message}\n${out}`);
-  });
+  const until = Date.now() + 120_000;
+  while (!out.includes('Offboard is running')) {
+    if (proc.exitCode !== null || Date.now() > until) {
+      proc.kill('SIGKILL');
+      throw new Error(`npm start did not come up (exit ${String(proc.exitCode)}):\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
   return { proc, out: () => out };
 }
 
