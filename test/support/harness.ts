@@ -372,12 +372,12 @@ export function workflowBundlePath(): string {
 }
 
 /** A worker for the stack's task queue (bundle built once in globalSetup). */
-export function createTestWorker(s: Stack, connectors = s.connectors): Promise<Worker> {
+export function createTestWorker(s: Stack, connectors = s.connectors, mailer = s.mailer): Promise<Worker> {
   return createOffboardingWorker({
     connection: s.nativeConnection,
     namespace: 'default',
     taskQueue: s.taskQueue,
-    deps: { db: s.db, catalog: s.catalog, connectors, mailer: s.mailer, publicUrl: 'http://127.0.0.1:3000' },
+    deps: { db: s.db, catalog: s.catalog, connectors, mailer, publicUrl: 'http://127.0.0.1:3000' },
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });
