@@ -223,6 +223,8 @@ async function main(): Promise<void> {
   });
 
   // ---- Worker and API
+  // Keep the terminal readable for a newcomer: warnings and errors only unless LOG_LEVEL says otherwise.
+  env.LOG_LEVEL ||= 'warn';
   env.HRIS_WEBHOOK_SECRET ||= secrets.HRIS_WEBHOOK_SECRET;
   env.OPERATOR_TOKENS ||= `admin:admin:${hashToken(secrets.adminToken)}`;
   if (!env.CATALOG_FILE) {

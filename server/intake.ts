@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { offboardingWorkflowId } from '../contract';
-import { isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { audit, isUniqueViolation, Prisma, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
@@ -214,13 +214,11 @@ export function createIntake(deps: IntakeDeps) {
           },
         });
         if (created)
-          await tx.auditEvent.create({
-            data: {
-              actor: 'hris',
-              action: 'departure_accepted',
-              departureId: dep.id,
-              details: { webhookId: key, status: event.status, terminationType: t.type },
-            },
+          await audit(tx, {
+            actor: 'hris',
+            action: 'departure_accepted',
+            departureId: dep.id,
+            details: { webhookId: key, status: event.status, terminationType: t.type },
           });
         return { dep, created };
       });

@@ -2,11 +2,12 @@
  * API server process: `npm run start:server`. Serves the HTTP API and runs the dispatcher that starts
  * queued departures once Temporal is reachable.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Client } from '@temporalio/client';
 import { loadConfig, durationMs, type AppConfig } from '../config/env';
 import { createDb } from '../lib/db';
 import { AppError } from '../lib/errors';
+import { closeServer, listen } from '../lib/http';
 import { createLogger, type Logger } from '../lib/logger';
 import { connectClient } from '../workers/temporal';
 import { createApp } from './app';
@@ -50,12 +51,8 @@ export async function runServer(
     operatorTokens: cfg.OPERATOR_TOKENS,
     maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(cfg.PORT, cfg.HOST, () => resolve(s));
-    s.once('error', reject);
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : cfg.PORT;
+  const server: Server = createServer(app);
+  const port = await listen(server, cfg.PORT, cfg.HOST);
   const stopDispatcher = starter.runDispatcher(durationMs(cfg.DISPATCH_INTERVAL));
   const url = `http://${cfg.HOST}:${port}`;
   logger.info({ url }, 'API listening');
@@ -64,9 +61,7 @@ export async function runServer(
     port,
     async close() {
       await stopDispatcher();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
+      await closeServer(server);
       await connection.close().catch(() => undefined);
       await db.$disconnect();
     },

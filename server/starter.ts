@@ -73,8 +73,13 @@ export function createStarter(deps: StarterDeps) {
   /** Starts one departure's workflow; never throws for Temporal being unavailable. */
   async function startDeparture(d: DepartureRow, by: string): Promise<StartResult> {
     try {
-      await db.departure.update({ where: { id: d.id }, data: { startAttempts: { increment: 1 } } });
-      if (await alreadyOurs(d)) {
+      const prior = await db.departure.update({
+        where: { id: d.id },
+        data: { startAttempts: { increment: 1 } },
+        select: { startAttempts: true },
+      });
+      // Only a retry can find its own earlier start (whose answer was lost); a first start skips the RPC.
+      if (prior.startAttempts > 1 && (await alreadyOurs(d))) {
         await markStarted(d, by);
         return { started: true };
       }

@@ -8,8 +8,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
 import { generateTlsMaterial, type TlsMaterial } from './tls';
 
@@ -100,6 +100,23 @@ export class GraphStandIn {
     );
   }
 
+  /** The user named by `:id` (object id or UPN), or a Graph 404 answered and undefined. */
+  private userOr404(req: Request, res: Response): GraphUserState | undefined {
+    const u = this.find(String(req.params.id));
+    if (!u)
+      res
+        .status(404)
+        .json(
+          graphError(
+            404,
+            'Request_ResourceNotFound',
+            `Resource '${String(req.params.id)}' does not exist or one of its queried reference-property objects are not present.`,
+            req,
+          ),
+        );
+    return u;
+  }
+
   private view(u: GraphUserState, select?: string) {
     const full = {
       id: u.id,
@@ -179,18 +196,8 @@ export class GraphStandIn {
       res.json(this.view(u, typeof req.query.$select === 'string' ? req.query.$select : undefined));
     });
     v1.patch('/users/:id', express.json(), (req, res) => {
-      const u = this.find(String(req.params.id));
-      if (!u)
-        return res
-          .status(404)
-          .json(
-            graphError(
-              404,
-              'Request_ResourceNotFound',
-              `Resource '${String(req.params.id)}' does not exist.`,
-              req,
-            ),
-          );
+      const u = this.userOr404(req, res);
+      if (!u) return;
       const body = req.body as { accountEnabled?: unknown };
       if ('accountEnabled' in body) {
         if (typeof body.accountEnabled !== 'boolean')
@@ -210,18 +217,8 @@ export class GraphStandIn {
       res.status(204).end();
     });
     v1.post('/users/:id/revokeSignInSessions', (req, res) => {
-      const u = this.find(String(req.params.id));
-      if (!u)
-        return res
-          .status(404)
-          .json(
-            graphError(
-              404,
-              'Request_ResourceNotFound',
-              `Resource '${String(req.params.id)}' does not exist.`,
-              req,
-            ),
-          );
+      const u = this.userOr404(req, res);
+      if (!u) return;
       u.signInSessionsValidFromDateTime = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
       u.revokeCount += 1;
       res.json({ '@odata.context': `${this.url}/v1.0/$metadata#Edm.Boolean`, value: true });
@@ -258,19 +255,11 @@ export class GraphStandIn {
 
   async start(): Promise<string> {
     this.server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, this.app());
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.url = `https://localhost:${port}`;
+    this.url = `https://localhost:${await listen(this.server, this.opts.port ?? 0)}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    if (!this.server) return;
-    const closed = new Promise<void>((r) => this.server!.close(() => r()));
-    this.server.closeAllConnections();
-    await closed;
+    if (this.server) await closeServer(this.server);
   }
 }

@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Request } from 'express';
 import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
+import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
 
 export interface ScimUserState {
@@ -181,18 +181,11 @@ export class ScimStandIn {
 
   async start(port = 0): Promise<string> {
     this.server = http.createServer(this.app());
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${await listen(this.server, port)}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    if (!this.server) return;
-    const closed = new Promise<void>((r) => this.server!.close(() => r()));
-    this.server.closeAllConnections();
-    await closed;
+    if (this.server) await closeServer(this.server);
   }
 }

@@ -3,22 +3,10 @@ import { Client, InvalidCredentialsError } from 'ldapts';
 import { createLdapConnector, PERMANENT_LOCK, renderFilter } from '../activities/ldap';
 import type { LdapConnectorConfig } from '../config/catalog';
 import { LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, ldapAdd } from './support/services';
-import { env, uniq } from './support/harness';
+import { env, ldapConnector, uniq } from './support/harness';
 
 function cfg(over: Partial<LdapConnectorConfig> = {}): LdapConnectorConfig {
-  return {
-    kind: 'ldap',
-    url: env.ldapUrl,
-    bindDn: LDAP_ADMIN,
-    bindPasswordEnv: 'LDAP_BIND_PASSWORD',
-    userBaseDn: `ou=people,${LDAP_BASE}`,
-    userFilter: '(employeeNumber={employeeId})',
-    groupBaseDn: `ou=groups,${LDAP_BASE}`,
-    disableMethod: 'openldap-ppolicy',
-    emptyGroupMember: `cn=placeholder,${LDAP_BASE}`,
-    timeout: '5s',
-    ...over,
-  };
+  return { ...ldapConnector(), timeout: '5s', ...over };
 }
 
 function person(groups: { cn: string; only: boolean }[]) {

@@ -186,17 +186,7 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         escalationOwner: escalation('ldap'),
         timeout: '5s',
         retry,
-        connector: {
-          kind: 'ldap',
-          url: opts.ldapUrl ?? env.ldapUrl,
-          bindDn: LDAP_ADMIN,
-          bindPasswordEnv: 'LDAP_BIND_PASSWORD',
-          userBaseDn: `ou=people,${LDAP_BASE}`,
-          userFilter: '(employeeNumber={employeeId})',
-          groupBaseDn: `ou=groups,${LDAP_BASE}`,
-          disableMethod: 'openldap-ppolicy',
-          emptyGroupMember: `cn=placeholder,${LDAP_BASE}`,
-        },
+        connector: ldapConnector(opts.ldapUrl),
       },
       scim('vpn', 'Remote access VPN', 'vpn', 'SCIM_TOKEN_VPN'),
       scim('crm', 'CRM', 'application', 'SCIM_TOKEN_CRM'),
@@ -214,6 +204,21 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
       },
     ],
   });
+}
+
+/** The LDAP connector settings for the test slapd (the catalog's and the connector tests'). */
+export function ldapConnector(url = env.ldapUrl) {
+  return {
+    kind: 'ldap' as const,
+    url,
+    bindDn: LDAP_ADMIN,
+    bindPasswordEnv: 'LDAP_BIND_PASSWORD',
+    userBaseDn: `ou=people,${LDAP_BASE}`,
+    userFilter: '(employeeNumber={employeeId})',
+    groupBaseDn: `ou=groups,${LDAP_BASE}`,
+    disableMethod: 'openldap-ppolicy' as const,
+    emptyGroupMember: `cn=placeholder,${LDAP_BASE}`,
+  };
 }
 
 export function testCatalog(s: StandIns, opts: { ldapUrl?: string; maximumAttempts?: number } = {}): Catalog {
