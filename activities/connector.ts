@@ -8,6 +8,18 @@ export interface Subject {
   workEmail: string;
   /** ISO instant the termination was confirmed: revocations must take effect after it. */
   confirmedAt: string;
+  /** Manager's email as the HRIS sent it; null when it did not (a connector may find it). */
+  managerEmail: string | null;
+}
+
+/** A credential the leaver owns in a system (an app registration, a service account, an API key). */
+export interface OwnedCredential {
+  /** Stable id at the target (application object id, service account DN, ...). */
+  id: string;
+  /** What it is, e.g. "Entra app registration" or "LDAP service account". */
+  kind: string;
+  /** Human-readable name for the step table. */
+  name: string;
 }
 
 export interface RevokeResult {
@@ -17,6 +29,8 @@ export interface RevokeResult {
   confirmation: Record<string, unknown>;
   /** One line for the step table. */
   detail: string;
+  /** Facts learned from the target that the departure record lacks (e.g. the manager, from Entra). */
+  facts?: { managerEmail?: string };
 }
 
 export interface RevocationConnector {
@@ -31,5 +45,9 @@ export interface RevocationConnector {
   revoke(subject: Subject): Promise<RevokeResult>;
   /** Live check: does the subject still hold an active account here? */
   hasActiveAccount(subject: Subject): Promise<boolean>;
+  /** Finds credentials the subject owns here (see the catalog's `ownedCredentials`). */
+  discoverOwned?(subject: Subject): Promise<OwnedCredential[]>;
+  /** Revokes one owned credential and confirms it by reading it back. Idempotent. */
+  revokeOwned?(subject: Subject, item: OwnedCredential): Promise<RevokeResult>;
   close?(): Promise<void>;
 }

@@ -71,6 +71,7 @@ export function createActivities(deps: ActivityDeps) {
       employeeName: d.employeeName,
       workEmail: d.workEmail,
       confirmedAt: d.confirmedAt.toISOString(),
+      managerEmail: d.managerEmail,
     };
     if (subjects.size > 10_000) subjects.clear();
     subjects.set(departureId, s);

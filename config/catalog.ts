@@ -27,6 +27,11 @@ const entraConnector = z
     caFile: z.string().optional(),
     /** Which departure field identifies the user in Entra (its userPrincipalName). */
     userPrincipalNameFrom: z.enum(['workEmail']).default('workEmail'),
+    /**
+     * What this entry revokes. `account` (identity tier): disable, revoke sign-in sessions, remove group
+     * memberships and licences. `authentication-methods` (MFA tier): remove every registered method.
+     */
+    scope: z.enum(['account', 'authentication-methods']).default('account'),
   })
   .strict();
 
@@ -43,6 +48,31 @@ const ldapConnector = z
     /** How an account is disabled: OpenLDAP ppolicy lock, or Active Directory's ACCOUNTDISABLE bit. */
     disableMethod: z.enum(['openldap-ppolicy', 'ad-useraccountcontrol']),
     /** groupOfNames needs one member: when the leaver is the last one, this DN takes their place. */
+    emptyGroupMember: z.string().min(1).optional(),
+    /**
+     * Finds service accounts the leaver owns (for `ownedCredentials`): a filter under `userBaseDn` with
+     * placeholders {dn}, {employeeId} and {workEmail}, e.g. (&(objectClass=account)(owner={dn})).
+     */
+    ownedAccountFilter: z
+      .string()
+      .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+      .optional(),
+    timeout: duration.default('10s'),
+  })
+  .strict();
+
+/** Remote access held as membership of directory groups (e.g. the VPN access group). */
+const ldapGroupConnector = z
+  .object({
+    kind: z.literal('ldap-group'),
+    url: z.string().regex(/^ldaps?:\/\//, 'must be an ldap:// or ldaps:// URL'),
+    bindDn: z.string().min(1),
+    bindPasswordEnv: envName,
+    userBaseDn: z.string().min(1),
+    /** Filter with placeholders {employeeId} and {workEmail}; values are escaped. */
+    userFilter: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses'),
+    /** DNs of the groups that grant the access; the leaver is removed from each. */
+    groups: z.array(z.string().min(1)).min(1),
     emptyGroupMember: z.string().min(1).optional(),
     timeout: duration.default('10s'),
   })
@@ -64,6 +94,7 @@ const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 const connector = z.discriminatedUnion('kind', [
   entraConnector,
   ldapConnector,
+  ldapGroupConnector,
   scimConnector,
   ticketConnector,
 ]);
@@ -96,10 +127,52 @@ export const systemSchema = z
       })
       .strict()
       .default({ maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }),
+    /**
+     * Most revocations per second this system may receive, however many departures run at once (a mass
+     * layoff); enforced by Temporal on the system's own task queue. `maxConcurrent` bounds calls in flight.
+     */
+    rateLimit: z
+      .object({
+        revocationsPerSecond: z.number().positive().max(10_000),
+        maxConcurrent: z.number().int().min(1).max(1000).default(10),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Credentials the leaver owns here (app registrations, service accounts): each one found becomes its
+     * own step, revoked through the API (`api`) or ticketed to this system's owner (`ticket`).
+     */
+    ownedCredentials: z
+      .object({
+        integration: z.enum(['api', 'ticket']),
+        ticketSlaHours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+      })
+      .strict()
+      .optional(),
     connector,
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.ownedCredentials) {
+      const c = s.connector;
+      const supported =
+        (c.kind === 'entra' && c.scope === 'account') || (c.kind === 'ldap' && !!c.ownedAccountFilter);
+      if (!supported)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ownedCredentials'],
+          message:
+            c.kind === 'ldap'
+              ? 'needs connector.ownedAccountFilter to find the accounts the leaver owns'
+              : c.kind === 'entra'
+                ? 'is supported only with connector.scope "account"'
+                : `connector kind "${c.kind}" cannot find owned credentials (use entra or ldap)`,
+        });
+    }
     const wantsTicket = s.integration !== 'api';
     if (wantsTicket && s.connector.kind !== 'ticket')
       ctx.addIssue({
@@ -121,9 +194,30 @@ export const systemSchema = z
       });
   });
 
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Europe/Berlin or UTC');
+
+/** The company: its time zone (a last day ends at midnight there) and who reviews exceptions. */
+const organization = z
+  .object({
+    timeZone: timeZone.default('UTC'),
+    /** HR contact: rescission reviews and verification reports go here. */
+    hr: person,
+    /** IT contact: rescission reviews and verification reports go here. */
+    it: person,
+  })
+  .strict();
+
 export const catalogSchema = z
   .object({
     version: z.literal(1),
+    organization,
     systems: z.array(systemSchema).min(1),
   })
   .strict();
@@ -132,6 +226,7 @@ export type CatalogSystem = z.infer<typeof systemSchema>;
 export type Catalog = z.infer<typeof catalogSchema>;
 export type EntraConnectorConfig = z.infer<typeof entraConnector>;
 export type LdapConnectorConfig = z.infer<typeof ldapConnector>;
+export type LdapGroupConnectorConfig = z.infer<typeof ldapGroupConnector>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 
 function describeEntry(raw: unknown, index: number): string {
@@ -179,7 +274,7 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
       const secretField =
         c.kind === 'entra'
           ? ['clientSecretEnv', c.clientSecretEnv]
-          : c.kind === 'ldap'
+          : c.kind === 'ldap' || c.kind === 'ldap-group'
             ? ['bindPasswordEnv', c.bindPasswordEnv]
             : c.kind === 'scim'
               ? ['tokenEnv', c.tokenEnv]

@@ -42,6 +42,7 @@ function person(groups: { cn: string; only: boolean }[]) {
       employeeName: id,
       workEmail: `${uid}@example.com`,
       confirmedAt: new Date().toISOString(),
+      managerEmail: null,
     },
   };
 }

@@ -138,6 +138,11 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
   });
   return stringify({
     version: 1,
+    organization: {
+      timeZone: 'Europe/Berlin',
+      hr: { name: 'HR Team', email: 'hr-team@example.com' },
+      it: { name: 'IT Team', email: 'it-team@example.com' },
+    },
     systems: [
       scim('wiki', 'Team Wiki', 'application', 'SCIM_TOKEN_WIKI'),
       {
