@@ -3,14 +3,20 @@
  * this module only as a type: `proxyActivities<Activities>()`.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { PlannedStep, StepOutcome } from '../contract';
+import type { OwnedCredentialRef, PlannedStep, Rescission, RevocationPlan, StepOutcome } from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
+import { endOfLastDay, noticePeriodEnd } from '../lib/calendar';
 import { audit, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
-import type { Subject } from './connector';
+import type { RevokeResult, Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
-import { DepartureNotFoundError, TargetThrottledError, UnknownSystemError } from './errors';
-import { buildPlan } from './plan';
+import {
+  DepartureNotFoundError,
+  TargetRejectedError,
+  TargetThrottledError,
+  UnknownSystemError,
+} from './errors';
+import { buildPlan, ownedCredentialStep } from './plan';
 
 export interface ActivityDeps {
   db: Db;
@@ -31,6 +37,11 @@ export interface StepFailure extends StepRef {
   reason: 'retries_exhausted' | 'non_retryable' | 'sla_breached';
   error: string;
   attempts: number;
+}
+
+/** A step that revokes one credential the leaver owns. */
+export interface OwnedStepRef extends StepRef {
+  owned: OwnedCredentialRef;
 }
 
 export interface TicketDone extends StepRef {
@@ -78,6 +89,20 @@ export function createActivities(deps: ActivityDeps) {
     return s;
   }
 
+  const stepRow = (departureId: string, p: PlannedStep, scheduledFor: Date | null) => ({
+    departureId,
+    systemId: p.systemId,
+    systemName: p.systemName,
+    action: p.action,
+    kind: p.kind,
+    integration: p.integration,
+    tier: p.tier,
+    ordinal: p.ordinal,
+    privileged: p.privileged,
+    scheduledFor,
+    executingSystem: p.executingSystem,
+  });
+
   const stepWhere = (r: StepRef) => ({
     departureId_systemId_action: { departureId: r.departureId, systemId: r.systemId, action: r.action },
   });
@@ -86,10 +111,14 @@ export function createActivities(deps: ActivityDeps) {
     ref: StepRef,
     sys: CatalogSystem,
     who: Subject,
+    owned?: OwnedCredentialRef,
   ): Promise<{ id: string; due: Date }> {
-    const key = `${ref.departureId}:${sys.id}`;
-    const due = new Date(Date.now() + (sys.ticketSlaHours ?? 24) * 3_600_000);
-    const summary = `${sys.integration === 'manual' ? 'Manual task' : 'Service ticket'}: revoke all access of ${who.employeeName} (${who.employeeId}) in ${sys.name}`;
+    const key = owned ? `${ref.departureId}:${sys.id}:${ref.action}` : `${ref.departureId}:${sys.id}`;
+    const slaHours = owned ? (sys.ownedCredentials?.ticketSlaHours ?? 24) : (sys.ticketSlaHours ?? 24);
+    const due = new Date(Date.now() + slaHours * 3_600_000);
+    const summary = owned
+      ? `Service ticket: ${who.employeeName} (${who.employeeId}) owns ${owned.kind} "${owned.name}" in ${sys.name}: rotate its secrets and give it a new owner`
+      : `${sys.integration === 'manual' ? 'Manual task' : 'Service ticket'}: revoke all access of ${who.employeeName} (${who.employeeId}) in ${sys.name}`;
     const ticket = await db.ticket.upsert({
       where: { key },
       create: {
@@ -113,11 +142,13 @@ export function createActivities(deps: ActivityDeps) {
         `Hello ${sys.owner.name},`,
         '',
         `${summary}.`,
-        `${sys.name} has no API Offboard can use, so this is yours to do by hand.`,
+        owned
+          ? 'The catalog asks for this to be done by its owner rather than automatically.'
+          : `${sys.name} has no API Offboard can use, so this is yours to do by hand.`,
         '',
         `Ticket: ${ticket.id}`,
         `Employee: ${who.employeeName} (${who.employeeId}, ${who.workEmail})`,
-        `Due (SLA ${sys.ticketSlaHours ?? 24} h): ${ticket.slaDueAt.toISOString()}`,
+        `Due (SLA ${slaHours} h): ${ticket.slaDueAt.toISOString()}`,
         '',
         'When the account is disabled, confirm it (an operator token with role it or admin):',
         `  curl -X POST -H 'authorization: Bearer <token>' -H 'content-type: application/json' \\`,
@@ -129,29 +160,147 @@ export function createActivities(deps: ActivityDeps) {
     return { id: ticket.id, due: ticket.slaDueAt };
   }
 
+  function connectorOf(sys: CatalogSystem) {
+    const c = connectors.get(sys.id);
+    if (!c) throw new UnknownSystemError(`no connector for system "${sys.id}"`);
+    return c;
+  }
+
+  /** Records the start of an attempt in the step table. */
+  async function markAttempt(ref: StepRef): Promise<void> {
+    const attempt = Context.current().info.attempt;
+    await db.stepRecord.updateMany({
+      where: { ...stepWhere(ref).departureId_systemId_action, startedAt: null },
+      data: { startedAt: new Date() },
+    });
+    await db.stepRecord.update({ where: stepWhere(ref), data: { status: 'running', attempts: attempt } });
+  }
+
+  /** Opens (or finds) the step's ticket and records the step yellow. */
+  async function ticketOpened(
+    ref: StepRef,
+    sys: CatalogSystem,
+    who: Subject,
+    owned?: OwnedCredentialRef,
+  ): Promise<StepOutcome> {
+    const t = await openTicket(ref, sys, who, owned);
+    const actedAt = new Date();
+    const detail = `ticket ${t.id} opened for ${sys.owner.name}, due ${t.due.toISOString()}`;
+    await db.stepRecord.update({
+      where: stepWhere(ref),
+      data: { status: 'yellow', actedAt, lastError: null, evidence: { ticketId: t.id, slaDueAt: t.due } },
+    });
+    return {
+      outcome: 'ticket_opened',
+      attempts: Context.current().info.attempt,
+      actedAt: actedAt.toISOString(),
+      confirmedAt: null,
+      detail,
+      ticketId: t.id,
+    };
+  }
+
+  /**
+   * Runs a connector call that changes the target and reads it back; records the step green with the
+   * evidence, or the error (a throttled target's Retry-After becomes the next retry delay).
+   */
+  async function confirmedBy(
+    ref: StepRef,
+    sys: CatalogSystem,
+    executingSystem: string,
+    call: () => Promise<RevokeResult>,
+  ): Promise<StepOutcome> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    try {
+      const r = await call();
+      const confirmedAt = new Date();
+      await db.stepRecord.update({
+        where: stepWhere(ref),
+        data: {
+          status: 'green',
+          actedAt: confirmedAt,
+          confirmedAt,
+          finishedAt: confirmedAt,
+          lastError: null,
+          evidence: { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
+        },
+      });
+      await audit(db, {
+        actor: `worker:${executingSystem}`,
+        action: 'step_confirmed',
+        departureId: ref.departureId,
+        details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
+      });
+      if (r.facts?.managerEmail) await learnManager(ref.departureId, r.facts.managerEmail, sys.id);
+      ctx.log.info('step confirmed', {
+        systemId: sys.id,
+        action: ref.action,
+        attempt,
+        changes: r.changes.length,
+      });
+      return {
+        outcome: 'confirmed',
+        attempts: attempt,
+        actedAt: confirmedAt.toISOString(),
+        confirmedAt: confirmedAt.toISOString(),
+        detail: r.detail,
+        ticketId: null,
+      };
+    } catch (e) {
+      const message = truncate(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      await db.stepRecord
+        .update({ where: stepWhere(ref), data: { lastError: message } })
+        .catch(() => undefined);
+      ctx.log.warn('step attempt failed', { systemId: sys.id, action: ref.action, attempt, error: message });
+      if (e instanceof TargetThrottledError) {
+        // Honour Retry-After exactly: the next attempt is scheduled no sooner than the target allows.
+        throw ApplicationFailure.create({
+          type: e.name,
+          message: e.message,
+          nextRetryDelay: Math.max(e.retryAfterMs, 1),
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** The HRIS sent no manager; a target (Entra) knew it: keep it on the departure record. */
+  async function learnManager(departureId: string, managerEmail: string, from: string): Promise<void> {
+    const res = await db.departure.updateMany({
+      where: { id: departureId, managerEmail: null },
+      data: { managerEmail },
+    });
+    subjects.delete(departureId);
+    if (res.count > 0)
+      await audit(db, {
+        actor: `worker:${from}`,
+        action: 'manager_recorded',
+        departureId,
+        details: { managerEmail, source: from },
+      });
+  }
+
   return {
     /**
      * Plans the revocation of a departure from the catalog, records the step table (all `pending`) and
-     * marks the departure running. The plan lands in history, so a catalog change later does not alter
-     * a running offboarding.
+     * marks the departure running. A voluntary departure whose last day has not ended gets a notice
+     * period: its non-privileged steps are scheduled for the end of that day (company time zone). The
+     * plan lands in history, so a catalog change later does not alter a running offboarding.
      */
-    async planRevocation(input: { departureId: string }): Promise<PlannedStep[]> {
+    async planRevocation(input: { departureId: string }): Promise<RevocationPlan> {
       const d = await loadDeparture(input.departureId);
-      const plan = buildPlan(catalog, connectors);
+      const steps = buildPlan(catalog, connectors, Context.current().info.taskQueue);
+      const restAt = noticePeriodEnd(d, catalog.organization.timeZone);
       await db.$transaction([
         db.stepRecord.createMany({
-          data: plan.map((p) => ({
-            departureId: d.id,
-            systemId: p.systemId,
-            systemName: p.systemName,
-            action: p.action,
-            tier: p.tier,
-            ordinal: p.ordinal,
-            executingSystem: p.executingSystem,
-          })),
+          data: steps.map((p) => stepRow(d.id, p, restAt && !p.privileged ? restAt : null)),
           skipDuplicates: true,
         }),
-        db.departure.update({ where: { id: d.id }, data: { status: 'running' } }),
+        db.departure.update({
+          where: { id: d.id },
+          data: { status: restAt ? 'scoped' : 'running', revokeRestAt: restAt },
+        }),
       ]);
       const existing = await db.auditEvent.findFirst({
         where: { departureId: d.id, action: 'revocation_planned' },
@@ -162,9 +311,60 @@ export function createActivities(deps: ActivityDeps) {
           actor: 'workflow',
           action: 'revocation_planned',
           departureId: d.id,
-          details: { steps: plan.map((p) => `${p.ordinal + 1}. ${p.tier}/${p.systemId}/${p.action}`) },
+          details: {
+            steps: steps.map((p) => `${p.ordinal + 1}. ${p.tier}/${p.systemId}/${p.action}`),
+            noticePeriod: restAt
+              ? {
+                  lastDay: d.lastDay,
+                  timeZone: catalog.organization.timeZone,
+                  revokeRestAt: restAt.toISOString(),
+                  now: steps.filter((p) => p.privileged).map((p) => p.stepId),
+                }
+              : null,
+          },
         });
-      return plan;
+      return { steps, revokeRestAt: restAt?.toISOString() ?? null };
+    },
+
+    /**
+     * Applies a moved last day: returns when the non-privileged systems are now revoked (null = at once,
+     * the new last day has already ended) and reschedules the waiting steps in the step table.
+     */
+    async moveLastDay(input: {
+      departureId: string;
+      lastDay: string;
+      source: string;
+    }): Promise<{ revokeRestAt: string | null }> {
+      const d = await loadDeparture(input.departureId);
+      let end: Date;
+      try {
+        end = endOfLastDay(input.lastDay, catalog.organization.timeZone);
+      } catch (e) {
+        throw new TargetRejectedError((e as Error).message);
+      }
+      const restAt = end.getTime() > Date.now() ? end : null;
+      await db.$transaction([
+        db.departure.update({
+          where: { id: d.id },
+          data: { lastDay: input.lastDay, revokeRestAt: restAt ?? new Date() },
+        }),
+        db.stepRecord.updateMany({
+          where: { departureId: d.id, status: 'pending', scheduledFor: { not: null } },
+          data: { scheduledFor: restAt ?? new Date() },
+        }),
+      ]);
+      await audit(db, {
+        actor: 'workflow',
+        action: 'notice_period_moved',
+        departureId: d.id,
+        details: {
+          from: d.lastDay,
+          to: input.lastDay,
+          source: input.source,
+          revokeRestAt: restAt?.toISOString() ?? 'now',
+        },
+      });
+      return { revokeRestAt: restAt?.toISOString() ?? null };
     },
 
     /**
@@ -173,82 +373,67 @@ export function createActivities(deps: ActivityDeps) {
      * Records each attempt in the step table. Idempotent.
      */
     async revokeAccess(ref: StepRef): Promise<StepOutcome> {
-      const ctx = Context.current();
-      const attempt = ctx.info.attempt;
       const sys = system(ref.systemId);
       const who = await subject(ref.departureId);
-      const startedAt = new Date();
-      await db.stepRecord.updateMany({
-        where: { ...stepWhere(ref).departureId_systemId_action, startedAt: null },
-        data: { startedAt },
+      await markAttempt(ref);
+      if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
+      const connector = connectorOf(sys);
+      return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
+    },
+
+    /**
+     * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
+     * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
+     */
+    async discoverOwnedCredentials(ref: StepRef): Promise<StepOutcome> {
+      const sys = system(ref.systemId);
+      const who = await subject(ref.departureId);
+      await markAttempt(ref);
+      const connector = connectorOf(sys);
+      if (!connector.discoverOwned)
+        throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
+      const discover = connector.discoverOwned.bind(connector);
+      let found: OwnedCredentialRef[] = [];
+      const outcome = await confirmedBy(ref, sys, connector.executingSystem, async () => {
+        found = await discover(who);
+        return {
+          changes: [],
+          confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
+          detail:
+            found.length === 0
+              ? 'owns no credentials here (confirmed by search)'
+              : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
+        };
       });
-      await db.stepRecord.update({ where: stepWhere(ref), data: { status: 'running', attempts: attempt } });
+      const base = await db.stepRecord.count({ where: { departureId: ref.departureId } });
+      const plannedDiscover = buildPlan(catalog, connectors, Context.current().info.taskQueue).find(
+        (p) => p.kind === 'discover_owned' && p.systemId === sys.id,
+      )!;
+      const discovered = found.map((item, i) =>
+        ownedCredentialStep(sys, plannedDiscover, item, base + i, connector.executingSystem),
+      );
+      await db.stepRecord.createMany({
+        data: discovered.map((p) => stepRow(ref.departureId, p, null)),
+        skipDuplicates: true,
+      });
+      return { ...outcome, discovered };
+    },
 
-      if (sys.integration !== 'api') {
-        const t = await openTicket(ref, sys, who);
-        const actedAt = new Date();
-        const detail = `ticket ${t.id} opened for ${sys.owner.name}, due ${t.due.toISOString()}`;
-        await db.stepRecord.update({
-          where: stepWhere(ref),
-          data: { status: 'yellow', actedAt, lastError: null, evidence: { ticketId: t.id, slaDueAt: t.due } },
-        });
-        return {
-          outcome: 'ticket_opened',
-          attempts: attempt,
-          actedAt: actedAt.toISOString(),
-          confirmedAt: null,
-          detail,
-          ticketId: t.id,
-        };
-      }
-
-      const connector = connectors.get(sys.id);
-      if (!connector) throw new UnknownSystemError(`no connector for system "${sys.id}"`);
-      try {
-        const r = await connector.revoke(who);
-        const confirmedAt = new Date();
-        await db.stepRecord.update({
-          where: stepWhere(ref),
-          data: {
-            status: 'green',
-            actedAt: confirmedAt,
-            confirmedAt,
-            finishedAt: confirmedAt,
-            lastError: null,
-            evidence: { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
-          },
-        });
-        await audit(db, {
-          actor: `worker:${connector.executingSystem}`,
-          action: 'step_confirmed',
-          departureId: ref.departureId,
-          details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
-        });
-        ctx.log.info('revocation confirmed', { systemId: sys.id, attempt, changes: r.changes.length });
-        return {
-          outcome: 'confirmed',
-          attempts: attempt,
-          actedAt: confirmedAt.toISOString(),
-          confirmedAt: confirmedAt.toISOString(),
-          detail: r.detail,
-          ticketId: null,
-        };
-      } catch (e) {
-        const message = truncate(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-        await db.stepRecord
-          .update({ where: stepWhere(ref), data: { lastError: message } })
-          .catch(() => undefined);
-        ctx.log.warn('revocation attempt failed', { systemId: sys.id, attempt, error: message });
-        if (e instanceof TargetThrottledError) {
-          // Honour Retry-After exactly: the next attempt is scheduled no sooner than the target allows.
-          throw ApplicationFailure.create({
-            type: e.name,
-            message: e.message,
-            nextRetryDelay: Math.max(e.retryAfterMs, 1),
-          });
-        }
-        throw e;
-      }
+    /**
+     * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
+     * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
+     */
+    async revokeOwnedCredential(ref: OwnedStepRef): Promise<StepOutcome> {
+      const sys = system(ref.systemId);
+      const who = await subject(ref.departureId);
+      const stepRef = { departureId: ref.departureId, systemId: ref.systemId, action: ref.action };
+      await markAttempt(stepRef);
+      if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
+      const connector = connectorOf(sys);
+      if (!connector.revokeOwned)
+        throw new UnknownSystemError(`the connector of "${sys.id}" cannot revoke owned credentials`);
+      const revoke = connector.revokeOwned.bind(connector);
+      return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
     },
 
     /**
@@ -341,6 +526,107 @@ export function createActivities(deps: ActivityDeps) {
         departureId: t.departureId,
         details: { systemId: t.systemId, ticketId: t.ticketId, note: t.note },
       });
+    },
+
+    /**
+     * The termination was rescinded: records the halted steps, marks the departure rescinded and opens a
+     * review for HR and IT listing what was revoked (nothing is re-enabled automatically), what was
+     * halted and which tickets are still open. Idempotent (one review per departure).
+     */
+    async openRescissionReview(input: {
+      departureId: string;
+      rescission: Rescission;
+      halted: StepRef[];
+    }): Promise<{ reviewId: string; notified: string[] }> {
+      const d = await loadDeparture(input.departureId);
+      const now = new Date();
+      for (const h of input.halted)
+        await db.stepRecord.updateMany({
+          where: { ...stepWhere(h).departureId_systemId_action, status: { in: ['pending', 'running'] } },
+          data: { status: 'halted', finishedAt: now, lastError: null, scheduledFor: null },
+        });
+      const steps = await db.stepRecord.findMany({
+        where: { departureId: d.id },
+        orderBy: { ordinal: 'asc' },
+      });
+      const tickets = await db.ticket.findMany({ where: { departureId: d.id, status: 'open' } });
+      const line = (x: { systemName: string; action: string }) => `${x.systemName} (${x.action})`;
+      const summary = {
+        rescission: input.rescission,
+        revoked: steps.filter((x) => x.status === 'green').map(line),
+        failed: steps.filter((x) => x.status === 'red').map(line),
+        halted: steps.filter((x) => x.status === 'halted').map(line),
+        openTickets: tickets.map((t) => `${t.id}: ${t.summary} (owner ${t.ownerEmail})`),
+      };
+      const review = await db.review.upsert({
+        where: { key: `${d.id}:rescission` },
+        create: {
+          key: `${d.id}:rescission`,
+          departureId: d.id,
+          kind: 'rescission',
+          summary: summary as unknown as Prisma.InputJsonValue,
+          openedBy: input.rescission.by,
+        },
+        update: {},
+      });
+      await db.departure.update({
+        where: { id: d.id },
+        data: {
+          status: 'rescinded',
+          rescindedAt: d.rescindedAt ?? new Date(input.rescission.at),
+          revokeRestAt: null,
+        },
+      });
+      const { hr, it } = catalog.organization;
+      const list = (xs: string[]) => (xs.length ? xs.map((x) => `  - ${x}`) : ['  (none)']);
+      const sent = await mailer.send({
+        key: `review:${review.id}:opened`,
+        departureId: d.id,
+        purpose: 'rescission_review',
+        to: hr.email,
+        cc: [it.email],
+        subject: `[Offboard] Termination rescinded: review access of ${d.employeeName} (${d.employeeId})`,
+        text: [
+          `Hello ${hr.name} and ${it.name},`,
+          '',
+          `The termination of ${d.employeeName} (${d.employeeId}, ${d.department}) was rescinded`,
+          `(${input.rescission.by} at ${input.rescission.at}: ${input.rescission.reason}).`,
+          'Offboard stopped every step that had not yet run. NOTHING has been re-enabled: restoring',
+          'access is a decision for you to take, system by system, and to carry out by hand.',
+          '',
+          'Already revoked (confirmed):',
+          ...list(summary.revoked),
+          'Failed (may or may not have taken effect):',
+          ...list(summary.failed),
+          'Halted (never run, access unchanged):',
+          ...list(summary.halted),
+          'Tickets still open with system owners (tell them whether to go ahead):',
+          ...list(summary.openTickets),
+          '',
+          `Review ${review.id}: ${deps.publicUrl}/departures/${d.id}`,
+        ].join('\n'),
+      });
+      const prior = await db.auditEvent.findFirst({
+        where: { departureId: d.id, action: 'review_opened' },
+        select: { id: true },
+      });
+      if (!prior)
+        await audit(db, {
+          actor: 'workflow',
+          action: 'review_opened',
+          departureId: d.id,
+          details: {
+            reviewId: review.id,
+            kind: 'rescission',
+            rescindedBy: input.rescission.by,
+            halted: summary.halted.length,
+            revoked: summary.revoked.length,
+            notified: [hr.email, it.email],
+            messageId: sent.messageId,
+          },
+        });
+      subjects.delete(d.id);
+      return { reviewId: review.id, notified: [hr.email, it.email] };
     },
 
     /** Records the end of the revocation phase on the departure. */

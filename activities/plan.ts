@@ -1,5 +1,5 @@
 /** Turns the catalog into the ordered revocation plan of one departure. */
-import { REVOCATION_TIERS, type PlannedStep } from '../contract';
+import { REVOCATION_TIERS, systemTaskQueue, type OwnedCredentialRef, type PlannedStep } from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import type { ConnectorRegistry } from './connectors';
 
@@ -14,16 +14,36 @@ export function needsRevocationStep(s: CatalogSystem): boolean {
 }
 
 const ACTION_BY_INTEGRATION = { ticket: 'service_ticket', manual: 'manual_task' } as const;
+export const DISCOVER_OWNED_ACTION = 'discover_owned_credentials';
 
-/** The ordered plan: tiers in PRODUCT order, then catalog order within a tier. */
-export function buildPlan(catalog: Catalog, connectors: ConnectorRegistry): PlannedStep[] {
+function retryOf(s: CatalogSystem): PlannedStep['retry'] {
+  return { ...s.retry };
+}
+
+/** The queue a system's API calls run on: its own when it has a rate limit. */
+function queueOf(s: CatalogSystem, baseTaskQueue: string): string | null {
+  return s.rateLimit ? systemTaskQueue(baseTaskQueue, s.id) : null;
+}
+
+/**
+ * The ordered plan: identity, directory, VPN and MFA tiers in PRODUCT order (catalog order within a
+ * tier), then one step per system that can hold credentials the leaver owns, then the applications.
+ */
+export function buildPlan(
+  catalog: Catalog,
+  connectors: ConnectorRegistry,
+  baseTaskQueue: string,
+): PlannedStep[] {
   const systems = catalog.systems
     .map((s, i) => ({ s, i }))
     .filter(({ s }) => needsRevocationStep(s))
-    .sort((a, b) => REVOCATION_TIERS.indexOf(a.s.tier) - REVOCATION_TIERS.indexOf(b.s.tier) || a.i - b.i);
-  return systems.map(({ s }, ordinal) => {
+    .sort((a, b) => REVOCATION_TIERS.indexOf(a.s.tier) - REVOCATION_TIERS.indexOf(b.s.tier) || a.i - b.i)
+    .map(({ s }) => s);
+  const main = (s: CatalogSystem): Omit<PlannedStep, 'ordinal'> => {
     const connector = connectors.get(s.id);
     return {
+      stepId: s.id,
+      kind: 'revoke',
       systemId: s.id,
       systemName: s.name,
       tier: s.tier,
@@ -34,10 +54,63 @@ export function buildPlan(catalog: Catalog, connectors: ConnectorRegistry): Plan
         s.integration === 'api'
           ? (connector?.executingSystem ?? s.connector.kind)
           : `ticket to ${s.owner.name}`,
-      ordinal,
       startToCloseTimeout: s.timeout,
-      retry: { ...s.retry },
+      retry: retryOf(s),
       slaHours: s.integration === 'api' ? null : (s.ticketSlaHours ?? null),
+      privileged: s.privileged,
+      taskQueue: s.integration === 'api' ? queueOf(s, baseTaskQueue) : null,
+      owned: null,
     };
+  };
+  const discover = (s: CatalogSystem): Omit<PlannedStep, 'ordinal'> => ({
+    stepId: `${s.id}/${DISCOVER_OWNED_ACTION}`,
+    kind: 'discover_owned',
+    systemId: s.id,
+    systemName: s.name,
+    tier: s.tier,
+    action: DISCOVER_OWNED_ACTION,
+    integration: 'api',
+    executingSystem: connectors.get(s.id)?.executingSystem ?? s.connector.kind,
+    startToCloseTimeout: s.timeout,
+    retry: retryOf(s),
+    slaHours: null,
+    privileged: true,
+    taskQueue: queueOf(s, baseTaskQueue),
+    owned: null,
   });
+  const steps = [
+    ...systems.filter((s) => s.tier !== 'application').map(main),
+    ...catalog.systems.filter((s) => s.ownedCredentials).map(discover),
+    ...systems.filter((s) => s.tier === 'application').map(main),
+  ];
+  return steps.map((p, ordinal) => ({ ...p, ordinal }));
+}
+
+/** The step that revokes one owned credential found by `discover`. */
+export function ownedCredentialStep(
+  s: CatalogSystem,
+  discover: PlannedStep,
+  item: OwnedCredentialRef,
+  ordinal: number,
+  executingSystem: string,
+): PlannedStep {
+  const viaApi = s.ownedCredentials?.integration === 'api';
+  const action = `revoke_owned:${item.id}`;
+  return {
+    stepId: `${s.id}/${action}`,
+    kind: 'revoke_owned',
+    systemId: s.id,
+    systemName: `${s.name}: ${item.kind} ${item.name}`,
+    tier: 'application',
+    action,
+    integration: viaApi ? 'api' : 'ticket',
+    executingSystem: viaApi ? executingSystem : `ticket to ${s.owner.name}`,
+    ordinal,
+    startToCloseTimeout: s.timeout,
+    retry: retryOf(s),
+    slaHours: viaApi ? null : (s.ownedCredentials?.ticketSlaHours ?? 24),
+    privileged: true,
+    taskQueue: viaApi ? discover.taskQueue : null,
+    owned: item,
+  };
 }

@@ -10,6 +10,22 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 /** Task queue served by the offboarding worker. */
 export const TASK_QUEUE = 'offboarding';
 
+/**
+ * Task queue of one rate-limited system's revocations: its own queue, so Temporal can hold the whole
+ * fleet of workers to the system's rate (`maxTaskQueueActivitiesPerSecond` is enforced per queue).
+ */
+export function systemTaskQueue(baseTaskQueue: string, systemId: string): string {
+  return `${baseTaskQueue}.system.${systemId}`;
+}
+
+/** Workflow type of the review opened when a termination is rescinded after its offboarding ended. */
+export const RESCISSION_REVIEW_WORKFLOW = 'rescissionReviewWorkflow';
+
+/** Workflow id of that review: `rescission:<departureId>`. */
+export function rescissionReviewWorkflowId(departureId: string): string {
+  return `rescission:${departureId}`;
+}
+
 /** Workflow type name registered by the worker. */
 export const OFFBOARDING_WORKFLOW = 'offboardingWorkflow';
 
@@ -53,15 +69,32 @@ export interface OffboardingInput {
 
 /**
  * Step colours. `pending`/`running` are not yet decided; `green` = confirmed by reading the target back;
- * `yellow` = action taken, confirmation pending (e.g. a ticket is open); `red` = failed or timed out.
+ * `yellow` = action taken, confirmation pending (e.g. a ticket is open); `red` = failed or timed out;
+ * `halted` = never run because the termination was rescinded.
  */
-export type StepStatus = 'pending' | 'running' | 'green' | 'yellow' | 'red';
+export type StepStatus = 'pending' | 'running' | 'green' | 'yellow' | 'red' | 'halted';
 
 /** How a system's revocation is carried out. */
 export type Integration = 'api' | 'ticket' | 'manual';
 
+/**
+ * What a step does: revoke the employee's access in a system; find the credentials the employee owns
+ * there (app registrations, service accounts); or revoke one such owned credential.
+ */
+export type StepKind = 'revoke' | 'discover_owned' | 'revoke_owned';
+
+/** A credential the leaver owns in a system, found by a `discover_owned` step. */
+export interface OwnedCredentialRef {
+  id: string;
+  kind: string;
+  name: string;
+}
+
 /** One revocation step as planned from the catalog (recorded in history by the plan activity). */
 export interface PlannedStep {
+  /** Unique within the departure: `<systemId>` or `<systemId>/<action>`. */
+  stepId: string;
+  kind: StepKind;
   systemId: string;
   systemName: string;
   tier: RevocationTier;
@@ -79,10 +112,28 @@ export interface PlannedStep {
   };
   /** For ticket/manual steps: hours the owner has to confirm before the step turns red. */
   slaHours: number | null;
+  /** Privileged systems (and owned credentials) are revoked at once even during a notice period. */
+  privileged: boolean;
+  /** The system's own task queue when it has a rate limit; null = the workflow's queue. */
+  taskQueue: string | null;
+  /** For `revoke_owned` steps: the credential. */
+  owned: OwnedCredentialRef | null;
+}
+
+/** The plan of one departure's revocation. */
+export interface RevocationPlan {
+  steps: PlannedStep[];
+  /**
+   * A voluntary departure whose last day has not ended: the end of that day in the company's time zone,
+   * when the non-privileged systems are revoked. Null = everything at once.
+   */
+  revokeRestAt: string | null;
 }
 
 /** One row of the step table. */
 export interface StepView {
+  stepId: string;
+  kind: StepKind;
   systemId: string;
   systemName: string;
   tier: RevocationTier;
@@ -98,9 +149,22 @@ export interface StepView {
   lastError: string | null;
   detail: string | null;
   ticketId: string | null;
+  privileged: boolean;
+  /** For a step held back by a notice period: when it will run. */
+  scheduledFor: string | null;
 }
 
-export type OffboardingPhase = 'planning' | 'revoking' | 'awaiting_tickets' | 'revocation_complete';
+/**
+ * `scoped`: a notice period is running (privileged systems revoked, the rest wait for the end of the last
+ * day); `rescinded`: the termination was rescinded, pending steps were halted and a review opened.
+ */
+export type OffboardingPhase =
+  | 'planning'
+  | 'revoking'
+  | 'scoped'
+  | 'awaiting_tickets'
+  | 'revocation_complete'
+  | 'rescinded';
 
 /** Answer of the status query. */
 export interface OffboardingStatus {
@@ -110,12 +174,19 @@ export interface OffboardingStatus {
   steps: StepView[];
   redSteps: number;
   yellowSteps: number;
+  /** Last working day as currently known (moved by `lastDayChangedSignal`). */
+  lastDay: string | null;
+  /** When the non-privileged systems are revoked (notice period), or null. */
+  revokeRestAt: string | null;
+  rescission: Rescission | null;
 }
 
 /** What a revocation activity reports when it finishes. */
 export interface StepOutcome {
   /** `confirmed`: the target was read back and shows no access. `ticket_opened`: waiting for a human. */
   outcome: 'confirmed' | 'ticket_opened';
+  /** For `discover_owned` steps: one step per credential found. */
+  discovered?: PlannedStep[];
   attempts: number;
   actedAt: string;
   confirmedAt: string | null;
@@ -131,11 +202,37 @@ export interface TicketConfirmation {
   note: string;
 }
 
+/** The HRIS moved the last working day (payload of `lastDayChangedSignal`). */
+export interface LastDayChange {
+  /** New last day, YYYY-MM-DD. */
+  lastDay: string;
+  /** Where the change came from, e.g. `hris:<webhook-id>`. */
+  source: string;
+}
+
+/** The termination was rescinded (payload of `rescindSignal`). */
+export interface Rescission {
+  /** ISO instant the rescission was received. */
+  at: string;
+  /** Who rescinded: `hris:<webhook-id>` or `operator:<name>`. */
+  by: string;
+  reason: string;
+}
+
 /** The status of an offboarding: its step table. */
 export const statusQuery = defineQuery<OffboardingStatus>('status');
 
 /** A ticket or manual task was completed by the system's owner (event from outside: a signal). */
 export const confirmTicketSignal = defineSignal<[TicketConfirmation]>('confirmTicket');
+
+/** The HRIS moved the last day: the end-of-notice timer moves with it (event from outside). */
+export const lastDayChangedSignal = defineSignal<[LastDayChange]>('lastDayChanged');
+
+/**
+ * The termination was rescinded: whatever has not yet run is halted and a review opened for HR and IT.
+ * Nothing is re-enabled automatically.
+ */
+export const rescindSignal = defineSignal<[Rescission]>('rescind');
 
 /**
  * Activity error types that retrying cannot fix. The classes live in `activities/errors.ts`; their

@@ -19,9 +19,14 @@ export interface DepartureView {
     workflowStartedAt: string | null;
     lastStartError: string | null;
     redSteps: number;
+    /** Notice period: when the non-privileged systems are revoked. */
+    revokeRestAt: string | null;
+    rescindedAt: string | null;
     createdAt: string;
   };
   workflow: { phase: string | null; reachable: boolean };
+  /** Decisions open for HR and IT (e.g. after a rescinded termination). */
+  reviews: { id: string; kind: string; status: string; openedBy: string; summary: unknown; createdAt: string }[];
   steps: StepView[];
   /** Where the step colours came from: the running workflow or (when it is unreachable) the database. */
   source: 'workflow' | 'database';
@@ -33,7 +38,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export async function getDepartureView(db: Db, client: Client, id: string): Promise<DepartureView> {
   const d = await db.departure.findUnique({
     where: { id },
-    include: { steps: { orderBy: { ordinal: 'asc' } }, tickets: true },
+    include: { steps: { orderBy: { ordinal: 'asc' } }, tickets: true, reviews: true },
   });
   if (!d) throw new AppError('not_found', `no departure ${id}`);
   let live: OffboardingStatus | null = null;
@@ -49,17 +54,17 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       // Not found (e.g. past retention) or Temporal down: answer from the database alone.
     }
   }
-  const ticketBySystem = new Map(d.tickets.map((t) => [t.systemId, t.id]));
+  const ticketByKey = new Map(d.tickets.map((t) => [t.key, t.id]));
   const dbSteps: StepView[] = d.steps.map((s) => ({
+    stepId: s.kind === 'revoke' ? s.systemId : `${s.systemId}/${s.action}`,
+    kind: s.kind as StepView['kind'],
     systemId: s.systemId,
     systemName: s.systemName,
     tier: s.tier as StepView['tier'],
     action: s.action,
-    integration: (s.action === 'service_ticket'
-      ? 'ticket'
-      : s.action === 'manual_task'
-        ? 'manual'
-        : 'api') as StepView['integration'],
+    integration: s.integration as StepView['integration'],
+    privileged: s.privileged,
+    scheduledFor: iso(s.scheduledFor),
     executingSystem: s.executingSystem,
     status: s.status as StepView['status'],
     attempts: s.attempts,
@@ -69,13 +74,16 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     finishedAt: iso(s.finishedAt),
     lastError: s.lastError,
     detail: null,
-    ticketId: ticketBySystem.get(s.systemId) ?? null,
+    ticketId:
+      ticketByKey.get(
+        s.kind === 'revoke_owned' ? `${d.id}:${s.systemId}:${s.action}` : `${d.id}:${s.systemId}`,
+      ) ?? null,
   }));
   let steps = dbSteps;
   if (live) {
-    const byId = new Map(dbSteps.map((s) => [s.systemId, s]));
+    const byId = new Map(dbSteps.map((s) => [s.stepId, s]));
     steps = live.steps.map((w) => {
-      const row = byId.get(w.systemId);
+      const row = byId.get(w.stepId);
       // The workflow decides the colour; the database knows every attempt and the latest error.
       return {
         ...w,
@@ -100,8 +108,18 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       workflowStartedAt: iso(d.workflowStartedAt),
       lastStartError: d.lastStartError,
       redSteps: steps.filter((s) => s.status === 'red').length,
+      revokeRestAt: live ? live.revokeRestAt : iso(d.revokeRestAt),
+      rescindedAt: iso(d.rescindedAt),
       createdAt: d.createdAt.toISOString(),
     },
+    reviews: d.reviews.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      status: r.status,
+      openedBy: r.openedBy,
+      summary: r.summary,
+      createdAt: r.createdAt.toISOString(),
+    })),
     workflow: { phase: live?.phase ?? null, reachable },
     steps,
     source: live ? 'workflow' : 'database',

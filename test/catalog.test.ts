@@ -35,7 +35,7 @@ function errorOf(text: string, env: NodeJS.ProcessEnv = demoEnv): string {
 test('the demo catalog is valid and plans identity, VPN, then applications', () => {
   const c = loadCatalog(demoFile, demoEnv);
   expect(c.systems.map((s) => s.id)).toEqual(['entra', 'vpn', 'crm', 'wiki', 'badges', 'chat']);
-  const plan = buildPlan(c, new Map());
+  const plan = buildPlan(c, new Map(), 'offboarding');
   expect(plan.map((p) => `${p.tier}:${p.systemId}`)).toEqual([
     'identity:entra',
     'vpn:vpn',

@@ -2,7 +2,7 @@
  * A failure must not stop the remaining revocations — not even when the failure email cannot be sent
  * because the mail server is down: the owner is told once it is back.
  */
-import type { Worker } from '@temporalio/worker';
+import type { OffboardingWorkers } from '../workers/worker';
 import { createMailer } from '../lib/mailer';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
@@ -41,7 +41,7 @@ test('with the identity provider failing and SMTP down, every later step still c
     smtpUrl: `smtp://127.0.0.1:${await freePort()}`,
     from: 'x@example.com',
   });
-  let worker: Worker = await createTestWorker(stack, stack.connectors, deadSmtp);
+  let worker: OffboardingWorkers = await createTestWorker(stack, stack.connectors, deadSmtp);
   let running = worker.run();
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
   const res = await post(`${api.url}/webhooks/hris`, d.body, d.headers);

@@ -3,7 +3,7 @@
  * stand-ins, real slapd, real PostgreSQL, real SMTP.
  */
 import { Client as LdapClient } from 'ldapts';
-import type { Worker } from '@temporalio/worker';
+import type { OffboardingWorkers } from '../workers/worker';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import { PERMANENT_LOCK } from '../activities/ldap';
@@ -24,7 +24,7 @@ import {
 } from './support/harness';
 
 let stack: Stack;
-let worker: Worker;
+let worker: OffboardingWorkers;
 let running: Promise<void>;
 let api: RunningServer;
 

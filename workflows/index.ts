@@ -1,2 +1,3 @@
 /** Workflow entry point bundled by the worker. */
 export { offboardingWorkflow } from './offboarding';
+export { rescissionReviewWorkflow } from './rescission';

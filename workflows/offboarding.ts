@@ -1,9 +1,14 @@
 /**
  * The offboarding workflow: one per departure. Revokes every credential in the catalog's tier order
- * (identity provider, directory, VPN, MFA, then each non-SSO application), each step confirmed by
- * reading the target back. A failing step is retried by its system's policy, then turns red and its
- * owner is told; the remaining steps still run. Ticket steps wait for their owner's confirmation up to
- * the SLA.
+ * (identity provider, directory, VPN, MFA, then the credentials the leaver owns and each non-SSO
+ * application), each step confirmed by reading the target back. A failing step is retried by its
+ * system's policy, then turns red and its owner is told; the remaining steps still run. Ticket steps
+ * wait for their owner's confirmation up to the SLA.
+ *
+ * Notice periods: a voluntary departure whose last day has not ended revokes the privileged systems at
+ * once and the rest when the last day ends (a durable timer, moved by `lastDayChangedSignal`). A
+ * rescission (`rescindSignal`) halts every step that has not yet run and opens a review for HR and IT;
+ * nothing is re-enabled.
  */
 import {
   ActivityFailure,
@@ -19,11 +24,15 @@ import type { Activities } from '../activities';
 import {
   NON_RETRYABLE_ERROR_TYPES,
   confirmTicketSignal,
+  lastDayChangedSignal,
+  rescindSignal,
   statusQuery,
+  type LastDayChange,
   type OffboardingInput,
   type OffboardingPhase,
   type OffboardingStatus,
   type PlannedStep,
+  type Rescission,
   type StepView,
   type TicketConfirmation,
 } from '../contract';
@@ -43,6 +52,8 @@ const control = proxyActivities<Activities>({
 
 function stepActivities(step: PlannedStep) {
   const options: ActivityOptions = {
+    // A rate-limited system's calls run on its own task queue, where Temporal enforces the rate.
+    ...(step.taskQueue ? { taskQueue: step.taskQueue } : {}),
     startToCloseTimeout: step.startToCloseTimeout as Duration,
     retry: {
       ...step.retry,
@@ -86,7 +97,12 @@ async function boundedAll<T>(items: T[], limit: number, fn: (item: T) => Promise
 export async function offboardingWorkflow(input: OffboardingInput): Promise<OffboardingStatus> {
   let phase: OffboardingPhase = 'planning';
   const steps = new Map<string, { plan: PlannedStep; view: StepView }>();
+  /** Ticket confirmations by ticket id. */
   const confirmations = new Map<string, TicketConfirmation>();
+  let lastDay = input.lastDay;
+  let revokeRestAt: string | null = null;
+  let rescission: Rescission | null = null;
+  let pendingLastDay: LastDayChange | null = null;
 
   const status = (): OffboardingStatus => {
     const views = [...steps.values()].map((s) => s.view);
@@ -97,26 +113,42 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       steps: views,
       redSteps: views.filter((v) => v.status === 'red').length,
       yellowSteps: views.filter((v) => v.status === 'yellow').length,
+      lastDay,
+      revokeRestAt,
+      rescission,
     };
   };
   setHandler(statusQuery, status);
   setHandler(confirmTicketSignal, (c) => {
-    const s = steps.get(c.systemId);
-    if (!s || s.view.ticketId !== c.ticketId || s.view.status !== 'yellow') {
+    const s = [...steps.values()].find((x) => x.view.ticketId === c.ticketId);
+    if (!s || s.view.systemId !== c.systemId || s.view.status !== 'yellow') {
       log.warn('ticket confirmation ignored: no open ticket step matches', {
         systemId: c.systemId,
         ticketId: c.ticketId,
       });
       return;
     }
-    confirmations.set(c.systemId, c);
+    confirmations.set(c.ticketId, c);
+  });
+  setHandler(lastDayChangedSignal, (c) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(c.lastDay)) {
+      log.warn('last-day change ignored: not a YYYY-MM-DD date', { lastDay: c.lastDay });
+      return;
+    }
+    pendingLastDay = c;
+  });
+  setHandler(rescindSignal, (r) => {
+    if (rescission) return; // The first rescission stands; repeats change nothing.
+    rescission = r;
+    log.info('termination rescinded: halting every step that has not run', { by: r.by });
   });
 
-  const plan = await control.planRevocation({ departureId: input.departureId });
-  for (const p of plan) {
-    steps.set(p.systemId, {
+  const addStep = (p: PlannedStep, scheduledFor: string | null) => {
+    steps.set(p.stepId, {
       plan: p,
       view: {
+        stepId: p.stepId,
+        kind: p.kind,
         systemId: p.systemId,
         systemName: p.systemName,
         tier: p.tier,
@@ -132,22 +164,36 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         lastError: null,
         detail: null,
         ticketId: null,
+        privileged: p.privileged,
+        scheduledFor,
       },
     });
-  }
+  };
+
+  const plan = await control.planRevocation({ departureId: input.departureId });
+  revokeRestAt = plan.revokeRestAt;
+  for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
   phase = 'revoking';
   const ticketWaits: Promise<void>[] = [];
   const reports: Promise<unknown>[] = [];
+  const refOf = (p: PlannedStep) => ({
+    departureId: input.departureId,
+    systemId: p.systemId,
+    action: p.action,
+  });
 
   const waitForTicket = async (p: PlannedStep, view: StepView): Promise<void> => {
-    const slaMs = (p.slaHours ?? 24) * 3_600_000;
-    const confirmed = await condition(() => confirmations.has(p.systemId), slaMs);
-    const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
-    if (confirmed) {
-      const c = confirmations.get(p.systemId)!;
+    const ticketId = view.ticketId!;
+    const slaHours = p.slaHours ?? 24;
+    const confirmed = await condition(
+      () => confirmations.has(ticketId) || rescission !== null,
+      slaHours * 3_600_000,
+    );
+    const c = confirmations.get(ticketId);
+    if (c) {
       await control.completeTicketStep({
-        ...ref,
-        ticketId: c.ticketId,
+        ...refOf(p),
+        ticketId,
         confirmedBy: c.confirmedBy,
         note: c.note,
       });
@@ -155,26 +201,37 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       view.confirmedAt = new Date().toISOString();
       view.finishedAt = view.confirmedAt;
       view.detail = `confirmed by ${c.confirmedBy}: ${c.note}`;
-    } else {
+    } else if (!confirmed) {
       view.status = 'red';
       view.finishedAt = new Date().toISOString();
-      view.lastError = `ticket ${view.ticketId} not confirmed within ${p.slaHours ?? 24} h SLA`;
+      view.lastError = `ticket ${ticketId} not confirmed within ${slaHours} h SLA`;
       await control.reportStepFailure({
-        ...ref,
+        ...refOf(p),
         reason: 'sla_breached',
         error: view.lastError,
         attempts: view.attempts,
       });
     }
+    // Rescinded before confirmation: the ticket stays open (yellow) and is listed in the review.
   };
 
+  /** Steps found by `discover_owned` steps, swept with the applications. */
+  let discovered: PlannedStep[] = [];
+
   const runStep = async (p: PlannedStep): Promise<void> => {
-    const view = steps.get(p.systemId)!.view;
-    const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
+    if (rescission) return; // Halted: marked when the review opens.
+    const view = steps.get(p.stepId)!.view;
+    const ref = refOf(p);
     view.status = 'running';
     view.startedAt = new Date().toISOString();
     try {
-      const r = await stepActivities(p).revokeAccess(ref);
+      const acts = stepActivities(p);
+      const r =
+        p.kind === 'revoke'
+          ? await acts.revokeAccess(ref)
+          : p.kind === 'discover_owned'
+            ? await acts.discoverOwnedCredentials(ref)
+            : await acts.revokeOwnedCredential({ ...ref, owned: p.owned! });
       view.attempts = r.attempts;
       view.actedAt = r.actedAt;
       view.detail = r.detail;
@@ -188,13 +245,17 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         view.ticketId = r.ticketId;
         ticketWaits.push(waitForTicket(p, view));
       }
+      for (const d of r.discovered ?? []) {
+        addStep(d, null);
+        discovered.push(d);
+      }
     } catch (err) {
       const { message, nonRetryable } = describeFailure(err);
       view.status = 'red';
       view.lastError = message;
       view.finishedAt = new Date().toISOString();
       view.attempts = nonRetryable ? Math.max(view.attempts, 1) : p.retry.maximumAttempts;
-      log.warn('revocation step failed; notifying its owner', { systemId: p.systemId, error: message });
+      log.warn('revocation step failed; notifying its owner', { stepId: p.stepId, error: message });
       // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
       reports.push(
         control.reportStepFailure({
@@ -207,19 +268,84 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     }
   };
 
-  // Identity provider, directory, VPN and MFA strictly in order; then the application sweep.
-  const ordered = plan.filter((p) => p.tier !== 'application');
-  for (const p of ordered) await runStep(p);
-  await boundedAll(
-    plan.filter((p) => p.tier === 'application'),
-    APPLICATION_CONCURRENCY,
-    runStep,
-  );
+  /**
+   * One batch of steps in PRODUCT order: identity provider, directory, VPN and MFA strictly in order;
+   * then the search for credentials the leaver owns; then the applications and those credentials,
+   * concurrently with a bound.
+   */
+  const runBatch = async (batch: PlannedStep[]): Promise<void> => {
+    for (const p of batch.filter((x) => x.kind === 'revoke' && x.tier !== 'application')) await runStep(p);
+    discovered = [];
+    for (const p of batch.filter((x) => x.kind === 'discover_owned')) await runStep(p);
+    const sweep = [...batch.filter((x) => x.kind === 'revoke' && x.tier === 'application'), ...discovered];
+    await boundedAll(sweep, APPLICATION_CONCURRENCY, runStep);
+  };
 
-  if (ticketWaits.length > 0) {
-    phase = 'awaiting_tickets';
-    await Promise.all(ticketWaits);
+  const now = plan.steps.filter((p) => !revokeRestAt || p.privileged);
+  const later = plan.steps.filter((p) => revokeRestAt && !p.privileged);
+  await runBatch(now);
+
+  if (later.length > 0) {
+    // Notice period: the rest waits for the end of the last day, which the HRIS may still move.
+    phase = 'scoped';
+    while (!rescission) {
+      if (pendingLastDay) {
+        const change: LastDayChange = pendingLastDay;
+        pendingLastDay = null;
+        try {
+          const moved = await control.moveLastDay({ departureId: input.departureId, ...change });
+          lastDay = change.lastDay;
+          revokeRestAt = moved.revokeRestAt;
+          for (const p of later)
+            steps.get(p.stepId)!.view.scheduledFor = revokeRestAt ?? new Date().toISOString();
+          log.info('last day moved', { lastDay, revokeRestAt });
+        } catch (err) {
+          log.warn('last-day change refused', {
+            lastDay: change.lastDay,
+            error: describeFailure(err).message,
+          });
+        }
+        continue;
+      }
+      const wait = revokeRestAt ? Date.parse(revokeRestAt) - Date.now() : 0;
+      if (wait <= 0) break;
+      await condition(() => rescission !== null || pendingLastDay !== null, wait);
+    }
+    if (!rescission) {
+      phase = 'revoking';
+      await runBatch(later);
+    }
   }
+  if (pendingLastDay) {
+    log.info('last-day change has no effect: no revocation is waiting for the last day', {
+      lastDay: (pendingLastDay as LastDayChange).lastDay,
+    });
+  }
+
+  if (ticketWaits.length > 0 && !rescission) {
+    phase = 'awaiting_tickets';
+  }
+  await Promise.all(ticketWaits);
+
+  if (rescission) {
+    const halted = [...steps.values()].filter((s) => s.view.status === 'pending');
+    const at = new Date().toISOString();
+    for (const s of halted) {
+      s.view.status = 'halted';
+      s.view.finishedAt = at;
+      s.view.scheduledFor = null;
+    }
+    revokeRestAt = null;
+    await control.openRescissionReview({
+      departureId: input.departureId,
+      rescission,
+      halted: halted.map((s) => refOf(s.plan)),
+    });
+    await Promise.all(reports);
+    phase = 'rescinded';
+    return status();
+  }
+
   // Every red step's owner has been told before the phase is recorded as finished.
   await Promise.all(reports);
   phase = 'revocation_complete';

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
 import { parseCatalog, type Catalog } from '../../config/catalog';
@@ -20,7 +20,7 @@ import { runServer, type RunningServer } from '../../server/main';
 import { GraphStandIn } from '../../standins/graph';
 import { ScimStandIn } from '../../standins/scim';
 import { installRuntime } from '../../workers/temporal';
-import { createOffboardingWorker } from '../../workers/worker';
+import { createOffboardingWorker, type OffboardingWorkers } from '../../workers/worker';
 import { LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, ldapAdd } from './services';
 
 export const env = {
@@ -382,7 +382,11 @@ export function workflowBundlePath(): string {
 }
 
 /** A worker for the stack's task queue (bundle built once in globalSetup). */
-export function createTestWorker(s: Stack, connectors = s.connectors, mailer = s.mailer): Promise<Worker> {
+export function createTestWorker(
+  s: Stack,
+  connectors = s.connectors,
+  mailer = s.mailer,
+): Promise<OffboardingWorkers> {
   return createOffboardingWorker({
     connection: s.nativeConnection,
     namespace: 'default',
