@@ -2,7 +2,7 @@
 import type { Catalog } from '../config/catalog';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
-import { createLdapConnector } from './ldap';
+import { createLdapConnector, createLdapGroupConnector } from './ldap';
 import { createScimConnector } from './scim';
 
 export type ConnectorRegistry = Map<string, RevocationConnector>;
@@ -14,6 +14,8 @@ export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = proc
     // parseCatalog has already checked that each referenced variable is set.
     if (c.kind === 'entra') out.set(s.id, createEntraConnector(c, env[c.clientSecretEnv] ?? ''));
     else if (c.kind === 'ldap') out.set(s.id, createLdapConnector(c, env[c.bindPasswordEnv] ?? ''));
+    else if (c.kind === 'ldap-group')
+      out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? ''));
     else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? ''));
   }
   return out;

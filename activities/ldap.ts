@@ -1,25 +1,36 @@
 /**
- * Directory (OpenLDAP or Active Directory) through ldapts: disable the account and remove it from every
- * group, confirmed by reading the entry and a group search back.
+ * Directory (OpenLDAP or Active Directory) through ldapts. Two connectors share this module:
+ *
+ * - `ldap` (directory tier): disable the account and remove it from every group under `groupBaseDn`,
+ *   confirmed by reading the entry and a group search back. With `ownedAccountFilter` it also finds the
+ *   service accounts the leaver owns and disables each one.
+ * - `ldap-group` (remote-access tier): remove the account from a fixed list of groups (e.g. the VPN
+ *   groups), confirmed by reading each group back. It does not disable the account: that is the
+ *   directory step's job.
  *
  * Disabling: OpenLDAP's ppolicy lock (`pwdAccountLockedTime: 000001010000Z`, which refuses binds while a
- * default policy with `pwdLockout: TRUE` exists) or AD's ACCOUNTDISABLE bit in `userAccountControl`.
- * `groupOfNames` must keep one member: when the leaver is the last, `emptyGroupMember` takes their place.
+ * policy with `pwdLockout: TRUE` applies to the entry) or AD's ACCOUNTDISABLE bit in `userAccountControl`.
+ * `groupOfNames` / `groupOfUniqueNames` must keep one member: when the leaver is the last,
+ * `emptyGroupMember` takes their place.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import {
   Attribute,
   Change,
   Client,
   EqualityFilter,
   InvalidCredentialsError,
+  NoSuchAttributeError,
+  NoSuchObjectError,
   ObjectClassViolationError,
   OrFilter,
   InsufficientAccessError,
+  type Entry,
   type SearchOptions,
 } from 'ldapts';
-import type { LdapConnectorConfig } from '../config/catalog';
+import type { LdapConnectorConfig, LdapGroupConnectorConfig } from '../config/catalog';
 import { durationMs } from '../config/env';
-import type { RevocationConnector, Subject } from './connector';
+import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
 import {
   ConfirmationMismatchError,
   TargetAuthError,
@@ -33,11 +44,24 @@ const ACCOUNTDISABLE = 0x2;
 
 const escaper = new EqualityFilter({ attribute: 'x', value: '' });
 
-/** Fills `{employeeId}` / `{workEmail}` in a filter template, escaping the values (RFC 4515). */
-export function renderFilter(template: string, subject: Pick<Subject, 'employeeId' | 'workEmail'>): string {
-  return template
-    .replaceAll('{employeeId}', escaper.escape(subject.employeeId))
-    .replaceAll('{workEmail}', escaper.escape(subject.workEmail));
+/** Values a filter template may refer to; `dn` is the leaver's entry DN, when it is known. */
+export interface FilterValues {
+  employeeId: string;
+  workEmail: string;
+  dn?: string;
+}
+
+/**
+ * Fills `{employeeId}`, `{workEmail}` and `{dn}` in a filter template in one pass, escaping the values
+ * (RFC 4515), so a value can neither change the filter nor smuggle in another placeholder.
+ */
+export function renderFilter(template: string, values: FilterValues): string {
+  return template.replace(/\{(employeeId|workEmail|dn)\}/g, (_, name: keyof FilterValues) => {
+    const v = values[name];
+    // Only the owned-account filter gets {dn}; elsewhere it is a catalog mistake, not worth retrying.
+    if (v === undefined) throw new TargetRejectedError(`filter placeholder {${name}} cannot be used here`);
+    return escaper.escape(v);
+  });
 }
 
 function first(v: string | string[] | Buffer | Buffer[] | undefined): string | undefined {
@@ -56,11 +80,13 @@ function mapLdapError(e: unknown, what: string): Error {
   return new TargetUnavailableError(`${what}: ${String(e)}`);
 }
 
-/** Creates the LDAP connector for one catalog entry. */
-export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: string): RevocationConnector {
-  const timeout = durationMs(cfg.timeout);
+type ServerConfig = Pick<LdapConnectorConfig, 'url' | 'bindDn' | 'timeout'>;
+type WithClient = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
 
-  async function withClient<T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a fresh connection bound as the connector's service DN; errors become domain errors. */
+function clientFactory(cfg: ServerConfig, bindPassword: string): WithClient {
+  const timeout = durationMs(cfg.timeout);
+  return async (what, fn) => {
     const client = new Client({ url: cfg.url, timeout, connectTimeout: timeout });
     try {
       await client.bind(cfg.bindDn, bindPassword);
@@ -70,31 +96,160 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
     } finally {
       await client.unbind().catch(() => undefined);
     }
-  }
+  };
+}
 
-  const lockAttrs = ['pwdAccountLockedTime', 'userAccountControl'];
+const LOCK_ATTRS = ['pwdAccountLockedTime', 'userAccountControl', 'pwdChangedTime'];
 
-  async function findUser(c: Client, subject: Subject) {
-    const opts: SearchOptions = {
-      scope: 'sub',
-      filter: renderFilter(cfg.userFilter, subject),
-      attributes: ['dn', ...lockAttrs],
-      sizeLimit: 2,
-    };
-    const { searchEntries } = await c.search(cfg.userBaseDn, opts);
-    if (searchEntries.length > 1)
-      throw new TargetRejectedError(`user filter matched ${searchEntries.length} entries; it must match one`);
+/** The one entry `userFilter` finds under `userBaseDn`, or null; more than one is a config mistake. */
+async function findUser(
+  c: Client,
+  cfg: Pick<LdapConnectorConfig, 'userBaseDn' | 'userFilter'>,
+  subject: Subject,
+): Promise<Entry | null> {
+  const opts: SearchOptions = {
+    scope: 'sub',
+    filter: renderFilter(cfg.userFilter, subject),
+    attributes: ['dn', ...LOCK_ATTRS],
+    sizeLimit: 2,
+  };
+  const { searchEntries } = await c.search(cfg.userBaseDn, opts);
+  if (searchEntries.length > 1)
+    throw new TargetRejectedError(`user filter matched ${searchEntries.length} entries; it must match one`);
+  return searchEntries[0] ?? null;
+}
+
+/** One entry by DN, or null when it does not exist. */
+async function readEntry(c: Client, dn: string, attributes: string[]): Promise<Entry | null> {
+  try {
+    const { searchEntries } = await c.search(dn, { scope: 'base', attributes });
     return searchEntries[0] ?? null;
+  } catch (e) {
+    if (e instanceof NoSuchObjectError) return null;
+    throw e;
   }
+}
+
+type MemberAttr = 'member' | 'uniqueMember';
+const MEMBER_ATTRS: MemberAttr[] = ['member', 'uniqueMember'];
+
+/**
+ * Which membership attributes of `groupDn` hold `userDn`, matched by the server (so differences of case
+ * or spacing in the stored DN do not matter). Throws NoSuchObjectError when the group does not exist.
+ */
+async function memberAttrs(c: Client, groupDn: string, userDn: string): Promise<MemberAttr[]> {
+  const out: MemberAttr[] = [];
+  for (const attr of MEMBER_ATTRS) {
+    const { searchEntries } = await c.search(groupDn, {
+      scope: 'base',
+      filter: new EqualityFilter({ attribute: attr, value: userDn }),
+      attributes: ['1.1'],
+    });
+    if (searchEntries.length > 0) out.push(attr);
+  }
+  return out;
+}
+
+/**
+ * Removes `userDn` from one membership attribute of a group. A group whose schema needs a member gets
+ * `emptyGroupMember` in the same modify (atomic, and it does not clobber members added meanwhile).
+ * Returns false when the value was already gone.
+ */
+async function removeMember(
+  c: Client,
+  groupDn: string,
+  attr: MemberAttr,
+  userDn: string,
+  emptyGroupMember: string | undefined,
+): Promise<boolean> {
+  const del = new Change({
+    operation: 'delete',
+    modification: new Attribute({ type: attr, values: [userDn] }),
+  });
+  try {
+    await c.modify(groupDn, del);
+    return true;
+  } catch (e) {
+    if (e instanceof NoSuchAttributeError) return false;
+    if (!(e instanceof ObjectClassViolationError)) throw e;
+  }
+  if (!emptyGroupMember)
+    throw new TargetRejectedError(
+      `cannot remove the last member of ${groupDn} (the schema needs one); set connector.emptyGroupMember`,
+    );
+  await c.modify(groupDn, [
+    new Change({
+      operation: 'add',
+      modification: new Attribute({ type: attr, values: [emptyGroupMember] }),
+    }),
+    del,
+  ]);
+  return true;
+}
+
+/** Directory users' disable state, per `disableMethod`. */
+function disabler(method: LdapConnectorConfig['disableMethod']) {
+  function isDisabled(entry: Entry): boolean {
+    if (method === 'openldap-ppolicy') return first(entry.pwdAccountLockedTime) === PERMANENT_LOCK;
+    const uac = Number(first(entry.userAccountControl) ?? '0');
+    return (uac & ACCOUNTDISABLE) !== 0;
+  }
+  /** Disables `entry` (read with LOCK_ATTRS) unless it already is; returns whether it changed it. */
+  async function disable(c: Client, entry: Entry): Promise<boolean> {
+    if (isDisabled(entry)) return false;
+    if (method === 'openldap-ppolicy') {
+      await c.modify(
+        entry.dn,
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'pwdAccountLockedTime', values: [PERMANENT_LOCK] }),
+        }),
+      );
+    } else {
+      const uac = Number(first(entry.userAccountControl) ?? '512');
+      await c.modify(
+        entry.dn,
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'userAccountControl', values: [String(uac | ACCOUNTDISABLE)] }),
+        }),
+      );
+    }
+    return true;
+  }
+  return { isDisabled, disable };
+}
+
+/** Lower-cased DN without spaces around separators, for a rough "is this under that base" check. */
+function normDn(dn: string): string {
+  return dn.toLowerCase().replace(/\s*([,=+])\s*/g, '$1');
+}
+
+/** `{SSHA}` hash of a password, as slapd stores and verifies it. */
+function ssha(password: string): string {
+  const salt = randomBytes(8);
+  const digest = createHash('sha1').update(password).update(salt).digest();
+  return `{SSHA}${Buffer.concat([digest, salt]).toString('base64')}`;
+}
+
+/** Generalized time (`20261125140300Z`, optionally with fractions) to epoch milliseconds. */
+function generalizedTimeMs(v: string | undefined): number {
+  const m = v?.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$/);
+  if (!m) return NaN;
+  const [, y, mo, d, h, mi, s] = m;
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+}
+
+/** Creates the LDAP connector (directory tier) for one catalog entry. */
+export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: string): RevocationConnector {
+  const withClient = clientFactory(cfg, bindPassword);
+  const { isDisabled, disable } = disabler(cfg.disableMethod);
 
   async function groupsOf(c: Client, dn: string) {
     const { searchEntries } = await c.search(cfg.groupBaseDn, {
       scope: 'sub',
       filter: new OrFilter({
-        filters: [
-          new EqualityFilter({ attribute: 'member', value: dn }),
-          new EqualityFilter({ attribute: 'uniqueMember', value: dn }),
-        ],
+        filters: MEMBER_ATTRS.map((attribute) => new EqualityFilter({ attribute, value: dn })),
       }),
       attributes: ['dn', 'member', 'uniqueMember'],
     });
@@ -102,23 +257,16 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
       dn: g.dn,
       attr: (g.uniqueMember !== undefined && [g.uniqueMember].flat().map(String).includes(dn)
         ? 'uniqueMember'
-        : 'member') as 'member' | 'uniqueMember',
+        : 'member') as MemberAttr,
     }));
   }
 
-  function isDisabled(entry: Record<string, unknown>): boolean {
-    if (cfg.disableMethod === 'openldap-ppolicy')
-      return first(entry.pwdAccountLockedTime as string | undefined) === PERMANENT_LOCK;
-    const uac = Number(first(entry.userAccountControl as string | undefined) ?? '0');
-    return (uac & ACCOUNTDISABLE) !== 0;
-  }
-
-  return {
+  const connector: RevocationConnector = {
     executingSystem: `LDAP @ ${new URL(cfg.url).host}`,
     action: 'disable_account_remove_groups',
     async revoke(subject) {
       return withClient('LDAP revoke', async (c) => {
-        const user = await findUser(c, subject);
+        const user = await findUser(c, cfg, subject);
         if (!user) {
           return {
             changes: [],
@@ -127,56 +275,12 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
           };
         }
         const changes: string[] = [];
-        if (!isDisabled(user)) {
-          if (cfg.disableMethod === 'openldap-ppolicy') {
-            await c.modify(
-              user.dn,
-              new Change({
-                operation: 'replace',
-                modification: new Attribute({ type: 'pwdAccountLockedTime', values: [PERMANENT_LOCK] }),
-              }),
-            );
-          } else {
-            const uac = Number(first(user.userAccountControl as string | undefined) ?? '512');
-            await c.modify(
-              user.dn,
-              new Change({
-                operation: 'replace',
-                modification: new Attribute({
-                  type: 'userAccountControl',
-                  values: [String(uac | ACCOUNTDISABLE)],
-                }),
-              }),
-            );
-          }
-          changes.push('account disabled');
-        }
+        if (await disable(c, user)) changes.push('account disabled');
         for (const g of await groupsOf(c, user.dn)) {
-          try {
-            await c.modify(
-              g.dn,
-              new Change({
-                operation: 'delete',
-                modification: new Attribute({ type: g.attr, values: [user.dn] }),
-              }),
-            );
-          } catch (e) {
-            if (!(e instanceof ObjectClassViolationError)) throw e;
-            if (!cfg.emptyGroupMember)
-              throw new TargetRejectedError(
-                `cannot remove the last member of ${g.dn} (the schema needs one); set connector.emptyGroupMember`,
-              );
-            await c.modify(
-              g.dn,
-              new Change({
-                operation: 'replace',
-                modification: new Attribute({ type: g.attr, values: [cfg.emptyGroupMember] }),
-              }),
-            );
-          }
-          changes.push(`removed from ${g.dn}`);
+          if (await removeMember(c, g.dn, g.attr, user.dn, cfg.emptyGroupMember))
+            changes.push(`removed from ${g.dn}`);
         }
-        const after = await findUser(c, subject);
+        const after = await findUser(c, cfg, subject);
         if (!after)
           return { changes, confirmation: { exists: false }, detail: 'account removed during revocation' };
         if (!isDisabled(after))
@@ -198,8 +302,199 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
     },
     async hasActiveAccount(subject) {
       return withClient('LDAP audit', async (c) => {
-        const user = await findUser(c, subject);
+        const user = await findUser(c, cfg, subject);
         return !!user && !isDisabled(user);
+      });
+    },
+  };
+
+  const ownedFilter = cfg.ownedAccountFilter;
+  if (!ownedFilter) return connector;
+
+  const userBase = normDn(cfg.userBaseDn);
+  const isUnderUserBase = (dn: string) => {
+    const n = normDn(dn);
+    return n !== userBase && n.endsWith(`,${userBase}`);
+  };
+
+  /**
+   * OpenLDAP only: replaces the service account's password with a random one that is never kept, so
+   * whoever knew the old one (the leaver) cannot bind even where no lockout policy applies to the entry
+   * (service accounts often get a policy without `pwdLockout`). Returns the new password, for a bind
+   * check, or null when the entry cannot hold a password (e.g. `account` without `simpleSecurityObject`).
+   */
+  async function rotatePassword(c: Client, dn: string): Promise<string | null> {
+    const secret = randomBytes(24).toString('base64url');
+    try {
+      await c.modify(
+        dn,
+        new Change({
+          operation: 'replace',
+          modification: new Attribute({ type: 'userPassword', values: [ssha(secret)] }),
+        }),
+      );
+      return secret;
+    } catch (e) {
+      if (e instanceof ObjectClassViolationError) return null;
+      throw e;
+    }
+  }
+
+  /** True when a bind as `dn` with `password` is refused (the lock is enforced). */
+  async function bindRefused(dn: string, password: string): Promise<boolean> {
+    const timeout = durationMs(cfg.timeout);
+    const probe = new Client({ url: cfg.url, timeout, connectTimeout: timeout });
+    try {
+      await probe.bind(dn, password);
+      return false;
+    } catch (e) {
+      if (e instanceof InvalidCredentialsError) return true;
+      throw e;
+    } finally {
+      await probe.unbind().catch(() => undefined);
+    }
+  }
+
+  connector.discoverOwned = async (subject: Subject): Promise<OwnedCredential[]> =>
+    withClient('LDAP owned accounts', async (c) => {
+      let dn: string | undefined;
+      if (ownedFilter.includes('{dn}')) {
+        const user = await findUser(c, cfg, subject);
+        // A filter on the leaver's DN cannot match anything once their entry is gone: nothing to find
+        // (filters on {employeeId} / {workEmail} keep working without the entry).
+        if (!user) return [];
+        dn = user.dn;
+      }
+      const { searchEntries } = await c.search(cfg.userBaseDn, {
+        scope: 'sub',
+        filter: renderFilter(ownedFilter, { ...subject, dn }),
+        attributes: ['dn', 'cn', 'uid'],
+        paged: true,
+      });
+      return searchEntries
+        .filter((e) => dn === undefined || normDn(e.dn) !== normDn(dn))
+        .map((e) => ({
+          id: e.dn,
+          kind: 'LDAP service account',
+          name: first(e.cn) ?? first(e.uid) ?? e.dn,
+        }));
+    });
+
+  connector.revokeOwned = async (subject: Subject, item: OwnedCredential): Promise<RevokeResult> =>
+    withClient('LDAP owned account revoke', async (c) => {
+      const dn = item.id;
+      if (!isUnderUserBase(dn))
+        throw new TargetRejectedError(`${dn} is not under connector.userBaseDn (${cfg.userBaseDn})`);
+      const entry = await readEntry(c, dn, LOCK_ATTRS);
+      if (!entry)
+        return {
+          changes: [],
+          confirmation: { dn, exists: false },
+          detail: `service account ${item.name} no longer exists (confirmed by search)`,
+        };
+      const changes: string[] = [];
+      let secret: string | null = null;
+      if (cfg.disableMethod === 'openldap-ppolicy') {
+        // Rotate first: a password change may clear a ppolicy lock, so the lock goes on afterwards. A
+        // password changed after the termination was confirmed is ours from an earlier attempt.
+        // (pwdChangedTime has whole seconds, hence the confirmation instant rounded down.)
+        const rotatedAt = generalizedTimeMs(first(entry.pwdChangedTime));
+        const since = Math.floor(Date.parse(subject.confirmedAt) / 1000) * 1000;
+        if (!isDisabled(entry) || !(rotatedAt >= since)) {
+          secret = await rotatePassword(c, dn);
+          if (secret !== null) changes.push('password replaced');
+        }
+      }
+      const current = secret === null ? entry : await readEntry(c, dn, LOCK_ATTRS);
+      if (current && (await disable(c, current))) changes.push('account disabled');
+
+      const after = await readEntry(c, dn, LOCK_ATTRS);
+      if (!after)
+        return {
+          changes,
+          confirmation: { dn, exists: false },
+          detail: `service account ${item.name} removed during revocation`,
+        };
+      if (!isDisabled(after))
+        throw new ConfirmationMismatchError(`directory still shows service account ${dn} enabled`);
+      const confirmation: Record<string, unknown> = {
+        dn,
+        disabled: true,
+        method: cfg.disableMethod,
+      };
+      let detail = `service account ${item.name} disabled (${cfg.disableMethod})`;
+      if (secret !== null) {
+        const refused = await bindRefused(dn, secret);
+        confirmation.passwordReplaced = true;
+        confirmation.bindRefused = refused;
+        detail += refused
+          ? ', password replaced, bind refused'
+          : '; no lockout policy applies to it, but its password was replaced with one nobody holds';
+      }
+      return { changes, confirmation, detail };
+    });
+
+  return connector;
+}
+
+/** Creates the remote-access connector: membership of `cfg.groups` removed, the account left alone. */
+export function createLdapGroupConnector(
+  cfg: LdapGroupConnectorConfig,
+  bindPassword: string,
+): RevocationConnector {
+  const withClient = clientFactory(cfg, bindPassword);
+
+  /** For each configured group, which attributes hold the user; a missing group is a config mistake. */
+  async function memberships(c: Client, userDn: string) {
+    const out: { dn: string; attrs: MemberAttr[] }[] = [];
+    for (const dn of cfg.groups) {
+      try {
+        out.push({ dn, attrs: await memberAttrs(c, dn, userDn) });
+      } catch (e) {
+        if (e instanceof NoSuchObjectError)
+          throw new TargetRejectedError(`group ${dn} (connector.groups) does not exist`);
+        throw e;
+      }
+    }
+    return out;
+  }
+
+  return {
+    executingSystem: `LDAP @ ${new URL(cfg.url).host}`,
+    action: 'remove_remote_access_groups',
+    async revoke(subject) {
+      return withClient('LDAP remote-access revoke', async (c) => {
+        const user = await findUser(c, cfg, subject);
+        if (!user)
+          return {
+            changes: [],
+            confirmation: { exists: false },
+            detail: 'no directory account (confirmed by search)',
+          };
+        // Every group is checked (and must exist) before anything changes.
+        const before = await memberships(c, user.dn);
+        const changes: string[] = [];
+        for (const g of before) {
+          for (const attr of g.attrs) {
+            if (await removeMember(c, g.dn, attr, user.dn, cfg.emptyGroupMember))
+              changes.push(`removed from ${g.dn}`);
+          }
+        }
+        const still = (await memberships(c, user.dn)).filter((g) => g.attrs.length > 0);
+        if (still.length > 0)
+          throw new ConfirmationMismatchError(`still a member of ${still.map((g) => g.dn).join(', ')}`);
+        return {
+          changes,
+          confirmation: { dn: user.dn, groupsChecked: cfg.groups, memberOf: [] },
+          detail: `member of none of the ${cfg.groups.length} remote-access group(s)`,
+        };
+      });
+    },
+    async hasActiveAccount(subject) {
+      return withClient('LDAP remote-access audit', async (c) => {
+        const user = await findUser(c, cfg, subject);
+        if (!user) return false;
+        return (await memberships(c, user.dn)).some((g) => g.attrs.length > 0);
       });
     },
   };
