@@ -7,25 +7,28 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { confirmTicketSignal } from '../contract';
-import { audit, type Db } from '../lib/db';
+import { confirmTicketSignal, type Rescission } from '../contract';
+import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createAuth, type TokenEntry } from './auth';
 import { getDepartureView } from './departures';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
+import type { Starter } from './starter';
 
 export interface AppDeps {
   db: Db;
   client: Client;
   intake: Intake;
+  starter: Starter;
   logger: Logger;
   operatorTokens: TokenEntry[];
   maxBodyBytes: number;
 }
 
 const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
+const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
 
 /** Builds the Express application. */
 export function createApp(deps: AppDeps): express.Express {
@@ -165,6 +168,53 @@ export function createApp(deps: AppDeps): express.Express {
     });
     res.status(202).json({ ticketId: ticket.id, action: 'confirmation_sent' });
   });
+
+  /**
+   * HR rescinds a termination (e.g. the HRIS cannot send the event): pending steps halt and a review
+   * opens for HR and IT. Nothing is re-enabled. Roles hr, admin.
+   */
+  app.post(
+    '/departures/:id/rescind',
+    requireRole('hr'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = rescindBody.safeParse(req.body);
+      if (!body.success)
+        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const operator = req.operator!;
+      const id = String(req.params.id);
+      const dep = await db.$transaction(async (tx) => {
+        const d = await tx.departure.findUnique({ where: { id } });
+        if (!d) throw new AppError('not_found', `no departure ${id}`);
+        if (['blocked', 'failed'].includes(d.status))
+          throw new AppError('conflict', `departure is ${d.status}; there is nothing to rescind`);
+        if (await tx.workflowMessage.findFirst({ where: { departureId: id, kind: 'rescind' } }))
+          throw new AppError('conflict', 'this termination has already been rescinded');
+        const r: Rescission = {
+          at: new Date().toISOString(),
+          by: `operator:${operator.name}`,
+          reason: body.data.reason,
+        };
+        await tx.workflowMessage.create({
+          data: { departureId: id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
+        });
+        await audit(tx, {
+          actor: `operator:${operator.name}`,
+          action: 'rescission_received',
+          departureId: id,
+          details: { role: operator.role, reason: body.data.reason },
+        });
+        return d;
+      });
+      const delivered = await deps.starter.deliverMessages(id).catch(() => 0);
+      res.status(202).json({
+        departureId: dep.id,
+        workflowId: dep.workflowId,
+        action: 'rescinded',
+        delivered: delivered > 0,
+      });
+    },
+  );
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
 

@@ -26,7 +26,14 @@ export interface DepartureView {
   };
   workflow: { phase: string | null; reachable: boolean };
   /** Decisions open for HR and IT (e.g. after a rescinded termination). */
-  reviews: { id: string; kind: string; status: string; openedBy: string; summary: unknown; createdAt: string }[];
+  reviews: {
+    id: string;
+    kind: string;
+    status: string;
+    openedBy: string;
+    summary: unknown;
+    createdAt: string;
+  }[];
   steps: StepView[];
   /** Where the step colours came from: the running workflow or (when it is unreachable) the database. */
   source: 'workflow' | 'database';

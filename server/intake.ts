@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { offboardingWorkflowId } from '../contract';
+import { offboardingWorkflowId, type LastDayChange, type Rescission } from '../contract';
 import { audit, isUniqueViolation, Prisma, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -15,7 +15,11 @@ import type { Starter } from './starter';
 export type IntakeAnswer =
   | {
       status: 202;
-      body: { departureId: string; workflowId: string; action: 'started' | 'duplicate' | 'queued' };
+      body: {
+        departureId: string;
+        workflowId: string;
+        action: 'started' | 'duplicate' | 'queued' | 'updated' | 'rescinded';
+      };
     }
   | { status: 200; body: { action: 'ignored'; reason: string } };
 
@@ -33,6 +37,13 @@ function classify(e: WebhookVerificationError): SignatureResult {
   if (/missing/i.test(e.message)) return 'missing';
   if (/too old|too new/i.test(e.message)) return 'stale';
   return 'invalid';
+}
+
+/** Departure statuses whose workflow may still be waiting for the last day. */
+const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
+
+function moved(dep: { lastDay: string | null }, t: { lastDay?: string | null }): boolean {
+  return !!t.lastDay && dep.lastDay === t.lastDay;
 }
 
 /** Creates the intake service used by `POST /webhooks/hris`. */
@@ -129,13 +140,13 @@ export function createIntake(deps: IntakeDeps) {
     const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
     if (prior) return redelivery(prior, base, event);
 
+    if (event.status === 'termination_rescinded') return rescind(event, key, base);
+
     if (!deps.triggerStatuses.includes(event.status)) {
       const reason =
         event.status === 'pending_resignation'
           ? 'pending_resignation is not a confirmed departure'
-          : event.status === 'termination_rescinded'
-            ? 'termination_rescinded: no offboarding is changed automatically; HR and IT review by hand'
-            : `status "${event.status}" does not start an offboarding`;
+          : `status "${event.status}" does not start an offboarding`;
       try {
         await logEvent({
           ...base,
@@ -167,6 +178,7 @@ export function createIntake(deps: IntakeDeps) {
       lastDay: string | null;
     };
     let isNew = false;
+    let lastDayUpdated = false;
     try {
       const out = await db.$transaction(async (tx) => {
         const open = await tx.departure.findFirst({
@@ -178,6 +190,32 @@ export function createIntake(deps: IntakeDeps) {
         });
         let dep = open;
         let created = false;
+        let lastDayMoved: string | null = null;
+        if (
+          dep &&
+          t.lastDay &&
+          t.lastDay !== dep.lastDay &&
+          OPEN_STATUSES.includes(dep.status) &&
+          !(await tx.workflowMessage.findFirst({ where: { departureId: dep.id, kind: 'rescind' } }))
+        ) {
+          // The HRIS moved the last day of a running offboarding: record it and tell the workflow.
+          lastDayMoved = dep.lastDay;
+          dep = await tx.departure.update({ where: { id: dep.id }, data: { lastDay: t.lastDay } });
+          const change: LastDayChange = { lastDay: t.lastDay, source: `hris:${key}` };
+          await tx.workflowMessage.create({
+            data: {
+              departureId: dep.id,
+              kind: 'lastDayChanged',
+              payload: change as unknown as Prisma.InputJsonValue,
+            },
+          });
+          await audit(tx, {
+            actor: 'hris',
+            action: 'last_day_changed',
+            departureId: dep.id,
+            details: { webhookId: key, from: lastDayMoved, to: t.lastDay },
+          });
+        }
         if (!dep) {
           dep = await tx.departure.create({
             data: {
@@ -207,8 +245,12 @@ export function createIntake(deps: IntakeDeps) {
             signatureResult: 'valid',
             hrisStatus: event.status,
             employeeId: event.employee.id,
-            outcome: created ? 'queued' : 'duplicate',
-            reason: created ? null : `offboarding ${dep.id} already exists for this employee`,
+            outcome: created ? 'queued' : lastDayMoved !== null || moved(dep, t) ? 'updated' : 'duplicate',
+            reason: created
+              ? null
+              : moved(dep, t)
+                ? `last day moved from ${lastDayMoved ?? '(none)'} to ${t.lastDay ?? ''}`
+                : `offboarding ${dep.id} already exists for this employee`,
             payload: event as unknown as Prisma.InputJsonValue,
             departureId: dep.id,
           },
@@ -220,14 +262,31 @@ export function createIntake(deps: IntakeDeps) {
             departureId: dep.id,
             details: { webhookId: key, status: event.status, terminationType: t.type },
           });
-        return { dep, created };
+        return { dep, created, updated: !created && moved(dep, t) && lastDayMoved !== null };
       });
       departure = out.dep;
       isNew = out.created;
+      lastDayUpdated = out.updated;
     } catch (e) {
       // A concurrent delivery of the same id or termination won the race: answer as a duplicate.
       if (isUniqueViolation(e)) return redeliveryByKey(key, base, event);
       throw e;
+    }
+
+    if (lastDayUpdated) {
+      logger.info({ webhookId, departureId: departure.id, lastDay: t.lastDay }, 'last day moved');
+      await deps.starter
+        .deliverMessages(departure.id)
+        .catch((e: unknown) =>
+          logger.warn(
+            { err: e, departureId: departure.id },
+            'last-day change stays queued for the dispatcher',
+          ),
+        );
+      return {
+        status: 202,
+        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'updated' },
+      };
     }
 
     if (!isNew) {
@@ -251,6 +310,91 @@ export function createIntake(deps: IntakeDeps) {
         departureId: departure.id,
         workflowId: departure.workflowId,
         action: started.started ? 'started' : 'queued',
+      },
+    };
+  }
+
+  /**
+   * A rescinded termination: the latest offboarding of the employee gets a `rescind` message (stored
+   * with the event, then delivered): pending steps halt and a review opens. Nothing is re-enabled.
+   */
+  async function rescind(
+    event: HrisEvent,
+    key: string,
+    base: Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>,
+  ): Promise<IntakeAnswer> {
+    const common = {
+      ...base,
+      idempotencyKey: key,
+      signatureResult: 'valid',
+      hrisStatus: event.status,
+      employeeId: event.employee.id,
+      payload: event as unknown as Prisma.InputJsonValue,
+    };
+    let out: { dep: { id: string; workflowId: string } | null; fresh: boolean };
+    try {
+      out = await db.$transaction(async (tx) => {
+        const dep = await tx.departure.findFirst({
+          where: { employeeId: event.employee.id, status: { notIn: ['blocked', 'failed'] } },
+          orderBy: { createdAt: 'desc' },
+        });
+        if (!dep) {
+          await tx.triggerEvent.create({
+            data: { ...common, outcome: 'ignored', reason: 'no offboarding of this employee to rescind' },
+          });
+          return { dep: null, fresh: false };
+        }
+        const prior = await tx.workflowMessage.findFirst({ where: { departureId: dep.id, kind: 'rescind' } });
+        if (!prior) {
+          const r: Rescission = {
+            at: (base.receivedAt as Date).toISOString(),
+            by: `hris:${key}`,
+            reason: 'termination_rescinded received from the HRIS',
+          };
+          await tx.workflowMessage.create({
+            data: { departureId: dep.id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
+          });
+          await audit(tx, {
+            actor: 'hris',
+            action: 'rescission_received',
+            departureId: dep.id,
+            details: { webhookId: key },
+          });
+        }
+        await tx.triggerEvent.create({
+          data: {
+            ...common,
+            outcome: prior ? 'duplicate' : 'rescinded',
+            reason: prior ? `offboarding ${dep.id} was already rescinded` : null,
+            departureId: dep.id,
+          },
+        });
+        return { dep, fresh: !prior };
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) return redeliveryByKey(key, base, event);
+      throw e;
+    }
+    if (!out.dep)
+      return {
+        status: 200,
+        body: { action: 'ignored', reason: 'no offboarding of this employee to rescind' },
+      };
+    const dep = out.dep;
+    if (out.fresh) {
+      logger.info({ webhookId: key, departureId: dep.id }, 'termination rescinded');
+      await deps.starter
+        .deliverMessages(dep.id)
+        .catch((e: unknown) =>
+          logger.warn({ err: e, departureId: dep.id }, 'rescission stays queued for the dispatcher'),
+        );
+    }
+    return {
+      status: 202,
+      body: {
+        departureId: dep.id,
+        workflowId: dep.workflowId,
+        action: out.fresh ? 'rescinded' : 'duplicate',
       },
     };
   }

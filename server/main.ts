@@ -47,6 +47,7 @@ export async function runServer(
     db,
     client,
     intake,
+    starter,
     logger,
     operatorTokens: cfg.OPERATOR_TOKENS,
     maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,

@@ -1,9 +1,20 @@
 /**
- * Starts offboarding workflows for accepted departures, exactly once each, and keeps retrying the ones
- * that could not be started (Temporal unreachable) in the background.
+ * Starts offboarding workflows for accepted departures, exactly once each, delivers the messages stored
+ * for them (last day moved, termination rescinded), and keeps retrying both in the background while
+ * Temporal is unreachable.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { OFFBOARDING_WORKFLOW, type OffboardingInput, type TerminationType } from '../contract';
+import {
+  OFFBOARDING_WORKFLOW,
+  RESCISSION_REVIEW_WORKFLOW,
+  lastDayChangedSignal,
+  rescindSignal,
+  rescissionReviewWorkflowId,
+  type LastDayChange,
+  type OffboardingInput,
+  type Rescission,
+  type TerminationType,
+} from '../contract';
 import { audit, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 
@@ -83,17 +94,51 @@ export function createStarter(deps: StarterDeps) {
         await markStarted(d, by);
         return { started: true };
       }
-      await client.withDeadline(Date.now() + timeout, () =>
-        client.workflow.start(OFFBOARDING_WORKFLOW, {
-          taskQueue: deps.taskQueue,
-          workflowId: d.workflowId,
-          args: [inputOf(d)],
-          memo: { departureId: d.id },
-          // A rehired employee's next departure may reuse the id; a running one may not.
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-        }),
+      // A termination rescinded before its workflow could start: the rescission goes in with the start,
+      // so the workflow halts before it revokes anything.
+      const rescind = await db.workflowMessage.findFirst({
+        where: { departureId: d.id, kind: 'rescind', status: 'pending' },
+      });
+      if (rescind) {
+        // signalWithStart signals whatever runs under this id: make sure nothing does.
+        const running = await client
+          .withDeadline(Date.now() + timeout, () => client.workflow.getHandle(d.workflowId).describe())
+          .then((x) => x.status.name === 'RUNNING')
+          .catch((e: unknown) => {
+            if (e instanceof WorkflowNotFoundError) return false;
+            throw e;
+          });
+        if (running)
+          throw new WorkflowExecutionAlreadyStartedError(
+            'already running',
+            d.workflowId,
+            OFFBOARDING_WORKFLOW,
+          );
+      }
+      const options = {
+        taskQueue: deps.taskQueue,
+        workflowId: d.workflowId,
+        args: [inputOf(d)] as [OffboardingInput],
+        memo: { departureId: d.id },
+        // A rehired employee's next departure may reuse the id; a running one may not.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+      };
+      await client.withDeadline(
+        Date.now() + timeout,
+        (): Promise<unknown> =>
+          rescind
+            ? client.workflow.signalWithStart(OFFBOARDING_WORKFLOW, {
+                ...options,
+                signal: rescindSignal,
+                signalArgs: [rescind.payload as unknown as Rescission],
+              })
+            : client.workflow.start(OFFBOARDING_WORKFLOW, { ...options, workflowIdConflictPolicy: 'FAIL' }),
       );
+      if (rescind)
+        await db.workflowMessage.update({
+          where: { id: rescind.id },
+          data: { status: 'delivered', deliveredAt: new Date(), outcome: 'sent with the workflow start' },
+        });
       await markStarted(d, by);
       logger.info({ departureId: d.id, workflowId: d.workflowId }, 'offboarding workflow started');
       return { started: true };
@@ -127,8 +172,117 @@ export function createStarter(deps: StarterDeps) {
     }
   }
 
+  type MessageRow = {
+    id: string;
+    kind: string;
+    payload: unknown;
+    departure: DepartureRow & { workflowStartedAt: Date | null };
+  };
+
+  /** Delivers one stored message; returns its final status and what happened. */
+  async function deliver(
+    m: MessageRow,
+  ): Promise<{ status: 'delivered' | 'not_applicable'; outcome: string }> {
+    const d = m.departure;
+    if (!d.workflowStartedAt) {
+      if (m.kind === 'lastDayChanged')
+        return {
+          status: 'not_applicable',
+          outcome: 'applied before the start: the workflow reads the last day from the departure',
+        };
+      const r = await startDeparture(d, 'rescission');
+      if (!r.started && r.error.startsWith('a different offboarding'))
+        return { status: 'not_applicable', outcome: `departure never started: ${r.error}` };
+      if (!r.started) throw new Error(r.error);
+      const after = await db.workflowMessage.findUniqueOrThrow({ where: { id: m.id } });
+      if (after.status !== 'pending')
+        return { status: 'delivered', outcome: after.outcome ?? 'sent with the workflow start' };
+      // It had been started after all (an earlier answer was lost): signal it below.
+    }
+    let desc;
+    try {
+      desc = await client.withDeadline(Date.now() + timeout, () =>
+        client.workflow.getHandle(d.workflowId).describe(),
+      );
+    } catch (e) {
+      if (!(e instanceof WorkflowNotFoundError)) throw e;
+      desc = null;
+    }
+    const ours = desc && ((await desc.memo) as { departureId?: string } | undefined)?.departureId === d.id;
+    if (desc && ours && desc.status.name === 'RUNNING') {
+      const handle = client.workflow.getHandle(d.workflowId, desc.runId);
+      await client.withDeadline(Date.now() + timeout, () =>
+        m.kind === 'rescind'
+          ? handle.signal(rescindSignal, m.payload as Rescission)
+          : handle.signal(lastDayChangedSignal, m.payload as LastDayChange),
+      );
+      return { status: 'delivered', outcome: `signalled run ${desc.runId}` };
+    }
+    // The offboarding has finished (or is past retention).
+    if (m.kind === 'lastDayChanged')
+      return { status: 'not_applicable', outcome: 'the offboarding had already finished' };
+    try {
+      await client.withDeadline(Date.now() + timeout, () =>
+        client.workflow.start(RESCISSION_REVIEW_WORKFLOW, {
+          taskQueue: deps.taskQueue,
+          workflowId: rescissionReviewWorkflowId(d.id),
+          args: [{ departureId: d.id, rescission: m.payload as Rescission }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    }
+    return { status: 'delivered', outcome: 'offboarding had finished: review workflow started' };
+  }
+
+  /**
+   * Delivers pending messages (oldest first), for one departure or all. Stops at the first failure
+   * (Temporal down): the message stays pending and the dispatcher tries again.
+   */
+  async function deliverMessages(departureId?: string, limit = 100): Promise<number> {
+    const pending = await db.workflowMessage.findMany({
+      where: { status: 'pending', ...(departureId ? { departureId } : {}) },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+      include: { departure: true },
+    });
+    let delivered = 0;
+    for (const m of pending) {
+      try {
+        const r = await deliver(m);
+        await db.workflowMessage.updateMany({
+          where: { id: m.id, status: 'pending' },
+          data: { status: r.status, outcome: r.outcome, deliveredAt: new Date(), attempts: { increment: 1 } },
+        });
+        await audit(db, {
+          actor: 'dispatcher',
+          action: `message_${r.status}`,
+          departureId: m.departureId,
+          details: { messageId: m.id, kind: m.kind, outcome: r.outcome },
+        });
+        delivered++;
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        await db.workflowMessage
+          .update({
+            where: { id: m.id },
+            data: { attempts: { increment: 1 }, lastError: error.slice(0, 500) },
+          })
+          .catch(() => undefined);
+        logger.warn(
+          { messageId: m.id, kind: m.kind, err: error },
+          'message not delivered yet; it stays pending',
+        );
+        break;
+      }
+    }
+    return delivered;
+  }
+
   /** Starts every accepted departure that has no workflow yet (oldest first). Returns how many started. */
   async function dispatchPending(limit = 100): Promise<number> {
+    await deliverMessages(undefined, limit);
     const pending = await db.departure.findMany({
       where: { workflowStartedAt: null, status: 'accepted' },
       orderBy: { createdAt: 'asc' },
@@ -163,7 +317,7 @@ export function createStarter(deps: StarterDeps) {
     };
   }
 
-  return { startDeparture, dispatchPending, runDispatcher };
+  return { startDeparture, deliverMessages, dispatchPending, runDispatcher };
 }
 
 export type Starter = ReturnType<typeof createStarter>;

@@ -10,6 +10,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
 import { parseCatalog, type Catalog } from '../../config/catalog';
+import { offboardingWorkflowId, type OffboardingInput } from '../../contract';
 import { loadConfig } from '../../config/env';
 import { MailCatcher } from '../../embedded/mailcatcher';
 import { createDb, type Db } from '../../lib/db';
@@ -449,4 +450,67 @@ export async function eventually<T>(
       throw new Error(`${what} not reached in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A departure row as intake would store it, and the workflow input for it. */
+export async function createDeparture(
+  db: Db,
+  employeeId: string,
+  opts: {
+    terminationType?: 'voluntary' | 'involuntary';
+    lastDay?: string | null;
+    managerEmail?: string | null;
+  } = {},
+): Promise<OffboardingInput> {
+  const id = `dep_${randomUUID()}`;
+  const confirmedAt = new Date(Date.now() - 60_000);
+  const terminationType = opts.terminationType ?? 'involuntary';
+  await db.departure.create({
+    data: {
+      id,
+      employeeId,
+      terminationKey: confirmedAt.toISOString(),
+      workflowId: offboardingWorkflowId(employeeId),
+      employeeName: `Employee ${employeeId}`,
+      workEmail: `${employeeId.toLowerCase()}@example.com`,
+      department: 'Finance',
+      managerEmail: opts.managerEmail === undefined ? 'manager@example.com' : opts.managerEmail,
+      workLocation: 'in_office',
+      terminationType,
+      confirmedAt,
+      lastDay: opts.lastDay ?? null,
+      occurredAt: confirmedAt,
+    },
+  });
+  return {
+    departureId: id,
+    employeeId,
+    terminationType,
+    confirmedAt: confirmedAt.toISOString(),
+    lastDay: opts.lastDay ?? null,
+  };
+}
+
+/** The stack's catalog narrowed to some systems. */
+export function catalogOf(s: Stack, systemIds: string[]): Catalog {
+  return { ...s.catalog, systems: s.catalog.systems.filter((x) => systemIds.includes(x.id)) };
+}
+
+/** Runs `fn` with a worker (workflows + activities over the stack) on `taskQueue` of any test server. */
+export async function withWorkerOn<T>(
+  connection: NativeConnection,
+  s: Stack,
+  taskQueue: string,
+  catalog: Catalog,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const workers = await createOffboardingWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    deps: { db: s.db, catalog, connectors: s.connectors, mailer: s.mailer, publicUrl: 'http://x' },
+    workflowBundle: { codePath: workflowBundlePath() },
+    extra: { stickyQueueScheduleToStartTimeout: '1s' },
+  });
+  return workers.runUntil(fn());
 }

@@ -1,0 +1,225 @@
+/**
+ * Notice periods and rescission on the time-skipping test server: a voluntary departure with a later
+ * last day revokes privileged systems at once and the rest when the last day ends in the company's
+ * time zone (a durable timer, moved by a lastDayChanged message); a rescission halts whatever has not
+ * yet run and opens a review for HR and IT. Real activities (PostgreSQL, SMTP, SCIM stand-in) run
+ * underneath; days pass in skipped time.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DateTime } from 'luxon';
+import {
+  lastDayChangedSignal,
+  rescindSignal,
+  statusQuery,
+  type OffboardingInput,
+  type OffboardingStatus,
+} from '../contract';
+import { endOfLastDay } from '../lib/calendar';
+import {
+  catalogOf,
+  createDeparture,
+  env,
+  seedEmployee,
+  startStack,
+  uniq,
+  withWorkerOn,
+  type Stack,
+} from './support/harness';
+
+let testEnv: TestWorkflowEnvironment;
+let stack: Stack;
+const TZ = 'Europe/Berlin'; // the test catalog's organization.timeZone
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 60_000);
+
+// A test server of its own per test: skipped days stay skipped, and activities compare the last day
+// with the real clock, so every test starts with the server's clock at real time.
+beforeEach(async () => {
+  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: env.testServer } },
+  });
+}, 30_000);
+
+afterEach(async () => {
+  await testEnv?.teardown();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** A date `days` from today in the company's time zone. */
+const inDays = (days: number) => DateTime.now().setZone(TZ).plus({ days }).toISODate()!;
+
+/** VPN is privileged in the test catalog; CRM and the wiki are not. */
+const SYSTEMS = ['vpn', 'crm', 'wiki'];
+
+async function run<T>(
+  input: OffboardingInput,
+  fn: (h: Awaited<ReturnType<typeof testEnv.client.workflow.start>>) => Promise<T>,
+): Promise<T> {
+  const taskQueue = uniq('notice');
+  return withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalogOf(stack, SYSTEMS), async () => {
+    const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+      taskQueue,
+      workflowId: `offboarding:${input.employeeId}`,
+      args: [input],
+    });
+    return fn(h);
+  });
+}
+
+async function until(
+  h: { query: (q: typeof statusQuery) => Promise<OffboardingStatus> },
+  ok: (s: OffboardingStatus) => boolean,
+): Promise<OffboardingStatus> {
+  let last: OffboardingStatus | null = null;
+  for (let i = 0; i < 200; i++) {
+    last = await h.query(statusQuery);
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`workflow never reached the expected state: ${JSON.stringify(last)}`);
+}
+
+const step = (s: OffboardingStatus, id: string) => s.steps.find((x) => x.systemId === id)!;
+const statusOf = (s: OffboardingStatus, id: string) => s.steps.find((x) => x.systemId === id)?.status;
+
+test('voluntary with a later last day: privileged revoked at once, the rest when the last day ends', async () => {
+  const id = uniq('N');
+  const person = seedEmployee(stack.standIns, id, { ldap: false });
+  const lastDay = inDays(3);
+  const input = await createDeparture(stack.db, id, { terminationType: 'voluntary', lastDay });
+  const end = endOfLastDay(lastDay, TZ).toISOString();
+
+  const final = await run(input, async (h) => {
+    const scoped = await until(h, (s) => s.phase === 'scoped');
+    expect(scoped.revokeRestAt).toBe(end);
+    expect(step(scoped, 'vpn').status).toBe('green');
+    expect(step(scoped, 'crm')).toMatchObject({ status: 'pending', scheduledFor: end });
+    expect(step(scoped, 'wiki')).toMatchObject({ status: 'pending', scheduledFor: end });
+    // During the notice period the employee keeps CRM and wiki; VPN is gone.
+    expect(stack.standIns.scim.findUser('vpn', person.workEmail)!.active).toBe(false);
+    expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+    const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } });
+    expect(dep).toMatchObject({ status: 'scoped' });
+    expect(dep.revokeRestAt?.toISOString()).toBe(end);
+    return (await h.result()) as OffboardingStatus; // skips the three days
+  });
+  expect(final.phase).toBe('revocation_complete');
+  for (const s of ['crm', 'wiki']) {
+    expect(step(final, s).status).toBe('green');
+    // Workflow time: not one moment before the end of the last day in Berlin.
+    expect(Date.parse(step(final, s).startedAt!)).toBeGreaterThanOrEqual(Date.parse(end));
+  }
+  expect(Date.parse(step(final, 'vpn').startedAt!)).toBeLessThan(Date.parse(end));
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(false);
+  expect(stack.standIns.scim.findUser('wiki', person.workEmail)!.active).toBe(false);
+});
+
+test('a moved last day moves the timer; moving it into the past revokes the rest at once', async () => {
+  const id = uniq('N');
+  const person = seedEmployee(stack.standIns, id, { ldap: false });
+  const input = await createDeparture(stack.db, id, { terminationType: 'voluntary', lastDay: inDays(3) });
+  const later = inDays(6);
+  const laterEnd = endOfLastDay(later, TZ).toISOString();
+
+  const final = await run(input, async (h) => {
+    await until(h, (s) => s.phase === 'scoped');
+    await h.signal(lastDayChangedSignal, { lastDay: later, source: 'test' });
+    const moved = await until(h, (s) => s.revokeRestAt === laterEnd);
+    expect(moved.lastDay).toBe(later);
+    expect(step(moved, 'crm').scheduledFor).toBe(laterEnd);
+    // Four days pass (past the original last day): CRM is still there.
+    await testEnv.sleep('4 days');
+    expect(step(await h.query(statusQuery), 'crm').status).toBe('pending');
+    expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+    // A malformed date changes nothing.
+    await h.signal(lastDayChangedSignal, { lastDay: 'next friday', source: 'test' });
+    // HR brings the last day forward to one that has already ended: the rest is revoked now.
+    await h.signal(lastDayChangedSignal, { lastDay: inDays(-1), source: 'test' });
+    return (await h.result()) as OffboardingStatus;
+  });
+  expect(final.phase).toBe('revocation_complete');
+  expect(final.lastDay).toBe(inDays(-1));
+  expect(step(final, 'crm').status).toBe('green');
+  expect(Date.parse(step(final, 'crm').startedAt!)).toBeLessThan(Date.parse(laterEnd));
+  const row = await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } });
+  expect(row.lastDay).toBe(inDays(-1));
+  const moves = await stack.db.auditEvent.findMany({
+    where: { departureId: input.departureId, action: 'notice_period_moved' },
+  });
+  expect(moves).toHaveLength(2);
+});
+
+test('a rescission during the notice period halts the waiting systems and opens a review; nothing is re-enabled', async () => {
+  const id = uniq('N');
+  const person = seedEmployee(stack.standIns, id, { ldap: false });
+  const input = await createDeparture(stack.db, id, { terminationType: 'voluntary', lastDay: inDays(3) });
+
+  const final = await run(input, async (h) => {
+    await until(h, (s) => s.phase === 'scoped');
+    await testEnv.sleep('1 day');
+    await h.signal(rescindSignal, { at: new Date().toISOString(), by: 'hris:evt-1', reason: 'rescinded' });
+    await h.signal(rescindSignal, { at: new Date().toISOString(), by: 'hris:evt-2', reason: 'again' });
+    return (await h.result()) as OffboardingStatus;
+  });
+  expect(final.phase).toBe('rescinded');
+  expect(final.rescission?.by).toBe('hris:evt-1');
+  expect(step(final, 'vpn').status).toBe('green');
+  expect(step(final, 'crm').status).toBe('halted');
+  expect(step(final, 'wiki').status).toBe('halted');
+  // Halted systems untouched; the revoked one is NOT re-enabled.
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+  expect(stack.standIns.scim.findUser('wiki', person.workEmail)!.active).toBe(true);
+  expect(stack.standIns.scim.findUser('vpn', person.workEmail)!.active).toBe(false);
+
+  const review = await stack.db.review.findFirstOrThrow({ where: { departureId: input.departureId } });
+  expect(review).toMatchObject({ kind: 'rescission', status: 'open', openedBy: 'hris:evt-1' });
+  expect(review.summary).toMatchObject({
+    revoked: [expect.stringContaining('Remote access VPN')],
+    halted: expect.arrayContaining([expect.stringContaining('CRM'), expect.stringContaining('Team Wiki')]),
+  });
+  expect((review.summary as { halted: string[] }).halted).toHaveLength(2);
+  const rows = await stack.db.stepRecord.findMany({ where: { departureId: input.departureId } });
+  expect(Object.fromEntries(rows.map((r) => [r.systemId, r.status]))).toEqual({
+    vpn: 'green',
+    crm: 'halted',
+    wiki: 'halted',
+  });
+  const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } });
+  expect(dep.status).toBe('rescinded');
+  const mail = await stack.mail.waitFor((m) => m.to.includes('hr-team@example.com') && m.text.includes(id));
+  expect(mail.cc).toContain('it-team@example.com');
+  expect(mail.purpose).toBe('rescission_review');
+  expect(mail.text).toMatch(/NOTHING has been re-enabled/);
+});
+
+test('a rescission mid-sweep lets the running step finish and leaves the not-yet-run systems untouched', async () => {
+  const id = uniq('N');
+  const person = seedEmployee(stack.standIns, id, { ldap: false });
+  const input = await createDeparture(stack.db, id, { terminationType: 'involuntary' });
+  stack.standIns.scim.control.latencyMs = 1_500; // the VPN step is in flight when the rescission lands
+  try {
+    const final = await run(input, async (h) => {
+      await until(h, (s) => statusOf(s, 'vpn') === 'running');
+      await h.signal(rescindSignal, {
+        at: new Date().toISOString(),
+        by: 'operator:hr-user',
+        reason: 'error',
+      });
+      return (await h.result()) as OffboardingStatus;
+    });
+    expect(final.phase).toBe('rescinded');
+    expect(step(final, 'vpn').status).toBe('green');
+    expect(step(final, 'crm').status).toBe('halted');
+    expect(step(final, 'wiki').status).toBe('halted');
+  } finally {
+    stack.standIns.scim.control.latencyMs = 0;
+  }
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+  expect(stack.standIns.scim.findUser('wiki', person.workEmail)!.active).toBe(true);
+  expect(await stack.db.review.count({ where: { departureId: input.departureId, status: 'open' } })).toBe(1);
+});
