@@ -1,9 +1,17 @@
 /**
- * Microsoft Entra ID through Microsoft Graph: disable the account and revoke its sign-in sessions,
- * confirmed by reading `accountEnabled` and `signInSessionsValidFromDateTime` back.
+ * Microsoft Entra ID through Microsoft Graph v1.0. One catalog entry revokes one `scope`:
  *
+ * - `account` (identity tier, action `disable_account_revoke_sessions_groups_licences`): disable the
+ *   account, revoke its sign-in sessions, remove every assigned group membership (dynamic groups follow
+ *   their rule and are reported, never touched) and every directly assigned licence (group-based ones
+ *   are reported; they leave with the group). Learns the manager when the HRIS did not send one. Owned
+ *   app registrations are found and their client secrets and certificates removed (`ownedCredentials`).
+ * - `authentication-methods` (MFA tier, action `remove_authentication_methods`): delete every registered
+ *   method by its own endpoint; the password method is not deletable and stays.
+ *
+ * Every step reads the target back to confirm, and a repeat on an already-revoked user changes nothing.
  * Temporal owns retries: the Graph SDK's own RetryHandler is left out of the middleware chain, and a
- * 429/503 with `Retry-After` becomes the activity's next retry delay.
+ * 429/503 with `Retry-After` on any call (paging included) becomes the activity's next retry delay.
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -15,78 +23,147 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { Agent } from 'undici';
 import type { EntraConnectorConfig } from '../config/catalog';
-import type { RevocationConnector, Subject } from './connector';
-import { TargetAuthError, TargetUnavailableError, ConfirmationMismatchError, errorForStatus } from './errors';
+import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
+import {
+  ConfirmationMismatchError,
+  TargetAuthError,
+  TargetRejectedError,
+  TargetUnavailableError,
+  errorForStatus,
+} from './errors';
 
 interface GraphUser {
   id: string;
   userPrincipalName?: string;
   accountEnabled?: boolean;
   signInSessionsValidFromDateTime?: string | null;
+  assignedLicenses?: { skuId: string }[];
+  licenseAssignmentStates?: { skuId: string; assignedByGroup: string | null; state?: string }[];
 }
 
-/** OAuth 2.0 client-credentials token provider with caching (the secret never leaves this closure). */
+interface GraphGroup {
+  id: string;
+  displayName?: string | null;
+  groupTypes?: string[];
+  membershipRule?: string | null;
+}
+
+interface GraphAuthMethod {
+  '@odata.type': string;
+  id: string;
+  phoneType?: string;
+  displayName?: string | null;
+}
+
+interface GraphApplication {
+  id: string;
+  appId?: string;
+  displayName?: string | null;
+  passwordCredentials?: { keyId: string; displayName?: string | null }[];
+  keyCredentials?: { keyId: string; displayName?: string | null }[];
+}
+
+interface Page<T> {
+  value: T[];
+  '@odata.nextLink'?: string;
+}
+
+export const ACCOUNT_ACTION = 'disable_account_revoke_sessions_groups_licences';
+export const METHODS_ACTION = 'remove_authentication_methods';
+
+const PASSWORD_TYPE = '#microsoft.graph.passwordAuthenticationMethod';
+
+/**
+ * Removable method types: their endpoint under /users/{id}/authentication, in the order they are
+ * deleted (phones last, the alternate mobile before the mobile, as Graph requires).
+ */
+const METHOD_ENDPOINTS: [odataType: string, segment: string, label: string][] = [
+  [
+    '#microsoft.graph.temporaryAccessPassAuthenticationMethod',
+    'temporaryAccessPassMethods',
+    'temporary access pass',
+  ],
+  ['#microsoft.graph.emailAuthenticationMethod', 'emailMethods', 'email'],
+  ['#microsoft.graph.softwareOathAuthenticationMethod', 'softwareOathMethods', 'software OATH token'],
+  ['#microsoft.graph.fido2AuthenticationMethod', 'fido2Methods', 'FIDO2 security key'],
+  [
+    '#microsoft.graph.windowsHelloForBusinessAuthenticationMethod',
+    'windowsHelloForBusinessMethods',
+    'Windows Hello for Business',
+  ],
+  [
+    '#microsoft.graph.microsoftAuthenticatorAuthenticationMethod',
+    'microsoftAuthenticatorMethods',
+    'Microsoft Authenticator',
+  ],
+  ['#microsoft.graph.phoneAuthenticationMethod', 'phoneMethods', 'phone'],
+];
+const ENDPOINT = new Map(
+  METHOD_ENDPOINTS.map(([t, segment, label], order) => [t, { segment, label, order }]),
+);
+const PHONE_ORDER: Record<string, number> = { alternateMobile: 0, office: 1, mobile: 2 };
+
+/** Most pages followed for one collection (a guard against a target that never stops paging). */
+const MAX_PAGES = 1000;
+
+/**
+ * OAuth 2.0 client-credentials token provider with caching (the secret never leaves this closure).
+ * The Graph SDK wraps whatever the provider throws into a status-less GraphError; `lastError` keeps the
+ * original so the connector can surface it (a refused secret is a TargetAuthError, not an outage).
+ */
 function clientCredentials(
   cfg: EntraConnectorConfig,
   secret: string,
   dispatcher?: Agent,
-): AuthenticationProvider {
+): AuthenticationProvider & { lastError: Error | null } {
   let cached: { token: string; expiresAt: number } | null = null;
   const tokenUrl = `${cfg.authorityUrl.replace(/\/$/, '')}/${encodeURIComponent(cfg.tenantId)}/oauth2/v2.0/token`;
   const scope = `${new URL(cfg.graphBaseUrl).origin}/.default`;
-  return {
+  const provider = {
+    lastError: null as Error | null,
     async getAccessToken() {
       if (cached && cached.expiresAt > Date.now() + 60_000) return cached.token;
-      let res: Response;
       try {
-        res = await fetch(tokenUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({
-            grant_type: 'client_credentials',
-            client_id: cfg.clientId,
-            client_secret: secret,
-            scope,
-          }),
-          signal: AbortSignal.timeout(10_000),
-          ...(dispatcher ? { dispatcher } : {}),
-        } as RequestInit);
+        return await fetchToken();
       } catch (e) {
-        throw new TargetUnavailableError(`token endpoint unreachable: ${(e as Error).message}`);
+        provider.lastError = e as Error;
+        throw e;
       }
-      const body = (await res.json().catch(() => ({}))) as {
-        access_token?: string;
-        expires_in?: number;
-        error?: string;
-        error_description?: string;
-      };
-      if (!res.ok || !body.access_token) {
-        const msg = `token request refused (${res.status}): ${body.error ?? 'unknown'}`;
-        if (res.status === 400 || res.status === 401) throw new TargetAuthError(msg);
-        throw errorForStatus(res.status, msg, res.headers.get('retry-after'));
-      }
-      cached = { token: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000 };
-      return cached.token;
     },
   };
-}
-
-function mapGraphError(e: unknown, what: string): Error {
-  if (e instanceof GraphError) {
-    const retryAfter =
-      e.headers && typeof (e.headers as Headers).get === 'function'
-        ? (e.headers as Headers).get('retry-after')
-        : null;
-    if (e.statusCode === -1 || e.statusCode === 0) return new TargetUnavailableError(`${what}: ${e.message}`);
-    return errorForStatus(
-      e.statusCode,
-      `${what}: Graph ${e.statusCode} ${e.code ?? ''} ${e.message}`,
-      retryAfter,
-    );
+  async function fetchToken(): Promise<string> {
+    let res: Response;
+    try {
+      res = await fetch(tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: cfg.clientId,
+          client_secret: secret,
+          scope,
+        }),
+        signal: AbortSignal.timeout(10_000),
+        ...(dispatcher ? { dispatcher } : {}),
+      } as RequestInit);
+    } catch (e) {
+      throw new TargetUnavailableError(`token endpoint unreachable: ${(e as Error).message}`);
+    }
+    const body = (await res.json().catch(() => ({}))) as {
+      access_token?: string;
+      expires_in?: number;
+      error?: string;
+      error_description?: string;
+    };
+    if (!res.ok || !body.access_token) {
+      const msg = `token request refused (${res.status}): ${body.error ?? 'unknown'}`;
+      if (res.status === 400 || res.status === 401) throw new TargetAuthError(msg);
+      throw errorForStatus(res.status, msg, res.headers.get('retry-after'));
+    }
+    cached = { token: body.access_token, expiresAt: Date.now() + (body.expires_in ?? 3600) * 1000 };
+    return cached.token;
   }
-  if (e instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|aborted|timeout/i.test(e.message))
-    return new TargetUnavailableError(`${what}: ${e.message}`);
-  return e instanceof Error ? e : new Error(String(e));
+  return provider;
 }
 
 function sessionsValidFrom(u: GraphUser): number {
@@ -97,12 +174,30 @@ function isNotFound(e: unknown): boolean {
   return e instanceof GraphError && e.statusCode === 404;
 }
 
+const isDynamic = (g: GraphGroup) => (g.groupTypes ?? []).includes('DynamicMembership');
+const groupName = (g: GraphGroup) => g.displayName ?? g.id;
+
+function methodLabel(m: GraphAuthMethod): string {
+  const e = ENDPOINT.get(m['@odata.type']);
+  const what = e?.label ?? m['@odata.type'];
+  return m.phoneType ? `${what} (${m.phoneType})` : what;
+}
+
+const credentialLabel = (c: { keyId: string; displayName?: string | null }) =>
+  c.displayName ? `"${c.displayName}" (${c.keyId})` : c.keyId;
+
+export type EntraConnector = RevocationConnector & {
+  /** Removable authentication methods still registered (type labels); null when the user does not exist. */
+  remainingAuthenticationMethods(subject: Subject): Promise<string[] | null>;
+};
+
 /** Creates the Entra connector for one catalog entry. */
-export function createEntraConnector(cfg: EntraConnectorConfig, secret: string): RevocationConnector {
+export function createEntraConnector(cfg: EntraConnectorConfig, secret: string): EntraConnector {
   const dispatcher = cfg.caFile
     ? new Agent({ connect: { ca: readFileSync(cfg.caFile, 'utf8') }, keepAliveTimeout: 30_000 })
     : undefined;
-  const auth = new AuthenticationHandler(clientCredentials(cfg, secret, dispatcher));
+  const tokens = clientCredentials(cfg, secret, dispatcher);
+  const auth = new AuthenticationHandler(tokens);
   auth.setNext(new HTTPMessageHandler());
   const client = Client.initWithMiddleware({
     middleware: auth,
@@ -111,85 +206,422 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     customHosts: new Set([new URL(cfg.graphBaseUrl).hostname]),
     fetchOptions: dispatcher ? { dispatcher } : undefined,
   });
-  const select = 'id,userPrincipalName,accountEnabled,signInSessionsValidFromDateTime';
 
-  async function getUser(upn: string): Promise<GraphUser | null> {
+  function mapGraphError(e: unknown, what: string): Error {
+    if (e instanceof GraphError) {
+      // The token provider's own error, wrapped by the SDK: surface the original.
+      if (e.statusCode === -1 && tokens.lastError && e.message === tokens.lastError.message)
+        return tokens.lastError;
+      const retryAfter =
+        e.headers && typeof (e.headers as Headers).get === 'function'
+          ? (e.headers as Headers).get('retry-after')
+          : null;
+      if (e.statusCode === -1 || e.statusCode === 0 || e.statusCode === undefined)
+        return new TargetUnavailableError(`${what}: ${e.message}`);
+      return errorForStatus(
+        e.statusCode,
+        `${what}: Graph ${e.statusCode} ${e.code ?? ''} ${e.message}`,
+        retryAfter,
+      );
+    }
+    if (
+      e instanceof Error &&
+      /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|aborted|timeout/i.test(e.message)
+    )
+      return new TargetUnavailableError(`${what}: ${e.message}`);
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  /** Runs one Graph call; every failure leaves as a domain error (throttling keeps its Retry-After). */
+  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    tokens.lastError = null;
     try {
-      return (await client
-        .api(`/users/${encodeURIComponent(upn)}`)
-        .select(select)
-        .get()) as GraphUser;
+      return await fn();
     } catch (e) {
-      if (isNotFound(e)) return null;
-      throw mapGraphError(e, 'GET user');
+      throw mapGraphError(e, what);
     }
   }
 
-  return {
-    executingSystem: `Microsoft Graph @ ${new URL(cfg.graphBaseUrl).host}`,
-    action: 'disable_account_revoke_sessions',
-    async revoke(subject: Subject) {
-      const before = await getUser(subject.workEmail);
-      if (!before) {
-        return {
-          changes: [],
-          confirmation: { userPrincipalName: subject.workEmail, exists: false },
-          detail: 'no account in Entra ID (confirmed by lookup)',
-        };
-      }
-      const changes: string[] = [];
-      if (before.accountEnabled !== false) {
-        try {
-          await client.api(`/users/${before.id}`).patch({ accountEnabled: false });
-        } catch (e) {
-          throw mapGraphError(e, 'PATCH accountEnabled=false');
-        }
-        changes.push('accountEnabled=false');
-      }
-      // Sessions must be valid only from after the termination was confirmed. A repeat of this step
-      // (after a crash) finds that already true and does not revoke again.
-      // (Bounded by now minus a minute, in case the HRIS clock runs ahead of Entra's.)
-      const terminatedAt = Math.min(Date.parse(subject.confirmedAt), Date.now() - 60_000);
-      if (sessionsValidFrom(before) < terminatedAt || changes.length > 0) {
-        try {
-          await client.api(`/users/${before.id}/revokeSignInSessions`).post({});
-        } catch (e) {
-          throw mapGraphError(e, 'POST revokeSignInSessions');
-        }
-        changes.push('revokeSignInSessions');
-      }
-      const after = await getUser(before.id);
-      if (!after) {
-        return {
-          changes,
-          confirmation: { id: before.id, exists: false },
-          detail: 'account removed during revocation',
-        };
-      }
-      if (after.accountEnabled !== false) {
-        throw new ConfirmationMismatchError(
-          `Entra still reports accountEnabled=${String(after.accountEnabled)}`,
+  /** Like `call`, but a 404 answers null (the object is not, or no longer, there). */
+  async function callOr404<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
+    tokens.lastError = null;
+    try {
+      return await fn();
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw mapGraphError(e, what);
+    }
+  }
+
+  /** Every item of a collection, following `@odata.nextLink`; each page is one mapped call. */
+  async function listAll<T>(what: string, path: string, select?: string): Promise<T[]> {
+    const out: T[] = [];
+    let page = await call(what, () => {
+      const req = client.api(path);
+      return (select ? req.select(select) : req).get() as Promise<Page<T>>;
+    });
+    out.push(...page.value);
+    for (let n = 1; page['@odata.nextLink']; n++) {
+      if (n >= MAX_PAGES) throw new TargetRejectedError(`${what}: more than ${MAX_PAGES} pages`);
+      const next = page['@odata.nextLink'];
+      page = await call(`${what} (page ${n + 1})`, () => client.api(next).get() as Promise<Page<T>>);
+      out.push(...page.value);
+    }
+    return out;
+  }
+
+  const userSelect =
+    'id,userPrincipalName,accountEnabled,signInSessionsValidFromDateTime,assignedLicenses,licenseAssignmentStates';
+
+  function getUser(idOrUpn: string): Promise<GraphUser | null> {
+    return callOr404('GET user', () =>
+      client
+        .api(`/users/${encodeURIComponent(idOrUpn)}`)
+        .select(userSelect)
+        .get(),
+    ) as Promise<GraphUser | null>;
+  }
+
+  const listGroups = (userId: string) =>
+    listAll<GraphGroup>(
+      'GET memberOf',
+      `/users/${userId}/memberOf/microsoft.graph.group`,
+      'id,displayName,groupTypes,membershipRule',
+    );
+
+  const listMethods = (userId: string) =>
+    listAll<GraphAuthMethod>('GET authentication methods', `/users/${userId}/authentication/methods`);
+
+  /** SKUs assigned to the user directly (not through a group). */
+  function directLicences(u: GraphUser): string[] {
+    const states = u.licenseAssignmentStates;
+    if (!states) return (u.assignedLicenses ?? []).map((l) => l.skuId);
+    return [...new Set(states.filter((s) => s.assignedByGroup === null).map((s) => s.skuId))];
+  }
+
+  /** Group-based licences, with the group that gives each. */
+  function groupLicences(u: GraphUser): { skuId: string; groupId: string }[] {
+    return (u.licenseAssignmentStates ?? [])
+      .filter((s) => s.assignedByGroup !== null)
+      .map((s) => ({ skuId: s.skuId, groupId: s.assignedByGroup! }));
+  }
+
+  async function findManager(userId: string): Promise<string | null> {
+    const m = (await callOr404('GET manager', () =>
+      client.api(`/users/${userId}/manager`).select('id,mail,userPrincipalName').get(),
+    )) as { mail?: string | null; userPrincipalName?: string | null } | null;
+    return m?.mail || m?.userPrincipalName || null;
+  }
+
+  async function revokeAccount(subject: Subject): Promise<RevokeResult> {
+    const before = await getUser(subject.workEmail);
+    if (!before) {
+      return {
+        changes: [],
+        confirmation: { userPrincipalName: subject.workEmail, exists: false },
+        detail: 'no account in Entra ID (confirmed by lookup)',
+      };
+    }
+    const changes: string[] = [];
+    if (before.accountEnabled !== false) {
+      await call('PATCH accountEnabled=false', () =>
+        client.api(`/users/${before.id}`).patch({ accountEnabled: false }),
+      );
+      changes.push('accountEnabled=false');
+    }
+    // Sessions must be valid only from after the termination was confirmed. A repeat of this step
+    // (after a crash) finds that already true and does not revoke again.
+    // (Bounded by now minus a minute, in case the HRIS clock runs ahead of Entra's.)
+    const terminatedAt = Math.min(Date.parse(subject.confirmedAt), Date.now() - 60_000);
+    if (sessionsValidFrom(before) < terminatedAt || changes.length > 0) {
+      await call('POST revokeSignInSessions', () =>
+        client.api(`/users/${before.id}/revokeSignInSessions`).post({}),
+      );
+      changes.push('revokeSignInSessions');
+    }
+
+    // Group memberships: assigned ones are removed; dynamic ones follow their rule and are reported.
+    const groups = await listGroups(before.id);
+    for (const g of groups.filter((x) => !isDynamic(x))) {
+      const removed = await callOr404(`DELETE member of group ${groupName(g)}`, () =>
+        client.api(`/groups/${g.id}/members/${before.id}/$ref`).delete(),
+      );
+      // A 404 means the membership is already gone (a repeat after a crash): nothing changed.
+      if (removed !== null) changes.push(`removed from group ${groupName(g)}`);
+    }
+
+    // Licences: direct ones are removed; group-based ones cannot be, and leave with the group.
+    const direct = directLicences(before);
+    if (direct.length > 0) {
+      try {
+        await call('POST assignLicense', () =>
+          client.api(`/users/${before.id}/assignLicense`).post({ addLicenses: [], removeLicenses: direct }),
         );
+        changes.push(...direct.map((sku) => `removed licence ${sku}`));
+      } catch (e) {
+        // Refused because (part of) it is already gone, e.g. a repeat after a crash? Reading back decides.
+        if (!(e instanceof TargetRejectedError)) throw e;
+        const now = await getUser(before.id);
+        if (now && directLicences(now).length > 0) throw e;
       }
-      if (sessionsValidFrom(after) < terminatedAt) {
-        throw new ConfirmationMismatchError(
-          `Entra sign-in sessions are still valid from ${after.signInSessionsValidFromDateTime ?? 'ever'}, before the termination`,
-        );
-      }
+    }
+
+    const facts: RevokeResult['facts'] = {};
+    if (subject.managerEmail === null) {
+      const managerEmail = await findManager(before.id);
+      if (managerEmail) facts.managerEmail = managerEmail;
+    }
+
+    // ---- Confirmation: read everything back.
+    const after = await getUser(before.id);
+    if (!after) {
       return {
         changes,
-        confirmation: {
-          id: after.id,
-          accountEnabled: after.accountEnabled,
-          signInSessionsValidFromDateTime: after.signInSessionsValidFromDateTime ?? null,
-        },
-        detail: `account disabled, sessions valid only from ${after.signInSessionsValidFromDateTime ?? 'n/a'}`,
+        confirmation: { id: before.id, exists: false },
+        detail: 'account removed during revocation',
+        ...(facts.managerEmail ? { facts } : {}),
       };
-    },
+    }
+    if (after.accountEnabled !== false)
+      throw new ConfirmationMismatchError(
+        `Entra still reports accountEnabled=${String(after.accountEnabled)}`,
+      );
+    if (sessionsValidFrom(after) < terminatedAt)
+      throw new ConfirmationMismatchError(
+        `Entra sign-in sessions are still valid from ${after.signInSessionsValidFromDateTime ?? 'ever'}, before the termination`,
+      );
+    const remaining = await listGroups(after.id);
+    const assigned = remaining.filter((g) => !isDynamic(g));
+    if (assigned.length > 0)
+      throw new ConfirmationMismatchError(
+        `Entra still lists membership of ${assigned.map(groupName).join(', ')}`,
+      );
+    const stillDirect = directLicences(after);
+    if (stillDirect.length > 0)
+      throw new ConfirmationMismatchError(
+        `Entra still lists directly assigned licences ${stillDirect.join(', ')}`,
+      );
+    const dynamic = remaining.filter(isDynamic);
+    const dynamicIds = new Set(dynamic.map((g) => g.id));
+    const inherited = groupLicences(after);
+    // Group-based licences of groups the user has left disappear with the membership (Graph processes
+    // group licensing in the background): until they have, the step is not confirmed.
+    const lingering = inherited.filter((l) => !dynamicIds.has(l.groupId));
+    if (lingering.length > 0)
+      throw new ConfirmationMismatchError(
+        `Entra still lists group-based licences ${lingering.map((l) => `${l.skuId} (group ${l.groupId})`).join(', ')} of groups the user has left`,
+      );
+    // Reported for the evidence: group-based licences that left together with a removed membership.
+    const leftWithGroups = groupLicences(before).filter((l) => !dynamicIds.has(l.groupId));
+    const viaDynamic = inherited.map((l) => ({
+      skuId: l.skuId,
+      group: groupName(dynamic.find((g) => g.id === l.groupId)!),
+    }));
+
+    const removedGroups = changes.filter((c) => c.startsWith('removed from group ')).length;
+    const removedLicences = changes.filter((c) => c.startsWith('removed licence ')).length;
+    const parts = [
+      `account disabled, sessions valid only from ${after.signInSessionsValidFromDateTime ?? 'n/a'}`,
+      `member of no assigned group${removedGroups ? ` (removed from ${removedGroups})` : ''}`,
+      `no direct licence${removedLicences ? ` (removed ${removedLicences})` : ''}`,
+    ];
+    if (leftWithGroups.length > 0)
+      parts.push(
+        `group-based licences gone with their groups: ${leftWithGroups.map((l) => l.skuId).join(', ')}`,
+      );
+    if (dynamic.length > 0)
+      parts.push(
+        `still in dynamic group${dynamic.length > 1 ? 's' : ''} ${dynamic.map(groupName).join(', ')} (membership follows the rule, not changed)`,
+      );
+    if (viaDynamic.length > 0)
+      parts.push(
+        `group-based licences left with dynamic groups: ${viaDynamic.map((l) => `${l.skuId} via ${l.group}`).join(', ')}`,
+      );
+    return {
+      changes,
+      confirmation: {
+        id: after.id,
+        accountEnabled: after.accountEnabled,
+        signInSessionsValidFromDateTime: after.signInSessionsValidFromDateTime ?? null,
+        assignedGroups: 0,
+        dynamicGroups: dynamic.map((g) => ({
+          id: g.id,
+          displayName: g.displayName ?? null,
+          membershipRule: g.membershipRule ?? null,
+        })),
+        directLicences: 0,
+        groupBasedLicences: viaDynamic,
+        groupBasedLicencesRemovedWithGroups: leftWithGroups,
+      },
+      detail: parts.join('; '),
+      ...(facts.managerEmail ? { facts } : {}),
+    };
+  }
+
+  async function revokeMethods(subject: Subject): Promise<RevokeResult> {
+    const user = await getUser(subject.workEmail);
+    if (!user) {
+      return {
+        changes: [],
+        confirmation: { userPrincipalName: subject.workEmail, exists: false },
+        detail: 'no account in Entra ID (confirmed by lookup)',
+      };
+    }
+    const methods = await listMethods(user.id);
+    const unknown = methods.filter(
+      (m) => m['@odata.type'] !== PASSWORD_TYPE && !ENDPOINT.has(m['@odata.type']),
+    );
+    const removable = methods
+      .filter((m) => ENDPOINT.has(m['@odata.type']))
+      .sort(
+        (a, b) =>
+          ENDPOINT.get(a['@odata.type'])!.order - ENDPOINT.get(b['@odata.type'])!.order ||
+          (PHONE_ORDER[a.phoneType ?? ''] ?? 9) - (PHONE_ORDER[b.phoneType ?? ''] ?? 9),
+      );
+    const changes: string[] = [];
+    const del = async (m: GraphAuthMethod): Promise<void> => {
+      const segment = ENDPOINT.get(m['@odata.type'])!.segment;
+      const done = await callOr404(`DELETE ${methodLabel(m)} method`, () =>
+        client.api(`/users/${user.id}/authentication/${segment}/${encodeURIComponent(m.id)}`).delete(),
+      );
+      // 404: already deleted (a repeat after a crash).
+      if (done !== null) changes.push(`removed ${methodLabel(m)} method ${m.id}`);
+    };
+    // Graph refuses to delete the user's default MFA method while other methods remain: a refused
+    // method waits until the others are gone, then is tried once more. Anything else fails at once.
+    const refused: GraphAuthMethod[] = [];
+    for (const m of removable) {
+      try {
+        await del(m);
+      } catch (e) {
+        if (!(e instanceof TargetRejectedError)) throw e;
+        refused.push(m);
+      }
+    }
+    const stillRefused: { m: GraphAuthMethod; e: TargetRejectedError }[] = [];
+    for (const m of refused) {
+      try {
+        await del(m);
+      } catch (e) {
+        if (!(e instanceof TargetRejectedError)) throw e;
+        stillRefused.push({ m, e });
+      }
+    }
+    if (unknown.length > 0)
+      throw new TargetRejectedError(
+        `Entra lists authentication method type(s) Offboard cannot remove: ${unknown.map((m) => `${m['@odata.type']} (id ${m.id})`).join(', ')}; ` +
+          `remove them in the Entra admin center (Users > Authentication methods)` +
+          (changes.length ? `; the other ${changes.length} method(s) were removed` : ''),
+      );
+    if (stillRefused.length > 0)
+      throw new TargetRejectedError(
+        `Entra refuses to delete ${stillRefused.map(({ m, e }) => `the ${methodLabel(m)} method (${e.message})`).join('; ')}. ` +
+          `Graph documents that a user's default MFA method cannot be deleted: change the user's default ` +
+          `sign-in method (or require re-registration of MFA) in the Entra admin center, then retry this step`,
+      );
+
+    // ---- Confirmation: only the password method may remain.
+    const after = await listMethods(user.id);
+    const left = after.filter((m) => m['@odata.type'] !== PASSWORD_TYPE);
+    if (left.length > 0)
+      throw new ConfirmationMismatchError(
+        `Entra still lists authentication methods: ${left.map(methodLabel).join(', ')}`,
+      );
+    const password = after.some((m) => m['@odata.type'] === PASSWORD_TYPE);
+    return {
+      changes,
+      confirmation: { id: user.id, remainingMethods: password ? ['password'] : [], removed: changes.length },
+      detail:
+        `${changes.length ? `${changes.length} authentication method(s) removed` : 'no authentication method to remove'}; ` +
+        (password
+          ? 'only the password method remains (Graph cannot delete it; the account is disabled at the identity step)'
+          : 'no method remains'),
+    };
+  }
+
+  async function discoverOwned(subject: Subject): Promise<OwnedCredential[]> {
+    const user = await getUser(subject.workEmail);
+    if (!user) return [];
+    const apps = await listAll<GraphApplication>(
+      'GET ownedObjects',
+      `/users/${user.id}/ownedObjects/microsoft.graph.application`,
+      'id,appId,displayName,passwordCredentials,keyCredentials',
+    );
+    return apps.map((a) => ({
+      id: a.id,
+      kind: 'Entra app registration',
+      name: `${a.displayName ?? '(no name)'} (appId ${a.appId ?? 'unknown'})`,
+    }));
+  }
+
+  const appSelect = 'id,appId,displayName,passwordCredentials,keyCredentials';
+  const getApp = (id: string) =>
+    callOr404('GET application', () =>
+      client
+        .api(`/applications/${encodeURIComponent(id)}`)
+        .select(appSelect)
+        .get(),
+    ) as Promise<GraphApplication | null>;
+
+  async function revokeOwned(_subject: Subject, item: OwnedCredential): Promise<RevokeResult> {
+    const app = await getApp(item.id);
+    if (!app) {
+      return {
+        changes: [],
+        confirmation: { id: item.id, exists: false },
+        detail: 'the app registration no longer exists (confirmed by lookup)',
+      };
+    }
+    const changes: string[] = [];
+    for (const p of app.passwordCredentials ?? []) {
+      const done = await callOr404(`POST removePassword ${p.keyId}`, () =>
+        client.api(`/applications/${app.id}/removePassword`).post({ keyId: p.keyId }),
+      );
+      // 404: that secret is already gone.
+      if (done !== null) changes.push(`removed client secret ${credentialLabel(p)}`);
+    }
+    const certs = app.keyCredentials ?? [];
+    if (certs.length > 0) {
+      await call('PATCH application keyCredentials', () =>
+        client.api(`/applications/${app.id}`).patch({ keyCredentials: [] }),
+      );
+      changes.push(...certs.map((k) => `removed certificate ${credentialLabel(k)}`));
+    }
+    const after = await getApp(app.id);
+    if (!after)
+      return {
+        changes,
+        confirmation: { id: app.id, exists: false },
+        detail: 'the app registration was deleted meanwhile',
+      };
+    const secretsLeft = after.passwordCredentials ?? [];
+    const certsLeft = after.keyCredentials ?? [];
+    if (secretsLeft.length > 0 || certsLeft.length > 0)
+      throw new ConfirmationMismatchError(
+        `app registration ${after.displayName ?? after.id} still has ${secretsLeft.length} client secret(s) and ${certsLeft.length} certificate(s)`,
+      );
+    return {
+      changes,
+      confirmation: { id: after.id, appId: after.appId ?? null, passwordCredentials: 0, keyCredentials: 0 },
+      detail: `no client secret or certificate left on ${after.displayName ?? after.id}${changes.length ? ` (removed ${changes.length})` : ''}`,
+    };
+  }
+
+  const account = cfg.scope === 'account';
+  return {
+    executingSystem: `Microsoft Graph @ ${new URL(cfg.graphBaseUrl).host}`,
+    action: account ? ACCOUNT_ACTION : METHODS_ACTION,
+    revoke: account ? revokeAccount : revokeMethods,
     async hasActiveAccount(subject) {
       const u = await getUser(subject.workEmail);
       return !!u && u.accountEnabled !== false;
     },
+    async remainingAuthenticationMethods(subject) {
+      const u = await getUser(subject.workEmail);
+      if (!u) return null;
+      return (await listMethods(u.id)).filter((m) => m['@odata.type'] !== PASSWORD_TYPE).map(methodLabel);
+    },
+    ...(account ? { discoverOwned, revokeOwned } : {}),
     async close() {
       await dispatcher?.close();
     },

@@ -197,10 +197,48 @@ async function main(): Promise<void> {
     for (const [app, users] of Object.entries(st.scim))
       for (const u of users) scim.store(app).users.set(u.id, u);
   } else {
-    for (const e of DEMO_EMPLOYEES) {
-      graph.seedUser({ userPrincipalName: e.workEmail, displayName: e.name });
+    // Entra demo data: a manager (learned when a departure arrives without one), assigned groups, a
+    // dynamic group (reported, never touched), direct and group-based licences, MFA methods with a
+    // default phone, and an app registration with a secret and a certificate owned by the first leaver.
+    const G = GraphStandIn;
+    const [E3, E5, POWER_BI] = ['SPE_E3', 'SPE_E5', 'POWER_BI_PRO'].map(
+      (part) => Object.entries(G.SKUS).find(([, p]) => p === part)![0],
+    );
+    const manager = graph.seedUser({ userPrincipalName: 'lee@example.com', displayName: 'Lee Manager' });
+    const teams = graph.seedGroup({ displayName: 'Project teams' });
+    const vpnUsers = graph.seedGroup({ displayName: 'VPN users' });
+    const e5Users = graph.seedGroup({ displayName: 'Microsoft 365 E5 users', assignsLicenses: [E5!] });
+    const everyone = graph.seedGroup({
+      displayName: 'All employees',
+      dynamic: true,
+      membershipRule: '(user.userType -eq "Member")',
+    });
+    DEMO_EMPLOYEES.forEach((e, i) => {
+      graph.seedUser({
+        userPrincipalName: e.workEmail,
+        displayName: e.name,
+        managerId: manager.id,
+        groups: [teams, vpnUsers, everyone, ...(i === 0 ? [e5Users] : [])],
+        licenses: i === 0 ? [E3!, POWER_BI!] : [E3!],
+        authenticationMethods: [
+          G.authMethods.phone('mobile', `+1 555 0100 10${i}`),
+          G.authMethods.microsoftAuthenticator(`${e.name.split(' ')[0]}'s phone`),
+          ...(i === 0 ? [G.authMethods.fido2(), G.authMethods.email(e.personalEmail)] : []),
+        ],
+        defaultMethodId: G.PHONE_METHOD_IDS.mobile,
+        ownedApplications:
+          i === 0
+            ? [
+                G.application({
+                  displayName: 'Finance export job',
+                  secrets: ['prod'],
+                  certificates: ['signing'],
+                }),
+              ]
+            : [],
+      });
       for (const app of ['crm', 'wiki', 'vpn']) scim.seedUser(app, e.workEmail, { displayName: e.name });
-    }
+    });
   }
   await graph.start();
   await scim.start(DEMO_PORTS.scim);
