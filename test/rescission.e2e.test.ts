@@ -1,0 +1,201 @@
+/**
+ * Notice periods and rescissions through the real intake, API, worker and Temporal dev server: the HRIS
+ * moving a last day reaches the running workflow; `termination_rescinded` halts what has not run and
+ * opens a review for HR and IT (also after the offboarding has finished); HR can rescind from the API.
+ */
+import { DateTime } from 'luxon';
+import { endOfLastDay } from '../lib/calendar';
+import { signDelivery } from '../lib/webhook-sign';
+import type { RunningServer } from '../server/main';
+import type { OffboardingWorkers } from '../workers/worker';
+import {
+  TOKENS,
+  WEBHOOK_SECRET,
+  createTestWorker,
+  eventually,
+  getJson,
+  hrisEvent,
+  post,
+  seedEmployee,
+  startApi,
+  startStack,
+  uniq,
+  type Stack,
+} from './support/harness';
+
+let stack: Stack;
+let api: RunningServer;
+let worker: OffboardingWorkers;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  worker = await createTestWorker(stack);
+  running = worker.run();
+  api = await startApi(stack);
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+  worker?.shutdown();
+  await running;
+  await stack?.stop();
+});
+
+const inDays = (days: number) => DateTime.now().setZone('Europe/Berlin').plus({ days }).toISODate()!;
+
+async function send(event: unknown, id?: string) {
+  const d = signDelivery(WEBHOOK_SECRET, event, id ? { id } : {});
+  return post(`${api.url}/webhooks/hris`, d.body, d.headers);
+}
+
+async function view(departureId: string) {
+  const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.hr);
+  return r.json as {
+    departure: { status: string; lastDay: string; revokeRestAt: string | null };
+    workflow: { phase: string | null };
+    steps: { systemId: string; status: string; ticketId: string | null }[];
+    reviews: { kind: string; status: string; openedBy: string }[];
+  };
+}
+
+test('a moved last day reaches the running workflow; a rescission halts the rest and opens a review', async () => {
+  const id = uniq('R');
+  const person = seedEmployee(stack.standIns, id);
+  const confirmedAt = new Date(Date.now() - 60_000).toISOString();
+  const resign = (lastDay: string) =>
+    hrisEvent(id, { status: 'resigned_confirmed', type: 'voluntary', confirmedAt, lastDay });
+
+  const first = await send(resign(inDays(3)));
+  expect(first.status).toBe(202);
+  expect(first.json.action).toBe('started');
+  const departureId = first.json.departureId as string;
+  await eventually(async () => (await view(departureId)).workflow.phase === 'scoped', 30_000, 'scoped');
+
+  // The HRIS moves the last day: answered "updated", the timer moves.
+  const moved = await send(resign(inDays(5)), 'evt-move-' + id);
+  expect(moved.status).toBe(202);
+  expect(moved.json).toMatchObject({ departureId, action: 'updated' });
+  const end = endOfLastDay(inDays(5), 'Europe/Berlin').toISOString();
+  await eventually(async () => (await view(departureId)).departure.revokeRestAt === end, 20_000, 'moved');
+  // Redelivering the same event changes nothing more.
+  const again = await send(resign(inDays(5)), 'evt-move-' + id);
+  expect(again.json.action).toBe('duplicate');
+
+  // Rescinded: the privileged systems stay revoked, the waiting ones are halted, HR and IT review.
+  const rescinded = await send(hrisEvent(id, { status: 'termination_rescinded' }));
+  expect(rescinded.status).toBe(202);
+  expect(rescinded.json).toMatchObject({ departureId, action: 'rescinded' });
+  const v = await eventually(
+    async () => {
+      const x = await view(departureId);
+      return x.departure.status === 'rescinded' ? x : null;
+    },
+    30_000,
+    'rescinded',
+  );
+  expect(v.reviews).toEqual([expect.objectContaining({ kind: 'rescission', status: 'open' })]);
+  const by = Object.fromEntries(v.steps.map((s) => [s.systemId, s.status]));
+  expect(by).toMatchObject({ entra: 'green', ldap: 'green', vpn: 'green', crm: 'halted', wiki: 'halted' });
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+  expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(false); // not re-enabled
+  await stack.mail.waitFor((m) => m.to.includes('hr-team@example.com') && m.text.includes(id), 20_000);
+
+  // A second rescission is a duplicate; one for an employee without an offboarding is ignored.
+  expect((await send(hrisEvent(id, { status: 'termination_rescinded' }))).json.action).toBe('duplicate');
+  const stranger = await send(hrisEvent(uniq('R'), { status: 'termination_rescinded' }));
+  expect(stranger.status).toBe(200);
+  expect(stranger.json).toEqual({ action: 'ignored', reason: 'no offboarding of this employee to rescind' });
+  const audit = await stack.db.auditEvent.findMany({ where: { departureId }, select: { action: true } });
+  expect(audit.map((a) => a.action)).toEqual(
+    expect.arrayContaining([
+      'last_day_changed',
+      'notice_period_moved',
+      'rescission_received',
+      'review_opened',
+    ]),
+  );
+}, 120_000);
+
+test('a rescission after the offboarding finished opens a review and re-enables nothing', async () => {
+  const id = uniq('R');
+  const person = seedEmployee(stack.standIns, id);
+  const r = await send(hrisEvent(id));
+  const departureId = r.json.departureId as string;
+  // The badge system's owner confirms its ticket, so the offboarding finishes.
+  const tickets = await eventually(
+    async () => {
+      const t = (await view(departureId)).steps.filter((s) => s.ticketId);
+      return t.length === 1 ? t : null;
+    },
+    30_000,
+    'tickets open',
+  );
+  for (const t of tickets) {
+    const c = await post(
+      `${api.url}/tickets/${t.ticketId}/confirm`,
+      JSON.stringify({ note: 'done by hand' }),
+      {
+        authorization: `Bearer ${TOKENS.it}`,
+        'content-type': 'application/json',
+      },
+    );
+    expect(c.status).toBe(202);
+  }
+  await eventually(async () => (await view(departureId)).departure.status === 'completed', 30_000, 'done');
+
+  const rescinded = await send(hrisEvent(id, { status: 'termination_rescinded' }));
+  expect(rescinded.json).toMatchObject({ departureId, action: 'rescinded' });
+  const v = await eventually(
+    async () => {
+      const x = await view(departureId);
+      return x.reviews.length === 1 && x.departure.status === 'rescinded' ? x : null;
+    },
+    30_000,
+    'review opened',
+  );
+  expect(v.reviews[0]).toMatchObject({ kind: 'rescission', status: 'open' });
+  expect(v.steps.every((s) => s.status === 'green')).toBe(true);
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(false);
+  const mail = await stack.mail.waitFor((m) => m.to.includes('hr-team@example.com') && m.text.includes(id));
+  expect(mail.text).toMatch(/Halted \(never run, access unchanged\):\n {2}\(none\)/);
+}, 120_000);
+
+test('HR can rescind from the API; other roles cannot; twice is a conflict', async () => {
+  const id = uniq('R');
+  seedEmployee(stack.standIns, id);
+  const r = await send(
+    hrisEvent(id, { type: 'voluntary', status: 'resigned_confirmed', lastDay: inDays(4) }),
+  );
+  const departureId = r.json.departureId as string;
+  const rescind = (token: string, body: unknown = { reason: 'offer accepted after all' }) =>
+    post(`${api.url}/departures/${departureId}/rescind`, JSON.stringify(body), {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    });
+  expect((await rescind(TOKENS.itdesk)).status).toBe(403);
+  expect((await rescind(TOKENS.it)).status).toBe(403);
+  const bad = await rescind(TOKENS.hr, { reason: '' });
+  expect(bad.status).toBe(400);
+  expect(await stack.db.workflowMessage.count({ where: { departureId } })).toBe(0);
+  const ok = await rescind(TOKENS.hr);
+  expect(ok.status).toBe(202);
+  expect(ok.json).toMatchObject({ departureId, action: 'rescinded' });
+  expect((await rescind(TOKENS.hr)).status).toBe(409);
+  expect(
+    (
+      await post(`${api.url}/departures/dep_nope/rescind`, '{"reason":"xyz"}', {
+        authorization: `Bearer ${TOKENS.hr}`,
+        'content-type': 'application/json',
+      })
+    ).status,
+  ).toBe(404);
+  const v = await eventually(
+    async () => {
+      const x = await view(departureId);
+      return x.departure.status === 'rescinded' ? x : null;
+    },
+    30_000,
+    'rescinded',
+  );
+  expect(v.reviews[0]).toMatchObject({ openedBy: 'operator:hr-user' });
+}, 120_000);
