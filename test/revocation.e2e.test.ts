@@ -60,7 +60,7 @@ async function departureDone(departureId: string) {
 
 test('a confirmed termination revokes every system in order, each confirmed green', async () => {
   const id = uniq('E');
-  const person = seedEmployee(stack.standIns, id);
+  const person = seedEmployee(stack.standIns, id, { ownedApp: true, serviceAccount: true });
   const res = await fire(id);
   expect(res.status).toBe(202);
   expect(res.json.action).toBe('started');
@@ -75,22 +75,47 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   const view = await eventually(
     async () => {
       const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.it);
-      const steps = r.json.steps as { systemId: string; status: string }[];
-      return steps.filter((s) => s.systemId !== 'badge').every((s) => s.status === 'green') ? r.json : null;
+      const steps = r.json.steps as { stepId: string; integration: string; status: string }[];
+      return steps.length === 11 &&
+        steps.filter((s) => s.integration === 'api').every((s) => s.status === 'green')
+        ? r.json
+        : null;
     },
     30_000,
     'API steps green',
   );
   const steps = view.steps as {
+    stepId: string;
     systemId: string;
+    kind: string;
     tier: string;
     status: string;
     executingSystem: string;
     confirmedAt: string;
   }[];
-  // The plan follows PRODUCT's order, not the catalog file's: identity, directory, VPN, then applications.
-  expect(steps.map((s) => s.systemId)).toEqual(['entra', 'ldap', 'vpn', 'wiki', 'badge', 'crm']);
+  // The plan follows PRODUCT's order, not the catalog file's: identity, directory, VPN, MFA, the search
+  // for credentials the leaver owns, then the applications and each owned credential found.
+  const app = person.graphUser.ownedApplications[0]!;
+  const svcDn = `uid=${id.toLowerCase()}-svc,ou=people,dc=offboard,dc=test`;
+  expect(steps.map((s) => s.stepId)).toEqual([
+    'entra',
+    'ldap',
+    'vpn',
+    'entra-mfa',
+    'entra/discover_owned_credentials',
+    'ldap/discover_owned_credentials',
+    'wiki',
+    'badge',
+    'crm',
+    `entra/revoke_owned:${app.id}`,
+    `ldap/revoke_owned:${svcDn}`,
+  ]);
   expect(steps.find((s) => s.systemId === 'badge')?.status).toBe('yellow');
+  // The app registration's secrets are rotated through Graph; the service account goes to its owner.
+  expect(steps.find((s) => s.stepId === `entra/revoke_owned:${app.id}`)?.status).toBe('green');
+  expect(app.passwordCredentials).toHaveLength(0);
+  expect(app.keyCredentials).toHaveLength(0);
+  expect(steps.find((s) => s.stepId === `ldap/revoke_owned:${svcDn}`)?.status).toBe('yellow');
   expect(steps.some((s) => s.systemId === 'slack')).toBe(false); // SSO-covered, no API: covered by the IdP step
   expect(view.source).toBe('workflow');
 
@@ -99,6 +124,13 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(g.accountEnabled).toBe(false);
   expect(g.disableCount).toBe(1);
   expect(g.revokeCount).toBe(1);
+  expect(g.memberOf).toHaveLength(0);
+  expect(g.licenseAssignmentStates).toHaveLength(0);
+  // MFA: every registered method removed, the password method (not deletable) is all that is left.
+  expect(g.authenticationMethods.map((m) => m['@odata.type'])).toEqual([
+    '#microsoft.graph.passwordAuthenticationMethod',
+  ]);
+  expect(g.methodDeleteCount).toBe(2);
   for (const app of ['crm', 'wiki', 'vpn'] as const) {
     const u = stack.standIns.scim.findUser(app, person.workEmail)!;
     expect(u.active).toBe(false);
@@ -121,26 +153,30 @@ test('a confirmed termination revokes every system in order, each confirmed gree
 
   // Order: each sequential step was confirmed before the next one started.
   const rows = await stack.db.stepRecord.findMany({ where: { departureId }, orderBy: { ordinal: 'asc' } });
-  const byId = new Map(rows.map((r) => [r.systemId, r]));
-  const seq = ['entra', 'ldap', 'vpn'].map((s) => byId.get(s)!);
+  const byId = new Map(rows.filter((r) => r.kind === 'revoke').map((r) => [r.systemId, r]));
+  const seq = ['entra', 'ldap', 'vpn', 'entra-mfa'].map((s) => byId.get(s)!);
   for (let i = 1; i < seq.length; i++) {
     expect(seq[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(seq[i - 1]!.confirmedAt!.getTime());
   }
   for (const app of ['wiki', 'crm']) {
     expect(byId.get(app)!.startedAt!.getTime()).toBeGreaterThanOrEqual(
-      byId.get('vpn')!.confirmedAt!.getTime(),
+      byId.get('entra-mfa')!.confirmedAt!.getTime(),
     );
   }
   expect(byId.get('entra')!.executingSystem).toMatch(/^Microsoft Graph @ localhost:\d+$/);
 
-  // The owner confirms the badge ticket through the API; the step turns green and the departure completes.
-  const ticket = await stack.db.ticket.findFirstOrThrow({ where: { departureId } });
-  const confirm = await fetch(`${api.url}/tickets/${ticket.id}/confirm`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKENS.it}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ note: 'badge deactivated in the door system' }),
-  });
-  expect(confirm.status).toBe(202);
+  // The owners confirm the badge and service-account tickets through the API; the steps turn green and
+  // the departure completes.
+  const tickets = await stack.db.ticket.findMany({ where: { departureId } });
+  expect(tickets.map((t) => t.systemId).sort()).toEqual(['badge', 'ldap']);
+  for (const ticket of tickets) {
+    const confirm = await fetch(`${api.url}/tickets/${ticket.id}/confirm`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.it}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ note: 'done by hand' }),
+    });
+    expect(confirm.status).toBe(202);
+  }
   const done = await departureDone(departureId);
   expect(done.redSteps).toBe(0);
   const final = await getJson(`${api.url}/departures/${departureId}`, TOKENS.hr);

@@ -137,6 +137,16 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
     retry,
     connector: { kind: 'scim', baseUrl: s.scim.baseUrl(id), tokenEnv: envName },
   });
+  const entra = (scope: string) => ({
+    kind: 'entra',
+    graphBaseUrl: s.graph.url,
+    authorityUrl: s.graph.url,
+    tenantId: 'tenant-test',
+    clientId: 'client-test',
+    clientSecretEnv: 'ENTRA_CLIENT_SECRET',
+    caFile: s.caFile,
+    scope,
+  });
   return stringify({
     version: 1,
     organization: {
@@ -158,15 +168,22 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         escalationOwner: escalation('entra'),
         timeout: '5s',
         retry,
-        connector: {
-          kind: 'entra',
-          graphBaseUrl: s.graph.url,
-          authorityUrl: s.graph.url,
-          tenantId: 'tenant-test',
-          clientId: 'client-test',
-          clientSecretEnv: 'ENTRA_CLIENT_SECRET',
-          caFile: s.caFile,
-        },
+        ownedCredentials: { integration: 'api' },
+        connector: entra('account'),
+      },
+      {
+        id: 'entra-mfa',
+        name: 'Entra MFA methods',
+        category: 'identity',
+        tier: 'mfa',
+        integration: 'api',
+        sso: false,
+        privileged: true,
+        owner: owner('entra'),
+        escalationOwner: escalation('entra'),
+        timeout: '5s',
+        retry,
+        connector: entra('authentication-methods'),
       },
       {
         id: 'badge',
@@ -192,7 +209,12 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         escalationOwner: escalation('ldap'),
         timeout: '5s',
         retry,
-        connector: ldapConnector(opts.ldapUrl),
+        // Service accounts the leaver owns go to the directory's owner as tickets.
+        ownedCredentials: { integration: 'ticket', ticketSlaHours: 24 },
+        connector: {
+          ...ldapConnector(opts.ldapUrl),
+          ownedAccountFilter: '(&(objectClass=account)(owner={dn}))',
+        },
       },
       scim('vpn', 'Remote access VPN', 'vpn', 'SCIM_TOKEN_VPN'),
       scim('crm', 'CRM', 'application', 'SCIM_TOKEN_CRM'),
@@ -231,10 +253,35 @@ export function testCatalog(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
   return parseCatalog(catalogYaml(s, opts), 'test-catalog.yaml', { ...process.env, ...SECRETS });
 }
 
-/** Adds an employee everywhere: Entra, LDAP (with groups, one of which has only them), the SCIM apps. */
-export function seedEmployee(s: StandIns, employeeId: string, opts: { ldap?: boolean } = {}) {
+/**
+ * Adds an employee everywhere: Entra (with an Authenticator app and a default mobile phone for MFA, an
+ * assigned group and a licence), LDAP (with groups, one of which has only them), the SCIM apps.
+ * `ownedApp` adds an Entra app registration they own; `serviceAccount` an LDAP service account.
+ */
+export function seedEmployee(
+  s: StandIns,
+  employeeId: string,
+  opts: { ldap?: boolean; ownedApp?: boolean; serviceAccount?: boolean } = {},
+) {
   const workEmail = `${employeeId.toLowerCase()}@example.com`;
-  const graphUser = s.graph.seedUser({ userPrincipalName: workEmail, displayName: `Employee ${employeeId}` });
+  const { authMethods, application, PHONE_METHOD_IDS, SKUS } = GraphStandIn;
+  const graphUser = s.graph.seedUser({
+    userPrincipalName: workEmail,
+    displayName: `Employee ${employeeId}`,
+    authenticationMethods: [authMethods.microsoftAuthenticator(), authMethods.phone('mobile', '+1 5550100')],
+    defaultMethodId: PHONE_METHOD_IDS.mobile,
+    groups: [s.graph.seedGroup({ displayName: `${employeeId} team` })],
+    licenses: [Object.keys(SKUS)[0]!],
+    ownedApplications: opts.ownedApp
+      ? [
+          application({
+            displayName: `${employeeId} billing sync`,
+            secrets: ['prod'],
+            certificates: ['cert'],
+          }),
+        ]
+      : [],
+  });
   const scimUsers = {
     crm: s.scim.seedUser('crm', workEmail),
     wiki: s.scim.seedUser('wiki', workEmail),
@@ -266,6 +313,18 @@ export function seedEmployee(s: StandIns, employeeId: string, opts: { ldap?: boo
         `cn: ${uid}-solo`,
         `member: ${dn}`,
         '',
+        ...(opts.serviceAccount
+          ? [
+              `dn: uid=${uid}-svc,ou=people,${LDAP_BASE}`,
+              'objectClass: account',
+              'objectClass: simpleSecurityObject',
+              'objectClass: extensibleObject',
+              `uid: ${uid}-svc`,
+              `userPassword: ${uid}-svc-pw`,
+              `owner: ${dn}`,
+              '',
+            ]
+          : []),
       ].join('\n'),
     );
   }
