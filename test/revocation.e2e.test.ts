@@ -297,3 +297,43 @@ test('an employee unknown to a target is confirmed as having no account there', 
   const ldapRow = rows.find((r) => r.systemId === 'ldap')!;
   expect(ldapRow.evidence).toMatchObject({ confirmation: { exists: false } });
 });
+
+test('a throttled Graph gets no call before its Retry-After has passed, and the step still turns green', async () => {
+  const id = uniq('E');
+  const person = seedEmployee(stack.standIns, id);
+  const userId = person.graphUser.id;
+  // The account-disable PATCH is answered 429 with Retry-After: 3 twice. The test catalog's retry policy
+  // would retry after 100-500 ms: only Retry-After can hold the next call back for 3 s.
+  stack.standIns.graph.control.inject({
+    method: 'PATCH',
+    pathIncludes: `/v1.0/users/${userId}`,
+    status: 429,
+    times: 2,
+    retryAfterSeconds: 3,
+  });
+  const res = await fire(id);
+  const departureId = res.json.departureId as string;
+  const entra = await eventually(
+    async () => {
+      const row = await stack.db.stepRecord.findFirst({
+        where: { departureId, systemId: 'entra', kind: 'revoke' },
+      });
+      return row?.status === 'green' ? row : null;
+    },
+    30_000,
+    'Entra green after throttling',
+  );
+  expect(entra.attempts).toBe(3);
+  const mine = stack.standIns.graph.control.calls.filter(
+    (c) => c.path.includes(userId) || c.path.includes(encodeURIComponent(person.workEmail)),
+  );
+  const throttled = mine.filter((c) => c.status === 429);
+  expect(throttled).toHaveLength(2);
+  for (const t of throttled) {
+    const next = mine.find((c) => c.at > t.at);
+    expect(next).toBeDefined();
+    // Nothing at all reached Graph for this user inside the Retry-After window.
+    expect(next!.at - t.at).toBeGreaterThanOrEqual(2_950);
+  }
+  expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+}, 60_000);
