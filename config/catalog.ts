@@ -242,7 +242,7 @@ function describeEntry(raw: unknown, index: number): string {
  * entry refers to must be present in `env`.
  */
 export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new AppError('catalog_invalid', `${file}: not valid YAML: ${doc.errors[0]!.message}`);
   }

@@ -16,7 +16,9 @@ const demoEnv = {
 };
 
 function mutated(fn: (doc: { systems: Record<string, unknown>[] }) => void): string {
-  const doc = parse(readFileSync(demoFile, 'utf8')) as { systems: Record<string, unknown>[] };
+  const doc = parse(readFileSync(demoFile, 'utf8'), { merge: true }) as {
+    systems: Record<string, unknown>[];
+  };
   fn(doc);
   return stringify(doc);
 }
@@ -32,16 +34,34 @@ function errorOf(text: string, env: NodeJS.ProcessEnv = demoEnv): string {
   throw new Error('expected the catalog to be refused');
 }
 
-test('the demo catalog is valid and plans identity, VPN, then applications', () => {
+test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials, then applications', () => {
   const c = loadCatalog(demoFile, demoEnv);
-  expect(c.systems.map((s) => s.id)).toEqual(['entra', 'vpn', 'crm', 'wiki', 'badges', 'chat']);
+  expect(c.systems.map((s) => s.id)).toEqual(['entra', 'entra-mfa', 'vpn', 'crm', 'wiki', 'badges', 'chat']);
+  expect(c.organization.timeZone).toBe('Europe/Berlin');
+  // The MFA entry reuses the Entra connection through a YAML merge key.
+  expect(c.systems[1]!.connector).toMatchObject({
+    kind: 'entra',
+    scope: 'authentication-methods',
+    tenantId: 'demo-tenant',
+  });
   const plan = buildPlan(c, new Map(), 'offboarding');
-  expect(plan.map((p) => `${p.tier}:${p.systemId}`)).toEqual([
+  expect(plan.map((p) => `${p.tier}:${p.stepId}`)).toEqual([
     'identity:entra',
     'vpn:vpn',
+    'mfa:entra-mfa',
+    'identity:entra/discover_owned_credentials',
     'application:crm',
     'application:wiki',
     'application:badges',
+  ]);
+  // Rate-limited systems run on their own task queue; the others on the workflow's.
+  expect(plan.find((p) => p.stepId === 'entra')!.taskQueue).toBe('offboarding.system.entra');
+  expect(plan.find((p) => p.stepId === 'crm')!.taskQueue).toBeNull();
+  expect(plan.filter((p) => p.privileged).map((p) => p.stepId)).toEqual([
+    'entra',
+    'vpn',
+    'entra-mfa',
+    'entra/discover_owned_credentials',
   ]);
   expect(plan.find((p) => p.systemId === 'badges')).toMatchObject({ action: 'service_ticket', slaHours: 24 });
 });
@@ -50,13 +70,13 @@ test.each([
   [
     'a bad owner email',
     (d: { systems: Record<string, unknown>[] }) =>
-      ((d.systems[2]!.owner as Record<string, string>).email = 'nope'),
-    /systems\[2\] \(id "crm"\), field "owner.email"/,
+      ((d.systems[3]!.owner as Record<string, string>).email = 'nope'),
+    /systems\[3\] \(id "crm"\), field "owner.email"/,
   ],
   [
     'an unknown tier',
-    (d: { systems: Record<string, unknown>[] }) => (d.systems[1]!.tier = 'vpnn'),
-    /systems\[1\] \(id "vpn"\), field "tier"/,
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[2]!.tier = 'vpnn'),
+    /systems\[2\] \(id "vpn"\), field "tier"/,
   ],
   [
     'a missing escalation owner',
@@ -65,23 +85,23 @@ test.each([
   ],
   [
     'a ticket system without SLA',
-    (d: { systems: Record<string, unknown>[] }) => delete d.systems[4]!.ticketSlaHours,
-    /systems\[4\] \(id "badges"\), field "ticketSlaHours": is required/,
+    (d: { systems: Record<string, unknown>[] }) => delete d.systems[5]!.ticketSlaHours,
+    /systems\[5\] \(id "badges"\), field "ticketSlaHours": is required/,
   ],
   [
     'an API system with a ticket connector',
-    (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.connector = { kind: 'ticket' }),
-    /systems\[3\] \(id "wiki"\), field "integration"/,
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[4]!.connector = { kind: 'ticket' }),
+    /systems\[4\] \(id "wiki"\), field "integration"/,
   ],
   [
     'a duplicate id',
-    (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.id = 'crm'),
-    /systems\[3\] \(id "crm"\), field "id": duplicates systems\[2\]/,
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[4]!.id = 'crm'),
+    /systems\[4\] \(id "crm"\), field "id": duplicates systems\[3\]/,
   ],
   [
     'a typo in a field name',
-    (d: { systems: Record<string, unknown>[] }) => (d.systems[2]!.ownr = {}),
-    /systems\[2\] \(id "crm"\), field "\(entry\)".*ownr/,
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.ownr = {}),
+    /systems\[3\] \(id "crm"\), field "\(entry\)".*ownr/,
   ],
   [
     'a bad duration',
@@ -91,8 +111,56 @@ test.each([
   [
     'a non-URL SCIM base',
     (d: { systems: Record<string, unknown>[] }) =>
-      ((d.systems[2]!.connector as Record<string, string>).baseUrl = 'crm.example.com'),
+      ((d.systems[3]!.connector as Record<string, string>).baseUrl = 'crm.example.com'),
     /field "connector.baseUrl"/,
+  ],
+  [
+    'owned credentials on a connector that cannot find them',
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.ownedCredentials = { integration: 'api' }),
+    /systems\[3\] \(id "crm"\), field "ownedCredentials": connector kind "scim" cannot find owned credentials/,
+  ],
+  [
+    'owned credentials on the MFA scope',
+    (d: { systems: Record<string, unknown>[] }) =>
+      (d.systems[1]!.ownedCredentials = { integration: 'ticket' }),
+    /systems\[1\] \(id "entra-mfa"\), field "ownedCredentials": is supported only with connector.scope "account"/,
+  ],
+  [
+    'a rate limit of zero',
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[0]!.rateLimit = { revocationsPerSecond: 0 }),
+    /systems\[0\] \(id "entra"\), field "rateLimit.revocationsPerSecond"/,
+  ],
+  [
+    'an unknown Entra scope',
+    (d: { systems: Record<string, unknown>[] }) =>
+      ((d.systems[1]!.connector as Record<string, string>).scope = 'everything'),
+    /systems\[1\] \(id "entra-mfa"\), field "connector.scope"/,
+  ],
+  [
+    'a VPN group connector without groups',
+    (d: { systems: Record<string, unknown>[] }) =>
+      (d.systems[2]!.connector = {
+        kind: 'ldap-group',
+        url: 'ldap://127.0.0.1',
+        bindDn: 'cn=admin',
+        bindPasswordEnv: 'SCIM_TOKEN_VPN',
+        userBaseDn: 'ou=people',
+        userFilter: '(uid={employeeId})',
+        groups: [],
+      }),
+    /systems\[2\] \(id "vpn"\), field "connector.groups"/,
+  ],
+  [
+    'an unknown company time zone',
+    (d: { systems: Record<string, unknown>[]; organization?: Record<string, unknown> }) =>
+      (d.organization!.timeZone = 'Mars/Olympus_Mons'),
+    /field "organization.timeZone": must be an IANA time zone/,
+  ],
+  [
+    'no HR contact',
+    (d: { systems: Record<string, unknown>[]; organization?: Record<string, unknown> }) =>
+      delete d.organization!.hr,
+    /field "organization.hr"/,
   ],
 ])('%s is named with file, entry and field', (_name, fn, expected) => {
   const msg = errorOf(mutated(fn));
@@ -103,7 +171,7 @@ test.each([
 test('a secret the catalog refers to must be set', () => {
   const msg = errorOf(readFileSync(demoFile, 'utf8'), { ...demoEnv, SCIM_TOKEN_WIKI: '' });
   expect(msg).toMatch(
-    /systems\[3\] \(id "wiki"\), field "connector.tokenEnv": environment variable SCIM_TOKEN_WIKI is not set/,
+    /systems\[4\] \(id "wiki"\), field "connector.tokenEnv": environment variable SCIM_TOKEN_WIKI is not set/,
   );
 });
 
