@@ -39,6 +39,11 @@ export interface StepFailure extends StepRef {
   attempts: number;
 }
 
+/** A search for owned credentials; the steps it finds run on the same task queue as the search. */
+export interface DiscoverRef extends StepRef {
+  taskQueue: string | null;
+}
+
 /** A step that revokes one credential the leaver owns. */
 export interface OwnedStepRef extends StepRef {
   owned: OwnedCredentialRef;
@@ -385,7 +390,8 @@ export function createActivities(deps: ActivityDeps) {
      * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
      * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
      */
-    async discoverOwnedCredentials(ref: StepRef): Promise<StepOutcome> {
+    async discoverOwnedCredentials(input: DiscoverRef): Promise<StepOutcome> {
+      const ref = { departureId: input.departureId, systemId: input.systemId, action: input.action };
       const sys = system(ref.systemId);
       const who = await subject(ref.departureId);
       await markAttempt(ref);
@@ -406,11 +412,8 @@ export function createActivities(deps: ActivityDeps) {
         };
       });
       const base = await db.stepRecord.count({ where: { departureId: ref.departureId } });
-      const plannedDiscover = buildPlan(catalog, connectors, Context.current().info.taskQueue).find(
-        (p) => p.kind === 'discover_owned' && p.systemId === sys.id,
-      )!;
       const discovered = found.map((item, i) =>
-        ownedCredentialStep(sys, plannedDiscover, item, base + i, connector.executingSystem),
+        ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem),
       );
       await db.stepRecord.createMany({
         data: discovered.map((p) => stepRow(ref.departureId, p, null)),

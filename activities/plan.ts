@@ -89,7 +89,7 @@ export function buildPlan(
 /** The step that revokes one owned credential found by `discover`. */
 export function ownedCredentialStep(
   s: CatalogSystem,
-  discover: PlannedStep,
+  taskQueue: string | null,
   item: OwnedCredentialRef,
   ordinal: number,
   executingSystem: string,
@@ -110,7 +110,7 @@ export function ownedCredentialStep(
     retry: retryOf(s),
     slaHours: viaApi ? null : (s.ownedCredentials?.ticketSlaHours ?? 24),
     privileged: true,
-    taskQueue: viaApi ? discover.taskQueue : null,
+    taskQueue: viaApi ? taskQueue : null,
     owned: item,
   };
 }

@@ -120,6 +120,9 @@ async function main(): Promise<void> {
   if (!process.env.DATABASE_URL) {
     say(`starting embedded PostgreSQL (PGlite), data in ${path.relative(ROOT, DATA)}/pg`);
     // The package's bin script (not in its "exports", so resolve it from the package folder).
+    // patches/@electric-sql+pglite-socket+*.patch keeps each connection's extended-protocol batch
+    // (Parse..Sync) together and un-wedges the queue after a failed query: upstream
+    // electric-sql/pglite#1046 (concurrent batches from two connections interleave).
     const bin = path.join(
       ROOT,
       'node_modules',

@@ -230,7 +230,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         p.kind === 'revoke'
           ? await acts.revokeAccess(ref)
           : p.kind === 'discover_owned'
-            ? await acts.discoverOwnedCredentials(ref)
+            ? await acts.discoverOwnedCredentials({ ...ref, taskQueue: p.taskQueue })
             : await acts.revokeOwnedCredential({ ...ref, owned: p.owned! });
       view.attempts = r.attempts;
       view.actedAt = r.actedAt;

@@ -169,6 +169,8 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         timeout: '5s',
         retry,
         ownedCredentials: { integration: 'api' },
+        // Its own task queue (rate-limited), so the e2e tests run steps on a per-system queue too.
+        rateLimit: { revocationsPerSecond: 50, maxConcurrent: 10 },
         connector: entra('account'),
       },
       {
