@@ -3,16 +3,6 @@ import { REVOCATION_TIERS, systemTaskQueue, type OwnedCredentialRef, type Planne
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import type { ConnectorRegistry } from './connectors';
 
-/**
- * Which catalog systems get a revocation step: every identity/directory/VPN/MFA system, and every
- * application that SSO does not cover or that has an API to deprovision (SSO disable alone never counts
- * as complete revocation where an API can confirm more).
- */
-export function needsRevocationStep(s: CatalogSystem): boolean {
-  if (s.tier !== 'application') return true;
-  return !s.sso || s.integration === 'api';
-}
-
 const ACTION_BY_INTEGRATION = { ticket: 'service_ticket', manual: 'manual_task' } as const;
 export const DISCOVER_OWNED_ACTION = 'discover_owned_credentials';
 
@@ -28,6 +18,8 @@ function queueOf(s: CatalogSystem, baseTaskQueue: string): string | null {
 /**
  * The ordered plan: identity, directory, VPN and MFA tiers in PRODUCT order (catalog order within a
  * tier), then one step per system that can hold credentials the leaver owns, then the applications.
+ * Every catalog system gets a step, SSO-covered ones included: disabling the SSO account does not end
+ * an application's local sessions, API tokens or local logins, so it never counts as revocation.
  */
 export function buildPlan(
   catalog: Catalog,
@@ -36,7 +28,6 @@ export function buildPlan(
 ): PlannedStep[] {
   const systems = catalog.systems
     .map((s, i) => ({ s, i }))
-    .filter(({ s }) => needsRevocationStep(s))
     .sort((a, b) => REVOCATION_TIERS.indexOf(a.s.tier) - REVOCATION_TIERS.indexOf(b.s.tier) || a.i - b.i)
     .map(({ s }) => s);
   const main = (s: CatalogSystem): Omit<PlannedStep, 'ordinal'> => {

@@ -53,6 +53,7 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
     'application:crm',
     'application:wiki',
     'application:badges',
+    'application:chat',
   ]);
   // Rate-limited systems run on their own task queue; the others on the workflow's.
   expect(plan.find((p) => p.stepId === 'entra')!.taskQueue).toBe('offboarding.system.entra');

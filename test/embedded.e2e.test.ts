@@ -106,7 +106,9 @@ test('npm start runs a sample departure, stops on Ctrl-C and keeps its state', a
       const r = await fetch(`${api}/departures/${departureId}`, { headers: auth });
       const j = (await r.json()) as { steps: { systemId: string; status: string }[] };
       return j.steps.length > 0 &&
-        j.steps.every((s) => (s.systemId === 'badges' ? s.status === 'yellow' : s.status === 'green'))
+        j.steps.every((s) =>
+          ['badges', 'chat'].includes(s.systemId) ? s.status === 'yellow' : s.status === 'green',
+        )
         ? j
         : null;
     },
@@ -114,7 +116,7 @@ test('npm start runs a sample departure, stops on Ctrl-C and keeps its state', a
     'sample departure revoked',
   );
   const ids = view.steps.map((s) => (s as { stepId?: string }).stepId ?? s.systemId);
-  expect(ids.slice(0, 7)).toEqual([
+  expect(ids.slice(0, 8)).toEqual([
     'entra',
     'vpn',
     'entra-mfa',
@@ -122,9 +124,10 @@ test('npm start runs a sample departure, stops on Ctrl-C and keeps its state', a
     'crm',
     'wiki',
     'badges',
+    'chat',
   ]);
   // Dana owns an app registration in the demo tenant: its secrets were removed on Graph's own queue.
-  expect(ids.slice(7)).toEqual([expect.stringMatching(/^entra\/revoke_owned:/)]);
+  expect(ids.slice(8)).toEqual([expect.stringMatching(/^entra\/revoke_owned:/)]);
   const inbox = (await (await fetch(`http://127.0.0.1:${ports.inbox}`)).json()) as { to: string[] }[];
   expect(inbox.some((m) => m.to.includes('facilities@example.com'))).toBe(true);
 

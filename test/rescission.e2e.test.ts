@@ -121,11 +121,11 @@ test('a rescission after the offboarding finished opens a review and re-enables 
   const person = seedEmployee(stack.standIns, id);
   const r = await send(hrisEvent(id));
   const departureId = r.json.departureId as string;
-  // The badge system's owner confirms its ticket, so the offboarding finishes.
+  // The badge and chat owners confirm their tickets, so the offboarding finishes.
   const tickets = await eventually(
     async () => {
       const t = (await view(departureId)).steps.filter((s) => s.ticketId);
-      return t.length === 1 ? t : null;
+      return t.length === 2 ? t : null;
     },
     30_000,
     'tickets open',

@@ -76,8 +76,8 @@ test('a confirmed termination revokes every system in order, each confirmed gree
     async () => {
       const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.it);
       const steps = r.json.steps as { stepId: string; integration: string; status: string }[];
-      return steps.length === 11 &&
-        steps.filter((s) => s.integration === 'api').every((s) => s.status === 'green')
+      return steps.length === 12 &&
+        steps.every((s) => s.status === (s.integration === 'api' ? 'green' : 'yellow'))
         ? r.json
         : null;
     },
@@ -107,6 +107,7 @@ test('a confirmed termination revokes every system in order, each confirmed gree
     'wiki',
     'badge',
     'crm',
+    'slack',
     `entra/revoke_owned:${app.id}`,
     `ldap/revoke_owned:${svcDn}`,
   ]);
@@ -116,7 +117,11 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(app.passwordCredentials).toHaveLength(0);
   expect(app.keyCredentials).toHaveLength(0);
   expect(steps.find((s) => s.stepId === `ldap/revoke_owned:${svcDn}`)?.status).toBe('yellow');
-  expect(steps.some((s) => s.systemId === 'slack')).toBe(false); // SSO-covered, no API: covered by the IdP step
+  // SSO-covered without an API: SSO disable is not revocation, so its owner gets a manual task.
+  expect(steps.find((s) => s.systemId === 'slack')).toMatchObject({
+    status: 'yellow',
+    integration: 'manual',
+  });
   expect(view.source).toBe('workflow');
 
   // Targets really changed, once each.
@@ -165,10 +170,10 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   }
   expect(byId.get('entra')!.executingSystem).toMatch(/^Microsoft Graph @ localhost:\d+$/);
 
-  // The owners confirm the badge and service-account tickets through the API; the steps turn green and
+  // The owners confirm the badge, chat and service-account tickets through the API; the steps turn green and
   // the departure completes.
   const tickets = await stack.db.ticket.findMany({ where: { departureId } });
-  expect(tickets.map((t) => t.systemId).sort()).toEqual(['badge', 'ldap']);
+  expect(tickets.map((t) => t.systemId).sort()).toEqual(['badge', 'ldap', 'slack']);
   for (const ticket of tickets) {
     const confirm = await fetch(`${api.url}/tickets/${ticket.id}/confirm`, {
       method: 'POST',
@@ -228,9 +233,11 @@ test('a target that keeps failing turns red, its owner is emailed once, and late
   const view = await eventually(
     async () => {
       const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.itdesk);
-      const steps = r.json.steps as { systemId: string; status: string }[];
+      const steps = r.json.steps as { systemId: string; status: string; integration: string }[];
       return steps.find((s) => s.systemId === 'crm')?.status === 'red' &&
-        steps.filter((s) => !['crm', 'badge'].includes(s.systemId)).every((s) => s.status === 'green')
+        steps
+          .filter((s) => s.systemId !== 'crm' && s.integration === 'api')
+          .every((s) => s.status === 'green')
         ? r.json
         : null;
     },
@@ -290,7 +297,7 @@ test('an employee unknown to a target is confirmed as having no account there', 
   const departureId = res.json.departureId as string;
   const rows = await eventually(async () => {
     const r = await stack.db.stepRecord.findMany({ where: { departureId } });
-    return r.length > 0 && r.filter((x) => x.systemId !== 'badge').every((x) => x.status === 'green')
+    return r.length > 0 && r.filter((x) => x.integration === 'api').every((x) => x.status === 'green')
       ? r
       : null;
   }, 30_000);
