@@ -8,8 +8,8 @@ export const DEMO_PORTS = {
   postgres: Number(process.env.OFFBOARD_PG_PORT ?? 5433),
   smtp: Number(process.env.OFFBOARD_SMTP_PORT ?? 1025),
   inbox: Number(process.env.OFFBOARD_INBOX_PORT ?? 1080),
-  graph: 7441,
-  scim: 7442,
+  graph: Number(process.env.OFFBOARD_GRAPH_PORT ?? 7441),
+  scim: Number(process.env.OFFBOARD_SCIM_PORT ?? 7442),
 };
 
 export const DEMO_SECRETS = {

@@ -269,11 +269,15 @@ async function main(): Promise<void> {
   env.HRIS_WEBHOOK_SECRET ||= secrets.HRIS_WEBHOOK_SECRET;
   env.OPERATOR_TOKENS ||= `admin:admin:${hashToken(secrets.adminToken)}`;
   if (!env.CATALOG_FILE) {
-    // The demo catalog names the stand-ins' CA as .data/standins/ca.pem; point it at this data folder.
-    const demo = readFileSync(path.join(ROOT, 'config', 'catalog.demo.yaml'), 'utf8').replace(
-      'caFile: .data/standins/ca.pem',
-      `caFile: ${JSON.stringify(path.join(DATA, 'standins', 'ca.pem'))}`,
-    );
+    // The demo catalog names the stand-ins' CA as .data/standins/ca.pem and their default ports; point
+    // it at this data folder and the ports in use.
+    const demo = readFileSync(path.join(ROOT, 'config', 'catalog.demo.yaml'), 'utf8')
+      .replace(
+        'caFile: .data/standins/ca.pem',
+        `caFile: ${JSON.stringify(path.join(DATA, 'standins', 'ca.pem'))}`,
+      )
+      .replaceAll('https://localhost:7441', `https://localhost:${DEMO_PORTS.graph}`)
+      .replaceAll('http://127.0.0.1:7442/', `http://127.0.0.1:${DEMO_PORTS.scim}/`);
     env.CATALOG_FILE = path.join(DATA, 'catalog.demo.yaml');
     writeFileSync(env.CATALOG_FILE, demo);
   }

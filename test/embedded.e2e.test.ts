@@ -48,6 +48,8 @@ async function start(): Promise<Running> {
       OFFBOARD_PG_PORT: String(ports.pg),
       OFFBOARD_SMTP_PORT: String(ports.smtp),
       OFFBOARD_INBOX_PORT: String(ports.inbox),
+      OFFBOARD_GRAPH_PORT: String(ports.graph),
+      OFFBOARD_SCIM_PORT: String(ports.scim),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -78,6 +80,8 @@ beforeAll(async () => {
     pg: await freePort(),
     smtp: await freePort(),
     inbox: await freePort(),
+    graph: await freePort(),
+    scim: await freePort(),
   };
 });
 
