@@ -344,3 +344,30 @@ test('a throttled Graph gets no call before its Retry-After has passed, and the 
   }
   expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
 }, 60_000);
+
+test('when the HRIS sent no manager, the one Entra knows is recorded on the departure', async () => {
+  const id = uniq('E');
+  const person = seedEmployee(stack.standIns, id);
+  const manager = stack.standIns.graph.seedUser({
+    userPrincipalName: `${id.toLowerCase()}-boss@example.com`,
+  });
+  person.graphUser.managerId = manager.id;
+  const event = hrisEvent(id) as { employee: Record<string, unknown> };
+  delete event.employee.managerEmail;
+  const d = signDelivery(WEBHOOK_SECRET, event);
+  const res = await post(`${api.url}/webhooks/hris`, d.body, d.headers);
+  const departureId = res.json.departureId as string;
+  const dep = await eventually(
+    async () => {
+      const x = await stack.db.departure.findUnique({ where: { id: departureId } });
+      return x?.managerEmail ? x : null;
+    },
+    30_000,
+    'manager recorded',
+  );
+  expect(dep.managerEmail).toBe(`${id.toLowerCase()}-boss@example.com`);
+  const audit = await stack.db.auditEvent.findFirstOrThrow({
+    where: { departureId, action: 'manager_recorded' },
+  });
+  expect(audit.details).toMatchObject({ managerEmail: dep.managerEmail, source: 'entra' });
+}, 60_000);
