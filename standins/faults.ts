@@ -76,3 +76,17 @@ export class StandInControl {
     };
   }
 }
+
+/**
+ * The most timestamps (ms) that fall in any half-open window [t, t + windowMs). The busiest window
+ * always starts at some timestamp, so sliding the window's start over the sorted timestamps suffices.
+ */
+export function maxInAnyWindow(times: readonly number[], windowMs = 1000): number {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (j < t.length && t[j]! < t[i]! + windowMs) j++;
+    best = Math.max(best, j - i);
+  }
+  return best;
+}

@@ -2,7 +2,8 @@
  * Builds the offboarding workers from their dependencies: one worker for the workflows and the
  * control activities on the main task queue, plus one activity worker per rate-limited system on that
  * system's own queue, where Temporal enforces the system's rate across every worker process
- * (`maxTaskQueueActivitiesPerSecond`) and `maxConcurrentActivityTaskExecutions` bounds calls in flight.
+ * (`maxTaskQueueActivitiesPerSecond`), paces this worker's polls (`maxActivitiesPerSecond`) and
+ * `maxConcurrentActivityTaskExecutions` bounds calls in flight (see `systemWorkerLimits`).
  */
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -61,6 +62,35 @@ export class OffboardingWorkers {
   }
 }
 
+/**
+ * Temporal settings for a rate-limited system's worker, chosen so that the system never receives more
+ * than `revocationsPerSecond` calls in any one-second window (test/ratelimit.e2e.test.ts measures it):
+ *
+ * - `maxTaskQueueActivitiesPerSecond` is enforced by the server on the system's queue for all worker
+ *   processes together, but as a token bucket holding one second of burst: a queue that has been idle
+ *   hands out up to a second's worth at once, so on its own it let up to 1.4x the rate through in one
+ *   second with the default 4 task queue partitions (each holds rate/4) and 2x with a single partition.
+ * - `maxActivitiesPerSecond` spaces this worker's polls 1/pace apart, with no burst.
+ * - Calls already in flight can land in the same second as those started in it (a slow target, a busy
+ *   process), and one more task may be waiting for a free slot. So a second sees at most
+ *   ceil(pace) + inFlight + 1 calls; that sum is kept within the rate, with at most about half of it in
+ *   flight (`maxConcurrent` stays an upper bound). Below 3 per second the sum cannot be met (one call in
+ *   flight and one waiting already make two); the pace is then a third of the rate.
+ *
+ * With several worker processes each one paces itself, and the server's limit holds their sum to the
+ * rate over time (with its one-second burst).
+ */
+export function systemWorkerLimits(limit: { revocationsPerSecond: number; maxConcurrent: number }) {
+  const rate = limit.revocationsPerSecond;
+  const inFlight = Math.max(1, Math.min(limit.maxConcurrent, Math.floor((rate - 1) / 2)));
+  const pace = Math.floor(rate) - 1 - inFlight > 0 ? Math.floor(rate) - 1 - inFlight : rate / 3;
+  return {
+    maxTaskQueueActivitiesPerSecond: rate,
+    maxActivitiesPerSecond: pace,
+    maxConcurrentActivityTaskExecutions: inFlight,
+  } satisfies Partial<WorkerOptions>;
+}
+
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
   const activities = createActivities(o.deps);
@@ -84,8 +114,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
         namespace: o.namespace,
         taskQueue: systemTaskQueue(o.taskQueue, s.id),
         activities,
-        maxTaskQueueActivitiesPerSecond: s.rateLimit.revocationsPerSecond,
-        maxConcurrentActivityTaskExecutions: s.rateLimit.maxConcurrent,
+        ...systemWorkerLimits(s.rateLimit),
       }),
     );
   }
