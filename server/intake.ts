@@ -42,9 +42,6 @@ function classify(e: WebhookVerificationError): SignatureResult {
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
 
-function moved(dep: { lastDay: string | null }, t: { lastDay?: string | null }): boolean {
-  return !!t.lastDay && dep.lastDay === t.lastDay;
-}
 
 /** Creates the intake service used by `POST /webhooks/hris`. */
 export function createIntake(deps: IntakeDeps) {
@@ -191,6 +188,7 @@ export function createIntake(deps: IntakeDeps) {
         let dep = open;
         let created = false;
         let lastDayMoved: string | null = null;
+        let lastDayChanged = false;
         if (
           dep &&
           t.lastDay &&
@@ -200,6 +198,7 @@ export function createIntake(deps: IntakeDeps) {
         ) {
           // The HRIS moved the last day of a running offboarding: record it and tell the workflow.
           lastDayMoved = dep.lastDay;
+          lastDayChanged = true;
           dep = await tx.departure.update({ where: { id: dep.id }, data: { lastDay: t.lastDay } });
           const change: LastDayChange = { lastDay: t.lastDay, source: `hris:${key}` };
           await tx.workflowMessage.create({
@@ -245,10 +244,10 @@ export function createIntake(deps: IntakeDeps) {
             signatureResult: 'valid',
             hrisStatus: event.status,
             employeeId: event.employee.id,
-            outcome: created ? 'queued' : lastDayMoved !== null || moved(dep, t) ? 'updated' : 'duplicate',
+            outcome: created ? 'queued' : lastDayChanged ? 'updated' : 'duplicate',
             reason: created
               ? null
-              : moved(dep, t)
+              : lastDayChanged
                 ? `last day moved from ${lastDayMoved ?? '(none)'} to ${t.lastDay ?? ''}`
                 : `offboarding ${dep.id} already exists for this employee`,
             payload: event as unknown as Prisma.InputJsonValue,
@@ -262,7 +261,7 @@ export function createIntake(deps: IntakeDeps) {
             departureId: dep.id,
             details: { webhookId: key, status: event.status, terminationType: t.type },
           });
-        return { dep, created, updated: !created && moved(dep, t) && lastDayMoved !== null };
+        return { dep, created, updated: lastDayChanged };
       });
       departure = out.dep;
       isNew = out.created;

@@ -79,8 +79,8 @@ test('resigned_confirmed also triggers; the answer carries the departure', async
 test.each([
   ['pending_resignation', /pending_resignation is not a confirmed departure/],
   ['active', /does not start an offboarding/],
-  ['termination_rescinded', /no offboarding is changed automatically/],
-])('status %s is logged and ignored, starting nothing', async (status, reason) => {
+  ['termination_rescinded', /no offboarding of this employee to rescind/],
+])('status %s (for an employee without an offboarding) is logged and ignored, starting nothing', async (status, reason) => {
   const id = uniq('W');
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status }));
   const r = await post(url(), d.body, d.headers);
