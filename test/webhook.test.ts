@@ -80,18 +80,21 @@ test.each([
   ['pending_resignation', /pending_resignation is not a confirmed departure/],
   ['active', /does not start an offboarding/],
   ['termination_rescinded', /no offboarding of this employee to rescind/],
-])('status %s (for an employee without an offboarding) is logged and ignored, starting nothing', async (status, reason) => {
-  const id = uniq('W');
-  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status }));
-  const r = await post(url(), d.body, d.headers);
-  expect(r.status).toBe(200);
-  expect(r.json.action).toBe('ignored');
-  expect(r.json.reason).toMatch(reason);
-  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
-  expect(await workflowExists(id)).toBe(false);
-  const [ev] = await eventsFor(d.headers['webhook-id']!);
-  expect(ev).toMatchObject({ outcome: 'ignored', hrisStatus: status });
-});
+])(
+  'status %s (for an employee without an offboarding) is logged and ignored, starting nothing',
+  async (status, reason) => {
+    const id = uniq('W');
+    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status }));
+    const r = await post(url(), d.body, d.headers);
+    expect(r.status).toBe(200);
+    expect(r.json.action).toBe('ignored');
+    expect(r.json.reason).toMatch(reason);
+    expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(0);
+    expect(await workflowExists(id)).toBe(false);
+    const [ev] = await eventsFor(d.headers['webhook-id']!);
+    expect(ev).toMatchObject({ outcome: 'ignored', hrisStatus: status });
+  },
+);
 
 test('a bad signature, a stale or future timestamp and missing headers get 401 and start nothing', async () => {
   const id = uniq('W');
