@@ -42,7 +42,6 @@ function classify(e: WebhookVerificationError): SignatureResult {
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
 
-
 /** Creates the intake service used by `POST /webhooks/hris`. */
 export function createIntake(deps: IntakeDeps) {
   const { db, logger } = deps;
