@@ -211,6 +211,113 @@ const organization = z
     hr: person,
     /** IT contact: rescission reviews and verification reports go here. */
     it: person,
+    /** Finance (payroll: final pay inputs) and Benefits (benefits continuation) contacts. */
+    finance: person.default({ name: 'Finance', email: 'finance@example.com' }),
+    benefits: person.default({ name: 'Benefits', email: 'benefits@example.com' }),
+  })
+  .strict();
+
+const businessDays = (min: number, max: number, dflt: number) =>
+  z.number().int().min(min).max(max).default(dflt);
+
+/** Where assigned assets come from and how their recovery is routed and escalated. */
+const assets = z
+  .object({
+    /** The asset system: the built-in register (Prisma) or Snipe-IT's REST API. */
+    system: z.enum(['builtin', 'snipeit']).default('builtin'),
+    snipeit: z
+      .object({
+        /** Snipe-IT base URL, e.g. https://assets.example.com (the API is under /api/v1). */
+        baseUrl: z.url(),
+        tokenEnv: envName,
+        /** Status label id Snipe-IT uses for "return in progress" and for checked-in stock. */
+        returnInProgressStatusId: z.number().int().positive(),
+        checkedInStatusId: z.number().int().positive(),
+      })
+      .strict()
+      .optional(),
+    /** Route of a hybrid worker: in-office appointment (default) or remote return. */
+    hybridRoute: z.enum(['in_office', 'remote']).default('in_office'),
+    /** Business days an asset has to come back before the IT owner is told (5-10, default 7). */
+    returnWindowBusinessDays: businessDays(5, 10, 7),
+    /** Further business days before the department head is told and a recovery plan recorded. */
+    escalationWindowBusinessDays: businessDays(1, 10, 5),
+    /** Public holidays of this country (and optional region) are not business days (ISO codes). */
+    holidays: z
+      .object({
+        country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as DE'),
+        region: z.string().optional(),
+      })
+      .strict()
+      .default({ country: 'US' }),
+    /** Who is told first when an asset is late. */
+    itOwner: person.default({ name: 'IT asset owner', email: 'it-assets@example.com' }),
+    /** The IT desk: receives returns, books appointments, handles label requests. */
+    itDesk: z
+      .object({ name: z.string().min(1), email: z.email(), location: z.string().min(1).default('IT desk') })
+      .strict()
+      .default({ name: 'IT Desk', email: 'it-desk@example.com', location: 'IT desk' }),
+    /** Prepaid shipping labels for remote returns: `builtin` = a label request task for the IT desk. */
+    shipping: z
+      .object({ provider: z.enum(['builtin']).default('builtin') })
+      .strict()
+      .default({ provider: 'builtin' }),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.system === 'snipeit' && !a.snipeit)
+      ctx.addIssue({ code: 'custom', path: ['snipeit'], message: 'is required when system is "snipeit"' });
+  });
+
+/** Compliance documents. */
+const documents = z
+  .object({
+    nda: z
+      .object({
+        /** E-signature provider: `builtin` serves a signing page from the API. */
+        provider: z.enum(['builtin']).default('builtin'),
+        /** Hours a signing link stays valid. */
+        linkValidHours: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 30)
+          .default(72),
+        /** Reminder interval while unsigned. */
+        reminderEveryHours: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 7)
+          .default(24),
+        /** Unsigned after this many days: the step turns red. */
+        deadlineDays: z.number().int().min(1).max(60).default(7),
+      })
+      .strict()
+      .default({ provider: 'builtin', linkValidHours: 72, reminderEveryHours: 24, deadlineDays: 7 }),
+    exitSurvey: z
+      .object({ linkValidDays: z.number().int().min(1).max(90).default(14) })
+      .strict()
+      .default({ linkValidDays: 14 }),
+  })
+  .strict();
+
+/** A data source whose content is archived for a leaver (one archiving step each). */
+const dataSource = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+    name: z.string().min(1),
+    /** Retention policy the archive is kept under, e.g. "email-7y". */
+    retentionPolicy: z.string().min(1),
+    /** Where the archive goes (a URI or path prefix; the departure id is appended). */
+    archiveLocation: z.string().min(1),
+    /** Whether the step also deletes the source data after archiving (never under legal hold). */
+    deleteAfterArchive: z.boolean().default(false),
+    owner: person,
+    connector: z.discriminatedUnion('kind', [
+      /** Built-in: a manifest of what is archived, confirmed by the owner (no API). */
+      z.object({ kind: z.literal('manual') }).strict(),
+    ]),
   })
   .strict();
 
@@ -218,6 +325,21 @@ export const catalogSchema = z
   .object({
     version: z.literal(1),
     organization,
+    assets: assets.default({
+      system: 'builtin',
+      hybridRoute: 'in_office',
+      returnWindowBusinessDays: 7,
+      escalationWindowBusinessDays: 5,
+      holidays: { country: 'US' },
+      itOwner: { name: 'IT asset owner', email: 'it-assets@example.com' },
+      itDesk: { name: 'IT Desk', email: 'it-desk@example.com', location: 'IT desk' },
+      shipping: { provider: 'builtin' },
+    }),
+    documents: documents.default({
+      nda: { provider: 'builtin', linkValidHours: 72, reminderEveryHours: 24, deadlineDays: 7 },
+      exitSurvey: { linkValidDays: 14 },
+    }),
+    dataSources: z.array(dataSource).default([]),
     systems: z.array(systemSchema).min(1),
   })
   .strict();
@@ -227,6 +349,9 @@ export type Catalog = z.infer<typeof catalogSchema>;
 export type EntraConnectorConfig = z.infer<typeof entraConnector>;
 export type LdapConnectorConfig = z.infer<typeof ldapConnector>;
 export type LdapGroupConnectorConfig = z.infer<typeof ldapGroupConnector>;
+export type AssetsConfig = z.infer<typeof assets>;
+export type DocumentsConfig = z.infer<typeof documents>;
+export type DataSource = z.infer<typeof dataSource>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 
 function describeEntry(raw: unknown, index: number): string {
@@ -264,6 +389,9 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
       }
     }
   } else {
+    const sn = r.data.assets.snipeit;
+    if (r.data.assets.system === 'snipeit' && sn && !env[sn.tokenEnv])
+      problems.push(`field "assets.snipeit.tokenEnv": environment variable ${sn.tokenEnv} is not set`);
     const seen = new Map<string, number>();
     r.data.systems.forEach((s, i) => {
       const prev = seen.get(s.id);
