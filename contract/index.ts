@@ -244,3 +244,43 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'UnknownSystemError',
   'DepartureNotFoundError',
 ] as const;
+
+// ---------------------------------------------------------------- asset recovery and documents
+
+/** The IT desk received a returned asset (payload of `assetReceivedSignal`). */
+export interface AssetReceipt {
+  assetTag: string;
+  receivedBy: string;
+  /** e.g. good | damaged | missing_parts | wiped */
+  condition: string;
+  inspectedBy: string;
+  notes: string;
+}
+
+/** An asset to recover, as planned by the asset activities (ids only; no personal data). */
+export interface AssetToRecover {
+  recoveryId: string;
+  assetTag: string;
+  assetName: string;
+}
+
+/** The recovery plan of a departure: route, assets and the two escalation deadlines (ISO instants). */
+export interface AssetRecoveryPlan {
+  route: 'remote' | 'in_office';
+  assets: AssetToRecover[];
+  /** End of the return window (business days, holidays excluded): then the IT owner is told. */
+  dueAt: string;
+  /** End of the second window: then the department head is told and a recovery plan recorded. */
+  secondDueAt: string;
+}
+
+/** The IT desk received an asset (event from outside: a signal). */
+export const assetReceivedSignal = defineSignal<[AssetReceipt]>('assetReceived');
+
+/** A document was signed on the built-in signing page (event from outside: a signal). */
+export interface DocumentSigned {
+  documentId: string;
+  type: 'nda_acknowledgment';
+  signedAt: string;
+}
+export const documentSignedSignal = defineSignal<[DocumentSigned]>('documentSigned');
