@@ -18,7 +18,11 @@ export interface CaughtMail {
   messageId: string;
   purpose: string | null;
   receivedAt: string;
+  /** Attachments and non-text alternatives (e.g. a text/calendar invite); `text` only for text-like types. */
+  attachments: { filename: string | null; contentType: string; size: number; text: string | null }[];
 }
+
+const TEXT_LIKE = /^(text\/|application\/(ics|json|xml))/i;
 
 function addresses(a: ParsedMail['to']): string[] {
   if (!a) return [];
@@ -38,6 +42,12 @@ function toCaught(m: ParsedMail): CaughtMail {
     messageId: m.messageId ?? '',
     purpose: (m.headers.get('x-offboard-purpose') as string | undefined) ?? null,
     receivedAt: (m.date ?? new Date()).toISOString(),
+    attachments: m.attachments.map((a) => ({
+      filename: a.filename ?? null,
+      contentType: a.contentType,
+      size: a.size,
+      text: TEXT_LIKE.test(a.contentType) ? a.content.toString('utf8') : null,
+    })),
   };
 }
 
@@ -53,7 +63,10 @@ export class MailCatcher {
       for (const f of readdirSync(dir)
         .filter((x) => x.endsWith('.json'))
         .sort())
-        this.messages.push(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CaughtMail);
+        this.messages.push({
+          attachments: [],
+          ...(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CaughtMail),
+        });
     }
     this.server = new SMTPServer({
       authOptional: true,

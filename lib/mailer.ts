@@ -16,6 +16,8 @@ export interface OutgoingMail {
   cc?: string[];
   subject: string;
   text: string;
+  /** A calendar invite (iCalendar text) sent as the message's text/calendar alternative, e.g. METHOD:REQUEST. */
+  icalEvent?: { method: string; filename?: string; content: string };
 }
 
 export interface SentMail {
@@ -75,6 +77,7 @@ export function createMailer(deps: { db: Db; smtpUrl: string; from: string }): M
         subject: mail.subject,
         text: mail.text,
         messageId,
+        icalEvent: mail.icalEvent,
         headers: { 'X-Offboard-Purpose': mail.purpose },
       });
       await deps.db.notification.update({
