@@ -73,4 +73,13 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly' },
     },
   },
+  {
+    // The CLI's bin shim: CommonJS that loads tsx, then the TypeScript entry point.
+    files: ['cli/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { process: 'readonly', require: 'readonly', setImmediate: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -15,7 +15,9 @@ import { createAuth, type TokenEntry } from './auth';
 import { getDepartureView } from './departures';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
+import { operatorIdempotencyKey, parseOperatorDeparture } from './operator-start';
 import type { Starter } from './starter';
+import { departureIdsInState, WORKFLOW_STATES } from './workflow-state';
 
 export interface AppDeps {
   db: Db;
@@ -101,23 +103,99 @@ export function createApp(deps: AppDeps): express.Express {
     },
   );
 
-  /** List departures (newest first); filters: status, department, red=true. Any operator role. */
+  /**
+   * An operator submits a confirmed departure (canonical HRIS `employee` + `termination`; `status` is
+   * implied by the termination type when absent). Same validation, storage, idempotency and start as the
+   * webhook; `Idempotency-Key` header, or the employee + confirmedAt. Roles hr, admin.
+   */
+  app.post(
+    '/departures',
+    requireRole('hr'),
+    express.raw({ type: () => true, limit: '64kb' }),
+    async (req: Request, res: Response) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const ct = req.headers['content-type'];
+      if (!ct || !/^application\/([a-z.+-]*\+)?json\b/i.test(ct))
+        throw new AppError('unsupported_media_type', 'content-type must be application/json');
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new AppError('bad_request', 'body is not valid JSON', {
+          fields: [{ field: '(body)', message: 'not valid JSON' }],
+        });
+      }
+      const receivedAt = new Date();
+      const parsed = parseOperatorDeparture(body, deps.intake.triggerStatuses, receivedAt);
+      if (!parsed.ok) throw new AppError('validation_failed', 'invalid departure', { fields: parsed.fields });
+      const key = operatorIdempotencyKey(req.headers['idempotency-key'], parsed.event);
+      if (!key.ok) throw new AppError('validation_failed', 'invalid Idempotency-Key', { fields: key.fields });
+      let answer;
+      try {
+        answer = await deps.intake.submit({
+          event: parsed.event,
+          key: key.key,
+          operator: req.operator!.name,
+          body: raw,
+          receivedAt,
+        });
+      } catch (e) {
+        if (e instanceof AppError) throw e;
+        (res.locals.log as Logger).error({ err: e }, 'operator departure could not be stored');
+        res.setHeader('retry-after', '5');
+        throw new AppError('unavailable', 'the departure could not be stored; retry later');
+      }
+      res.status(answer.status).json(answer.body);
+    },
+  );
+
+  /**
+   * List departures (newest first); filters: status, department, employeeId, red=true, from/to (created
+   * at, ISO date or instant), workflow=running|failed (the workflow's state in Temporal). Any operator role.
+   */
   app.get('/departures', requireRole('hr', 'it', 'itdesk'), async (req, res) => {
+    const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
     const q = z
       .object({
         status: z.string().max(40).optional(),
         department: z.string().max(200).optional(),
+        employeeId: z.string().min(1).max(64).optional(),
         red: z.enum(['true', 'false']).optional(),
+        from: instant.optional(),
+        to: instant.optional(),
+        workflow: z.enum(WORKFLOW_STATES).optional(),
         limit: z.coerce.number().int().min(1).max(500).default(100),
       })
+      .strict()
       .safeParse(req.query);
     if (!q.success)
       throw new AppError('validation_failed', 'invalid query', { fields: fieldErrors(q.error) });
+    // A bare date as `to` means the whole of that day (UTC).
+    const from = q.data.from ? new Date(q.data.from) : undefined;
+    const to = q.data.to
+      ? new Date(q.data.to.length === 10 ? Date.parse(q.data.to) + 86_400_000 - 1 : q.data.to)
+      : undefined;
+    if (from && to && from > to)
+      throw new AppError('validation_failed', 'invalid query', {
+        fields: [{ field: 'to', message: 'must not be before from' }],
+      });
+    let ids: string[] | undefined;
+    if (q.data.workflow) {
+      try {
+        ids = [...(await departureIdsInState(client, q.data.workflow))];
+      } catch (e) {
+        (res.locals.log as Logger).warn({ err: e }, 'Temporal visibility unavailable');
+        throw new AppError('unavailable', 'Temporal could not be asked for workflow states; retry later');
+      }
+    }
     const rows = await db.departure.findMany({
       where: {
         status: q.data.status,
         department: q.data.department,
+        employeeId: q.data.employeeId,
         redSteps: q.data.red === 'true' ? { gt: 0 } : q.data.red === 'false' ? 0 : undefined,
+        createdAt: from || to ? { gte: from, lte: to } : undefined,
+        id: ids ? { in: ids } : undefined,
       },
       orderBy: { createdAt: 'desc' },
       take: q.data.limit,

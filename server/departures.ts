@@ -9,6 +9,7 @@ export interface DepartureView {
     id: string;
     employeeId: string;
     employeeName: string;
+    workEmail: string;
     department: string;
     workLocation: string;
     terminationType: string;
@@ -24,7 +25,11 @@ export interface DepartureView {
     rescindedAt: string | null;
     createdAt: string;
   };
-  workflow: { phase: string | null; reachable: boolean };
+  /**
+   * `status`: the execution status of the workflow's current run (RUNNING, COMPLETED, FAILED,
+   * TERMINATED, ...), null when Temporal did not answer or the run belongs to another departure.
+   */
+  workflow: { phase: string | null; reachable: boolean; status: string | null; runId: string | null };
   /** Decisions open for HR and IT (e.g. after a rescinded termination). */
   reviews: {
     id: string;
@@ -50,16 +55,20 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
   if (!d) throw new AppError('not_found', `no departure ${id}`);
   let live: OffboardingStatus | null = null;
   let reachable = false;
+  let execution: { status: string; runId: string } | null = null;
   if (d.workflowStartedAt) {
-    try {
-      live = await client.withDeadline(Date.now() + 2_000, () =>
-        client.workflow.getHandle(d.workflowId).query(statusQuery),
-      );
+    const handle = client.workflow.getHandle(d.workflowId);
+    const [q, desc] = await Promise.all([
+      client.withDeadline(Date.now() + 2_000, () => handle.query(statusQuery)).catch(() => null),
+      client.withDeadline(Date.now() + 2_000, () => handle.describe()).catch(() => null),
+    ]);
+    // Not found (e.g. past retention) or Temporal down: answer from the database alone.
+    if (q) {
       reachable = true;
-      if (live.departureId !== d.id) live = null; // a later departure of a rehired employee
-    } catch {
-      // Not found (e.g. past retention) or Temporal down: answer from the database alone.
+      live = q.departureId === d.id ? q : null; // null: a later departure of a rehired employee
     }
+    if (desc && (desc.memo as { departureId?: string } | undefined)?.departureId === d.id)
+      execution = { status: desc.status.name, runId: desc.runId };
   }
   const ticketByKey = new Map(d.tickets.map((t) => [t.key, t.id]));
   const dbSteps: StepView[] = d.steps.map((s) => ({
@@ -105,6 +114,7 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       id: d.id,
       employeeId: d.employeeId,
       employeeName: d.employeeName,
+      workEmail: d.workEmail,
       department: d.department,
       workLocation: d.workLocation,
       terminationType: d.terminationType,
@@ -127,7 +137,12 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       summary: r.summary,
       createdAt: r.createdAt.toISOString(),
     })),
-    workflow: { phase: live?.phase ?? null, reachable },
+    workflow: {
+      phase: live?.phase ?? null,
+      reachable,
+      status: execution?.status ?? null,
+      runId: execution?.runId ?? null,
+    },
     steps,
     source: live ? 'workflow' : 'database',
   };

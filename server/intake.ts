@@ -23,6 +23,20 @@ export type IntakeAnswer =
     }
   | { status: 200; body: { action: 'ignored'; reason: string } };
 
+/** Where an accepted departure came from: the signed HRIS webhook or an operator (API / CLI). */
+export interface Origin {
+  /** `TriggerEvent.source`. */
+  source: 'hris' | 'operator';
+  /** Audit actor and the `by` of the workflow start: `hris` or `operator:<name>`. */
+  actor: string;
+  /** How the sender was authenticated (`TriggerEvent.signatureResult`). */
+  signatureResult: 'valid' | 'operator';
+}
+
+const HRIS: Origin = { source: 'hris', actor: 'hris', signatureResult: 'valid' };
+
+type EventBase = Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>;
+
 export interface IntakeDeps {
   db: Db;
   secret: string;
@@ -41,6 +55,11 @@ function classify(e: WebhookVerificationError): SignatureResult {
 
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
+
+/** The audit detail naming the idempotency key. */
+function keyName(origin: Origin): string {
+  return origin.source === 'hris' ? 'webhookId' : 'idempotencyKey';
+}
 
 /** Creates the intake service used by `POST /webhooks/hris`. */
 export function createIntake(deps: IntakeDeps) {
@@ -162,7 +181,49 @@ export function createIntake(deps: IntakeDeps) {
       return { status: 200, body: { action: 'ignored', reason } };
     }
 
-    // 4. A confirmed departure: store event + departure in one transaction, then start the workflow.
+    return acceptDeparture(event, key, base, HRIS);
+  }
+
+  /**
+   * A departure submitted by an operator (`POST /departures`): the same validation, storage, idempotency
+   * and start as a webhook event. `key` is the operator's idempotency key; `event` is already validated
+   * and has a trigger status.
+   */
+  async function submit(req: {
+    event: HrisEvent;
+    key: string;
+    operator: string;
+    body: Buffer;
+    receivedAt: Date;
+  }): Promise<IntakeAnswer> {
+    const base: EventBase = {
+      source: 'operator',
+      receivedAt: req.receivedAt,
+      webhookId: null,
+      bodySha256: createHash('sha256').update(req.body).digest('hex'),
+      bodyBytes: req.body.length,
+    };
+    const origin: Origin = {
+      source: 'operator',
+      actor: `operator:${req.operator}`,
+      signatureResult: 'operator',
+    };
+    const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: req.key } });
+    if (prior) return redelivery(prior, base, req.event, origin);
+    return acceptDeparture(req.event, req.key, base, origin);
+  }
+
+  /**
+   * A confirmed departure: store event + departure in one transaction, then start the workflow. Shared by
+   * the webhook and the operator route.
+   */
+  async function acceptDeparture(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+  ): Promise<IntakeAnswer> {
+    const webhookId = base.webhookId;
     const t = event.termination!;
     const terminationKey = new Date(t.confirmedAt).toISOString();
     let departure: {
@@ -199,7 +260,10 @@ export function createIntake(deps: IntakeDeps) {
           lastDayMoved = dep.lastDay;
           lastDayChanged = true;
           dep = await tx.departure.update({ where: { id: dep.id }, data: { lastDay: t.lastDay } });
-          const change: LastDayChange = { lastDay: t.lastDay, source: `hris:${key}` };
+          const change: LastDayChange = {
+            lastDay: t.lastDay,
+            source: origin.source === 'hris' ? `hris:${key}` : origin.actor,
+          };
           await tx.workflowMessage.create({
             data: {
               departureId: dep.id,
@@ -208,10 +272,10 @@ export function createIntake(deps: IntakeDeps) {
             },
           });
           await audit(tx, {
-            actor: 'hris',
+            actor: origin.actor,
             action: 'last_day_changed',
             departureId: dep.id,
-            details: { webhookId: key, from: lastDayMoved, to: t.lastDay },
+            details: { [keyName(origin)]: key, from: lastDayMoved, to: t.lastDay },
           });
         }
         if (!dep) {
@@ -240,7 +304,7 @@ export function createIntake(deps: IntakeDeps) {
           data: {
             ...base,
             idempotencyKey: key,
-            signatureResult: 'valid',
+            signatureResult: origin.signatureResult,
             hrisStatus: event.status,
             employeeId: event.employee.id,
             outcome: created ? 'queued' : lastDayChanged ? 'updated' : 'duplicate',
@@ -255,10 +319,10 @@ export function createIntake(deps: IntakeDeps) {
         });
         if (created)
           await audit(tx, {
-            actor: 'hris',
+            actor: origin.actor,
             action: 'departure_accepted',
             departureId: dep.id,
-            details: { webhookId: key, status: event.status, terminationType: t.type },
+            details: { [keyName(origin)]: key, status: event.status, terminationType: t.type },
           });
         return { dep, created, updated: lastDayChanged };
       });
@@ -267,7 +331,7 @@ export function createIntake(deps: IntakeDeps) {
       lastDayUpdated = out.updated;
     } catch (e) {
       // A concurrent delivery of the same id or termination won the race: answer as a duplicate.
-      if (isUniqueViolation(e)) return redeliveryByKey(key, base, event);
+      if (isUniqueViolation(e)) return redeliveryByKey(key, base, event, origin);
       throw e;
     }
 
@@ -298,7 +362,10 @@ export function createIntake(deps: IntakeDeps) {
       };
     }
 
-    const started = await deps.starter.startDeparture(departure, 'hris-webhook');
+    const started = await deps.starter.startDeparture(
+      departure,
+      origin.source === 'hris' ? 'hris-webhook' : origin.actor,
+    );
     if (started.started) {
       await db.triggerEvent.update({ where: { idempotencyKey: key }, data: { outcome: 'started' } });
     }
@@ -399,11 +466,12 @@ export function createIntake(deps: IntakeDeps) {
 
   async function redeliveryByKey(
     key: string,
-    base: Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>,
+    base: EventBase,
     event: HrisEvent,
+    origin: Origin = HRIS,
   ): Promise<IntakeAnswer> {
     const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
-    if (prior) return redelivery(prior, base, event);
+    if (prior) return redelivery(prior, base, event, origin);
     // Same termination under a different webhook-id, inserted concurrently.
     const dep = await db.departure.findFirst({
       where: { employeeId: event.employee.id },
@@ -411,7 +479,7 @@ export function createIntake(deps: IntakeDeps) {
     });
     await logEvent({
       ...base,
-      signatureResult: 'valid',
+      signatureResult: origin.signatureResult,
       hrisStatus: event.status,
       employeeId: event.employee.id,
       outcome: 'duplicate',
@@ -424,16 +492,20 @@ export function createIntake(deps: IntakeDeps) {
 
   async function redelivery(
     prior: { outcome: string; reason: string | null; departureId: string | null },
-    base: Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>,
+    base: EventBase,
     event: HrisEvent,
+    origin: Origin = HRIS,
   ): Promise<IntakeAnswer> {
     await logEvent({
       ...base,
-      signatureResult: 'valid',
+      signatureResult: origin.signatureResult,
       hrisStatus: event.status,
       employeeId: event.employee.id,
       outcome: prior.outcome === 'ignored' ? 'ignored' : 'duplicate',
-      reason: `redelivery of webhook-id ${base.webhookId ?? ''}`,
+      reason:
+        origin.source === 'hris'
+          ? `redelivery of webhook-id ${base.webhookId ?? ''}`
+          : 'repeated operator submission (same idempotency key)',
       departureId: prior.departureId,
     });
     if (prior.outcome === 'ignored' || !prior.departureId) {
@@ -462,7 +534,7 @@ export function createIntake(deps: IntakeDeps) {
     });
   }
 
-  return { receive, logUnreadable };
+  return { receive, submit, logUnreadable, triggerStatuses: deps.triggerStatuses };
 }
 
 export type Intake = ReturnType<typeof createIntake>;

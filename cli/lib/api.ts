@@ -1,0 +1,175 @@
+/**
+ * The operator API over HTTP (`OFFBOARD_URL`, `OFFBOARD_TOKEN` or `--url` / `--token`): every write goes
+ * through the API's validation and audit trail, exactly as from the dashboard.
+ */
+import { CliError, EXIT } from './exit';
+
+export interface ApiOptions {
+  url?: string;
+  token?: string;
+}
+
+export interface ApiFieldError {
+  field: string;
+  message: string;
+}
+
+/** An answer the API gave with a 4xx/5xx status. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: ApiFieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The API could not be reached at all. */
+export class ApiUnreachable extends Error {
+  override readonly name = 'ApiUnreachable';
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+export function createApi(opts: ApiOptions, env: NodeJS.ProcessEnv = process.env) {
+  const base = (opts.url ?? env.OFFBOARD_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  const token = opts.token ?? env.OFFBOARD_TOKEN;
+  try {
+    new URL(base);
+  } catch {
+    throw new CliError(EXIT.usage, `not a URL: ${base} (--url or OFFBOARD_URL)`);
+  }
+
+  async function request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: T }> {
+    if (!token) throw new CliError(EXIT.usage, 'an operator token is required: --token or OFFBOARD_TOKEN');
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      throw new ApiUnreachable(
+        `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      );
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status >= 400) {
+      const err = (json as { error?: { code?: string; message?: string; fields?: ApiFieldError[] } } | null)
+        ?.error;
+      throw new ApiError(
+        res.status,
+        err?.code ?? `http_${res.status}`,
+        err?.message ?? (text.slice(0, 200) || res.statusText),
+        err?.fields ?? [],
+      );
+    }
+    return { status: res.status, body: json as T };
+  }
+
+  return {
+    base,
+    get: <T>(path: string) => request<T>('GET', path).then((r) => r.body),
+    post: <T>(path: string, body: unknown, headers?: Record<string, string>) =>
+      request<T>('POST', path, body, headers),
+  };
+}
+
+export type Api = ReturnType<typeof createApi>;
+
+/** Turns an API failure into the CLI's one-line error and exit code. */
+export function asCliError(e: unknown): unknown {
+  if (e instanceof ApiUnreachable) return new CliError(EXIT.unavailable, e.message);
+  if (e instanceof ApiError) {
+    const fields = e.fields.length ? `: ${e.fields.map((f) => `${f.field}: ${f.message}`).join('; ')}` : '';
+    return new CliError(
+      e.status >= 500 ? EXIT.unavailable : EXIT.refused,
+      `API refused (${e.status} ${e.code}): ${e.message}${fields}`,
+    );
+  }
+  return e;
+}
+
+/** Runs `fn`, converting API failures into CLI errors. */
+export async function withApi<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw asCliError(e);
+  }
+}
+
+/** The types the API answers with (the subset the CLI reads). */
+export interface DepartureRow {
+  id: string;
+  employeeId: string;
+  employeeName: string;
+  department: string;
+  status: string;
+  redSteps: number;
+  workflowId: string;
+  createdAt: string;
+}
+
+export interface StepRow {
+  stepId: string;
+  systemName: string;
+  status: string;
+  attempts: number;
+  executingSystem: string;
+  lastError: string | null;
+  detail: string | null;
+  scheduledFor: string | null;
+}
+
+export interface DepartureDetail {
+  departure: DepartureRow & {
+    workEmail?: string;
+    terminationType: string;
+    lastDay: string | null;
+    workflowStartedAt: string | null;
+    lastStartError: string | null;
+    revokeRestAt: string | null;
+    rescindedAt: string | null;
+  };
+  workflow: { phase: string | null; reachable: boolean; status?: string | null; runId?: string | null };
+  steps: StepRow[];
+  source: string;
+}
+
+/**
+ * Finds a departure: `dep_…` is a departure id; `offboarding:<employeeId>` a workflow id; anything else
+ * an employee id (their newest departure).
+ */
+export async function resolveDeparture(api: Api, ref: string): Promise<DepartureDetail> {
+  if (ref.startsWith('dep_')) return api.get<DepartureDetail>(`/departures/${encodeURIComponent(ref)}`);
+  const employeeId = ref.startsWith('offboarding:') ? ref.slice('offboarding:'.length) : ref;
+  const list = await api.get<{ departures: DepartureRow[] }>(
+    `/departures?employeeId=${encodeURIComponent(employeeId)}&limit=1`,
+  );
+  const newest = list.departures[0];
+  if (!newest) throw new CliError(EXIT.refused, `no departure of employee ${employeeId}`);
+  return api.get<DepartureDetail>(`/departures/${encodeURIComponent(newest.id)}`);
+}
