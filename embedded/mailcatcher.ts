@@ -65,7 +65,9 @@ export class MailCatcher {
         .sort())
         this.messages.push({
           attachments: [],
-          ...(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CaughtMail),
+          // Messages saved before attachments were kept have none.
+          ...(JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Omit<CaughtMail, 'attachments'> &
+            Partial<Pick<CaughtMail, 'attachments'>>),
         });
     }
     this.server = new SMTPServer({
