@@ -2,6 +2,7 @@
  * Process configuration, parsed once at start-up. A bad value stops the process with the variable named.
  */
 import { z } from 'zod';
+import { parseCodecKeys } from '../lib/codec';
 import { AppError } from '../lib/errors';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 500ms, 30s, 5m, 2h or 1d');
@@ -31,7 +32,44 @@ const operatorTokens = z.string().transform((s, ctx) => {
   return out;
 });
 
-export const envSchema = z.object({
+/** `keyId:base64(32 bytes)`, comma-separated: the first key encrypts, all decrypt (rotation). */
+const codecKeys = z.string().transform((s, ctx) => {
+  const r = parseCodecKeys(s);
+  if ('errors' in r) {
+    for (const message of r.errors) ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  }
+  return r.keys;
+});
+
+/** Browser origins (scheme://host[:port]) allowed to call the codec endpoint, comma-separated. */
+const origins = z.string().transform((s, ctx) => {
+  const out: string[] = [];
+  for (const part of s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    let origin: string | null = null;
+    try {
+      const u = new URL(part);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && u.origin === part.replace(/\/$/, ''))
+        origin = u.origin;
+    } catch {
+      /* reported below */
+    }
+    if (!origin) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part}" is not an origin such as https://temporal.example.com`,
+      });
+      return z.NEVER;
+    }
+    out.push(origin);
+  }
+  return out;
+});
+
+const envFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -55,7 +93,10 @@ export const envSchema = z.object({
     .pipe(z.array(z.enum(['terminated', 'resigned_confirmed'])).min(1)),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
-  /** A workflow bundle built ahead of time (bundleWorkflowCode); otherwise the worker bundles at start. */
+  /**
+   * A workflow bundle built ahead of time (bundleWorkflowCode, with `failureConverterPath` from
+   * lib/codec.ts); otherwise the worker bundles at start.
+   */
   WORKFLOW_BUNDLE: z.string().optional(),
   SMTP_URL: z
     .string()
@@ -65,6 +106,23 @@ export const envSchema = z.object({
   OPERATOR_TOKENS: operatorTokens.default([]),
   /** How often the dispatcher retries starting accepted-but-not-started departures. */
   DISPATCH_INTERVAL: duration.default('2s'),
+  /**
+   * Payload encryption keys (see lib/codec.ts). Required in production; without them (development,
+   * tests that opt out) payloads go to Temporal unencrypted. `npm start` generates one.
+   */
+  PAYLOAD_CODEC_KEYS: codecKeys.optional(),
+  /** Origins of the Temporal Web UI allowed to call `/codec/*` from the browser. */
+  CODEC_CORS_ORIGINS: origins.default(['http://127.0.0.1:8233', 'http://localhost:8233']),
+});
+
+/** The configuration schema: the fields, plus what depends on more than one of them. */
+export const envSchema = envFields.superRefine((c, ctx) => {
+  if (c.NODE_ENV === 'production' && !c.PAYLOAD_CODEC_KEYS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PAYLOAD_CODEC_KEYS'],
+      message: 'is required when NODE_ENV=production (keyId:base64 of 32 bytes, comma-separated)',
+    });
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -2,9 +2,10 @@
  * The contract between workflow, worker, server and CLI: task queue names, message definitions,
  * workflow-id helpers and the input/status types. Clients import from here, never from `workflows/`.
  *
- * Only `define*` helpers are imported from `@temporalio/workflow`: they are plain data and safe to use
- * from client code.
+ * Only `define*` helpers are imported from `@temporalio/workflow` and `@temporalio/common`: they are
+ * plain data and safe to use from client code.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /** Task queue served by the offboarding worker. */
@@ -165,6 +166,46 @@ export type OffboardingPhase =
   | 'awaiting_tickets'
   | 'revocation_complete'
   | 'rescinded';
+
+/**
+ * Search attributes of an offboarding, for operators filtering in the Temporal Web UI (e.g.
+ * `OffboardingDepartment = 'Finance' AND OffboardingRedSteps > 0`). Search attributes are stored in
+ * clear text (no payload codec applies to them): never put names or email addresses here.
+ *
+ * Employee id, department and work location are set when the workflow starts (server/starter.ts);
+ * status and the red step count are upserted by the workflow. Every namespace must have them
+ * registered (`SEARCH_ATTRIBUTE_REGISTRATIONS`), or starts and upserts fail.
+ */
+export const SEARCH_ATTRIBUTES = {
+  employeeId: defineSearchAttributeKey('OffboardingEmployeeId', SearchAttributeType.KEYWORD),
+  department: defineSearchAttributeKey('OffboardingDepartment', SearchAttributeType.KEYWORD),
+  /** An `OffboardingPhase`, then `completed` when the offboarding finished (or `rescinded`). */
+  status: defineSearchAttributeKey('OffboardingStatus', SearchAttributeType.KEYWORD),
+  redSteps: defineSearchAttributeKey('OffboardingRedSteps', SearchAttributeType.INT),
+  workLocation: defineSearchAttributeKey('OffboardingWorkLocation', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Value of the `OffboardingStatus` search attribute. */
+export type OffboardingSearchStatus = OffboardingPhase | 'completed';
+
+const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+/**
+ * `Name=Type` of every search attribute, as `temporal server start-dev --search-attribute` takes them
+ * (and `temporal operator search-attribute create --name Name --type Type`; temporal-docker/ lists the
+ * same, checked by a test).
+ */
+export const SEARCH_ATTRIBUTE_REGISTRATIONS: readonly string[] = Object.values(SEARCH_ATTRIBUTES).map(
+  (k) => `${k.name}=${CLI_TYPE_NAMES[k.type]}`,
+);
 
 /** Answer of the status query. */
 export interface OffboardingStatus {

@@ -8,7 +8,9 @@
  *  - local STAND-INS for Microsoft Graph and SCIM apps (the demo catalog points at them)
  *  - the worker and the API
  *
- * Secrets (webhook secret, an admin operator token) are generated once and kept in `.data/secrets.json`.
+ * Secrets (webhook secret, an admin operator token, the payload encryption key) are generated once and
+ * kept in `.data/secrets.json`. The dev server registers the offboarding search attributes and points
+ * its Web UI at the API's codec endpoint.
  * Ctrl-C stops everything; the next start finds the same state.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -18,6 +20,8 @@ import { createServer as createHttpServer } from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../config/env';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../contract';
+import { generateCodecKey } from '../lib/codec';
 import { createLogger } from '../lib/logger';
 import { hashToken } from '../server/auth';
 import { runServer } from '../server/main';
@@ -36,17 +40,31 @@ const say = (msg: string) => console.log(`[offboard] ${msg}`);
 interface Secrets {
   HRIS_WEBHOOK_SECRET: string;
   adminToken: string;
+  /** Encrypts the payloads in `.data/temporal.db`: without it those histories cannot be read. */
+  PAYLOAD_CODEC_KEYS: string;
 }
 
 function loadSecrets(): Secrets {
   const file = path.join(DATA, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  if (existsSync(file)) {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets> &
+      Omit<Secrets, 'PAYLOAD_CODEC_KEYS'>;
+    if (s.PAYLOAD_CODEC_KEYS) return s as Secrets;
+    // A data folder from before payload encryption: add a key (its older histories stay readable).
+    const upgraded: Secrets = { ...s, PAYLOAD_CODEC_KEYS: generateCodecKey('local-1') };
+    writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
+    say(`generated a payload encryption key in ${path.relative(ROOT, file)}`);
+    return upgraded;
+  }
   const s: Secrets = {
     HRIS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
     adminToken: randomBytes(24).toString('base64url'),
+    PAYLOAD_CODEC_KEYS: generateCodecKey('local-1'),
   };
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
-  say(`generated a webhook secret and an admin token in ${path.relative(ROOT, file)}`);
+  say(
+    `generated a webhook secret, an admin token and a payload encryption key in ${path.relative(ROOT, file)}`,
+  );
   return s;
 }
 
@@ -74,6 +92,13 @@ async function main(): Promise<void> {
   process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
   const cleanups: (() => Promise<void> | void)[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env };
+  // Where the browser reaches the API (the Web UI calls its codec endpoint from there).
+  const apiPort = process.env.PORT ?? '3000';
+  const apiUrl =
+    process.env.PUBLIC_URL?.replace(/\/$/, '') ??
+    (apiPort === '0'
+      ? null
+      : `http://${!process.env.HOST || process.env.HOST === '0.0.0.0' ? '127.0.0.1' : process.env.HOST}:${apiPort}`);
 
   // ---- Temporal dev server (SQLite file + Web UI)
   let temporalUi: string | null = null;
@@ -107,6 +132,9 @@ async function main(): Promise<void> {
         'synchronous=NORMAL',
         '--log-level',
         'error',
+        // Registering an attribute that exists already is a no-op, so every start passes them all.
+        ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((a) => ['--search-attribute', a]),
+        ...(apiUrl ? ['--ui-codec-endpoint', `${apiUrl}/codec`] : []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
     );
@@ -114,6 +142,7 @@ async function main(): Promise<void> {
     await waitPort('Temporal dev server', DEMO_PORTS.temporal, t);
     env.TEMPORAL_ADDRESS = `127.0.0.1:${DEMO_PORTS.temporal}`;
     temporalUi = `http://127.0.0.1:${DEMO_PORTS.temporalUi}`;
+    env.CODEC_CORS_ORIGINS ||= `${temporalUi},http://localhost:${DEMO_PORTS.temporalUi}`;
   }
 
   // ---- PostgreSQL: embedded PGlite unless DATABASE_URL points at a real server
@@ -268,6 +297,7 @@ async function main(): Promise<void> {
   env.LOG_LEVEL ||= 'warn';
   env.HRIS_WEBHOOK_SECRET ||= secrets.HRIS_WEBHOOK_SECRET;
   env.OPERATOR_TOKENS ||= `admin:admin:${hashToken(secrets.adminToken)}`;
+  env.PAYLOAD_CODEC_KEYS ||= secrets.PAYLOAD_CODEC_KEYS;
   if (!env.CATALOG_FILE) {
     // The demo catalog names the stand-ins' CA as .data/standins/ca.pem and their default ports; point
     // it at this data folder and the ports in use.
@@ -293,6 +323,7 @@ async function main(): Promise<void> {
       '',
       `  API and webhook     ${api.url}   (POST /webhooks/hris, GET /departures, GET /health)`,
       temporalUi ? `  Temporal Web UI     ${temporalUi}` : `  Temporal            ${env.TEMPORAL_ADDRESS}`,
+      `  Codec endpoint      ${api.url}/codec   (sign in at ${api.url}/codec/login, then enable the UI's "Include cross-origin credentials")`,
       `  Mail inbox          http://127.0.0.1:${DEMO_PORTS.inbox}   (SMTP catcher on ${mail.url})`,
       `  Stand-ins           Graph ${graph.url}, SCIM ${scim.url}   (local stand-ins, not real services)`,
       '',

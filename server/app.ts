@@ -12,6 +12,7 @@ import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createAuth, type TokenEntry } from './auth';
+import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { getDepartureView } from './departures';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
@@ -27,6 +28,7 @@ export interface AppDeps {
   logger: Logger;
   operatorTokens: TokenEntry[];
   maxBodyBytes: number;
+  codec: CodecEndpointOptions;
 }
 
 const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
@@ -293,6 +295,9 @@ export function createApp(deps: AppDeps): express.Express {
       });
     },
   );
+
+  /** Temporal's remote codec protocol for the Web UI and CLI (server/codec.ts). Any operator role. */
+  app.use('/codec', createCodecRouter(deps));
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
 

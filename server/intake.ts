@@ -233,6 +233,8 @@ export function createIntake(deps: IntakeDeps) {
       terminationType: string;
       confirmedAt: Date;
       lastDay: string | null;
+      department: string;
+      workLocation: string;
     };
     let isNew = false;
     let lastDayUpdated = false;

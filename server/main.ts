@@ -5,11 +5,12 @@
 import { createServer, type Server } from 'node:http';
 import { Client } from '@temporalio/client';
 import { loadConfig, durationMs, type AppConfig } from '../config/env';
+import { AesGcmPayloadCodec } from '../lib/codec';
 import { createDb } from '../lib/db';
 import { AppError } from '../lib/errors';
 import { closeServer, listen } from '../lib/http';
 import { createLogger, type Logger } from '../lib/logger';
-import { connectClient } from '../workers/temporal';
+import { connectClient, dataConverterFrom } from '../workers/temporal';
 import { createApp } from './app';
 import { createIntake } from './intake';
 import { createStarter } from './starter';
@@ -34,7 +35,11 @@ export async function runServer(
   const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
   const db = createDb(cfg.DATABASE_URL);
   const connection = connectClient(cfg);
-  const client = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: cfg.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterFrom(cfg),
+  });
   const starter = createStarter({ db, client, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger });
   const intake = createIntake({
     db,
@@ -51,6 +56,11 @@ export async function runServer(
     logger,
     operatorTokens: cfg.OPERATOR_TOKENS,
     maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,
+    codec: {
+      codec: cfg.PAYLOAD_CODEC_KEYS ? new AesGcmPayloadCodec(cfg.PAYLOAD_CODEC_KEYS) : null,
+      allowedOrigins: cfg.CODEC_CORS_ORIGINS,
+      secureCookies: cfg.PUBLIC_URL?.startsWith('https:') ?? false,
+    },
   });
   const server: Server = createServer(app);
   const port = await listen(server, cfg.PORT, cfg.HOST);

@@ -4,9 +4,11 @@
  * Temporal is unreachable.
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import {
   OFFBOARDING_WORKFLOW,
   RESCISSION_REVIEW_WORKFLOW,
+  SEARCH_ATTRIBUTES,
   lastDayChangedSignal,
   rescindSignal,
   rescissionReviewWorkflowId,
@@ -25,6 +27,8 @@ export interface DepartureRow {
   terminationType: string;
   confirmedAt: Date;
   lastDay: string | null;
+  department: string;
+  workLocation: string;
 }
 
 export interface StarterDeps {
@@ -46,6 +50,18 @@ function inputOf(d: DepartureRow): OffboardingInput {
     confirmedAt: d.confirmedAt.toISOString(),
     lastDay: d.lastDay,
   };
+}
+
+/**
+ * The search attributes a departure's workflows start with (status and red count are the workflow's
+ * own). Clear text in Temporal's visibility store: ids, department and location only, no names.
+ */
+function searchAttributesOf(d: DepartureRow): SearchAttributePair[] {
+  return [
+    { key: SEARCH_ATTRIBUTES.employeeId, value: d.employeeId },
+    { key: SEARCH_ATTRIBUTES.department, value: d.department },
+    { key: SEARCH_ATTRIBUTES.workLocation, value: d.workLocation },
+  ];
 }
 
 /** Starts workflows for departures; see `startDeparture` and `dispatchPending`. */
@@ -120,6 +136,7 @@ export function createStarter(deps: StarterDeps) {
         workflowId: d.workflowId,
         args: [inputOf(d)] as [OffboardingInput],
         memo: { departureId: d.id },
+        typedSearchAttributes: searchAttributesOf(d),
         // A rehired employee's next departure may reuse the id; a running one may not.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
       };
@@ -227,6 +244,7 @@ export function createStarter(deps: StarterDeps) {
           taskQueue: deps.taskQueue,
           workflowId: rescissionReviewWorkflowId(d.id),
           args: [{ departureId: d.id, rescission: m.payload as Rescission }],
+          typedSearchAttributes: searchAttributesOf(d),
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         }),
       );

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../contract';
 
 const dir = path.resolve(__dirname, '..', 'temporal-docker');
 const schema = JSON.parse(
@@ -76,4 +77,14 @@ test('every file the compose setup mounts or builds from exists', () => {
   const versions = readFileSync(path.join(dir, '.env'), 'utf8');
   expect(versions).toMatch(/^TEMPORAL_VERSION=\d+\.\d+\.\d+$/m);
   expect(existsSync(path.join(dir, 'offboard.env.example'))).toBe(true);
+});
+
+test('the namespace job registers exactly the search attributes of the contract', () => {
+  const { services } = load('docker-compose.yml');
+  const env = (services['temporal-namespace'] as { environment?: Record<string, string> }).environment;
+  expect((env?.SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean)).toEqual([
+    ...SEARCH_ATTRIBUTE_REGISTRATIONS,
+  ]);
+  const script = readFileSync(path.join(dir, 'scripts', 'create-namespace.sh'), 'utf8');
+  expect(script).toContain('temporal operator search-attribute create');
 });

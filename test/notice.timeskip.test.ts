@@ -18,7 +18,9 @@ import { endOfLastDay } from '../lib/calendar';
 import {
   catalogOf,
   createDeparture,
+  dataConverter,
   env,
+  registerSearchAttributes,
   seedEmployee,
   startStack,
   uniq,
@@ -39,7 +41,9 @@ beforeAll(async () => {
 beforeEach(async () => {
   testEnv = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: env.testServer } },
+    client: { dataConverter },
   });
+  await registerSearchAttributes(testEnv.connection);
 }, 30_000);
 
 afterEach(async () => {

@@ -20,6 +20,7 @@ import { createOffboardingWorker, systemWorkerLimits } from '../workers/worker';
 import {
   SECRETS,
   createDeparture,
+  dataConverter,
   startStack,
   uniq,
   workflowBundlePath,
@@ -116,6 +117,7 @@ test(`a burst of ${DEPARTURES} departures keeps each system at or under its rate
       mailer: stack.mailer,
       publicUrl: 'http://127.0.0.1:3000',
     },
+    dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });

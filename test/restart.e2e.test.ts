@@ -8,6 +8,7 @@ import path from 'node:path';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
+  CODEC_KEYS_SPEC,
   SECRETS,
   WEBHOOK_SECRET,
   catalogYaml,
@@ -41,6 +42,7 @@ function spawnWorker(): ChildProcess {
       CATALOG_FILE: catalogFile,
       SMTP_URL: stack.mail.url,
       WORKFLOW_BUNDLE: workflowBundlePath(),
+      PAYLOAD_CODEC_KEYS: CODEC_KEYS_SPEC,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -14,7 +14,15 @@ import {
   type OffboardingInput,
   type OffboardingStatus,
 } from '../contract';
-import { env, seedEmployee, startStack, uniq, workflowBundlePath, type Stack } from './support/harness';
+import {
+  env,
+  registerSearchAttributes,
+  seedEmployee,
+  startStack,
+  uniq,
+  workflowBundlePath,
+  type Stack,
+} from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
 let stack: Stack;
@@ -24,6 +32,7 @@ beforeAll(async () => {
   testEnv = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: env.testServer } },
   });
+  await registerSearchAttributes(testEnv.connection);
 }, 60_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { closeConnectors, createConnectors } from '../activities/connectors';
 import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
-import { connectWorker, installRuntime } from './temporal';
+import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
 import { createOffboardingWorker } from './worker';
 
 /** Starts a worker in this process; `stop()` shuts it down and releases its connections. */
@@ -30,6 +30,7 @@ export async function startWorkerInProcess(
     connection,
     namespace: cfg.TEMPORAL_NAMESPACE,
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    dataConverter: dataConverterFrom(cfg),
     deps: {
       db,
       catalog,

@@ -1,6 +1,7 @@
 /** Temporal connection and runtime set-up shared by the worker and the API server. */
 import { readFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import {
   NativeConnection,
   Runtime,
@@ -9,6 +10,7 @@ import {
   type Logger as TemporalLogger,
 } from '@temporalio/worker';
 import type { AppConfig } from '../config/env';
+import { createDataConverter } from '../lib/codec';
 import type { Logger } from '../lib/logger';
 
 /** Adapts pino to Temporal's logger interface, so SDK, workflow and activity logs go through pino. */
@@ -54,6 +56,14 @@ function tlsOptions(cfg: AppConfig) {
     };
   }
   return true as const;
+}
+
+/**
+ * The data converter of every Temporal client and worker of this configuration: payloads encrypted
+ * with PAYLOAD_CODEC_KEYS, failure messages and stack traces encoded with them (lib/codec.ts).
+ */
+export function dataConverterFrom(cfg: Pick<AppConfig, 'PAYLOAD_CODEC_KEYS'>): DataConverter {
+  return createDataConverter(cfg.PAYLOAD_CODEC_KEYS);
 }
 
 /** Connection for workers (native). */

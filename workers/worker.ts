@@ -5,6 +5,7 @@
  * (`maxTaskQueueActivitiesPerSecond`), paces this worker's polls (`maxActivitiesPerSecond`) and
  * `maxConcurrentActivityTaskExecutions` bounds calls in flight (see `systemWorkerLimits`).
  */
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { systemTaskQueue } from '../contract';
@@ -14,6 +15,11 @@ export interface OffboardingWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /**
+   * Payload codec and failure converter (`dataConverterFrom`): the same on every client and worker, or
+   * neither side can read what the other wrote.
+   */
+  dataConverter: DataConverter;
   /** A pre-built bundle (tests build it once); otherwise the worker bundles `workflows/`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   extra?: Partial<WorkerOptions>;
@@ -99,6 +105,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     activities,
+    dataConverter: o.dataConverter,
     ...(o.workflowBundle
       ? { workflowBundle: o.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
@@ -114,6 +121,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
         namespace: o.namespace,
         taskQueue: systemTaskQueue(o.taskQueue, s.id),
         activities,
+        dataConverter: o.dataConverter,
         ...systemWorkerLimits(s.rateLimit),
       }),
     );

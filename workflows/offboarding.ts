@@ -17,12 +17,14 @@ import {
   log,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
 import {
   NON_RETRYABLE_ERROR_TYPES,
+  SEARCH_ATTRIBUTES,
   confirmTicketSignal,
   lastDayChangedSignal,
   rescindSignal,
@@ -30,6 +32,7 @@ import {
   type LastDayChange,
   type OffboardingInput,
   type OffboardingPhase,
+  type OffboardingSearchStatus,
   type OffboardingStatus,
   type PlannedStep,
   type Rescission,
@@ -119,6 +122,25 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     };
   };
   setHandler(statusQuery, status);
+
+  // Status and red step count as search attributes, upserted whenever either changes, so operators
+  // can filter in the Web UI. (No offboarding history predates this: if these upserts ever change,
+  // guard the change with `patched()` so running workflows replay.)
+  let published: { status: OffboardingSearchStatus; red: number } | null = null;
+  const publish = (searchStatus: OffboardingSearchStatus = phase) => {
+    const red = [...steps.values()].filter((s) => s.view.status === 'red').length;
+    if (published?.status === searchStatus && published.red === red) return;
+    published = { status: searchStatus, red };
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.status, value: searchStatus },
+      { key: SEARCH_ATTRIBUTES.redSteps, value: red },
+    ]);
+  };
+  const setPhase = (p: OffboardingPhase) => {
+    phase = p;
+    publish();
+  };
+  publish();
   setHandler(confirmTicketSignal, (c) => {
     const s = [...steps.values()].find((x) => x.view.ticketId === c.ticketId);
     if (!s || s.view.systemId !== c.systemId || s.view.status !== 'yellow') {
@@ -173,7 +195,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   const plan = await control.planRevocation({ departureId: input.departureId });
   revokeRestAt = plan.revokeRestAt;
   for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
-  phase = 'revoking';
+  setPhase('revoking');
   const ticketWaits: Promise<void>[] = [];
   const reports: Promise<unknown>[] = [];
   const refOf = (p: PlannedStep) => ({
@@ -205,6 +227,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       view.status = 'red';
       view.finishedAt = new Date().toISOString();
       view.lastError = `ticket ${ticketId} not confirmed within ${slaHours} h SLA`;
+      publish();
       await control.reportStepFailure({
         ...refOf(p),
         reason: 'sla_breached',
@@ -255,6 +278,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       view.lastError = message;
       view.finishedAt = new Date().toISOString();
       view.attempts = nonRetryable ? Math.max(view.attempts, 1) : p.retry.maximumAttempts;
+      publish();
       log.warn('revocation step failed; notifying its owner', { stepId: p.stepId, error: message });
       // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
       reports.push(
@@ -287,7 +311,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
 
   if (later.length > 0) {
     // Notice period: the rest waits for the end of the last day, which the HRIS may still move.
-    phase = 'scoped';
+    setPhase('scoped');
     while (!rescission) {
       if (pendingLastDay) {
         const change: LastDayChange = pendingLastDay;
@@ -312,7 +336,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       await condition(() => rescission !== null || pendingLastDay !== null, wait);
     }
     if (!rescission) {
-      phase = 'revoking';
+      setPhase('revoking');
       await runBatch(later);
     }
   }
@@ -323,7 +347,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   }
 
   if (ticketWaits.length > 0 && !rescission) {
-    phase = 'awaiting_tickets';
+    setPhase('awaiting_tickets');
   }
   await Promise.all(ticketWaits);
 
@@ -342,18 +366,19 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       halted: halted.map((s) => refOf(s.plan)),
     });
     await Promise.all(reports);
-    phase = 'rescinded';
+    setPhase('rescinded');
     return status();
   }
 
   // Every red step's owner has been told before the phase is recorded as finished.
   await Promise.all(reports);
-  phase = 'revocation_complete';
+  setPhase('revocation_complete');
   const final = status();
   await control.finishRevocation({
     departureId: input.departureId,
     red: final.redSteps,
     yellow: final.yellowSteps,
   });
+  publish('completed');
   return final;
 }

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { findTemporalBinaries } from '../../embedded/binaries';
+import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
 import { makeRoot, migrate, startPostgres, startSlapd, startTemporalDev, type Started } from './services';
 
 declare global {
@@ -19,9 +20,11 @@ export default async function globalSetup(): Promise<void> {
     startPostgres(root),
     startSlapd(root),
     startTemporalDev(root),
-    // Bundle the workflow code once for every test worker.
+    // Bundle the workflow code once for every test worker (with the failure converter the workers'
+    // data converter names, as the worker's own bundler would).
     bundleWorkflowCode({
       workflowsPath: require.resolve('../../workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
     }),
   ]);

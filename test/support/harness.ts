@@ -10,8 +10,10 @@ import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
 import { parseCatalog, type Catalog } from '../../config/catalog';
-import { offboardingWorkflowId, type OffboardingInput } from '../../contract';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES, offboardingWorkflowId, type OffboardingInput } from '../../contract';
 import { loadConfig } from '../../config/env';
+import { createDataConverter, parseCodecKeys, type CodecKey } from '../../lib/codec';
 import { MailCatcher } from '../../embedded/mailcatcher';
 import { createDb, type Db } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
@@ -67,6 +69,22 @@ export const TOKENS = {
 export const OPERATOR_TOKENS = Object.entries(TOKENS)
   .map(([role, t]) => `${role}-user:${role}:${hashToken(t)}`)
   .join(',');
+
+/**
+ * Payload encryption keys of the tests (PAYLOAD_CODEC_KEYS): every test client, worker and API
+ * encrypts, so the encrypted path is the one tested. The first key encrypts.
+ */
+export const CODEC_KEYS_SPEC = [
+  `test-2:${Buffer.from('offboard-test-codec-key-2-32byte').toString('base64')}`,
+  `test-1:${Buffer.from('offboard-test-codec-key-1-32byte').toString('base64')}`,
+].join(',');
+export const CODEC_KEYS: CodecKey[] = (() => {
+  const r = parseCodecKeys(CODEC_KEYS_SPEC);
+  if ('errors' in r) throw new Error(r.errors.join('; '));
+  return r.keys;
+})();
+/** The data converter of the tests' clients and workers (the production one, with the test keys). */
+export const dataConverter = createDataConverter(CODEC_KEYS);
 
 export const SECRETS = {
   ENTRA_CLIENT_SECRET: 'entra-test-secret',
@@ -415,7 +433,7 @@ export async function startStack(opts: { maximumAttempts?: number } = {}): Promi
   const connectors = createConnectors(catalog, { ...process.env, ...SECRETS });
   const connection = await Connection.connect({ address: env.temporalAddress });
   const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter });
   return {
     databaseUrl,
     db,
@@ -443,6 +461,20 @@ export function workflowBundlePath(): string {
   return path.join(env.root, 'workflow-bundle.js');
 }
 
+/**
+ * Registers the offboarding search attributes on a server started without them (the time-skipping
+ * test server refuses a workflow's upsert of an unknown attribute; the dev server gets them at start).
+ */
+export async function registerSearchAttributes(connection: Connection, namespace = 'default'): Promise<void> {
+  const { IndexedValueType } = temporal.api.enums.v1;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(
+      Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, IndexedValueType[`INDEXED_VALUE_TYPE_${k.type}`]]),
+    ),
+  });
+}
+
 /** A worker for the stack's task queue (bundle built once in globalSetup). */
 export function createTestWorker(
   s: Stack,
@@ -454,6 +486,7 @@ export function createTestWorker(
     namespace: 'default',
     taskQueue: s.taskQueue,
     deps: { db: s.db, catalog: s.catalog, connectors, mailer, publicUrl: 'http://127.0.0.1:3000' },
+    dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });
@@ -467,6 +500,7 @@ export function startApi(s: Stack, overrides: Record<string, string> = {}): Prom
     TEMPORAL_TASK_QUEUE: s.taskQueue,
     HRIS_WEBHOOK_SECRET: WEBHOOK_SECRET,
     OPERATOR_TOKENS,
+    PAYLOAD_CODEC_KEYS: CODEC_KEYS_SPEC,
     PORT: '0',
     DISPATCH_INTERVAL: '300ms',
     LOG_LEVEL: 'silent',
@@ -557,7 +591,10 @@ export function catalogOf(s: Stack, systemIds: string[]): Catalog {
   return { ...s.catalog, systems: s.catalog.systems.filter((x) => systemIds.includes(x.id)) };
 }
 
-/** Runs `fn` with a worker (workflows + activities over the stack) on `taskQueue` of any test server. */
+/**
+ * Runs `fn` with a worker (workflows + activities over the stack) on `taskQueue` of any test server.
+ * The worker encrypts: the client that talks to it needs `dataConverter` too.
+ */
 export async function withWorkerOn<T>(
   connection: NativeConnection,
   s: Stack,
@@ -570,6 +607,7 @@ export async function withWorkerOn<T>(
     namespace: 'default',
     taskQueue,
     deps: { db: s.db, catalog, connectors: s.connectors, mailer: s.mailer, publicUrl: 'http://x' },
+    dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });

@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
 import { findTemporalBinaries } from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
 
@@ -272,7 +273,8 @@ export function ldapAdd(url: string, ldif: string): void {
 
 // ---------------------------------------------------------------- Temporal
 
-export const SEARCH_ATTRIBUTES: string[] = [];
+/** The offboarding search attributes, registered on the dev server as `npm start` does. */
+export const SEARCH_ATTRIBUTES: readonly string[] = SEARCH_ATTRIBUTE_REGISTRATIONS;
 
 export async function startTemporalDev(root: string): Promise<Started & { address: string }> {
   const { temporal } = findTemporalBinaries();
