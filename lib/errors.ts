@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  /** A single-use or expiring thing (e.g. a signing link) that was used up or expired. */
+  | 'gone'
   | 'unavailable'
   | 'internal';
 
@@ -45,6 +47,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   unavailable: 503,
   internal: 500,
 };

@@ -17,6 +17,7 @@ import { getDepartureView } from './departures';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
 import { operatorIdempotencyKey, parseOperatorDeparture } from './operator-start';
+import { createPublicPagesRouter } from './public-pages';
 import type { Starter } from './starter';
 import { departureIdsInState, WORKFLOW_STATES } from './workflow-state';
 
@@ -298,6 +299,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   /** Temporal's remote codec protocol for the Web UI and CLI (server/codec.ts). Any operator role. */
   app.use('/codec', createCodecRouter(deps));
+
+  /** NDA signing and exit survey pages for leavers (the link's token is the credential): server/public-pages.ts. */
+  app.use(createPublicPagesRouter({ db, client, logger }));
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
 
