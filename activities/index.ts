@@ -17,6 +17,10 @@ import {
   UnknownSystemError,
 } from './errors';
 import { buildPlan, ownedCredentialStep } from './plan';
+import { createAssetActivities } from './assets';
+import { createDocumentActivities } from './documents';
+import { createAssetSystem, type AssetSystem } from './asset-systems';
+import { createShippingProvider, type ShippingProvider } from './shipping';
 
 export interface ActivityDeps {
   db: Db;
@@ -25,6 +29,12 @@ export interface ActivityDeps {
   mailer: Mailer;
   /** Base URL of the API, for links in emails. */
   publicUrl: string;
+  /** The asset system (default: from the catalog, the built-in register or Snipe-IT). */
+  assetSystem?: AssetSystem;
+  /** Prepaid return labels (default: from the catalog, a label request task for the IT desk). */
+  shipping?: ShippingProvider;
+  /** Where secrets named by the catalog are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface StepRef {
@@ -286,7 +296,20 @@ export function createActivities(deps: ActivityDeps) {
       });
   }
 
+  const assets = createAssetActivities({
+    db,
+    catalog,
+    mailer,
+    publicUrl: deps.publicUrl,
+    assetSystem: deps.assetSystem ?? createAssetSystem(catalog, deps.env ?? process.env, db),
+    shipping: deps.shipping ?? createShippingProvider(catalog, { mailer, publicUrl: deps.publicUrl }),
+  });
+
+  const documents = createDocumentActivities({ db, catalog, mailer, publicUrl: deps.publicUrl });
+
   return {
+    ...assets,
+    ...documents,
     /**
      * Plans the revocation of a departure from the catalog, records the step table (all `pending`) and
      * marks the departure running. A voluntary departure whose last day has not ended gets a notice
@@ -328,7 +351,15 @@ export function createActivities(deps: ActivityDeps) {
               : null,
           },
         });
-      return { steps, revokeRestAt: restAt?.toISOString() ?? null };
+      return {
+        steps,
+        revokeRestAt: restAt?.toISOString() ?? null,
+        documents: {
+          ndaReminderEveryHours: catalog.documents.nda.reminderEveryHours,
+          ndaDeadlineDays: catalog.documents.nda.deadlineDays,
+          dataSourceIds: catalog.dataSources.map((x) => x.id),
+        },
+      };
     },
 
     /**

@@ -129,6 +129,8 @@ export interface RevocationPlan {
    * when the non-privileged systems are revoked. Null = everything at once.
    */
   revokeRestAt: string | null;
+  /** What the document phase needs from the catalog (recorded in history with the plan). */
+  documents: { ndaReminderEveryHours: number; ndaDeadlineDays: number; dataSourceIds: string[] };
 }
 
 /** One row of the step table. */
@@ -164,6 +166,7 @@ export type OffboardingPhase =
   | 'revoking'
   | 'scoped'
   | 'awaiting_tickets'
+  | 'recovering'
   | 'revocation_complete'
   | 'rescinded';
 
@@ -220,6 +223,10 @@ export interface OffboardingStatus {
   /** When the non-privileged systems are revoked (notice period), or null. */
   revokeRestAt: string | null;
   rescission: Rescission | null;
+  /** Asset recovery (after revocation): one entry per asset. */
+  assets: AssetView[];
+  /** Compliance documents and their state. */
+  documents: DocumentView[];
 }
 
 /** What a revocation activity reports when it finishes. */
@@ -325,3 +332,35 @@ export interface DocumentSigned {
   signedAt: string;
 }
 export const documentSignedSignal = defineSignal<[DocumentSigned]>('documentSigned');
+
+/** One asset's recovery as the status query shows it. */
+export interface AssetView {
+  recoveryId: string;
+  assetTag: string;
+  assetName: string;
+  route: 'remote' | 'in_office';
+  status: 'pending' | 'requested' | 'received' | 'escalated_it' | 'escalated_department_head' | 'failed';
+  dueAt: string;
+  secondDueAt: string;
+  receivedAt: string | null;
+  lastError: string | null;
+}
+
+export const DOCUMENT_TYPES = [
+  'completion_certificate',
+  'data_archiving_confirmation',
+  'nda_acknowledgment',
+  'benefits_notification',
+  'payroll_notification',
+  'exit_survey',
+] as const;
+
+/** One compliance document as the status query shows it. */
+export interface DocumentView {
+  type: (typeof DOCUMENT_TYPES)[number];
+  status: 'pending' | 'sent' | 'signed' | 'generated' | 'delivered' | 'answered' | 'expired' | 'failed';
+  updatedAt: string;
+  lastError: string | null;
+  /** SHA-256 of the stored document, once there is one. */
+  sha256?: string;
+}

@@ -53,7 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
       (res.locals.log as Logger).debug(
         {
           method: req.method,
-          path: req.path,
+          path: loggablePath(req.path),
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
@@ -327,7 +327,10 @@ export function createApp(deps: AppDeps): express.Express {
           .catch((logErr: unknown) => logger.error({ err: logErr }, 'could not log refused HRIS delivery'));
       }
     } else {
-      ((res.locals.log as Logger | undefined) ?? logger).error({ err, path: req.path }, 'unhandled error');
+      ((res.locals.log as Logger | undefined) ?? logger).error(
+        { err, path: loggablePath(req.path) },
+        'unhandled error',
+      );
       e = new AppError('internal', 'internal error');
     }
     const status = httpStatusFor(e.code);
@@ -335,6 +338,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(status).json({ error: { code: e.code, message: e.message, ...(e.details ?? {}) } });
   });
   return app;
+}
+
+/** The request path with single-use link tokens (signing, survey) masked: they are credentials. */
+export function loggablePath(p: string): string {
+  return p.replace(/^\/(sign|survey)\/[^/]+/, '/$1/[redacted]');
 }
 
 function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {

@@ -40,6 +40,7 @@ import {
   startStack,
   uniq,
   type Stack,
+  signNdaFromMail,
 } from './support/harness';
 
 const key = (id: string): CodecKey => ({ id, key: randomBytes(32) });
@@ -240,6 +241,8 @@ describe('on the dev server', () => {
       });
       expect(r.status).toBe(202);
     }
+    // The employee signs the NDA (the last thing the offboarding waits for here).
+    expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
     const completed: OffboardingSearchStatus = 'completed';
     const done = await findByQuery(
       `OffboardingDepartment = '${department}' AND OffboardingStatus = '${completed}'`,

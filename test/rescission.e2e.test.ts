@@ -21,6 +21,7 @@ import {
   startStack,
   uniq,
   type Stack,
+  signNdaFromMail,
 } from './support/harness';
 
 let stack: Stack;
@@ -141,6 +142,7 @@ test('a rescission after the offboarding finished opens a review and re-enables 
     );
     expect(c.status).toBe(202);
   }
+  expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
   await eventually(async () => (await view(departureId)).departure.status === 'completed', 30_000, 'done');
 
   const rescinded = await send(hrisEvent(id, { status: 'termination_rescinded' }));

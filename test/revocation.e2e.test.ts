@@ -21,6 +21,7 @@ import {
   startStack,
   uniq,
   type Stack,
+  signNdaFromMail,
 } from './support/harness';
 
 let stack: Stack;
@@ -182,6 +183,8 @@ test('a confirmed termination revokes every system in order, each confirmed gree
     });
     expect(confirm.status).toBe(202);
   }
+  // The employee signs the NDA from the link in their personal email; then the offboarding completes.
+  expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
   const done = await departureDone(departureId);
   expect(done.redSteps).toBe(0);
   const final = await getJson(`${api.url}/departures/${departureId}`, TOKENS.hr);

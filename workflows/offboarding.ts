@@ -22,10 +22,13 @@ import {
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
+import { produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
 import {
   NON_RETRYABLE_ERROR_TYPES,
   SEARCH_ATTRIBUTES,
+  assetReceivedSignal,
   confirmTicketSignal,
+  documentSignedSignal,
   lastDayChangedSignal,
   rescindSignal,
   statusQuery,
@@ -49,6 +52,15 @@ const control = proxyActivities<Activities>({
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  },
+});
+
+const { generateCompletionCertificate } = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: {
+    initialInterval: '2s',
+    maximumInterval: '1m',
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   },
 });
@@ -106,6 +118,15 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   let revokeRestAt: string | null = null;
   let rescission: Rescission | null = null;
   let pendingLastDay: LastDayChange | null = null;
+  /** Asset recovery and documents, shared with `after-revocation.ts` (its handlers below fill it). */
+  const after: AfterRevocationState = {
+    departureId: input.departureId,
+    assets: [],
+    documents: [],
+    receipts: new Map(),
+    signed: new Set(),
+    halted: () => rescission !== null,
+  };
 
   const status = (): OffboardingStatus => {
     const views = [...steps.values()].map((s) => s.view);
@@ -119,6 +140,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       lastDay,
       revokeRestAt,
       rescission,
+      assets: after.assets,
+      documents: after.documents,
     };
   };
   setHandler(statusQuery, status);
@@ -158,6 +181,13 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       return;
     }
     pendingLastDay = c;
+  });
+  setHandler(assetReceivedSignal, (r) => {
+    if (after.receipts.has(r.assetTag)) return; // The first receipt stands.
+    after.receipts.set(r.assetTag, r);
+  });
+  setHandler(documentSignedSignal, (d) => {
+    after.signed.add(d.type);
   });
   setHandler(rescindSignal, (r) => {
     if (rescission) return; // The first rescission stands; repeats change nothing.
@@ -346,10 +376,25 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     });
   }
 
-  if (ticketWaits.length > 0 && !rescission) {
-    setPhase('awaiting_tickets');
-  }
+  // Every credential has been acted on: recover the assets and produce the documents while any ticket
+  // still waits for its owner.
+  const assetsAndDocuments = rescission
+    ? Promise.resolve()
+    : Promise.all([
+        recoverAssets(after),
+        produceDocuments(
+          after,
+          {
+            reminderEveryHours: plan.documents.ndaReminderEveryHours,
+            deadlineDays: plan.documents.ndaDeadlineDays,
+          },
+          plan.documents.dataSourceIds,
+        ),
+      ]);
+  if (!rescission) setPhase(ticketWaits.length > 0 ? 'awaiting_tickets' : 'recovering');
   await Promise.all(ticketWaits);
+  if (!rescission) setPhase('recovering');
+  await assetsAndDocuments;
 
   if (rescission) {
     const halted = [...steps.values()].filter((s) => s.view.status === 'pending');
@@ -373,6 +418,15 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   // Every red step's owner has been told before the phase is recorded as finished.
   await Promise.all(reports);
   setPhase('revocation_complete');
+  // The completion certificate lists every action with its final status.
+  const certificate = await generateCompletionCertificate({ departureId: input.departureId });
+  after.documents.push({
+    type: 'completion_certificate',
+    status: 'generated',
+    updatedAt: new Date().toISOString(),
+    lastError: null,
+    sha256: certificate.sha256,
+  });
   const final = status();
   await control.finishRevocation({
     departureId: input.departureId,

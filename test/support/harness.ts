@@ -568,6 +568,7 @@ export async function createDeparture(
       workflowId: offboardingWorkflowId(employeeId),
       employeeName: `Employee ${employeeId}`,
       workEmail: `${employeeId.toLowerCase()}@example.com`,
+      personalEmail: `${employeeId.toLowerCase()}@personal.example.net`,
       department: 'Finance',
       managerEmail: opts.managerEmail === undefined ? 'manager@example.com' : opts.managerEmail,
       workLocation: 'in_office',
@@ -612,4 +613,23 @@ export async function withWorkerOn<T>(
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });
   return workers.runUntil(fn());
+}
+
+/**
+ * Signs the NDA of `employeeId` the way the employee would: finds the signing link in the email sent to
+ * their personal address and submits the signing page's form (links carry the worker's public URL, so
+ * the path is sent to `apiUrl`).
+ */
+export async function signNdaFromMail(s: Stack, apiUrl: string, employeeId: string): Promise<Response> {
+  const personal = `${employeeId.toLowerCase()}@personal.example.net`;
+  const mail = await s.mail.waitFor(
+    (m) => m.to.includes(personal) && /\/sign\/[A-Za-z0-9_-]+/.test(m.text),
+    30_000,
+  );
+  const path = /\/sign\/[A-Za-z0-9_-]+/.exec(mail.text)![0];
+  return fetch(`${apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ fullName: `Employee ${employeeId}`, acknowledge: 'yes' }).toString(),
+  });
 }

@@ -1,0 +1,192 @@
+/**
+ * Steps 3 and 4 of an offboarding, run by `offboardingWorkflow` once every credential is revoked:
+ * asset recovery (one branch per asset with two escalation windows, durable timers) and the compliance
+ * documents (NDA signature with reminders and a deadline, benefits and payroll notifications, exit
+ * survey, data archiving). Deterministic: activities only, timers only through `condition`.
+ */
+import { condition, log, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERROR_TYPES, type AssetReceipt, type AssetView, type DocumentView } from '../contract';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  },
+});
+
+const HOUR = 3_600_000;
+
+/** Waits until `done()` or the instant `untilIso`; true when `done()` held. */
+async function waitUntil(done: () => boolean, untilIso: string): Promise<boolean> {
+  const ms = Date.parse(untilIso) - Date.now();
+  if (done()) return true;
+  if (ms <= 0) return false;
+  return condition(done, ms);
+}
+
+function failureText(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** State the workflow shares with this module (its handlers fill `receipts` and `signed`). */
+export interface AfterRevocationState {
+  departureId: string;
+  assets: AssetView[];
+  documents: DocumentView[];
+  /** Asset receipts from the IT desk, by asset tag. */
+  receipts: Map<string, AssetReceipt>;
+  /** Documents signed on the signing page, by document type. */
+  signed: Set<string>;
+  /** True once the termination is rescinded: nothing new starts. */
+  halted: () => boolean;
+}
+
+/**
+ * Recovers every asset: the return request (remote: personal email, shipping label, marked "return in
+ * progress"; in office: appointment with an .ics invite), then per asset a wait for `assetReceived` up
+ * to the first window (IT owner told), then the second (department head told, recovery plan recorded).
+ */
+export async function recoverAssets(s: AfterRevocationState): Promise<void> {
+  const plan = await acts.planAssetRecovery({ departureId: s.departureId });
+  if (plan.assets.length === 0) {
+    log.info('no assets assigned: recorded');
+    return;
+  }
+  for (const a of plan.assets) {
+    s.assets.push({
+      recoveryId: a.recoveryId,
+      assetTag: a.assetTag,
+      assetName: a.assetName,
+      route: plan.route,
+      status: 'pending',
+      dueAt: plan.dueAt,
+      secondDueAt: plan.secondDueAt,
+      receivedAt: null,
+      lastError: null,
+    });
+  }
+  await Promise.all(
+    s.assets.map(async (view) => {
+      const received = () => s.receipts.has(view.assetTag);
+      try {
+        if (s.halted()) return;
+        await acts.requestAssetReturn({ departureId: s.departureId, recoveryId: view.recoveryId });
+        view.status = 'requested';
+        if (!(await waitUntil(() => received() || s.halted(), view.dueAt))) {
+          await acts.escalateOverdueAsset({
+            departureId: s.departureId,
+            recoveryId: view.recoveryId,
+            level: 'it_owner',
+          });
+          view.status = 'escalated_it';
+          if (!(await waitUntil(() => received() || s.halted(), view.secondDueAt))) {
+            await acts.escalateOverdueAsset({
+              departureId: s.departureId,
+              recoveryId: view.recoveryId,
+              level: 'department_head',
+            });
+            view.status = 'escalated_department_head';
+            return;
+          }
+        }
+        const receipt = s.receipts.get(view.assetTag);
+        if (!receipt) return; // halted
+        await acts.recordAssetReceipt({ departureId: s.departureId, receipt });
+        view.status = 'received';
+        view.receivedAt = new Date().toISOString();
+      } catch (err) {
+        view.lastError = failureText(err);
+        view.status = 'failed';
+        log.warn('asset recovery step failed', { assetTag: view.assetTag, error: view.lastError });
+      }
+    }),
+  );
+}
+
+function documentView(s: AfterRevocationState, type: DocumentView['type']): DocumentView {
+  let v = s.documents.find((d) => d.type === type);
+  if (!v) {
+    v = { type, status: 'pending', updatedAt: new Date().toISOString(), lastError: null };
+    s.documents.push(v);
+  }
+  return v;
+}
+
+async function documentStep(
+  s: AfterRevocationState,
+  types: DocumentView['type'][],
+  fn: () => Promise<DocumentView['status']>,
+): Promise<void> {
+  const views = types.map((t) => documentView(s, t));
+  if (s.halted()) return;
+  try {
+    const status = await fn();
+    for (const v of views) {
+      v.status = status;
+      v.updatedAt = new Date().toISOString();
+    }
+  } catch (err) {
+    for (const v of views) {
+      v.status = 'failed';
+      v.lastError = failureText(err);
+      v.updatedAt = new Date().toISOString();
+    }
+    log.warn('document step failed', { types, error: failureText(err) });
+  }
+}
+
+/**
+ * The compliance documents: benefits and payroll notifications, the exit survey, data archiving with its
+ * confirmation, and the NDA acknowledgment (reminders until signed; unsigned at the deadline = failed).
+ */
+export async function produceDocuments(
+  s: AfterRevocationState,
+  nda: { reminderEveryHours: number; deadlineDays: number },
+  dataSourceIds: string[],
+): Promise<void> {
+  const ids = { departureId: s.departureId };
+  await Promise.all([
+    documentStep(s, ['payroll_notification', 'benefits_notification'], async () => {
+      await acts.sendBenefitsAndPayrollNotifications(ids);
+      return 'delivered';
+    }),
+    documentStep(s, ['exit_survey'], async () => {
+      await acts.sendExitSurvey(ids);
+      return 'sent';
+    }),
+    documentStep(s, ['data_archiving_confirmation'], async () => {
+      for (const sourceId of dataSourceIds) {
+        if (s.halted()) return 'pending';
+        await acts.archiveDataSource({ ...ids, sourceId });
+      }
+      await acts.recordDataArchivingConfirmation(ids);
+      return 'generated';
+    }),
+    documentStep(s, ['nda_acknowledgment'], async () => {
+      await acts.sendNdaForSignature(ids);
+      documentView(s, 'nda_acknowledgment').status = 'sent';
+      const deadline = new Date(Date.now() + nda.deadlineDays * 24 * HOUR).toISOString();
+      const signed = () => s.signed.has('nda_acknowledgment');
+      for (let reminder = 1; ; reminder++) {
+        const next = new Date(
+          Math.min(Date.now() + nda.reminderEveryHours * HOUR, Date.parse(deadline)),
+        ).toISOString();
+        if (await waitUntil(() => signed() || s.halted(), next)) return signed() ? 'signed' : 'sent';
+        if (Date.now() >= Date.parse(deadline)) {
+          // Signed in the last moment (the signal may still be on its way): the database knows.
+          const r = await acts.expireNda(ids);
+          return r.status === 'signed' ? 'signed' : 'expired';
+        }
+        const r = await acts.remindNda({ ...ids, reminder });
+        if (r.signed) return 'signed';
+      }
+    }),
+  ]);
+}
