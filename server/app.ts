@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { confirmTicketSignal, type Rescission } from '../contract';
+import { assetReceivedSignal, confirmTicketSignal, type Rescission } from '../contract';
 import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -34,6 +34,15 @@ export interface AppDeps {
 
 const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
 const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
+const assetReceivedBody = z
+  .object({
+    /** Who received it; defaults to the operator recording it. */
+    receivedBy: z.string().trim().min(1).max(200).optional(),
+    condition: z.enum(['good', 'damaged', 'missing_parts', 'wiped', 'not_working']),
+    inspectedBy: z.string().trim().min(1).max(200),
+    notes: z.string().trim().max(2000).default(''),
+  })
+  .strict();
 
 /** Builds the Express application. */
 export function createApp(deps: AppDeps): express.Express {
@@ -302,6 +311,57 @@ export function createApp(deps: AppDeps): express.Express {
 
   /** NDA signing and exit survey pages for leavers (the link's token is the credential): server/public-pages.ts. */
   app.use(createPublicPagesRouter({ db, client, logger }));
+
+  /**
+   * The IT desk records a returned asset: chain of custody and check-in happen in the workflow (signal
+   * `assetReceived`). Roles itdesk, admin.
+   */
+  app.post(
+    '/departures/:id/assets/:tag/received',
+    requireRole('itdesk'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = assetReceivedBody.safeParse(req.body);
+      if (!body.success)
+        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const id = String(req.params.id);
+      const tag = String(req.params.tag);
+      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
+      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const recovery = await db.assetRecovery.findFirst({ where: { departureId: id, assetTag: tag } });
+      if (!recovery)
+        throw new AppError('not_found', `departure ${id} has no asset with tag ${tag} to recover`);
+      if (recovery.status === 'received')
+        throw new AppError('conflict', `asset ${tag} was already received by ${recovery.receivedBy ?? '?'}`);
+      const operator = req.operator!;
+      const receipt = {
+        assetTag: tag,
+        receivedBy: body.data.receivedBy ?? operator.name,
+        condition: body.data.condition,
+        inspectedBy: body.data.inspectedBy,
+        notes: body.data.notes,
+      };
+      try {
+        await client.withDeadline(Date.now() + 5_000, () =>
+          client.workflow.getHandle(dep.workflowId).signal(assetReceivedSignal, receipt),
+        );
+      } catch (e) {
+        if (e instanceof WorkflowNotFoundError)
+          throw new AppError(
+            'conflict',
+            `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
+          );
+        throw e;
+      }
+      await audit(db, {
+        actor: `operator:${operator.name}`,
+        action: 'asset_receipt_sent',
+        departureId: id,
+        details: { ...receipt, role: operator.role },
+      });
+      res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
+    },
+  );
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
 

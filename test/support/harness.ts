@@ -555,6 +555,7 @@ export async function createDeparture(
     terminationType?: 'voluntary' | 'involuntary';
     lastDay?: string | null;
     managerEmail?: string | null;
+    workLocation?: 'remote' | 'in_office' | 'hybrid';
   } = {},
 ): Promise<OffboardingInput> {
   const id = `dep_${randomUUID()}`;
@@ -571,7 +572,8 @@ export async function createDeparture(
       personalEmail: `${employeeId.toLowerCase()}@personal.example.net`,
       department: 'Finance',
       managerEmail: opts.managerEmail === undefined ? 'manager@example.com' : opts.managerEmail,
-      workLocation: 'in_office',
+      workLocation: opts.workLocation ?? 'in_office',
+      departmentHeadEmail: 'head@example.com',
       terminationType,
       confirmedAt,
       lastDay: opts.lastDay ?? null,

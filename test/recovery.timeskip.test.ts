@@ -1,0 +1,207 @@
+/**
+ * Asset recovery and document timers on the time-skipping test server, without waiting real days:
+ * an asset received in time, one received after the first escalation, one never received (second
+ * escalation with a recovery plan), remote vs in-office vs hybrid routing, a departure without assets,
+ * and an NDA that is signed vs one that is never signed (reminders, then expired at the deadline).
+ * Real activities underneath: PostgreSQL (built-in asset register), SMTP catcher, SCIM stand-in.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  assetReceivedSignal,
+  documentSignedSignal,
+  statusQuery,
+  type OffboardingInput,
+  type OffboardingStatus,
+} from '../contract';
+import {
+  catalogOf,
+  createDeparture,
+  dataConverter,
+  env,
+  registerSearchAttributes,
+  seedEmployee,
+  startStack,
+  uniq,
+  withWorkerOn,
+  type Stack,
+} from './support/harness';
+
+let testEnv: TestWorkflowEnvironment;
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+}, 60_000);
+
+// A fresh test server per test: its clock starts at real time, like the activities' clock.
+beforeEach(async () => {
+  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: env.testServer } },
+    client: { dataConverter },
+  });
+  await registerSearchAttributes(testEnv.connection);
+}, 30_000);
+
+afterEach(async () => {
+  await testEnv?.teardown();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+type Handle = Awaited<ReturnType<typeof testEnv.client.workflow.start>>;
+
+async function run<T>(input: OffboardingInput, fn: (h: Handle) => Promise<T>): Promise<T> {
+  const taskQueue = uniq('recovery');
+  const catalog = catalogOf(stack, ['crm']);
+  catalog.assets = { ...catalog.assets, holidays: { country: 'DE' } };
+  return withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalog, async () => {
+    const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+      taskQueue,
+      workflowId: `offboarding:${input.employeeId}`,
+      args: [input],
+    });
+    return fn(h);
+  });
+}
+
+async function until(h: Handle, ok: (s: OffboardingStatus) => boolean): Promise<OffboardingStatus> {
+  let last: OffboardingStatus | null = null;
+  for (let i = 0; i < 300; i++) {
+    last = (await h.query(statusQuery)) as OffboardingStatus;
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`workflow never reached the expected state: ${JSON.stringify(last)}`);
+}
+
+async function giveAsset(employeeId: string, name = 'Laptop'): Promise<string> {
+  const tag = uniq('TAG').toUpperCase();
+  await stack.db.asset.create({
+    data: { tag, name, category: 'laptop', assignedToEmployeeId: employeeId },
+  });
+  return tag;
+}
+
+const signNda = (h: Handle) =>
+  h.signal(documentSignedSignal, {
+    documentId: 'x',
+    type: 'nda_acknowledgment',
+    signedAt: new Date().toISOString(),
+  });
+
+const receipt = (assetTag: string) => ({
+  assetTag,
+  receivedBy: 'desk-alex',
+  condition: 'good',
+  inspectedBy: 'desk-sam',
+  notes: 'wiped and shelved',
+});
+
+test('remote: return request to the personal email, label request, received in time and checked in', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id);
+  const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+  const final = await run(input, async (h) => {
+    const s = await until(h, (x) => x.assets[0]?.status === 'requested');
+    expect(s.assets[0]).toMatchObject({ assetTag: tag, route: 'remote' });
+    // Seven business days (German holidays excluded) are more than seven calendar days.
+    expect(Date.parse(s.assets[0]!.dueAt) - Date.now()).toBeGreaterThan(7 * 86_400_000);
+    await testEnv.sleep('2 days');
+    await h.signal(assetReceivedSignal, receipt(tag));
+    await signNda(h);
+    return (await h.result()) as OffboardingStatus;
+  });
+  expect(final.phase).toBe('revocation_complete');
+  expect(final.assets[0]).toMatchObject({ assetTag: tag, status: 'received' });
+  const rec = await stack.db.assetRecovery.findFirstOrThrow({
+    where: { departureId: input.departureId },
+    include: { custody: { orderBy: { id: 'asc' } } },
+  });
+  expect(rec).toMatchObject({ status: 'received', receivedBy: 'desk-alex', inspectedBy: 'desk-sam' });
+  expect(rec.custody.map((c) => c.event)).toEqual(
+    expect.arrayContaining(['requested', 'marked_return_in_progress', 'received', 'checked_in']),
+  );
+  expect((await stack.db.asset.findUniqueOrThrow({ where: { tag } })).status).toBe('returned');
+  // The return request went to the personal address only; the IT desk got the label request.
+  const personal = `${id.toLowerCase()}@personal.example.net`;
+  expect(stack.mail.to(personal).some((m) => m.text.includes(tag))).toBe(true);
+  expect(stack.mail.to(`${id.toLowerCase()}@example.com`).some((m) => m.text.includes(tag))).toBe(false);
+  expect(stack.mail.to('it-desk@example.com').some((m) => m.text.includes(tag))).toBe(true);
+  // Documents: NDA signed, payroll/benefits delivered, certificate generated.
+  const byType = Object.fromEntries(final.documents.map((d) => [d.type, d.status]));
+  expect(byType).toMatchObject({
+    nda_acknowledgment: 'signed',
+    payroll_notification: 'delivered',
+    benefits_notification: 'delivered',
+    completion_certificate: 'generated',
+  });
+});
+
+test('in office: an appointment invite; late, the IT owner is told; received after that', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id, 'Phone');
+  const input = await createDeparture(stack.db, id, { workLocation: 'in_office' });
+  const final = await run(input, async (h) => {
+    const s = await until(h, (x) => x.assets[0]?.status === 'requested');
+    expect(s.assets[0]!.route).toBe('in_office');
+    await signNda(h);
+    await testEnv.sleep(Date.parse(s.assets[0]!.dueAt) - Date.now() + 3_600_000);
+    await until(h, (x) => x.assets[0]?.status === 'escalated_it');
+    await h.signal(assetReceivedSignal, receipt(tag));
+    return (await h.result()) as OffboardingStatus;
+  });
+  expect(final.assets[0]!.status).toBe('received');
+  expect(stack.mail.to('it-assets@example.com').some((m) => m.text.includes(tag))).toBe(true);
+  expect(stack.mail.to('head@example.com').some((m) => m.text.includes(tag))).toBe(false);
+  const invite = stack.mail
+    .to(`${id.toLowerCase()}@personal.example.net`)
+    .find((m) =>
+      m.attachments.some((a) => a.contentType.startsWith('text/calendar') || a.filename?.endsWith('.ics')),
+    );
+  expect(invite).toBeDefined();
+});
+
+test('hybrid (in office by default): never returned, the department head is told and a recovery plan recorded', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id, 'Monitor');
+  const input = await createDeparture(stack.db, id, { workLocation: 'hybrid' });
+  const final = await run(input, async (h) => {
+    await signNda(h);
+    return (await h.result()) as OffboardingStatus; // skips both windows
+  });
+  expect(final.assets[0]).toMatchObject({ route: 'in_office', status: 'escalated_department_head' });
+  const rec = await stack.db.assetRecovery.findFirstOrThrow({ where: { departureId: input.departureId } });
+  expect(rec.status).toBe('escalated_department_head');
+  expect(rec.recoveryPlan).toBeTruthy();
+  expect(stack.mail.to('it-assets@example.com').some((m) => m.text.includes(tag))).toBe(true);
+  expect(stack.mail.to('head@example.com').some((m) => m.text.includes(tag))).toBe(true);
+});
+
+test('no assets: recorded; an NDA never signed gets reminders, then turns expired at the deadline', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+  const final = await run(input, async (h) => (await h.result()) as OffboardingStatus);
+  expect(final.assets).toEqual([]);
+  expect(
+    await stack.db.auditEvent.count({
+      where: { departureId: input.departureId, action: 'no_assets_assigned' },
+    }),
+  ).toBe(1);
+  const nda = final.documents.find((d) => d.type === 'nda_acknowledgment')!;
+  expect(nda.status).toBe('expired');
+  const doc = await stack.db.document.findFirstOrThrow({
+    where: { departureId: input.departureId, type: 'nda_acknowledgment' },
+  });
+  expect(doc.status).toBe('expired');
+  // One request and a reminder each day until the 7-day deadline.
+  const ndaMails = stack.mail
+    .to(`${id.toLowerCase()}@personal.example.net`)
+    .filter((m) => /\/sign\//.test(m.text));
+  expect(ndaMails.length).toBeGreaterThanOrEqual(6);
+});
