@@ -1,0 +1,87 @@
+/**
+ * The IT desk records a returned asset through the API: the right role only, a known tag only, once;
+ * the workflow writes the chain of custody and checks the asset in.
+ */
+import { signDelivery } from '../lib/webhook-sign';
+import type { RunningServer } from '../server/main';
+import type { OffboardingWorkers } from '../workers/worker';
+import {
+  TOKENS,
+  WEBHOOK_SECRET,
+  createTestWorker,
+  eventually,
+  hrisEvent,
+  post,
+  seedEmployee,
+  startApi,
+  startStack,
+  uniq,
+  type Stack,
+} from './support/harness';
+
+let stack: Stack;
+let api: RunningServer;
+let worker: OffboardingWorkers;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  worker = await createTestWorker(stack);
+  running = worker.run();
+  api = await startApi(stack);
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+  worker?.shutdown();
+  await running;
+  await stack?.stop();
+});
+
+test('the IT desk records a returned laptop; other roles, unknown tags and repeats are refused', async () => {
+  const id = uniq('AS');
+  seedEmployee(stack.standIns, id);
+  const tag = uniq('LAPTOP').toUpperCase();
+  await stack.db.asset.create({
+    data: { tag, name: 'Laptop', category: 'laptop', assignedToEmployeeId: id },
+  });
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const departureId = (await post(`${api.url}/webhooks/hris`, d.body, d.headers)).json.departureId as string;
+  await eventually(
+    async () =>
+      (await stack.db.assetRecovery.findFirst({
+        where: { departureId, assetTag: tag, status: 'requested' },
+      })) ?? null,
+    30_000,
+    'return requested',
+  );
+  const received = (token: string, t = tag, body: unknown = { condition: 'good', inspectedBy: 'desk-sam' }) =>
+    post(`${api.url}/departures/${departureId}/assets/${t}/received`, JSON.stringify(body), {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    });
+  expect((await received(TOKENS.hr)).status).toBe(403);
+  expect((await received(TOKENS.itdesk, 'NO-SUCH-TAG')).status).toBe(404);
+  const bad = await received(TOKENS.itdesk, tag, { condition: 'shiny', inspectedBy: '' });
+  expect(bad.status).toBe(400);
+  expect((bad.json.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual([
+    'condition',
+    'inspectedBy',
+  ]);
+  const ok = await received(TOKENS.itdesk);
+  expect(ok.status).toBe(202);
+  const rec = await eventually(
+    async () => {
+      const r = await stack.db.assetRecovery.findFirst({
+        where: { departureId, assetTag: tag, status: 'received' },
+        include: { custody: true },
+      });
+      return r ?? null;
+    },
+    30_000,
+    'received',
+  );
+  expect(rec).toMatchObject({ receivedBy: 'itdesk-user', inspectedBy: 'desk-sam', condition: 'good' });
+  expect(rec.custody.map((c) => c.event)).toEqual(expect.arrayContaining(['received', 'checked_in']));
+  expect((await stack.db.asset.findUniqueOrThrow({ where: { tag } })).status).toBe('returned');
+  expect((await received(TOKENS.itdesk)).status).toBe(409);
+}, 90_000);
