@@ -14,7 +14,7 @@
 import { stringify } from 'yaml';
 import { createConnectors } from '../activities/connectors';
 import { parseCatalog } from '../config/catalog';
-import { OFFBOARDING_WORKFLOW, offboardingWorkflowId, type OffboardingStatus } from '../contract';
+import { OFFBOARDING_WORKFLOW, offboardingWorkflowId } from '../contract';
 import { maxInAnyWindow } from '../standins/faults';
 import { createOffboardingWorker, systemWorkerLimits } from '../workers/worker';
 import {
@@ -137,13 +137,27 @@ test(`a burst of ${DEPARTURES} departures keeps each system at or under its rate
           }),
         ),
       );
-      return Promise.all(handles.map((h) => h.result() as Promise<OffboardingStatus>));
+      // Done when every revocation step of every departure is confirmed (the offboardings then go on
+      // to assets and documents, which this test does not wait for).
+      const departureIds = inputs.map((i) => i.departureId);
+      const expected = DEPARTURES * SYSTEMS.length;
+      for (;;) {
+        const green = await stack.db.stepRecord.count({
+          where: { departureId: { in: departureIds }, status: 'green' },
+        });
+        if (green >= expected) break;
+        const red = await stack.db.stepRecord.count({
+          where: { departureId: { in: departureIds }, status: 'red' },
+        });
+        if (red > 0) throw new Error(`${red} revocation steps turned red`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const totalMs = Date.now() - t0;
+      await Promise.all(handles.map((h) => h.terminate('rate-limit test finished').catch(() => undefined)));
+      return totalMs;
     })(),
   );
-  const totalMs = Date.now() - t0;
-
-  // Every offboarding finished with every revocation confirmed.
-  expect(results.filter((r) => r.phase !== 'revocation_complete' || r.redSteps > 0)).toEqual([]);
+  const totalMs = results;
 
   const figures = SYSTEMS.map((s) => {
     const patches = scim.control.calls.filter(
@@ -163,7 +177,7 @@ test(`a burst of ${DEPARTURES} departures keeps each system at or under its rate
   });
   console.log(
     [
-      `${DEPARTURES} departures started at once, all complete in ${totalMs} ms; ` +
+      `${DEPARTURES} departures started at once, every revocation confirmed in ${totalMs} ms; ` +
         'PATCHes per system (max = most in any sliding 1 s window):',
       ...figures.map(
         (f) =>
