@@ -6,7 +6,7 @@
  * plain data and safe to use from client code.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /** Task queue served by the offboarding worker. */
 export const TASK_QUEUE = 'offboarding';
@@ -364,3 +364,18 @@ export interface DocumentView {
   /** SHA-256 of the stored document, once there is one. */
   sha256?: string;
 }
+
+/** An operator asks to run red steps again (payload of `redriveUpdate`). */
+export interface RedriveRequest {
+  /** Step ids to re-drive; omitted = every red step. */
+  stepIds?: string[];
+  requestedBy: string;
+  reason: string;
+}
+
+/**
+ * Re-drives red revocation steps of a running offboarding (after the fault is fixed): the validator
+ * refuses unknown or non-red steps and offboardings not in a phase that can re-run them; the answer lists
+ * the steps accepted. They run again with their system's retry policy and turn green or red again.
+ */
+export const redriveUpdate = defineUpdate<{ accepted: string[] }, [RedriveRequest]>('redrive');

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { assetReceivedSignal, confirmTicketSignal, type Rescission } from '../contract';
+import { assetReceivedSignal, confirmTicketSignal, redriveUpdate, type Rescission } from '../contract';
 import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -34,6 +34,12 @@ export interface AppDeps {
 
 const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
 const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
+const redriveBody = z
+  .object({
+    stepIds: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
+    reason: z.string().trim().min(3).max(2000),
+  })
+  .strict();
 const assetReceivedBody = z
   .object({
     /** Who received it; defaults to the operator recording it. */
@@ -360,6 +366,46 @@ export function createApp(deps: AppDeps): express.Express {
         details: { ...receipt, role: operator.role },
       });
       res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
+    },
+  );
+
+  /**
+   * Re-drives red revocation steps of a running offboarding once their fault is fixed (workflow update
+   * `redrive`; its validator decides what can run again). Roles it, admin.
+   */
+  app.post(
+    '/departures/:id/redrive',
+    requireRole('it'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = redriveBody.safeParse(req.body);
+      if (!body.success)
+        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const id = String(req.params.id);
+      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
+      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const operator = req.operator!;
+      let result: { accepted: string[] };
+      try {
+        result = await client.withDeadline(Date.now() + 10_000, () =>
+          client.workflow.getHandle(dep.workflowId).executeUpdate(redriveUpdate, {
+            args: [{ stepIds: body.data.stepIds, requestedBy: operator.name, reason: body.data.reason }],
+          }),
+        );
+      } catch (e) {
+        if (e instanceof WorkflowNotFoundError)
+          throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
+        if (e instanceof WorkflowUpdateFailedError)
+          throw new AppError('conflict', (e.cause as Error | undefined)?.message ?? e.message);
+        throw e;
+      }
+      await audit(db, {
+        actor: `operator:${operator.name}`,
+        action: 'steps_redriven',
+        departureId: id,
+        details: { steps: result.accepted, reason: body.data.reason, role: operator.role },
+      });
+      res.json({ departureId: id, accepted: result.accepted });
     },
   );
 

@@ -17,6 +17,7 @@ import {
   log,
   proxyActivities,
   setHandler,
+  allHandlersFinished,
   upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -30,6 +31,7 @@ import {
   confirmTicketSignal,
   documentSignedSignal,
   lastDayChangedSignal,
+  redriveUpdate,
   rescindSignal,
   statusQuery,
   type LastDayChange,
@@ -376,6 +378,52 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     });
   }
 
+  // Red steps re-driven by an operator (`redriveUpdate`) run here until the offboarding ends.
+  const redriveQueue: PlannedStep[] = [];
+  const redApiSteps = () =>
+    [...steps.values()]
+      .filter((x) => x.view.status === 'red' && x.plan.integration === 'api')
+      .map((x) => x.plan.stepId);
+  let closing = false;
+  setHandler(
+    redriveUpdate,
+    (req) => {
+      const chosen = req.stepIds ?? redApiSteps();
+      for (const id of chosen) {
+        const st = steps.get(id)!;
+        st.view.status = 'pending';
+        st.view.lastError = `re-driven by ${req.requestedBy}: ${req.reason}`;
+        redriveQueue.push(st.plan);
+      }
+      log.info('red steps re-driven', { steps: chosen, by: req.requestedBy });
+      return { accepted: chosen };
+    },
+    {
+      validator: (req) => {
+        if (rescission) throw new Error('the termination was rescinded: nothing is re-driven');
+        if (closing || !['awaiting_tickets', 'recovering'].includes(phase))
+          throw new Error(`red steps can be re-driven once the revocation pass has run (phase is ${phase})`);
+        if (!req.requestedBy || !req.reason) throw new Error('requestedBy and reason are required');
+        const ids = req.stepIds ?? redApiSteps();
+        if (ids.length === 0) throw new Error('there is no red step to re-drive');
+        for (const id of ids) {
+          const st = steps.get(id);
+          if (!st) throw new Error(`no step ${id}`);
+          if (st.view.status !== 'red') throw new Error(`step ${id} is ${st.view.status}, not red`);
+          if (st.plan.integration !== 'api')
+            throw new Error(`step ${id} is a ticket: its owner confirms it, it is not re-driven`);
+        }
+      },
+    },
+  );
+  const redriveLane = (async () => {
+    for (;;) {
+      await condition(() => redriveQueue.length > 0 || closing);
+      if (redriveQueue.length === 0) return;
+      await runStep(redriveQueue.shift()!);
+    }
+  })();
+
   // Every credential has been acted on: recover the assets and produce the documents while any ticket
   // still waits for its owner.
   const assetsAndDocuments = rescission
@@ -395,6 +443,10 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   await Promise.all(ticketWaits);
   if (!rescission) setPhase('recovering');
   await assetsAndDocuments;
+  // No more re-drives once everything else is done; finish the ones accepted.
+  closing = true;
+  await redriveLane;
+  await condition(allHandlersFinished);
 
   if (rescission) {
     const halted = [...steps.values()].filter((s) => s.view.status === 'pending');

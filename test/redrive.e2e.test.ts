@@ -1,0 +1,90 @@
+/**
+ * Re-driving red steps of a running offboarding: after the fault is fixed, an IT operator re-drives the
+ * red step through the API (workflow update with a validator); it runs again and turns green.
+ */
+import { signDelivery } from '../lib/webhook-sign';
+import type { RunningServer } from '../server/main';
+import type { OffboardingWorkers } from '../workers/worker';
+import {
+  TOKENS,
+  WEBHOOK_SECRET,
+  createTestWorker,
+  eventually,
+  getJson,
+  hrisEvent,
+  post,
+  seedEmployee,
+  startApi,
+  startStack,
+  uniq,
+  type Stack,
+} from './support/harness';
+
+let stack: Stack;
+let api: RunningServer;
+let worker: OffboardingWorkers;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  worker = await createTestWorker(stack);
+  running = worker.run();
+  api = await startApi(stack);
+}, 60_000);
+afterAll(async () => {
+  await api?.close();
+  worker?.shutdown();
+  await running;
+  await stack?.stop();
+});
+
+test('a red step is re-driven once its target works again and turns green; the validator refuses the rest', async () => {
+  const id = uniq('RD');
+  const person = seedEmployee(stack.standIns, id);
+  const crmUser = `/crm/scim/v2/Users/${person.scimUsers.crm.id}`;
+  stack.standIns.scim.control.inject({
+    method: 'PATCH',
+    pathIncludes: crmUser,
+    status: 500,
+    times: Infinity,
+  });
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const departureId = (await post(`${api.url}/webhooks/hris`, d.body, d.headers)).json.departureId as string;
+  const stepsOf = async () =>
+    (await getJson(`${api.url}/departures/${departureId}`, TOKENS.it)).json.steps as {
+      stepId: string;
+      status: string;
+    }[];
+  await eventually(
+    async () => (await stepsOf()).find((s) => s.stepId === 'crm')?.status === 'red',
+    30_000,
+    'red',
+  );
+  const redrive = (token: string, body: unknown) =>
+    post(`${api.url}/departures/${departureId}/redrive`, JSON.stringify(body), {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    });
+  expect((await redrive(TOKENS.hr, { reason: 'fixed the CRM' })).status).toBe(403);
+  const notRed = await redrive(TOKENS.it, { stepIds: ['wiki'], reason: 'just because' });
+  expect(notRed.status).toBe(409);
+  expect(JSON.stringify(notRed.json)).toMatch(/wiki is green, not red/);
+  const ticket = await redrive(TOKENS.it, { stepIds: ['badge'], reason: 'just because' });
+  expect(ticket.status).toBe(409);
+
+  stack.standIns.scim.control.clearFaults();
+  const ok = await redrive(TOKENS.it, { reason: 'CRM is back' });
+  expect(ok.status).toBe(200);
+  expect(ok.json.accepted).toEqual(['crm']);
+  await eventually(
+    async () => (await stepsOf()).find((s) => s.stepId === 'crm')?.status === 'green',
+    30_000,
+    'green',
+  );
+  expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(false);
+  const row = await stack.db.stepRecord.findFirstOrThrow({ where: { departureId, systemId: 'crm' } });
+  expect(row.status).toBe('green');
+  // Nothing red is left to re-drive.
+  expect((await redrive(TOKENS.it, { reason: 'again' })).status).toBe(409);
+  expect(await stack.db.auditEvent.count({ where: { departureId, action: 'steps_redriven' } })).toBe(1);
+}, 90_000);
