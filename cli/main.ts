@@ -10,6 +10,7 @@ import { retryCommand } from './commands/retry';
 import { shadowItCommand } from './commands/shadow-it';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
+import { assetReceivedCommand, redriveCommand } from './commands/redrive';
 import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
 
 export function buildProgram(): Command {
@@ -26,12 +27,13 @@ export function buildProgram(): Command {
       `
 ${EXIT_CODES_HELP}
 
-Not yet: resolve, asset-received and acknowledge (they come with the verification report and asset
-recovery); replay (run recorded histories through today's workflow code) is its own change.`,
+Not yet: resolve and acknowledge (they come with the verification report).`,
     );
   for (const c of [
     startCommand(),
     statusCommand(),
+    redriveCommand(),
+    assetReceivedCommand(),
     listCommand(),
     retryCommand(),
     auditCommand(),

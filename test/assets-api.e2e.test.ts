@@ -2,6 +2,8 @@
  * The IT desk records a returned asset through the API: the right role only, a known tag only, once;
  * the workflow writes the chain of custody and checks the asset in.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import type { OffboardingWorkers } from '../workers/worker';
@@ -67,8 +69,27 @@ test('the IT desk records a returned laptop; other roles, unknown tags and repea
     'condition',
     'inspectedBy',
   ]);
-  const ok = await received(TOKENS.itdesk);
-  expect(ok.status).toBe(202);
+  // The IT desk uses the CLI (the same API route underneath).
+  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [
+        path.join(__dirname, '..', 'cli', 'offboard.cjs'),
+        'asset-received',
+        departureId,
+        tag,
+        '--condition',
+        'good',
+        '--inspected-by',
+        'desk-sam',
+        '--json',
+      ],
+      { env: { ...process.env, OFFBOARD_URL: api.url, OFFBOARD_TOKEN: TOKENS.itdesk }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
+    ),
+  );
+  expect(run).toMatchObject({ code: 0 });
+  expect(JSON.parse(run.stdout)).toMatchObject({ assetTag: tag, action: 'receipt_sent' });
   const rec = await eventually(
     async () => {
       const r = await stack.db.assetRecovery.findFirst({

@@ -2,6 +2,8 @@
  * Re-driving red steps of a running offboarding: after the fault is fixed, an IT operator re-drives the
  * red step through the API (workflow update with a validator); it runs again and turns green.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import type { OffboardingWorkers } from '../workers/worker';
@@ -73,9 +75,17 @@ test('a red step is re-driven once its target works again and turns green; the v
   expect(ticket.status).toBe(409);
 
   stack.standIns.scim.control.clearFaults();
-  const ok = await redrive(TOKENS.it, { reason: 'CRM is back' });
-  expect(ok.status).toBe(200);
-  expect(ok.json.accepted).toEqual(['crm']);
+  // The CLI does it for the operator (through the same API route).
+  const run = await new Promise<{ code: number; stdout: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [path.join(__dirname, '..', 'cli', 'offboard.cjs'), 'redrive', id, '--reason', 'CRM is back', '--json'],
+      { env: { ...process.env, OFFBOARD_URL: api.url, OFFBOARD_TOKEN: TOKENS.it }, timeout: 60_000 },
+      (err, stdout) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout }),
+    ),
+  );
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toEqual({ departureId, accepted: ['crm'] });
   await eventually(
     async () => (await stepsOf()).find((s) => s.stepId === 'crm')?.status === 'green',
     30_000,
