@@ -16,6 +16,7 @@ import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { getDepartureView } from './departures';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
+import { OPENAPI_PATH, openApiDocument } from './openapi';
 import { operatorIdempotencyKey, parseOperatorDeparture } from './operator-start';
 import { createPublicPagesRouter } from './public-pages';
 import type { Starter } from './starter';
@@ -32,21 +33,36 @@ export interface AppDeps {
   codec: CodecEndpointOptions;
 }
 
-const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
-const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
-const redriveBody = z
+export const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
+export const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
+export const redriveBody = z
   .object({
     stepIds: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
     reason: z.string().trim().min(3).max(2000),
   })
   .strict();
-const assetReceivedBody = z
+export const assetReceivedBody = z
   .object({
     /** Who received it; defaults to the operator recording it. */
     receivedBy: z.string().trim().min(1).max(200).optional(),
     condition: z.enum(['good', 'damaged', 'missing_parts', 'wiped', 'not_working']),
     inspectedBy: z.string().trim().min(1).max(200),
     notes: z.string().trim().max(2000).default(''),
+  })
+  .strict();
+
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+/** The query of `GET /departures`. */
+export const departureListQuery = z
+  .object({
+    status: z.string().max(40).optional(),
+    department: z.string().max(200).optional(),
+    employeeId: z.string().min(1).max(64).optional(),
+    red: z.enum(['true', 'false']).optional(),
+    from: instant.optional(),
+    to: instant.optional(),
+    workflow: z.enum(WORKFLOW_STATES).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
 
@@ -94,6 +110,11 @@ export function createApp(deps: AppDeps): express.Express {
     ]);
     const ok = database === 'ok' && temporal === 'ok';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', database, temporal });
+  });
+
+  /** The OpenAPI 3.1 description of every route (server/openapi.ts); no token: it is not data. */
+  app.get(OPENAPI_PATH, (_req, res) => {
+    res.json(openApiDocument());
   });
 
   /** HRIS webhook (Standard Webhooks signature). See README "Webhook contract". */
@@ -172,20 +193,7 @@ export function createApp(deps: AppDeps): express.Express {
    * at, ISO date or instant), workflow=running|failed (the workflow's state in Temporal). Any operator role.
    */
   app.get('/departures', requireRole('hr', 'it', 'itdesk'), async (req, res) => {
-    const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
-    const q = z
-      .object({
-        status: z.string().max(40).optional(),
-        department: z.string().max(200).optional(),
-        employeeId: z.string().min(1).max(64).optional(),
-        red: z.enum(['true', 'false']).optional(),
-        from: instant.optional(),
-        to: instant.optional(),
-        workflow: z.enum(WORKFLOW_STATES).optional(),
-        limit: z.coerce.number().int().min(1).max(500).default(100),
-      })
-      .strict()
-      .safeParse(req.query);
+    const q = departureListQuery.safeParse(req.query);
     if (!q.success)
       throw new AppError('validation_failed', 'invalid query', { fields: fieldErrors(q.error) });
     // A bare date as `to` means the whole of that day (UTC).

@@ -35,7 +35,7 @@ const SESSION_HOURS = 8;
 const ALLOWED_HEADERS = 'content-type, x-namespace, authorization';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
-const codecBody = z.object({
+export const codecBody = z.object({
   payloads: z
     .array(
       z.object({

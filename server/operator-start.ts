@@ -9,7 +9,7 @@ import type { FieldError } from '../lib/errors';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
 
 /** The operator's body: the canonical event without `type`; `status` and `occurredAt` are optional. */
-const operatorBody = z
+export const operatorBody = z
   .object({
     employee: z.unknown(),
     termination: z.unknown(),
@@ -59,7 +59,7 @@ export function parseOperatorDeparture(
   return { ok: true, event: r.data };
 }
 
-const idempotencyKeyHeader = z
+export const idempotencyKeyHeader = z
   .string()
   .trim()
   .min(1)

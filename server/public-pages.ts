@@ -92,7 +92,7 @@ const obj = (v: unknown): Record<string, unknown> =>
 
 // ---------------------------------------------------------------- forms
 
-const signForm = z.object({
+export const signForm = z.object({
   fullName: z
     .string({ error: 'is required' })
     .trim()
@@ -112,7 +112,7 @@ export const LEAVING_REASONS = {
   other: 'Other',
 } as const;
 
-const surveyForm = z.object({
+export const surveyForm = z.object({
   reason: z.enum(Object.keys(LEAVING_REASONS) as [keyof typeof LEAVING_REASONS], {
     error: 'choose one of the listed reasons',
   }),

@@ -1,0 +1,808 @@
+/**
+ * The OpenAPI 3.1 description of every route the API serves, at `GET /openapi.json` (no token: it
+ * describes the API, it holds no data).
+ *
+ * Request bodies, query parameters and headers are converted from the very zod schemas the routes
+ * validate with (`z.toJSONSchema`, input side), so the description cannot drift from the validation.
+ * Response bodies are written here with zod too; those mirroring a TypeScript type of the server
+ * (`DepartureView`, `StepView`, `IntakeAnswer`) are checked against it at compile time. Error answers
+ * take their codes from `httpStatusFor`, the one place codes become statuses. test/openapi.test.ts holds
+ * the description against the Express app: every route documented, every documented operation served,
+ * and the real answers carrying documented statuses and shapes.
+ *
+ * Built lazily on first use (server/app.ts imports this module and this module imports its schemas).
+ */
+import { z } from 'zod';
+import { REVOCATION_TIERS, type StepView } from '../contract';
+import { httpStatusFor, type ErrorCode } from '../lib/errors';
+import { assetReceivedBody, departureListQuery, redriveBody, rescindBody, ticketConfirmBody } from './app';
+import { codecBody } from './codec';
+import type { DepartureView } from './departures';
+import { hrisEventSchema } from './hris';
+import type { IntakeAnswer } from './intake';
+import { idempotencyKeyHeader } from './operator-start';
+import { LEAVING_REASONS, signForm, surveyForm } from './public-pages';
+import type { Role } from './auth';
+import { WORKFLOW_STATES } from './workflow-state';
+
+export const OPENAPI_PATH = '/openapi.json';
+
+type Json = Record<string, unknown>;
+type Method = 'get' | 'post';
+
+// ------------------------------------------------------------------ errors
+
+/** Every error code, exhaustively (a new `ErrorCode` fails to compile until it is listed here). */
+const ERROR_CODES = [
+  'config_invalid',
+  'catalog_invalid',
+  'bad_request',
+  'validation_failed',
+  'payload_too_large',
+  'unsupported_media_type',
+  'signature_invalid',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'gone',
+  'unavailable',
+  'internal',
+] as const satisfies readonly ErrorCode[];
+const _everyErrorCode: Exclude<ErrorCode, (typeof ERROR_CODES)[number]> extends never ? true : never = true;
+
+/** The error codes answered with an HTTP status (from `httpStatusFor`). */
+export function errorCodesFor(status: number): ErrorCode[] {
+  return ERROR_CODES.filter((c) => httpStatusFor(c) === status);
+}
+
+const ERROR_STATUSES = [...new Set(ERROR_CODES.map(httpStatusFor))].sort((a, b) => a - b);
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad request: the body, query or a header is invalid (`fields` names each one)',
+  401: 'Unauthenticated',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict with the current state',
+  410: 'Gone',
+  413: 'Body too large',
+  415: 'Unsupported media type',
+  500: 'Internal error',
+  503: 'Unavailable; retry later',
+};
+
+const fieldErrorSchema = z
+  .object({
+    field: z.string().meta({ description: 'Path of the field (`employee.workEmail`), or `(body)`' }),
+    message: z.string(),
+  })
+  .meta({ title: 'FieldError' });
+
+/** `{ "error": { "code", "message", "fields"? } }`, the one error shape of every JSON route. */
+const errorSchema = (codes: readonly ErrorCode[]) =>
+  z.object({
+    error: z
+      .object({
+        code: z.enum(codes as [ErrorCode, ...ErrorCode[]]),
+        message: z.string(),
+        fields: z.array(fieldErrorSchema).optional(),
+      })
+      .loose(),
+  });
+
+// ------------------------------------------------------------------ response bodies
+
+const instant = z.iso.datetime({ offset: true });
+const healthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  database: z.string().meta({ description: '`ok`, or `unreachable: <reason>`' }),
+  temporal: z.string().meta({ description: '`ok`, or `unreachable: <reason>`' }),
+});
+
+const intakeAccepted = z.object({
+  departureId: z.string(),
+  workflowId: z.string(),
+  action: z.enum(['started', 'duplicate', 'queued', 'updated', 'rescinded']),
+});
+const intakeIgnored = z.object({ action: z.literal('ignored'), reason: z.string() });
+const _intakeAnswers: [
+  Same<z.output<typeof intakeAccepted>, Extract<IntakeAnswer, { status: 202 }>['body']>,
+  Same<z.output<typeof intakeIgnored>, Extract<IntakeAnswer, { status: 200 }>['body']>,
+] = [true, true];
+
+const departureSummary = z.object({
+  id: z.string(),
+  employeeId: z.string(),
+  employeeName: z.string(),
+  department: z.string(),
+  status: z.string(),
+  redSteps: z.number().int(),
+  workflowId: z.string(),
+  createdAt: instant,
+});
+
+const stepView = z.object({
+  stepId: z.string(),
+  kind: z.enum(['revoke', 'discover_owned', 'revoke_owned']),
+  systemId: z.string(),
+  systemName: z.string(),
+  tier: z.enum(REVOCATION_TIERS),
+  action: z.string(),
+  integration: z.enum(['api', 'ticket', 'manual']),
+  executingSystem: z.string(),
+  status: z.enum(['pending', 'running', 'green', 'yellow', 'red', 'halted']),
+  attempts: z.number().int(),
+  startedAt: instant.nullable(),
+  actedAt: instant.nullable(),
+  confirmedAt: instant.nullable(),
+  finishedAt: instant.nullable(),
+  lastError: z.string().nullable(),
+  detail: z.string().nullable(),
+  ticketId: z.string().nullable(),
+  privileged: z.boolean(),
+  scheduledFor: instant.nullable().meta({ description: 'For a step held back by a notice period' }),
+});
+const _stepView: Same<z.output<typeof stepView>, StepView> = true;
+
+const departureView = z.object({
+  departure: z.object({
+    id: z.string(),
+    employeeId: z.string(),
+    employeeName: z.string(),
+    workEmail: z.string(),
+    department: z.string(),
+    workLocation: z.string(),
+    terminationType: z.string(),
+    confirmedAt: instant,
+    lastDay: z.iso.date().nullable(),
+    status: z.string(),
+    workflowId: z.string(),
+    workflowStartedAt: instant.nullable(),
+    lastStartError: z.string().nullable(),
+    redSteps: z.number().int(),
+    revokeRestAt: instant.nullable(),
+    rescindedAt: instant.nullable(),
+    createdAt: instant,
+  }),
+  workflow: z.object({
+    phase: z.string().nullable(),
+    reachable: z.boolean(),
+    status: z.string().nullable().meta({ description: 'Execution status of the current run' }),
+    runId: z.string().nullable(),
+  }),
+  reviews: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      status: z.string(),
+      openedBy: z.string(),
+      summary: z.unknown(),
+      createdAt: instant,
+    }),
+  ),
+  steps: z.array(stepView),
+  source: z.enum(['workflow', 'database']),
+});
+const _departureView: Same<z.output<typeof departureView>, DepartureView> = true;
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/);
+const codecAnswer = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), base64), data: base64 })),
+});
+
+/** The operator's `POST /departures` body: the canonical event's parts (test: same keys as the route's). */
+const h = hrisEventSchema.shape;
+export const operatorDepartureDoc = z
+  .object({
+    employee: h.employee,
+    termination: h.termination.unwrap().unwrap(),
+    status: h.status.optional().meta({
+      description:
+        'A status that starts an offboarding (TRIGGER_STATUSES); default `terminated` for an involuntary ' +
+        'and `resigned_confirmed` for a voluntary termination',
+    }),
+    occurredAt: h.occurredAt.optional().meta({ description: 'Default: when the API received it' }),
+  })
+  .strict();
+
+// ------------------------------------------------------------------ helpers
+
+/** Two types are the same (each assignable to the other). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** A zod schema as an OpenAPI 3.1 schema object (JSON Schema 2020-12). */
+function schema(s: z.ZodType, io: 'input' | 'output' = 'input'): Json {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'throw' }) as Json;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: Json) => ({ 'application/json': { schema: s } });
+const htmlPage = { 'text/html': { schema: { type: 'string' } } };
+const ok = (description: string, s: Json) => ({ description, content: json(s) });
+
+/** A JSON error answer (components/responses). */
+const err = (status: number) => ({ $ref: `#/components/responses/Error${status}` });
+/** An HTML error page (the public pages answer errors as pages). */
+const errPage = (status: number, description: string) => ({ description, content: htmlPage });
+
+interface OperationSpec {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Operator roles (besides `admin`); absent: no operator token. */
+  roles?: Exclude<Role, 'admin'>[];
+  /** Other ways in, e.g. the codec session cookie. */
+  alsoSecurity?: Json[];
+  parameters?: Json[];
+  requestBody?: Json;
+  responses: Record<string, Json>;
+}
+
+function operation(spec: OperationSpec): Json {
+  const { roles, alsoSecurity, description, ...rest } = spec;
+  const out: Json = { ...rest };
+  if (roles) {
+    const all = [...roles, 'admin'];
+    out.description = [`Roles: ${all.join(', ')}.`, description].filter(Boolean).join(' ');
+    out['x-roles'] = all;
+    out.security = [{ bearerAuth: [] }, ...(alsoSecurity ?? [])];
+    out.responses = { ...spec.responses, 401: err(401), 403: err(403) };
+  } else {
+    if (description) out.description = description;
+    out.security = alsoSecurity ?? [];
+  }
+  out.responses = Object.fromEntries(
+    Object.entries(out.responses as Record<string, Json>).sort(([a], [b]) => a.localeCompare(b)),
+  );
+  return out;
+}
+
+const pathParam = (name: string, description: string, extra: Json = {}) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string', ...extra },
+});
+
+/** Query parameters from a zod object (each property one parameter). */
+function queryParams(s: z.ZodObject, descriptions: Record<string, string>): Json[] {
+  const js = schema(s) as { properties: Record<string, Json>; required?: string[] };
+  return Object.entries(js.properties).map(([name, p]) => ({
+    name,
+    in: 'query',
+    required: js.required?.includes(name) ?? false,
+    ...(descriptions[name] ? { description: descriptions[name] } : {}),
+    schema: p,
+  }));
+}
+
+const formBody = (name: string, description: string) => ({
+  required: true,
+  description,
+  content: { 'application/x-www-form-urlencoded': { schema: ref(name) } },
+});
+const jsonBody = (name: string, description?: string) => ({
+  required: true,
+  ...(description ? { description } : {}),
+  content: json(ref(name)),
+});
+
+// ------------------------------------------------------------------ the document
+
+function build(): Json {
+  const idParam = pathParam('id', 'Departure id (`dep_…`)');
+  const tokenParam = pathParam('token', 'The single-use token of the link sent to the leaver', {
+    pattern: '^[A-Za-z0-9_-]{43}$',
+  });
+  const retryAfter = {
+    'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } },
+  };
+  const unavailableRetry = {
+    description: STATUS_TEXT[503],
+    headers: retryAfter,
+    content: json(ref('Error503')),
+  };
+  const codecResponses = (direction: string) => ({
+    200: ok(`The payloads, ${direction}d, in the same order`, ref('CodecPayloads')),
+    400: err(400),
+    413: err(413),
+    500: err(500),
+    503: err(503),
+  });
+  const webhookHeaders = [
+    {
+      name: 'webhook-id',
+      in: 'header',
+      required: true,
+      description: 'Unique id of the delivery; the idempotency key (a redelivery gets the first answer)',
+      schema: { type: 'string', minLength: 1 },
+    },
+    {
+      name: 'webhook-timestamp',
+      in: 'header',
+      required: true,
+      description: 'Unix seconds; refused when more than 5 minutes old or ahead',
+      schema: { type: 'string', pattern: '^[0-9]+$' },
+    },
+    {
+      name: 'webhook-signature',
+      in: 'header',
+      required: true,
+      description:
+        'Space-separated `v1,<base64 HMAC-SHA256>` entries (several while keys rotate) over ' +
+        '`<webhook-id>.<webhook-timestamp>.<raw body>`, keyed with HRIS_WEBHOOK_SECRET (`whsec_<base64 key>`); ' +
+        'compared in constant time',
+      schema: { type: 'string', pattern: '^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$' },
+    },
+  ];
+
+  const paths: Record<string, Partial<Record<Method, Json>>> = {
+    '/health': {
+      get: operation({
+        operationId: 'health',
+        summary: 'Liveness and readiness',
+        description: '200 only when PostgreSQL and Temporal both answer.',
+        tags: ['meta'],
+        responses: {
+          200: ok('Database and Temporal answer', ref('Health')),
+          503: ok('One of them does not answer (named)', ref('Health')),
+        },
+      }),
+    },
+    [OPENAPI_PATH]: {
+      get: operation({
+        operationId: 'openApiDocument',
+        summary: 'This description (OpenAPI 3.1)',
+        tags: ['meta'],
+        responses: {
+          200: ok('The OpenAPI document', {
+            type: 'object',
+            required: ['openapi', 'info', 'paths'],
+            properties: {
+              openapi: { type: 'string', pattern: '^3\\.1\\.' },
+              info: { type: 'object' },
+              paths: { type: 'object' },
+            },
+          }),
+        },
+      }),
+    },
+    '/webhooks/hris': {
+      post: operation({
+        operationId: 'receiveHrisEvent',
+        summary: 'HRIS webhook (Standard Webhooks signature)',
+        description:
+          'Signed per Standard Webhooks (see README "Webhook contract"). Every delivery is logged with its ' +
+          'receive time, signature result and outcome before it is answered; an accepted event is stored ' +
+          'before the answer and started later if Temporal is down (`queued`). Bad input is never a 5xx. ' +
+          'Body limit WEBHOOK_MAX_BODY_BYTES (default 256 KiB).',
+        tags: ['webhook'],
+        parameters: webhookHeaders,
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('HrisEvent') } },
+        },
+        responses: {
+          200: ok(
+            'A status that starts nothing (`pending_resignation`, `active`, …): logged and ignored',
+            ref('IntakeIgnored'),
+          ),
+          202: ok(
+            'A trigger status: started, queued, duplicate, updated (last day moved) or rescinded',
+            ref('IntakeAccepted'),
+          ),
+          400: err(400),
+          401: { ...err(401), description: 'Missing headers, bad signature, stale or future timestamp' },
+          409: err(409),
+          413: err(413),
+          415: err(415),
+          500: err(500),
+          503: unavailableRetry,
+        },
+      }),
+    },
+    '/departures': {
+      get: operation({
+        operationId: 'listDepartures',
+        summary: 'List departures, newest first',
+        tags: ['departures'],
+        roles: ['hr', 'it', 'itdesk'],
+        parameters: queryParams(departureListQuery, {
+          status: 'Departure status (e.g. `running`, `completed`)',
+          red: '`true`: only departures with red steps; `false`: only without',
+          from: 'Accepted at or after (ISO date or instant)',
+          to: 'Accepted at or before (ISO date or instant; a bare date includes that day)',
+          workflow: `The state of the workflow in Temporal (${WORKFLOW_STATES.join(', ')}; failed = failed, terminated or timed out, and not reset since)`,
+        }),
+        responses: {
+          200: ok('The departures', ref('DepartureList')),
+          400: err(400),
+          500: err(500),
+          503: { ...err(503), description: 'Temporal could not be asked for workflow states (`workflow=`)' },
+        },
+      }),
+      post: operation({
+        operationId: 'submitDeparture',
+        summary: 'Submit a confirmed departure',
+        description:
+          "The canonical HRIS `employee` and `termination`, validated by the webhook's schema; the same intake " +
+          '(stored and logged before the answer, one offboarding per termination). Audited as `operator:<name>`.',
+        tags: ['departures'],
+        roles: ['hr'],
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description: 'Default: the employee id and `confirmedAt`',
+            schema: schema(idempotencyKeyHeader),
+          },
+        ],
+        requestBody: jsonBody('OperatorDeparture'),
+        responses: {
+          200: ok('A repeated submission of an ignored event', ref('IntakeIgnored')),
+          202: ok('Started, queued, duplicate or updated', ref('IntakeAccepted')),
+          400: err(400),
+          409: err(409),
+          413: err(413),
+          415: err(415),
+          500: err(500),
+          503: unavailableRetry,
+        },
+      }),
+    },
+    '/departures/{id}': {
+      get: operation({
+        operationId: 'getDeparture',
+        summary: 'One departure and its step table',
+        description:
+          "Live from the workflow's status query merged with the database, or from the database alone when " +
+          'Temporal does not answer (`source`).',
+        tags: ['departures'],
+        roles: ['hr', 'it', 'itdesk'],
+        parameters: [idParam],
+        responses: { 200: ok('The departure', ref('DepartureView')), 404: err(404), 500: err(500) },
+      }),
+    },
+    '/tickets/{id}/confirm': {
+      post: operation({
+        operationId: 'confirmTicket',
+        summary: 'Confirm a ticket or manual revocation is done',
+        description: 'The owner of the system confirms; the step turns green. Audited.',
+        tags: ['tickets'],
+        roles: ['it'],
+        parameters: [pathParam('id', 'Ticket id')],
+        requestBody: jsonBody('TicketConfirmation'),
+        responses: {
+          202: ok('The confirmation was sent to the offboarding', ref('TicketConfirmed')),
+          400: err(400),
+          404: err(404),
+          409: { ...err(409), description: 'The ticket is not open' },
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/rescind': {
+      post: operation({
+        operationId: 'rescindDeparture',
+        summary: 'Rescind a termination',
+        description: 'Pending steps halt and a review opens for HR and IT; nothing is re-enabled. Audited.',
+        tags: ['departures'],
+        roles: ['hr'],
+        parameters: [idParam],
+        requestBody: jsonBody('Rescission'),
+        responses: {
+          202: ok(
+            'The rescission was recorded (and delivered to the workflow when it runs)',
+            ref('Rescinded'),
+          ),
+          400: err(400),
+          404: err(404),
+          409: { ...err(409), description: 'Already rescinded, or the departure is blocked or failed' },
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/redrive': {
+      post: operation({
+        operationId: 'redriveSteps',
+        summary: 'Re-drive red revocation steps',
+        description:
+          'Red API steps of a running offboarding run again once their fault is fixed (workflow update ' +
+          '`redrive`; its validator decides). Audited.',
+        tags: ['departures'],
+        roles: ['it'],
+        parameters: [idParam],
+        requestBody: jsonBody('Redrive'),
+        responses: {
+          200: ok('The steps that run again', ref('Redriven')),
+          400: err(400),
+          404: err(404),
+          409: {
+            ...err(409),
+            description: 'Refused by the workflow (reason in `message`), or it has finished',
+          },
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/assets/{tag}/received': {
+      post: operation({
+        operationId: 'recordAssetReceived',
+        summary: 'Record a returned asset',
+        description:
+          'The IT desk records receipt; chain of custody and check-in happen in the workflow. Audited.',
+        tags: ['assets'],
+        roles: ['itdesk'],
+        parameters: [idParam, pathParam('tag', 'Asset tag')],
+        requestBody: jsonBody('AssetReceipt'),
+        responses: {
+          202: ok('The receipt was sent to the offboarding', ref('AssetReceiptSent')),
+          400: err(400),
+          404: { ...err(404), description: 'No such departure, or no asset with this tag to recover' },
+          409: { ...err(409), description: 'Already received, or the offboarding has finished' },
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
+    '/codec/decode': {
+      post: operation({
+        operationId: 'codecDecode',
+        summary: "Decode payloads (Temporal's remote codec protocol)",
+        description:
+          'For the Temporal Web UI and CLI. Browsers only from CODEC_CORS_ORIGINS (preflight `OPTIONS` ' +
+          'answered 204 for them; any other origin 403). 503 when no PAYLOAD_CODEC_KEYS are configured.',
+        tags: ['codec'],
+        roles: ['hr', 'it', 'itdesk'],
+        alsoSecurity: [{ codecSession: [] }],
+        parameters: [{ name: 'X-Namespace', in: 'header', required: false, schema: { type: 'string' } }],
+        requestBody: jsonBody('CodecPayloadsIn'),
+        responses: codecResponses('decode'),
+      }),
+    },
+    '/codec/encode': {
+      post: operation({
+        operationId: 'codecEncode',
+        summary: "Encode payloads (Temporal's remote codec protocol)",
+        description: 'As `/codec/decode`, the other way.',
+        tags: ['codec'],
+        roles: ['hr', 'it', 'itdesk'],
+        alsoSecurity: [{ codecSession: [] }],
+        parameters: [{ name: 'X-Namespace', in: 'header', required: false, schema: { type: 'string' } }],
+        requestBody: jsonBody('CodecPayloadsIn'),
+        responses: codecResponses('encode'),
+      }),
+    },
+    '/codec/login': {
+      get: operation({
+        operationId: 'codecLoginPage',
+        summary: 'Sign-in page for decoding in the Web UI',
+        tags: ['codec'],
+        responses: { 200: { description: 'The sign-in form', content: htmlPage }, 403: err(403) },
+      }),
+      post: operation({
+        operationId: 'codecLogin',
+        summary: 'Start a codec session (operator token → HttpOnly cookie)',
+        description:
+          'Any operator role. Sets the `offboard_codec` cookie (HttpOnly, SameSite=Strict, path /codec, 8 hours).',
+        tags: ['codec'],
+        requestBody: formBody('CodecLoginForm', 'The operator token'),
+        responses: {
+          200: {
+            description: 'Signed in',
+            headers: { 'Set-Cookie': { schema: { type: 'string' } } },
+            content: htmlPage,
+          },
+          400: err(400),
+          401: err(401),
+          403: err(403),
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
+    '/codec/logout': {
+      post: operation({
+        operationId: 'codecLogout',
+        summary: 'End the codec session (clears the cookie)',
+        tags: ['codec'],
+        responses: {
+          204: { description: 'Signed out', headers: { 'Set-Cookie': { schema: { type: 'string' } } } },
+          403: err(403),
+        },
+      }),
+    },
+    '/sign/{token}': {
+      get: operation({
+        operationId: 'signingPage',
+        summary: 'NDA signing page (HTML)',
+        description: "For the leaver; the link's token is the credential (single-use, expiring).",
+        tags: ['public pages'],
+        parameters: [tokenParam],
+        responses: {
+          200: { description: 'The document and the signing form', content: htmlPage },
+          404: errPage(404, 'Unknown link'),
+          410: errPage(410, 'The link was used or has expired'),
+          500: errPage(500, 'Something went wrong'),
+        },
+      }),
+      post: operation({
+        operationId: 'sign',
+        summary: 'Sign the NDA acknowledgment',
+        description:
+          'Stores the signed copy (PDF with signer, time, IP and hashes) and tells the offboarding.',
+        tags: ['public pages'],
+        parameters: [tokenParam],
+        requestBody: formBody('SignForm', 'The signing form'),
+        responses: {
+          200: { description: 'Signed', content: htmlPage },
+          400: errPage(400, 'The form again, naming each invalid field; nothing stored'),
+          404: errPage(404, 'Unknown link'),
+          410: errPage(410, 'The link was used or has expired, or the document is already signed'),
+          413: errPage(413, 'The form was too large'),
+          500: errPage(500, 'Something went wrong'),
+        },
+      }),
+    },
+    '/survey/{token}': {
+      get: operation({
+        operationId: 'surveyPage',
+        summary: 'Exit survey page (HTML)',
+        description: "For the leaver; the link's token is the credential (single-use, expiring).",
+        tags: ['public pages'],
+        parameters: [tokenParam],
+        responses: {
+          200: { description: 'The survey form', content: htmlPage },
+          404: errPage(404, 'Unknown link'),
+          410: errPage(410, 'The link was used or has expired'),
+          500: errPage(500, 'Something went wrong'),
+        },
+      }),
+      post: operation({
+        operationId: 'answerSurvey',
+        summary: 'Answer the exit survey',
+        tags: ['public pages'],
+        parameters: [tokenParam],
+        requestBody: formBody('SurveyForm', 'The survey form'),
+        responses: {
+          200: { description: 'Saved', content: htmlPage },
+          400: errPage(400, 'The form again, naming each invalid field; nothing stored'),
+          404: errPage(404, 'Unknown link'),
+          410: errPage(410, 'The link was used or has expired, or the survey is already answered'),
+          413: errPage(413, 'The form was too large'),
+          500: errPage(500, 'Something went wrong'),
+        },
+      }),
+    },
+  };
+
+  const schemas: Record<string, Json> = {
+    Health: schema(healthSchema, 'output'),
+    FieldError: schema(fieldErrorSchema, 'output'),
+    Error: schema(errorSchema(ERROR_CODES), 'output'),
+    ...Object.fromEntries(
+      ERROR_STATUSES.map((s) => [`Error${s}`, schema(errorSchema(errorCodesFor(s)), 'output')]),
+    ),
+    HrisEvent: schema(hrisEventSchema),
+    OperatorDeparture: schema(operatorDepartureDoc),
+    IntakeAccepted: schema(intakeAccepted, 'output'),
+    IntakeIgnored: schema(intakeIgnored, 'output'),
+    DepartureSummary: schema(departureSummary, 'output'),
+    DepartureList: {
+      type: 'object',
+      properties: { departures: { type: 'array', items: ref('DepartureSummary') } },
+      required: ['departures'],
+    },
+    StepView: schema(stepView, 'output'),
+    DepartureView: schema(departureView, 'output'),
+    TicketConfirmation: schema(ticketConfirmBody),
+    TicketConfirmed: schema(
+      z.object({ ticketId: z.string(), action: z.literal('confirmation_sent') }),
+      'output',
+    ),
+    Rescission: schema(rescindBody),
+    Rescinded: schema(
+      z.object({
+        departureId: z.string(),
+        workflowId: z.string(),
+        action: z.literal('rescinded'),
+        delivered: z.boolean().meta({ description: 'Whether the running workflow was told already' }),
+      }),
+      'output',
+    ),
+    Redrive: schema(redriveBody),
+    Redriven: schema(z.object({ departureId: z.string(), accepted: z.array(z.string()) }), 'output'),
+    AssetReceipt: schema(assetReceivedBody),
+    AssetReceiptSent: schema(
+      z.object({ departureId: z.string(), assetTag: z.string(), action: z.literal('receipt_sent') }),
+      'output',
+    ),
+    CodecPayloadsIn: schema(codecBody),
+    CodecPayloads: schema(codecAnswer, 'output'),
+    CodecLoginForm: {
+      type: 'object',
+      properties: { token: { type: 'string', minLength: 1, description: 'An operator token' } },
+      required: ['token'],
+    },
+    SignForm: schema(signForm),
+    SurveyForm: {
+      ...schema(surveyForm),
+      description: `reason: ${Object.entries(LEAVING_REASONS)
+        .map(([k, v]) => `\`${k}\` (${v})`)
+        .join(', ')}`,
+    },
+  };
+
+  const responses = Object.fromEntries(
+    ERROR_STATUSES.map((s) => [
+      `Error${s}`,
+      {
+        description: `${STATUS_TEXT[s] ?? `HTTP ${s}`} (codes: ${errorCodesFor(s).join(', ')})`,
+        ...(s === 401
+          ? { headers: { 'WWW-Authenticate': { schema: { type: 'string', const: 'Bearer' } } } }
+          : {}),
+        content: json(ref(`Error${s}`)),
+      },
+    ]),
+  );
+
+  return {
+    openapi: '3.1.1',
+    info: {
+      title: 'Offboard API',
+      version: '0.1.0',
+      description:
+        'Employee offboarding on Temporal: the HRIS webhook, the operator API (bearer tokens with roles hr, ' +
+        'it, itdesk, admin; `x-roles` on each operation lists the roles allowed, admin may do everything), ' +
+        "Temporal's remote codec endpoint and the leaver's signing and survey pages. Every JSON error is " +
+        '`{ "error": { "code", "message", "fields"? } }`; bad input is never a 5xx.',
+    },
+    tags: [
+      { name: 'meta' },
+      { name: 'webhook', description: 'Canonical HRIS events' },
+      { name: 'departures' },
+      { name: 'tickets' },
+      { name: 'assets' },
+      { name: 'codec', description: 'For the Temporal Web UI and CLI' },
+      { name: 'public pages', description: 'HTML pages for leavers, opened from their personal email' },
+    ],
+    paths,
+    components: {
+      schemas,
+      responses,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An operator token (OPERATOR_TOKENS holds its SHA-256 with a name and a role)',
+        },
+        codecSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'offboard_codec',
+          description: 'The session cookie set by `POST /codec/login` (codec routes only)',
+        },
+      },
+    },
+  };
+}
+
+let cached: Json | undefined;
+
+/** The OpenAPI 3.1 document (built once). */
+export function openApiDocument(): Json {
+  cached ??= build();
+  return cached;
+}
+
+/** Express path (`/departures/:id`) as an OpenAPI path (`/departures/{id}`). */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}

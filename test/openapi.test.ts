@@ -1,0 +1,454 @@
+/**
+ * The OpenAPI description (server/openapi.ts): valid OpenAPI 3.1, the same routes as the Express app
+ * (adding a route without documenting it fails here), and the running API answering with documented
+ * statuses and bodies that match the documented schemas.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import type { Db } from '../lib/db';
+import { signDelivery } from '../lib/webhook-sign';
+import { createApp } from '../server/app';
+import type { Intake } from '../server/intake';
+import type { RunningServer } from '../server/main';
+import { OPENAPI_PATH, openApiDocument, openApiPath } from '../server/openapi';
+import { operatorBody } from '../server/operator-start';
+import type { Starter } from '../server/starter';
+import {
+  TOKENS,
+  WEBHOOK_SECRET,
+  createDeparture,
+  hrisEvent,
+  quietLogger,
+  startApi,
+  startStack,
+  uniq,
+  type Stack,
+} from './support/harness';
+
+type Json = Record<string, unknown>;
+type Role = keyof typeof TOKENS;
+const ROLES = Object.keys(TOKENS) as Role[];
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+const doc = openApiDocument() as {
+  openapi: string;
+  paths: Record<string, Record<string, Json>>;
+  components: { schemas: Record<string, Json>; responses: Record<string, Json> };
+};
+
+interface Operation {
+  method: string;
+  path: string;
+  op: Json & {
+    operationId: string;
+    responses: Record<string, Json>;
+    parameters?: Json[];
+    requestBody?: Json;
+    'x-roles'?: Role[];
+  };
+}
+
+const operations: Operation[] = Object.entries(doc.paths).flatMap(([p, item]) =>
+  METHODS.filter((m) => item[m]).map((m) => ({ method: m, path: p, op: item[m] as Operation['op'] })),
+);
+
+// ------------------------------------------------------------------ helpers
+
+/**
+ * Validates with @seriousme/openapi-schema-validator. It is ESM only and Jest runs this project as
+ * CommonJS, so it runs in a child Node process that reads the document from stdin.
+ */
+function validateOpenApi(document: unknown): { valid: boolean; errors: unknown } {
+  const script = `
+    import { Validator } from '@seriousme/openapi-schema-validator';
+    let text = '';
+    for await (const chunk of process.stdin) text += chunk;
+    const r = await new Validator().validate(JSON.parse(text));
+    process.stdout.write(JSON.stringify({ valid: r.valid, errors: r.errors ?? null }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: path.resolve(__dirname, '..'),
+    input: JSON.stringify(document),
+    encoding: 'utf8',
+  });
+  return JSON.parse(out) as { valid: boolean; errors: unknown };
+}
+
+/** The routes an Express 5 app serves: method and full path of every route layer, mounted routers too. */
+function expressRoutes(router: { stack: unknown[] }, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const l of router.stack as {
+    route?: { path: unknown; methods: Record<string, boolean> };
+    handle?: { stack?: unknown[] };
+    rawPath?: unknown;
+  }[]) {
+    if (l.route) {
+      if (typeof l.route.path !== 'string')
+        throw new Error(`route path ${String(l.route.path)} is not a string`);
+      for (const [m, on] of Object.entries(l.route.methods)) {
+        if (!on) continue;
+        if (m === '_all') throw new Error(`app.all(${l.route.path}) cannot be described per method`);
+        out.push(`${m.toUpperCase()} ${prefix}${l.route.path}`);
+      }
+    } else if (l.handle?.stack) {
+      // A mounted router: Express 5's router layer keeps the mount path as `rawPath`.
+      if (typeof l.rawPath !== 'string') throw new Error('mounted router without a string path');
+      out.push(...expressRoutes({ stack: l.handle.stack }, prefix + (l.rawPath === '/' ? '' : l.rawPath)));
+    }
+  }
+  return out;
+}
+
+/** An OpenAPI-level `$ref` (`#/components/responses/Error404`) resolved in the document. */
+function deref<T = Json>(v: Json): T {
+  const r = v.$ref;
+  if (typeof r !== 'string') return v as T;
+  let cur: unknown = doc;
+  for (const part of r.replace(/^#\//, '').split('/')) cur = (cur as Json)[part];
+  if (!cur) throw new Error(`unresolved ${r}`);
+  return cur as T;
+}
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+addFormats(ajv);
+const DOC_ID = 'https://offboard.invalid/openapi.json';
+// Only the schemas are registered, where `#/components/schemas/…` references point.
+ajv.addSchema({ $id: DOC_ID, components: { schemas: doc.components.schemas } } as object);
+ajv.addKeyword('components');
+
+const pointer = (...parts: string[]) =>
+  parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+function schemaValidator(s: Json): ValidateFunction {
+  if (typeof s.$ref === 'string') return ajv.getSchema(`${DOC_ID}${s.$ref}`)!;
+  return ajv.compile({ $id: `urn:inline:${Math.random()}`, ...(rewriteRefs(s) as Json) });
+}
+function rewriteRefs(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(rewriteRefs);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [
+        k,
+        k === '$ref' && typeof x === 'string' && x.startsWith('#/') ? `${DOC_ID}${x}` : rewriteRefs(x),
+      ]),
+    );
+  return v;
+}
+
+let stack: Stack;
+let api: RunningServer;
+
+beforeAll(async () => {
+  stack = await startStack();
+  api = await startApi(stack); // no worker: these requests never start an offboarding
+});
+afterAll(async () => {
+  await api?.close();
+  await stack?.stop();
+});
+
+interface Answer {
+  status: number;
+  contentType: string;
+  text: string;
+  json: Json | null;
+  headers: Headers;
+}
+
+async function call(
+  method: string,
+  p: string,
+  opts: { role?: Role; body?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.role) headers.authorization = `Bearer ${TOKENS[opts.role]}`;
+  const res = await fetch(`${api.url}${p}`, { method: method.toUpperCase(), headers, body: opts.body });
+  const text = await res.text();
+  let json: Json | null = null;
+  try {
+    json = JSON.parse(text) as Json;
+  } catch {
+    /* HTML or empty */
+  }
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text,
+    json,
+    headers: res.headers,
+  };
+}
+
+/**
+ * The answer's status is documented for the operation, and a JSON answer matches the documented schema
+ * of that status (an HTML answer is documented as HTML).
+ */
+function expectDocumented(o: Operation, a: Answer, what = `${o.method.toUpperCase()} ${o.path}`) {
+  const documented = Object.keys(o.op.responses);
+  expect({ what, status: a.status, documented: documented.includes(String(a.status)) }).toEqual({
+    what,
+    status: a.status,
+    documented: true,
+  });
+  const response = deref<{ content?: Record<string, { schema: Json }> }>(o.op.responses[String(a.status)]!);
+  if (!response.content) return;
+  const type = a.contentType.split(';')[0]!.trim();
+  expect({ what, type, documented: Object.keys(response.content) }).toEqual({
+    what,
+    type,
+    documented: expect.arrayContaining([type]),
+  });
+  if (type === 'application/json') {
+    const validate = schemaValidator(response.content[type]!.schema);
+    const valid = validate(a.json);
+    expect({ what, status: a.status, errors: valid ? null : validate.errors }).toEqual({
+      what,
+      status: a.status,
+      errors: null,
+    });
+  }
+}
+
+const op = (method: string, p: string): Operation => {
+  const o = operations.find((x) => x.method === method && x.path === p);
+  if (!o) throw new Error(`${method} ${p} is not documented`);
+  return o;
+};
+
+// ------------------------------------------------------------------ the document
+
+test('the document is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator); a broken copy is refused', () => {
+  expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+  const r = validateOpenApi(doc);
+  expect(r).toEqual({ valid: true, errors: null });
+  // The validator does validate: a response without its required description is refused.
+  const broken = JSON.parse(JSON.stringify(doc)) as typeof doc;
+  delete (broken.paths['/health']!.get!.responses as Record<string, Json>)['200']!.description;
+  expect(validateOpenApi(broken).valid).toBe(false);
+});
+
+test('every schema of the document is a JSON Schema 2020-12 that compiles (strict ajv)', () => {
+  for (const name of Object.keys(doc.components.schemas))
+    expect(() => ajv.getSchema(`${DOC_ID}#/${pointer('components', 'schemas', name)}`)).not.toThrow();
+  for (const o of operations) {
+    for (const p of o.op.parameters ?? []) expect(() => schemaValidator(p.schema as Json)).not.toThrow();
+    for (const r of Object.values(o.op.responses))
+      for (const c of Object.values(deref<{ content?: Record<string, { schema: Json }> }>(r).content ?? {}))
+        expect(() => schemaValidator(c.schema)).not.toThrow();
+  }
+});
+
+test('every route of the Express app is documented with its method and path, and nothing else is', () => {
+  const app = createApp({
+    db: {} as Db,
+    client: {} as Client,
+    intake: {} as Intake,
+    starter: {} as Starter,
+    logger: quietLogger,
+    operatorTokens: [],
+    maxBodyBytes: 1024,
+    codec: { codec: null, allowedOrigins: [], secureCookies: false },
+  });
+  const served = expressRoutes((app as unknown as { router: { stack: unknown[] } }).router)
+    .map((r) => {
+      const [m, p] = r.split(' ');
+      return `${m} ${openApiPath(p!)}`;
+    })
+    .sort();
+  const documented = operations.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
+  expect(served.length).toBeGreaterThan(15);
+  expect(served).toEqual(documented);
+  expect(new Set(served).size).toBe(served.length);
+  // Path parameters are declared exactly as the path names them.
+  for (const o of operations) {
+    const inPath = [...o.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+    const declared = (o.op.parameters ?? [])
+      .filter((p) => p.in === 'path')
+      .map((p) => p.name)
+      .sort();
+    expect({ route: o.path, params: declared }).toEqual({ route: o.path, params: inPath });
+  }
+});
+
+test('operation ids are unique; operator routes name their roles and bearer security', () => {
+  const ids = operations.map((o) => o.op.operationId);
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const o of operations) {
+    const roles = o.op['x-roles'];
+    if (!roles) continue;
+    expect(roles).toContain('admin');
+    expect(o.op.description).toMatch(new RegExp(`^Roles: ${roles.join(', ')}\\.`));
+    expect(o.op.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }]));
+    expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['401', '403']));
+  }
+  // The roles of the routes (server/app.ts requireRole), as documented.
+  const rolesOf = (m: string, p: string) => op(m, p).op['x-roles'];
+  expect(rolesOf('post', '/departures')).toEqual(['hr', 'admin']);
+  expect(rolesOf('post', '/departures/{id}/rescind')).toEqual(['hr', 'admin']);
+  expect(rolesOf('post', '/departures/{id}/redrive')).toEqual(['it', 'admin']);
+  expect(rolesOf('post', '/tickets/{id}/confirm')).toEqual(['it', 'admin']);
+  expect(rolesOf('post', '/departures/{id}/assets/{tag}/received')).toEqual(['itdesk', 'admin']);
+  expect(rolesOf('get', '/openapi.json')).toBeUndefined();
+  expect(op('get', '/openapi.json').op.security).toEqual([]);
+});
+
+test('request schemas come from the routes: the operator body has the route keys; the webhook its headers', () => {
+  const documented = doc.components.schemas.OperatorDeparture as { properties: Json; required: string[] };
+  expect(Object.keys(documented.properties).sort()).toEqual(Object.keys(operatorBody.shape).sort());
+  const webhook = op('post', '/webhooks/hris');
+  expect(
+    (webhook.op.parameters ?? []).filter((p) => p.in === 'header' && p.required).map((p) => p.name),
+  ).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+  expect(webhook.op.security).toEqual([]);
+  const list = op('get', '/departures');
+  expect((list.op.parameters ?? []).map((p) => p.name)).toEqual(
+    expect.arrayContaining(['status', 'department', 'employeeId', 'red', 'from', 'to', 'workflow', 'limit']),
+  );
+});
+
+// ------------------------------------------------------------------ against the running API
+
+test('GET /openapi.json serves the document without a token', async () => {
+  const a = await call('get', OPENAPI_PATH);
+  expect(a.status).toBe(200);
+  expect(a.json).toEqual(JSON.parse(JSON.stringify(doc)));
+  expectDocumented(op('get', OPENAPI_PATH), a);
+});
+
+/** A request to an operation that changes nothing: unknown ids, empty bodies, no signature. */
+function probe(o: Operation) {
+  const p = o.path
+    .replace('{token}', 'A'.repeat(43))
+    .replace('{tag}', 'NO-SUCH-TAG')
+    .replace(/\{[^}]+\}/g, `no-such-${uniq('id')}`);
+  const content = Object.keys((o.op.requestBody?.content as Json | undefined) ?? {})[0];
+  if (o.method === 'get' || !content) return { p, headers: {} as Record<string, string> };
+  return {
+    p,
+    headers: { 'content-type': content },
+    body: content === 'application/json' ? '{}' : '',
+  };
+}
+
+test('every operation answers without a token, and with each role, only documented statuses', async () => {
+  for (const o of operations) {
+    const { p, headers, body } = probe(o);
+    const roles = o.op['x-roles'];
+    const anon = await call(o.method, p, { headers, body });
+    expectDocumented(o, anon, `${o.method} ${o.path} without a token`);
+    if (roles)
+      expect({ op: o.op.operationId, status: anon.status }).toEqual({ op: o.op.operationId, status: 401 });
+    for (const role of roles ? ROLES : []) {
+      const a = await call(o.method, p, { headers, body, role });
+      expectDocumented(o, a, `${o.method} ${o.path} as ${role}`);
+      const allowed = roles!.includes(role);
+      expect({ op: o.op.operationId, role, forbidden: a.status === 403 }).toEqual({
+        op: o.op.operationId,
+        role,
+        forbidden: !allowed,
+      });
+      expect(a.status).not.toBe(401);
+    }
+  }
+});
+
+test('401 without a token, 403 for a wrong role: the documented codes and shape', async () => {
+  const list = op('get', '/departures');
+  const noToken = await call('get', '/departures');
+  expect(noToken.status).toBe(401);
+  expect(noToken.headers.get('www-authenticate')).toBe('Bearer');
+  expect(noToken.json).toMatchObject({ error: { code: 'unauthenticated' } });
+  expectDocumented(list, noToken);
+
+  const badToken = await call('get', '/departures', { headers: { authorization: 'Bearer not-a-token' } });
+  expect(badToken.status).toBe(401);
+  expectDocumented(list, badToken);
+
+  const rescind = op('post', '/departures/{id}/rescind');
+  const wrongRole = await call('post', '/departures/dep_x/rescind', {
+    role: 'it',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'wrong role' }),
+  });
+  expect(wrongRole.status).toBe(403);
+  expect(wrongRole.json).toMatchObject({ error: { code: 'forbidden' } });
+  expectDocumented(rescind, wrongRole);
+});
+
+test('400 with field errors: bodies, queries and the signed webhook, as documented', async () => {
+  const redrive = await call('post', '/departures/dep_x/redrive', {
+    role: 'it',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'x', extra: true }),
+  });
+  expect(redrive.status).toBe(400);
+  expect(redrive.json).toMatchObject({ error: { code: 'validation_failed' } });
+  const fields = (redrive.json!.error as { fields: { field: string }[] }).fields.map((f) => f.field);
+  expect(fields).toEqual(expect.arrayContaining(['reason']));
+  expectDocumented(op('post', '/departures/{id}/redrive'), redrive);
+
+  const query = await call('get', '/departures?limit=0&red=maybe', { role: 'hr' });
+  expect(query.status).toBe(400);
+  expect((query.json!.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual([
+    'limit',
+    'red',
+  ]);
+  expectDocumented(op('get', '/departures'), query);
+
+  const event = hrisEvent(uniq('OA')) as Json;
+  (event.employee as Json).workEmail = 'not-an-email';
+  const submitted = await call('post', '/departures', {
+    role: 'hr',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ employee: event.employee, termination: event.termination }),
+  });
+  expect(submitted.status).toBe(400);
+  expect(submitted.json).toMatchObject({ error: { fields: [{ field: 'employee.workEmail' }] } });
+  expectDocumented(op('post', '/departures'), submitted);
+
+  const d = signDelivery(WEBHOOK_SECRET, event);
+  const webhook = await call('post', '/webhooks/hris', { headers: d.headers, body: d.body });
+  expect(webhook.status).toBe(400);
+  expect(webhook.json).toMatchObject({ error: { fields: [{ field: 'employee.workEmail' }] } });
+  expectDocumented(op('post', '/webhooks/hris'), webhook);
+});
+
+test('404 for unknown departures and links, as documented (JSON for the API, HTML for the pages)', async () => {
+  const show = await call('get', '/departures/dep_does-not-exist', { role: 'itdesk' });
+  expect(show.status).toBe(404);
+  expect(show.json).toMatchObject({ error: { code: 'not_found' } });
+  expectDocumented(op('get', '/departures/{id}'), show);
+
+  const asset = await call('post', '/departures/dep_does-not-exist/assets/LT-1/received', {
+    role: 'itdesk',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ condition: 'good', inspectedBy: 'Desk' }),
+  });
+  expect(asset.status).toBe(404);
+  expectDocumented(op('post', '/departures/{id}/assets/{tag}/received'), asset);
+
+  const page = await call('get', `/sign/${'B'.repeat(43)}`);
+  expect(page.status).toBe(404);
+  expect(page.contentType).toMatch(/^text\/html/);
+  expectDocumented(op('get', '/sign/{token}'), page);
+});
+
+test('real answers match the documented response schemas: health, list and one departure', async () => {
+  const employeeId = uniq('OA');
+  const input = await createDeparture(stack.db, employeeId, { lastDay: '2026-11-25' });
+
+  const health = await call('get', '/health');
+  expectDocumented(op('get', '/health'), health);
+
+  const list = await call('get', `/departures?employeeId=${employeeId}`, { role: 'hr' });
+  expect(list.status).toBe(200);
+  expect((list.json!.departures as unknown[]).length).toBe(1);
+  expectDocumented(op('get', '/departures'), list);
+
+  const show = await call('get', `/departures/${input.departureId}`, { role: 'it' });
+  expect(show.status).toBe(200);
+  expect(show.json).toMatchObject({ departure: { id: input.departureId, lastDay: '2026-11-25' } });
+  expectDocumented(op('get', '/departures/{id}'), show);
+});
