@@ -180,7 +180,7 @@ describe('on the dev server', () => {
         for await (const w of stack.client.workflow.list({ query })) found.push(w);
         return found.length > 0 ? found : null;
       },
-      20_000,
+      45_000, // visibility is eventually consistent, slower on a loaded machine
       `a workflow matching ${query}`,
     );
   }
