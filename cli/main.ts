@@ -1,12 +1,13 @@
 /**
  * `offboard`: the operator CLI. Start departures (one, or a CSV for a mass layoff), read their status,
- * list them, reset a failed offboarding, audit an employee's live access, and find applications the
- * catalog does not cover. See README "CLI".
+ * list them, reset a failed offboarding, replay workflow histories against today's code, audit an
+ * employee's live access, and find applications the catalog does not cover. See README "CLI".
  */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit';
 import { listCommand } from './commands/list';
 import { retryCommand } from './commands/retry';
+import { replayCommand } from './commands/replay';
 import { shadowItCommand } from './commands/shadow-it';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
@@ -17,7 +18,8 @@ export function buildProgram(): Command {
   const program = new Command('offboard')
     .description(
       'Offboard operator CLI. start/status/list go through the API (OFFBOARD_URL, OFFBOARD_TOKEN); ' +
-        'retry talks to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE); audit asks the target systems ' +
+        'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
+        'history files); audit asks the target systems ' +
         '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog.',
     )
     .version('0.1.0')
@@ -36,6 +38,7 @@ Not yet: resolve and acknowledge (they come with the verification report).`,
     assetReceivedCommand(),
     listCommand(),
     retryCommand(),
+    replayCommand(),
     auditCommand(),
     shadowItCommand(),
   ])

@@ -72,7 +72,9 @@ export const OPERATOR_TOKENS = Object.entries(TOKENS)
 
 /**
  * Payload encryption keys of the tests (PAYLOAD_CODEC_KEYS): every test client, worker and API
- * encrypts, so the encrypted path is the one tested. The first key encrypts.
+ * encrypts, so the encrypted path is the one tested. The first key encrypts. Test-only and fixed on
+ * purpose: the recorded histories in test/replay/histories are encrypted with them (changing them means
+ * re-recording those).
  */
 export const CODEC_KEYS_SPEC = [
   `test-2:${Buffer.from('offboard-test-codec-key-2-32byte').toString('base64')}`,

@@ -1,0 +1,275 @@
+/**
+ * Replay: the recorded histories in test/replay/histories (see test/replay/README.md) replay against
+ * today's workflow code, so a change that would break running offboardings fails the build; a
+ * deliberately changed workflow (test/fixtures/changed-workflow) fails with a DeterminismViolationError
+ * naming the workflow. `offboard replay` is run as a child process over the files and over a workflow
+ * fetched from the Temporal dev server.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { historyFiles, readHistoryFile, windowQuery, type HistorySource } from '../cli/commands/replay';
+import { statusQuery } from '../contract';
+import { FAILURE_CONVERTER_PATH } from '../lib/codec';
+import type { OffboardingWorkers } from '../workers/worker';
+import {
+  CODEC_KEYS_SPEC,
+  createDeparture,
+  createTestWorker,
+  dataConverter,
+  env,
+  eventually,
+  seedEmployee,
+  startStack,
+  uniq,
+  workflowBundlePath,
+  type Stack,
+} from './support/harness';
+
+const ROOT = path.join(__dirname, '..');
+const HISTORIES = path.join(__dirname, 'replay', 'histories');
+const CHANGED = path.join(__dirname, 'fixtures', 'changed-workflow');
+const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
+
+/** The scenarios test/replay/record.test.ts records; each must be there. */
+const SCENARIOS = [
+  'involuntary-completed',
+  'rescinded-notice-period',
+  'rescission-review',
+  'voluntary-notice-moved-completed',
+];
+
+let stack: Stack;
+let histories: HistorySource[];
+let changedBundle: string;
+
+beforeAll(async () => {
+  // The stack installs the SDK runtime (quiet logger) before any worker, replayers included.
+  stack = await startStack();
+  histories = historyFiles([HISTORIES]).map(readHistoryFile);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve(CHANGED),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+  changedBundle = bundle.code;
+}, 60_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function replay(workflowBundle: { codePath: string } | { code: string }) {
+  const results = [];
+  for await (const r of Worker.runReplayHistories(
+    { workflowBundle, dataConverter, replayName: uniq('replay-test') },
+    histories.map((h) => ({ workflowId: h.workflowId, history: h.history })),
+  ))
+    results.push(r);
+  return results;
+}
+
+const typeOf = (h: HistorySource) =>
+  h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+
+test('every recorded history replays against the current workflow code', async () => {
+  expect(histories.map((h) => path.basename(h.source.replace(/^file /, ''), '.json')).sort()).toEqual(
+    expect.arrayContaining(SCENARIOS),
+  );
+  expect(new Set(histories.map(typeOf))).toEqual(
+    new Set(['offboardingWorkflow', 'rescissionReviewWorkflow']),
+  );
+  const results = await replay({ codePath: workflowBundlePath() });
+  expect(results.map((r) => r.workflowId)).toEqual(histories.map((h) => h.workflowId));
+  for (const r of results)
+    expect({ workflowId: r.workflowId, error: r.error }).toEqual({
+      workflowId: r.workflowId,
+      error: undefined,
+    });
+});
+
+test('a changed workflow fails replay with a DeterminismViolationError naming the workflow', async () => {
+  const results = await replay({ code: changedBundle });
+  const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
+  expect(offboardings.length).toBeGreaterThanOrEqual(3);
+  for (const h of offboardings) {
+    const r = results.find((x) => x.workflowId === h.workflowId)!;
+    expect(r.error).toBeInstanceOf(DeterminismViolationError);
+    expect(r.error!.message).toMatch(
+      /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
+    );
+  }
+  // The fixture leaves the review workflow alone: its history still replays.
+  const review = histories.find((h) => typeOf(h) === 'rescissionReviewWorkflow')!;
+  expect(results.find((x) => x.workflowId === review.workflowId)!.error).toBeUndefined();
+  // One history at a time: the error is thrown.
+  const one = offboardings[0]!;
+  await expect(
+    Worker.runReplayHistory(
+      { workflowBundle: { code: changedBundle }, dataConverter, replayName: uniq('replay-one') },
+      one.history,
+      one.workflowId,
+    ),
+  ).rejects.toBeInstanceOf(DeterminismViolationError);
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function offboard(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, 'replay', ...args],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.temporalAddress,
+          TEMPORAL_NAMESPACE: 'default',
+          PAYLOAD_CODEC_KEYS: CODEC_KEYS_SPEC,
+          WORKFLOW_BUNDLE: undefined,
+          NO_COLOR: '1',
+          ...extraEnv,
+        },
+        timeout: 90_000,
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('offboard replay --file: 0 when every history replays, 1 with the changed workflow', async () => {
+  const ok = await offboard(['--file', 'test/replay/histories']);
+  expect(ok.stderr).toBe('');
+  expect(ok.code).toBe(0);
+  for (const h of histories) expect(ok.stdout).toMatch(new RegExp(`^OK +${h.workflowId} `, 'm'));
+  expect(ok.stdout).toContain(`${histories.length} histories checked against workflows/ of this checkout`);
+
+  const changed = await offboard([
+    '--file',
+    ...histories.map((h) => h.source.replace(/^file /, '')),
+    '--workflows',
+    'test/fixtures/changed-workflow',
+    '--json',
+  ]);
+  expect(changed.code).toBe(1);
+  const report = JSON.parse(changed.stdout) as {
+    summary: { total: number; ok: number; nondeterminism: number; error: number };
+    results: {
+      workflowId: string;
+      status: string;
+      error?: { message: string; eventId: number; event: string };
+    }[];
+  };
+  const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
+  expect(report.summary).toEqual({
+    total: histories.length,
+    ok: histories.length - offboardings.length,
+    nondeterminism: offboardings.length,
+    error: 0,
+  });
+  for (const h of offboardings)
+    expect(report.results.find((r) => r.workflowId === h.workflowId)).toMatchObject({
+      status: 'nondeterminism',
+      error: {
+        message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
+        eventId: 5,
+        event: expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
+      },
+    });
+
+  // The text report names each workflow and the event it diverged at.
+  const text = await offboard(['--file', HISTORIES, '--workflows', CHANGED]);
+  expect(text.code).toBe(1);
+  expect(text.stdout).toMatch(
+    new RegExp(`^NONDETERMINISM +${offboardings[0]!.workflowId} [\\s\\S]*?diverged at event 5`, 'm'),
+  );
+}, 120_000);
+
+test('offboard replay: missing codec keys, bad files and bad usage are told apart', async () => {
+  const noKeys = await offboard(['--file', path.join(HISTORIES, 'rescission-review.json')], {
+    PAYLOAD_CODEC_KEYS: undefined,
+  });
+  expect(noKeys.code).toBe(2);
+  expect(noKeys.stdout).toMatch(
+    /^ERROR .*\n.*encrypted with key id "test-2", which PAYLOAD_CODEC_KEYS does not hold/m,
+  );
+
+  const notHistory = await offboard(['--file', path.join(ROOT, 'package.json')]);
+  expect(notHistory).toMatchObject({
+    code: 64,
+    stderr: expect.stringContaining('is not a workflow history'),
+  });
+  expect((await offboard([])).code).toBe(64);
+  expect((await offboard(['--closed'])).stderr).toContain('--closed needs --since');
+  expect((await offboard(['--since', '2026-01-01', '--file', HISTORIES])).code).toBe(64);
+  expect((await offboard(['--failed', '--since', 'yesterday'])).code).toBe(64);
+  expect(windowQuery('failed', '2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z')).toBe(
+    "WorkflowType IN ('offboardingWorkflow', 'rescissionReviewWorkflow') AND ExecutionStatus = 'Failed' " +
+      "AND CloseTime >= '2026-11-01T00:00:00.000Z' AND CloseTime <= '2026-11-02T00:00:00.000Z'",
+  );
+  expect(windowQuery('running', undefined, undefined)).toBe(
+    "WorkflowType IN ('offboardingWorkflow', 'rescissionReviewWorkflow') AND ExecutionStatus = 'Running'",
+  );
+  expect((await offboard(['--running', '--closed'])).code).toBe(64);
+}, 60_000);
+
+describe('from Temporal', () => {
+  let worker: OffboardingWorkers;
+  let running: Promise<void>;
+  beforeAll(async () => {
+    worker = await createTestWorker(stack);
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+  });
+
+  test('offboard replay <workflow id> and --query fetch the history and replay it; 69 when Temporal is down', async () => {
+    // A running offboarding, waiting for its ticket owners.
+    const id = uniq('RP');
+    seedEmployee(stack.standIns, id);
+    const input = await createDeparture(stack.db, id);
+    const workflowId = `offboarding:${id}`;
+    const h = await stack.client.workflow.start('offboardingWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId,
+      args: [input],
+    });
+    try {
+      await eventually(
+        async () => (await h.query(statusQuery)).phase === 'awaiting_tickets',
+        30_000,
+        'awaiting tickets',
+      );
+      const byId = await offboard([workflowId]);
+      expect(byId).toMatchObject({ code: 0 });
+      expect(byId.stdout).toMatch(new RegExp(`^OK +${workflowId} +offboardingWorkflow`, 'm'));
+
+      const byQuery = await offboard(['--query', `WorkflowId = '${workflowId}'`, '--json']);
+      expect(byQuery.code).toBe(0);
+      expect(JSON.parse(byQuery.stdout)).toMatchObject({
+        summary: { total: 1, ok: 1 },
+        results: [{ workflowId, status: 'ok', source: 'temporal' }],
+      });
+
+      const changed = await offboard([workflowId, '--workflows', CHANGED]);
+      expect(changed.code).toBe(1);
+      expect(changed.stdout).toMatch(new RegExp(`^NONDETERMINISM +${workflowId} `, 'm'));
+
+      expect((await offboard([`offboarding:${uniq('nobody')}`])).code).toBe(3);
+      expect((await offboard(['--query', 'this is not a query'])).code).toBe(64);
+    } finally {
+      await h.terminate('replay test done');
+    }
+    const down = await offboard([workflowId], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(down.code).toBe(69);
+    expect(down.stderr).toContain('cannot reach Temporal');
+  }, 120_000);
+});
