@@ -168,14 +168,16 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   publish();
   setHandler(confirmTicketSignal, (c) => {
     const s = [...steps.values()].find((x) => x.view.ticketId === c.ticketId);
-    if (!s || s.view.systemId !== c.systemId || s.view.status !== 'yellow') {
-      log.warn('ticket confirmation ignored: no open ticket step matches', {
+    if (s && (s.view.systemId !== c.systemId || s.view.status !== 'yellow')) {
+      log.warn('ticket confirmation ignored: its step is not waiting for it', {
         systemId: c.systemId,
         ticketId: c.ticketId,
       });
       return;
     }
-    confirmations.set(c.ticketId, c);
+    // No step knows this ticket yet when the owner confirms before the activity that opened it has
+    // reported back (the ticket and its email exist first): keep it; the step's wait checks it.
+    if (!confirmations.has(c.ticketId)) confirmations.set(c.ticketId, c);
   });
   setHandler(lastDayChangedSignal, (c) => {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(c.lastDay)) {
@@ -239,11 +241,15 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   const waitForTicket = async (p: PlannedStep, view: StepView): Promise<void> => {
     const ticketId = view.ticketId!;
     const slaHours = p.slaHours ?? 24;
+    const confirmation = () => {
+      const c = confirmations.get(ticketId);
+      return c && c.systemId === p.systemId ? c : undefined;
+    };
     const confirmed = await condition(
-      () => confirmations.has(ticketId) || rescission !== null,
+      () => confirmation() !== undefined || rescission !== null,
       slaHours * 3_600_000,
     );
-    const c = confirmations.get(ticketId);
+    const c = confirmation();
     if (c) {
       await control.completeTicketStep({
         ...refOf(p),
