@@ -257,8 +257,10 @@ This link works once and expires at ${escapeHtml(r.link.expiresAt.toISOString())
     const sha256 = sha256Hex(pdf);
     await db.$transaction(async (tx) => {
       await useLink(tx, r.link, signedAt, ip);
+      // `pending` too: the employee may sign before the activity that emailed the link has recorded it
+      // as sent (the email goes out first).
       const upd = await tx.document.updateMany({
-        where: { id: r.doc.id, status: 'sent' },
+        where: { id: r.doc.id, status: { in: ['pending', 'sent'] } },
         data: {
           status: 'signed',
           completedAt: signedAt,
@@ -401,8 +403,10 @@ ${radios('recommend', [
     await db.$transaction(async (tx) => {
       // No IP is kept for survey answers: HR analytics does not need it.
       await useLink(tx, r.link, answeredAt, null);
+      // `pending` too: the employee may sign before the activity that emailed the link has recorded it
+      // as sent (the email goes out first).
       const upd = await tx.document.updateMany({
-        where: { id: r.doc.id, status: 'sent' },
+        where: { id: r.doc.id, status: { in: ['pending', 'sent'] } },
         data: {
           status: 'answered',
           completedAt: answeredAt,

@@ -626,14 +626,26 @@ export async function withWorkerOn<T>(
  */
 export async function signNdaFromMail(s: Stack, apiUrl: string, employeeId: string): Promise<Response> {
   const personal = `${employeeId.toLowerCase()}@personal.example.net`;
-  const mail = await s.mail.waitFor(
-    (m) => m.to.includes(personal) && /\/sign\/[A-Za-z0-9_-]+/.test(m.text),
-    30_000,
-  );
-  const path = /\/sign\/[A-Za-z0-9_-]+/.exec(mail.text)![0];
-  return fetch(`${apiUrl}${path}`, {
+  const isNda = (m: { to: string[]; text: string }) =>
+    m.to.includes(personal) && /\/sign\/[A-Za-z0-9_-]+/.test(m.text);
+  await s.mail.waitFor(isNda, 30_000);
+  // Use the newest signing email: a reminder (or a retried request) carries a fresh link and ends older ones.
+  const newest = s.mail.messages.filter(isNda).at(-1)!;
+  const path = /\/sign\/[A-Za-z0-9_-]+/.exec(newest.text)![0];
+  const res = await fetch(`${apiUrl}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ fullName: `Employee ${employeeId}`, acknowledge: 'yes' }).toString(),
   });
+  if (res.status !== 200) {
+    const page = await res.text();
+    const count = s.mail.messages.filter(isNda).length;
+    throw new Error(
+      `signing ${path} answered ${res.status} (${count} signing emails): ${page
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .slice(0, 300)}`,
+    );
+  }
+  return res;
 }
