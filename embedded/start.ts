@@ -333,7 +333,7 @@ async function main(): Promise<void> {
       '  Fire a sample departure:   npm run demo:fire            (Dana Reyes, E-1042)',
       `  Then look at it:           curl -H 'authorization: Bearer ${secrets.adminToken}' ${api.url}/departures`,
       '',
-      '  Ctrl-C stops everything; state is kept in .data/.',
+      `  Ctrl-C stops everything; state is kept in ${path.relative(ROOT, DATA) || '.'}/.`,
       '',
     ].join('\n'),
   );

@@ -17,7 +17,10 @@ import type { Logger } from '../lib/logger';
 export class PinoTemporalLogger implements TemporalLogger {
   constructor(private readonly pino: Logger) {}
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const l = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+    // The per-system workers (workers/worker.ts) serve activities only, by design: the SDK's warning
+    // about it would greet every `npm start` with noise.
+    const intended = level === 'WARN' && message.startsWith('No workflows registered');
+    const l = (intended ? 'debug' : level.toLowerCase()) as 'trace' | 'debug' | 'info' | 'warn' | 'error';
     this.pino[l](meta ?? {}, message);
   }
   trace(message: string, meta?: LogMetadata): void {
