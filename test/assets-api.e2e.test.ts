@@ -6,37 +6,27 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
-import type { OffboardingWorkers } from '../workers/worker';
 import {
   TOKENS,
   WEBHOOK_SECRET,
-  createTestWorker,
   eventually,
   hrisEvent,
   post,
   seedEmployee,
-  startApi,
-  startStack,
+  startRunningStack,
   uniq,
   type Stack,
 } from './support/harness';
 
 let stack: Stack;
 let api: RunningServer;
-let worker: OffboardingWorkers;
-let running: Promise<void>;
+let stopAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  stack = await startStack();
-  worker = await createTestWorker(stack);
-  running = worker.run();
-  api = await startApi(stack);
+  ({ stack, api, stop: stopAll } = await startRunningStack());
 }, 60_000);
 afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await running;
-  await stack?.stop();
+  await stopAll?.();
 });
 
 test('the IT desk records a returned laptop; other roles, unknown tags and repeats are refused', async () => {

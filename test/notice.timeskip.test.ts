@@ -18,14 +18,12 @@ import { endOfLastDay } from '../lib/calendar';
 import {
   catalogOf,
   createDeparture,
-  dataConverter,
-  env,
-  registerSearchAttributes,
   seedEmployee,
   startStack,
   uniq,
   withWorkerOn,
   type Stack,
+  startTimeSkipping,
 } from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
@@ -39,11 +37,7 @@ beforeAll(async () => {
 // A test server of its own per test: skipped days stay skipped, and activities compare the last day
 // with the real clock, so every test starts with the server's clock at real time.
 beforeEach(async () => {
-  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: env.testServer } },
-    client: { dataConverter },
-  });
-  await registerSearchAttributes(testEnv.connection);
+  testEnv = await startTimeSkipping();
 }, 30_000);
 
 afterEach(async () => {

@@ -16,14 +16,12 @@ import {
 import {
   catalogOf,
   createDeparture,
-  dataConverter,
-  env,
-  registerSearchAttributes,
   seedEmployee,
   startStack,
   uniq,
   withWorkerOn,
   type Stack,
+  startTimeSkipping,
 } from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
@@ -35,11 +33,7 @@ beforeAll(async () => {
 
 // A fresh test server per test: its clock starts at real time, like the activities' clock.
 beforeEach(async () => {
-  testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: env.testServer } },
-    client: { dataConverter },
-  });
-  await registerSearchAttributes(testEnv.connection);
+  testEnv = await startTimeSkipping();
 }, 30_000);
 
 afterEach(async () => {

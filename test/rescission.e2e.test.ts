@@ -7,18 +7,15 @@ import { DateTime } from 'luxon';
 import { endOfLastDay } from '../lib/calendar';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
-import type { OffboardingWorkers } from '../workers/worker';
 import {
   TOKENS,
   WEBHOOK_SECRET,
-  createTestWorker,
   eventually,
   getJson,
   hrisEvent,
   post,
   seedEmployee,
-  startApi,
-  startStack,
+  startRunningStack,
   uniq,
   type Stack,
   signNdaFromMail,
@@ -26,20 +23,13 @@ import {
 
 let stack: Stack;
 let api: RunningServer;
-let worker: OffboardingWorkers;
-let running: Promise<void>;
+let stopAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  stack = await startStack();
-  worker = await createTestWorker(stack);
-  running = worker.run();
-  api = await startApi(stack);
+  ({ stack, api, stop: stopAll } = await startRunningStack());
 }, 60_000);
 afterAll(async () => {
-  await api?.close();
-  worker?.shutdown();
-  await running;
-  await stack?.stop();
+  await stopAll?.();
 });
 
 const inDays = (days: number) => DateTime.now().setZone('Europe/Berlin').plus({ days }).toISODate()!;

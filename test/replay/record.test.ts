@@ -22,13 +22,11 @@ import { historyToJson } from '../../cli/commands/replay';
 import { endOfLastDay } from '../../lib/calendar';
 import { signDelivery } from '../../lib/webhook-sign';
 import type { RunningServer } from '../../server/main';
-import type { OffboardingWorkers } from '../../workers/worker';
 import {
   TOKENS,
   WEBHOOK_SECRET,
   catalogOf,
   createDeparture,
-  createTestWorker,
   dataConverter,
   env,
   eventually,
@@ -38,11 +36,10 @@ import {
   registerSearchAttributes,
   seedEmployee,
   signNdaFromMail,
-  startApi,
-  startStack,
   uniq,
   withWorkerOn,
   type Stack,
+  startRunningStack,
 } from '../support/harness';
 
 const HISTORIES = path.join(__dirname, 'histories');
@@ -92,20 +89,13 @@ async function save(client: Client, scenario: string, description: string, workf
 describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
   let stack: Stack;
   let api: RunningServer;
-  let worker: OffboardingWorkers;
-  let running: Promise<void>;
+  let stopAll: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    stack = await startStack();
-    worker = await createTestWorker(stack);
-    running = worker.run();
-    api = await startApi(stack);
+    ({ stack, api, stop: stopAll } = await startRunningStack());
   }, 60_000);
   afterAll(async () => {
-    await api?.close();
-    worker?.shutdown();
-    await running;
-    await stack?.stop();
+    await stopAll?.();
   });
 
   async function send(event: unknown) {

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
@@ -648,4 +649,39 @@ export async function signNdaFromMail(s: Stack, apiUrl: string, employeeId: stri
     );
   }
   return res;
+}
+
+/** A stack with a running worker and the API: what the end-to-end tests start in `beforeAll`. */
+export async function startRunningStack(): Promise<{
+  stack: Stack;
+  api: RunningServer;
+  stop(): Promise<void>;
+}> {
+  const stack = await startStack();
+  const worker = await createTestWorker(stack);
+  const running = worker.run();
+  const api = await startApi(stack);
+  return {
+    stack,
+    api,
+    async stop() {
+      await api.close();
+      worker.shutdown();
+      await running;
+      await stack.stop();
+    },
+  };
+}
+
+/**
+ * A time-skipping test server of its own (one per test: skipped days stay skipped, and activities
+ * compare dates with the real clock), with the test codec and the search attributes registered.
+ */
+export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  const testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: env.testServer } },
+    client: { dataConverter },
+  });
+  await registerSearchAttributes(testEnv.connection);
+  return testEnv;
 }
