@@ -19,6 +19,7 @@ import {
 import { buildPlan, ownedCredentialStep } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
+import { createVerificationActivities } from './verification';
 import { createAssetSystem, type AssetSystem } from './asset-systems';
 import { createShippingProvider, type ShippingProvider } from './shipping';
 
@@ -307,9 +308,18 @@ export function createActivities(deps: ActivityDeps) {
 
   const documents = createDocumentActivities({ db, catalog, mailer, publicUrl: deps.publicUrl });
 
+  const verification = createVerificationActivities({
+    db,
+    catalog,
+    connectors,
+    mailer,
+    publicUrl: deps.publicUrl,
+  });
+
   return {
     ...assets,
     ...documents,
+    ...verification,
     /**
      * Plans the revocation of a departure from the catalog, records the step table (all `pending`) and
      * marks the departure running. A voluntary departure whose last day has not ended gets a notice
@@ -358,6 +368,12 @@ export function createActivities(deps: ActivityDeps) {
           ndaReminderEveryHours: catalog.documents.nda.reminderEveryHours,
           ndaDeadlineDays: catalog.documents.nda.deadlineDays,
           dataSourceIds: catalog.dataSources.map((x) => x.id),
+        },
+        verification: {
+          triggerAt: d.createdAt.toISOString(),
+          reportAfterHours: catalog.verification.reportAfterHours,
+          redEscalationAfterHours: catalog.verification.redEscalationAfterHours,
+          continueAsNewAfterEvents: catalog.verification.continueAsNewAfterEvents,
         },
       };
     },

@@ -321,6 +321,26 @@ const dataSource = z
   })
   .strict();
 
+/** The verification checkpoint: when the report is compiled and when things escalate. */
+const verification = z
+  .object({
+    /** Hours after the trigger (or the end of a notice period) when the report is compiled. */
+    reportAfterHours: z.number().min(0).max(24 * 14).default(24),
+    /** Hours after the same instant when a red item still unresolved goes to the department head. */
+    redEscalationAfterHours: z.number().min(0).max(24 * 30).default(48),
+    /** Business days HR and IT have to acknowledge the report before reminders and escalation. */
+    acknowledgmentBusinessDays: z.number().int().min(1).max(5).default(1),
+    /** Hour of the day (company time zone) reminders go out on later business days. */
+    reminderHour: z.number().int().min(0).max(23).default(9),
+    /** A waiting offboarding continues as new once its history has this many events. */
+    continueAsNewAfterEvents: z.number().int().min(100).max(40_000).default(5_000),
+  })
+  .strict()
+  .refine((v) => v.redEscalationAfterHours >= v.reportAfterHours, {
+    path: ['redEscalationAfterHours'],
+    message: 'must not be earlier than reportAfterHours (the red escalation follows the report)',
+  });
+
 export const catalogSchema = z
   .object({
     version: z.literal(1),
@@ -340,6 +360,13 @@ export const catalogSchema = z
       exitSurvey: { linkValidDays: 14 },
     }),
     dataSources: z.array(dataSource).default([]),
+    verification: verification.default({
+      reportAfterHours: 24,
+      redEscalationAfterHours: 48,
+      acknowledgmentBusinessDays: 1,
+      reminderHour: 9,
+      continueAsNewAfterEvents: 5_000,
+    }),
     systems: z.array(systemSchema).min(1),
   })
   .strict();
@@ -352,6 +379,7 @@ export type LdapGroupConnectorConfig = z.infer<typeof ldapGroupConnector>;
 export type AssetsConfig = z.infer<typeof assets>;
 export type DocumentsConfig = z.infer<typeof documents>;
 export type DataSource = z.infer<typeof dataSource>;
+export type VerificationConfig = z.infer<typeof verification>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 
 function describeEntry(raw: unknown, index: number): string {

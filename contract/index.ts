@@ -66,6 +66,24 @@ export interface OffboardingInput {
   confirmedAt: string;
   /** Last working day (YYYY-MM-DD), when the HRIS sent one. */
   lastDay: string | null;
+  /**
+   * Set only by the workflow itself when it continues as new while waiting for sign-off: everything
+   * it had done, so the new run picks up where the old one stopped.
+   */
+  resume?: OffboardingResume;
+}
+
+/** The state an offboarding carries into a new run (continue-as-new) while it waits for sign-off. */
+export interface OffboardingResume {
+  plan: RevocationPlan;
+  steps: { plan: PlannedStep; view: StepView }[];
+  lastDay: string | null;
+  revokeRestAt: string | null;
+  assets: AssetView[];
+  documents: DocumentView[];
+  verification: VerificationView;
+  /** How many runs came before this one. */
+  runs: number;
 }
 
 /**
@@ -131,6 +149,8 @@ export interface RevocationPlan {
   revokeRestAt: string | null;
   /** What the document phase needs from the catalog (recorded in history with the plan). */
   documents: { ndaReminderEveryHours: number; ndaDeadlineDays: number; dataSourceIds: string[] };
+  /** The verification checkpoint's settings (absent from plans recorded before the checkpoint existed). */
+  verification?: VerificationSettings;
 }
 
 /** One row of the step table. */
@@ -168,6 +188,10 @@ export type OffboardingPhase =
   | 'awaiting_tickets'
   | 'recovering'
   | 'revocation_complete'
+  /** Everything has run; waiting for HR and IT to sign the verification report off. */
+  | 'awaiting_signoff'
+  /** Signed off, final live audit clean, completion certificate issued. */
+  | 'completed'
   | 'rescinded';
 
 /**
@@ -189,7 +213,7 @@ export const SEARCH_ATTRIBUTES = {
 } as const;
 
 /** Value of the `OffboardingStatus` search attribute. */
-export type OffboardingSearchStatus = OffboardingPhase | 'completed';
+export type OffboardingSearchStatus = OffboardingPhase;
 
 const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
   TEXT: 'Text',
@@ -227,6 +251,8 @@ export interface OffboardingStatus {
   assets: AssetView[];
   /** Compliance documents and their state. */
   documents: DocumentView[];
+  /** The verification checkpoint (null for offboardings started before it existed). */
+  verification?: VerificationView | null;
 }
 
 /** What a revocation activity reports when it finishes. */
@@ -379,3 +405,146 @@ export interface RedriveRequest {
  * the steps accepted. They run again with their system's retry policy and turn green or red again.
  */
 export const redriveUpdate = defineUpdate<{ accepted: string[] }, [RedriveRequest]>('redrive');
+
+// ---------------------------------------------------------------- verification checkpoint
+
+/** Colours of the verification report. */
+export type ReportColour = 'green' | 'yellow' | 'red';
+
+/**
+ * One line of the verification report. `itemId` is `step:<stepId>`, `asset:<tag>`, `document:<type>` or
+ * `access:<systemId>` (the live access audit of a system).
+ */
+export interface ReportItem {
+  itemId: string;
+  kind: 'step' | 'asset' | 'document' | 'access';
+  label: string;
+  /** Colour when the report was compiled. */
+  reportColour: ReportColour;
+  /** Colour now. */
+  colour: ReportColour;
+  detail: string | null;
+}
+
+/** How a red or yellow item was resolved. */
+export const RESOLUTION_KINDS = ['fixed_by_hand', 'redriven_confirmed', 'accepted_risk'] as const;
+export type ResolutionKind = (typeof RESOLUTION_KINDS)[number];
+
+/** A logged resolution of a red or yellow report item. */
+export interface Resolution {
+  itemId: string;
+  how: ResolutionKind;
+  note: string;
+  by: string;
+  role: string;
+  at: string;
+}
+
+/** The two functions that sign a report off. */
+export const SIGNOFF_ROLES = ['hr', 'it'] as const;
+export type SignoffRole = (typeof SIGNOFF_ROLES)[number];
+
+export interface Acknowledgment {
+  role: SignoffRole;
+  by: string;
+  at: string;
+  note: string | null;
+}
+
+/** The result of one live access audit: per API-integrated system, is there still an active account? */
+export interface AccessAuditRow {
+  systemId: string;
+  systemName: string;
+  /** `yes` = still active (red); `no` = none or disabled; `error` = could not be checked. */
+  active: 'yes' | 'no' | 'error';
+  detail: string | null;
+}
+export interface AccessAudit {
+  at: string;
+  rows: AccessAuditRow[];
+}
+
+/** What the verification settings of a departure are (from the catalog, recorded with the plan). */
+export interface VerificationSettings {
+  /** When the departure was received (the trigger): the anchor of the report and escalation times. */
+  triggerAt: string;
+  reportAfterHours: number;
+  redEscalationAfterHours: number;
+  /** Continue-as-new once a run's history has this many events (or the server suggests it). */
+  continueAsNewAfterEvents: number;
+}
+
+/** The verification checkpoint of a departure, as the status query shows it. */
+export interface VerificationView {
+  /** When the report is (or was) compiled: trigger (or end of a notice period) + reportAfterHours. */
+  reportAt: string;
+  /** When an unresolved red escalates to the department head. */
+  redEscalationAt: string;
+  report: {
+    reportId: string;
+    compiledAt: string;
+    /** Acknowledgments are due by then (one business day); reminders and escalation after. */
+    ackDueAt: string;
+    items: ReportItem[];
+  } | null;
+  /** The live access audit run for the report. */
+  reportAudit: AccessAudit | null;
+  acknowledgments: { hr: Acknowledgment | null; it: Acknowledgment | null };
+  nextReminderAt: string | null;
+  reminders: number;
+  ackEscalated: boolean;
+  redEscalated: boolean;
+  resolutions: Resolution[];
+  /** The live access audit run when everything else was signed off (done needs zero active accounts). */
+  finalAudit: AccessAudit | null;
+  /** Item ids that still need a resolution. */
+  unresolved: string[];
+  /** What still stands between the departure and "done", in words. */
+  outstanding: string[];
+  done: boolean;
+}
+
+/** HR or IT acknowledges the verification report (payload of `acknowledgeUpdate`). */
+export interface AcknowledgeRequest {
+  role: SignoffRole;
+  by: string;
+  note?: string;
+}
+export interface AcknowledgeResult {
+  acknowledgment: Acknowledgment;
+  /** True when this role had already acknowledged: the first acknowledgment stands. */
+  alreadyAcknowledged: boolean;
+}
+
+/** An operator resolves a red or yellow report item (payload of `resolveUpdate`). */
+export interface ResolveRequest {
+  itemId: string;
+  how: ResolutionKind;
+  note: string;
+  by: string;
+  role: string;
+}
+
+/**
+ * Rejections of the operator updates carry one of these failure types, so a client can tell a missing
+ * item from a state conflict from a request the state cannot accept (the API maps them to 404/409/422).
+ */
+export const UPDATE_REJECTIONS = {
+  notFound: 'NotFound',
+  conflict: 'Conflict',
+  unprocessable: 'Unprocessable',
+} as const;
+
+/**
+ * HR or IT acknowledges the verification report. The validator refuses a role other than hr/it and an
+ * acknowledgment before the report exists; a second acknowledgment of the same role is answered with
+ * the first (`alreadyAcknowledged`), not recorded again.
+ */
+export const acknowledgeUpdate = defineUpdate<AcknowledgeResult, [AcknowledgeRequest]>('acknowledge');
+
+/**
+ * Resolves a red or yellow item of the verification report with a note. The validator refuses unknown
+ * items, items that need no resolution, second resolutions, and `redriven_confirmed` for a step that is
+ * not confirmed (green) now. The note lands in the audit table.
+ */
+export const resolveUpdate = defineUpdate<Resolution, [ResolveRequest]>('resolve');

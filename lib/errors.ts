@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'conflict'
+  /** Well-formed, but the current state cannot accept it (e.g. resolving a green item). */
+  | 'unprocessable'
   /** A single-use or expiring thing (e.g. a signing link) that was used up or expired. */
   | 'gone'
   | 'unavailable'
@@ -47,6 +49,7 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  unprocessable: 422,
   gone: 410,
   unavailable: 503,
   internal: 500,

@@ -5,15 +5,32 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { z } from 'zod';
-import { assetReceivedSignal, confirmTicketSignal, redriveUpdate, type Rescission } from '../contract';
+import {
+  RESOLUTION_KINDS,
+  UPDATE_REJECTIONS,
+  DOCUMENT_TYPES,
+  acknowledgeUpdate,
+  assetReceivedSignal,
+  confirmTicketSignal,
+  redriveUpdate,
+  resolveUpdate,
+  type Rescission,
+  type SignoffRole,
+} from '../contract';
 import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createAuth, type TokenEntry } from './auth';
 import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { getDepartureView } from './departures';
+import { createDashboardRouter } from './dashboard';
 import { fieldErrors } from './hris';
 import type { Intake } from './intake';
 import { OPENAPI_PATH, openApiDocument } from './openapi';
@@ -50,6 +67,38 @@ export const assetReceivedBody = z
     notes: z.string().trim().max(2000).default(''),
   })
   .strict();
+
+export const acknowledgeBody = z.object({ note: z.string().trim().max(2000).optional() }).strict();
+export const resolveBody = z
+  .object({
+    /** `step:<stepId>`, `asset:<tag>`, `document:<type>` or `access:<systemId>`. */
+    itemId: z.string().min(3).max(400),
+    how: z.enum(RESOLUTION_KINDS),
+    note: z.string().trim().min(3).max(4000),
+  })
+  .strict();
+
+/** Maps a rejected or failed workflow update to the API's error codes. */
+function updateError(e: unknown): AppError | null {
+  if (e instanceof WorkflowNotFoundError)
+    return new AppError('conflict', 'the offboarding is no longer running (it has completed or was reset)');
+  if (e instanceof WorkflowUpdateFailedError) {
+    const cause = e.cause;
+    const message = cause instanceof Error ? cause.message : e.message;
+    if (cause instanceof ApplicationFailure) {
+      if (cause.type === UPDATE_REJECTIONS.notFound) return new AppError('not_found', message);
+      if (cause.type === UPDATE_REJECTIONS.unprocessable) return new AppError('unprocessable', message);
+      if (cause.type === UPDATE_REJECTIONS.conflict) return new AppError('conflict', message);
+    }
+    if (/unknown update/i.test(message))
+      return new AppError(
+        'conflict',
+        'this offboarding predates the verification checkpoint: nothing to sign off',
+      );
+    return new AppError('conflict', message);
+  }
+  return null;
+}
 
 const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 /** The query of `GET /departures`. */
@@ -416,6 +465,130 @@ export function createApp(deps: AppDeps): express.Express {
       res.json({ departureId: id, accepted: result.accepted });
     },
   );
+
+  /** Who the bearer token belongs to (name and role), for the dashboard. Any operator role. */
+  app.get('/me', requireRole('hr', 'it', 'itdesk'), (req, res) => {
+    res.json({ name: req.operator!.name, role: req.operator!.role });
+  });
+
+  /** The dashboard: one page over this API for HR, IT and the IT desk (server/dashboard/). */
+  app.use(createDashboardRouter());
+
+  /**
+   * HR or IT acknowledges the verification report of a departure (workflow update `acknowledge`): the
+   * token's role is the role acknowledged, so each signs only as itself. A second acknowledgment is
+   * answered with the first. Roles hr, it (not admin: a sign-off is personal to its function).
+   */
+  app.post(
+    '/departures/:id/acknowledge',
+    requireRole.only('hr', 'it'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = acknowledgeBody.safeParse(req.body ?? {});
+      if (!body.success)
+        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const id = String(req.params.id);
+      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
+      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const operator = req.operator!;
+      try {
+        const result = await client.withDeadline(Date.now() + 15_000, () =>
+          client.workflow.getHandle(dep.workflowId).executeUpdate(acknowledgeUpdate, {
+            args: [{ role: operator.role as SignoffRole, by: operator.name, note: body.data.note }],
+          }),
+        );
+        res.json({ departureId: id, ...result });
+      } catch (e) {
+        throw updateError(e) ?? e;
+      }
+    },
+  );
+
+  /**
+   * Resolves a red or yellow item of the verification report with a note (workflow update `resolve`):
+   * how = fixed_by_hand | redriven_confirmed | accepted_risk. 404 unknown item, 409 already resolved or
+   * report not yet compiled, 422 an item that needs no (or not this) resolution. Roles hr, it, admin.
+   */
+  app.post(
+    '/departures/:id/resolutions',
+    requireRole('hr', 'it'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = resolveBody.safeParse(req.body);
+      if (!body.success)
+        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const id = String(req.params.id);
+      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
+      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const operator = req.operator!;
+      try {
+        const resolution = await client.withDeadline(Date.now() + 15_000, () =>
+          client.workflow.getHandle(dep.workflowId).executeUpdate(resolveUpdate, {
+            args: [{ ...body.data, by: operator.name, role: operator.role }],
+          }),
+        );
+        res.status(201).json({ departureId: id, resolution });
+      } catch (e) {
+        throw updateError(e) ?? e;
+      }
+    },
+  );
+
+  /** The compliance documents of a departure (type, status, hash, whether it can be downloaded). Roles hr, it. */
+  app.get('/departures/:id/documents', requireRole('hr', 'it'), async (req, res) => {
+    const id = String(req.params.id);
+    const dep = await db.departure.findUnique({ where: { id }, select: { id: true } });
+    if (!dep) throw new AppError('not_found', `no departure ${id}`);
+    const docs = await db.document.findMany({
+      where: { departureId: id },
+      orderBy: { type: 'asc' },
+      select: {
+        type: true,
+        status: true,
+        sha256: true,
+        contentType: true,
+        issuedAt: true,
+        completedAt: true,
+        storageLocation: true,
+        content: false,
+      },
+    });
+    const stored = await db.document.findMany({
+      where: { departureId: id, content: { not: null } },
+      select: { type: true },
+    });
+    const downloadable = new Set(stored.map((d) => d.type));
+    res.json({
+      departureId: id,
+      documents: docs.map((d) => ({
+        ...d,
+        downloadable: downloadable.has(d.type),
+        href: downloadable.has(d.type) ? `/departures/${id}/documents/${d.type}` : null,
+      })),
+    });
+  });
+
+  /**
+   * Downloads one stored document (e.g. the completion certificate PDF), with its SHA-256 in
+   * `x-content-sha256`. Roles hr, it.
+   */
+  app.get('/departures/:id/documents/:type', requireRole('hr', 'it'), async (req, res) => {
+    const id = String(req.params.id);
+    const type = String(req.params.type);
+    if (!(DOCUMENT_TYPES as readonly string[]).includes(type))
+      throw new AppError('not_found', `no document type ${type}; one of ${DOCUMENT_TYPES.join(', ')}`);
+    const dep = await db.departure.findUnique({ where: { id }, select: { id: true, employeeId: true } });
+    if (!dep) throw new AppError('not_found', `no departure ${id}`);
+    const doc = await db.document.findUnique({ where: { departureId_type: { departureId: id, type } } });
+    if (!doc?.content)
+      throw new AppError('not_found', `departure ${id} has no stored ${type.replace(/_/g, ' ')} (yet)`);
+    const ext =
+      doc.contentType === 'application/pdf' ? 'pdf' : doc.contentType === 'application/json' ? 'json' : 'bin';
+    res.setHeader('content-type', doc.contentType ?? 'application/octet-stream');
+    res.setHeader('content-disposition', `attachment; filename="${type}-${dep.employeeId}.${ext}"`);
+    if (doc.sha256) res.setHeader('x-content-sha256', doc.sha256);
+    res.send(Buffer.from(doc.content));
+  });
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
 

@@ -29,7 +29,10 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Middleware factory: `requireRole('it', 'admin')`. */
+/**
+ * Middleware factory: `requireRole('it')` admits `it` and `admin`; `requireRole.only('hr', 'it')` admits
+ * exactly those roles (for acts that are personal to a function, such as signing a report off).
+ */
 export function createAuth(tokens: TokenEntry[]) {
   const entries = tokens.map((t) => ({ ...t, digest: Buffer.from(t.sha256, 'hex') }));
   function identify(req: Request): Operator {
@@ -42,13 +45,14 @@ export function createAuth(tokens: TokenEntry[]) {
     if (!found) throw new AppError('unauthenticated', 'unknown operator token');
     return { name: found.name, role: found.role as Role };
   }
-  return function requireRole(...roles: Role[]) {
-    return (req: Request, _res: Response, next: NextFunction) => {
-      const op = identify(req);
-      if (op.role !== 'admin' && !roles.includes(op.role))
-        throw new AppError('forbidden', `role "${op.role}" may not do this; needs ${roles.join(' or ')}`);
-      req.operator = op;
-      next();
-    };
+  const guard = (roles: Role[], adminToo: boolean) => (req: Request, _res: Response, next: NextFunction) => {
+    const op = identify(req);
+    if (!(adminToo && op.role === 'admin') && !roles.includes(op.role))
+      throw new AppError('forbidden', `role "${op.role}" may not do this; needs ${roles.join(' or ')}`);
+    req.operator = op;
+    next();
   };
+  const requireRole = (...roles: Role[]) => guard(roles, true);
+  requireRole.only = (...roles: Role[]) => guard(roles, false);
+  return requireRole;
 }

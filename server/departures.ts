@@ -1,6 +1,14 @@
 /** Reading departures: the database projection merged with the live workflow status query. */
 import type { Client } from '@temporalio/client';
-import { statusQuery, type OffboardingStatus, type StepView } from '../contract';
+import {
+  statusQuery,
+  type AssetView,
+  type DocumentView,
+  type OffboardingStatus,
+  type ReportItem,
+  type StepView,
+  type VerificationView,
+} from '../contract';
 import type { Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 
@@ -40,6 +48,15 @@ export interface DepartureView {
     createdAt: string;
   }[];
   steps: StepView[];
+  /** Asset recovery, one entry per asset (from the workflow; empty when it is not reachable). */
+  assets: AssetView[];
+  /** Compliance documents and their state (from the workflow, else from the database). */
+  documents: Pick<DocumentView, 'type' | 'status' | 'updatedAt' | 'sha256'>[];
+  /**
+   * The verification checkpoint: the report, acknowledgments, resolutions and what is outstanding
+   * (from the workflow; from the database once it has finished). Null before it exists.
+   */
+  verification: VerificationView | null;
   /** Where the step colours came from: the running workflow or (when it is unreachable) the database. */
   source: 'workflow' | 'database';
 }
@@ -50,7 +67,14 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export async function getDepartureView(db: Db, client: Client, id: string): Promise<DepartureView> {
   const d = await db.departure.findUnique({
     where: { id },
-    include: { steps: { orderBy: { ordinal: 'asc' } }, tickets: true, reviews: true },
+    include: {
+      steps: { orderBy: { ordinal: 'asc' } },
+      tickets: true,
+      reviews: true,
+      report: true,
+      resolutions: { orderBy: { resolvedAt: 'asc' } },
+      documents: { select: { type: true, status: true, updatedAt: true, sha256: true } },
+    },
   });
   if (!d) throw new AppError('not_found', `no departure ${id}`);
   let live: OffboardingStatus | null = null;
@@ -144,6 +168,93 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       runId: execution?.runId ?? null,
     },
     steps,
+    assets: live?.assets ?? [],
+    documents: live
+      ? live.documents.map((x) => ({
+          type: x.type,
+          status: x.status,
+          updatedAt: x.updatedAt,
+          sha256: x.sha256,
+        }))
+      : d.documents.map((x) => ({
+          type: x.type as DocumentView['type'],
+          status: x.status as DocumentView['status'],
+          updatedAt: x.updatedAt.toISOString(),
+          sha256: x.sha256 ?? undefined,
+        })),
+    verification: live?.verification ?? storedVerification(d),
     source: live ? 'workflow' : 'database',
+  };
+}
+
+/** The checkpoint as the database recorded it (for a finished offboarding or when Temporal is away). */
+function storedVerification(d: {
+  status: string;
+  report: {
+    id: string;
+    compiledAt: Date;
+    ackDueAt: Date;
+    items: unknown;
+    accessAudit: unknown;
+    finalAudit: unknown;
+    finalAuditAt: Date | null;
+    hrAcknowledgedAt: Date | null;
+    hrAcknowledgedBy: string | null;
+    hrNote: string | null;
+    itAcknowledgedAt: Date | null;
+    itAcknowledgedBy: string | null;
+    itNote: string | null;
+    reminders: number;
+    ackEscalatedAt: Date | null;
+    redEscalatedAt: Date | null;
+  } | null;
+  resolutions: {
+    itemId: string;
+    how: string;
+    note: string;
+    resolvedBy: string;
+    role: string;
+    resolvedAt: Date;
+  }[];
+}): VerificationView | null {
+  const r = d.report;
+  if (!r) return null;
+  const ack = (role: 'hr' | 'it', at: Date | null, by: string | null, note: string | null) =>
+    at && by ? { role, by, at: at.toISOString(), note } : null;
+  return {
+    reportAt: r.compiledAt.toISOString(),
+    redEscalationAt: (r.redEscalatedAt ?? r.compiledAt).toISOString(),
+    report: {
+      reportId: r.id,
+      compiledAt: r.compiledAt.toISOString(),
+      ackDueAt: r.ackDueAt.toISOString(),
+      items: r.items as ReportItem[],
+    },
+    reportAudit: r.accessAudit as VerificationView['reportAudit'],
+    acknowledgments: {
+      hr: ack('hr', r.hrAcknowledgedAt, r.hrAcknowledgedBy, r.hrNote),
+      it: ack('it', r.itAcknowledgedAt, r.itAcknowledgedBy, r.itNote),
+    },
+    nextReminderAt: null,
+    reminders: r.reminders,
+    ackEscalated: r.ackEscalatedAt !== null,
+    redEscalated: r.redEscalatedAt !== null,
+    resolutions: d.resolutions.map((x) => ({
+      itemId: x.itemId,
+      how: x.how as VerificationView['resolutions'][number]['how'],
+      note: x.note,
+      by: x.resolvedBy,
+      role: x.role,
+      at: x.resolvedAt.toISOString(),
+    })),
+    finalAudit: r.finalAuditAt
+      ? {
+          at: r.finalAuditAt.toISOString(),
+          rows: r.finalAudit as NonNullable<VerificationView['finalAudit']>['rows'],
+        }
+      : null,
+    unresolved: [],
+    outstanding: d.status === 'completed' ? [] : ['the workflow is not reachable: live state unknown'],
+    done: d.status === 'completed',
   };
 }

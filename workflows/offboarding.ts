@@ -9,6 +9,11 @@
  * once and the rest when the last day ends (a durable timer, moved by `lastDayChangedSignal`). A
  * rescission (`rescindSignal`) halts every step that has not yet run and opens a review for HR and IT;
  * nothing is re-enabled.
+ *
+ * Beside all that runs the verification checkpoint (`verification.ts`): the report at trigger + 24 h, HR
+ * and IT acknowledgments, resolutions of red and yellow items. The offboarding completes, and its
+ * certificate is issued, only once it is signed off and a final live audit finds no active account;
+ * while it waits it continues as new when its history grows large.
  */
 import {
   ActivityFailure,
@@ -18,12 +23,16 @@ import {
   proxyActivities,
   setHandler,
   allHandlersFinished,
+  makeContinueAsNewFunc,
+  patched,
   upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
+import { createCheckpoint, type Checkpoint } from './verification';
 import {
   NON_RETRYABLE_ERROR_TYPES,
   SEARCH_ATTRIBUTES,
@@ -40,6 +49,7 @@ import {
   type OffboardingSearchStatus,
   type OffboardingStatus,
   type PlannedStep,
+  type RevocationPlan,
   type Rescission,
   type StepView,
   type TicketConfirmation,
@@ -112,19 +122,26 @@ async function boundedAll<T>(items: T[], limit: number, fn: (item: T) => Promise
 
 /** Offboards one departure. */
 export async function offboardingWorkflow(input: OffboardingInput): Promise<OffboardingStatus> {
-  let phase: OffboardingPhase = 'planning';
-  const steps = new Map<string, { plan: PlannedStep; view: StepView }>();
+  const resume = input.resume ?? null;
+  let phase: OffboardingPhase = resume ? 'awaiting_signoff' : 'planning';
+  const steps = new Map<string, { plan: PlannedStep; view: StepView }>(
+    resume?.steps.map((s) => [s.plan.stepId, s]) ?? [],
+  );
   /** Ticket confirmations by ticket id. */
   const confirmations = new Map<string, TicketConfirmation>();
-  let lastDay = input.lastDay;
-  let revokeRestAt: string | null = null;
+  let lastDay = resume ? resume.lastDay : input.lastDay;
+  let revokeRestAt: string | null = resume?.revokeRestAt ?? null;
+  /** The verification checkpoint (null for offboardings started before it existed). */
+  let checkpoint: Checkpoint | null = null;
+  /** True once revocation, assets and documents have all run (only sign-off is left). */
+  let settled = resume !== null;
   let rescission: Rescission | null = null;
   let pendingLastDay: LastDayChange | null = null;
   /** Asset recovery and documents, shared with `after-revocation.ts` (its handlers below fill it). */
   const after: AfterRevocationState = {
     departureId: input.departureId,
-    assets: [],
-    documents: [],
+    assets: resume?.assets ?? [],
+    documents: resume?.documents ?? [],
     receipts: new Map(),
     signed: new Set(),
     halted: () => rescission !== null,
@@ -144,6 +161,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       rescission,
       assets: after.assets,
       documents: after.documents,
+      verification: checkpoint?.view() ?? null,
     };
   };
   setHandler(statusQuery, status);
@@ -166,6 +184,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     publish();
   };
   publish();
+  // The verification checkpoint came after the first offboardings: theirs replay without it.
+  const withCheckpoint = patched('verification-checkpoint');
   setHandler(confirmTicketSignal, (c) => {
     const s = [...steps.values()].find((x) => x.view.ticketId === c.ticketId);
     if (s && (s.view.systemId !== c.systemId || s.view.status !== 'yellow')) {
@@ -226,12 +246,23 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     });
   };
 
-  const plan = await control.planRevocation({ departureId: input.departureId });
-  revokeRestAt = plan.revokeRestAt;
-  for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
-  setPhase('revoking');
+  let plan: RevocationPlan;
+  if (resume) {
+    plan = resume.plan;
+  } else {
+    plan = await control.planRevocation({ departureId: input.departureId });
+    revokeRestAt = plan.revokeRestAt;
+    for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
+    setPhase('revoking');
+  }
   const ticketWaits: Promise<void>[] = [];
   const reports: Promise<unknown>[] = [];
+  /** Failure reports still being delivered (a run does not continue as new while one is). */
+  let reporting = 0;
+  const report = (p: Promise<unknown>) => {
+    reporting++;
+    reports.push(p.finally(() => reporting--));
+  };
   const refOf = (p: PlannedStep) => ({
     departureId: input.departureId,
     systemId: p.systemId,
@@ -319,7 +350,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       publish();
       log.warn('revocation step failed; notifying its owner', { stepId: p.stepId, error: message });
       // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
-      reports.push(
+      report(
         control.reportStepFailure({
           ...ref,
           reason: nonRetryable ? 'non_retryable' : 'retries_exhausted',
@@ -343,115 +374,193 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     await boundedAll(sweep, APPLICATION_CONCURRENCY, runStep);
   };
 
-  const now = plan.steps.filter((p) => !revokeRestAt || p.privileged);
-  const later = plan.steps.filter((p) => revokeRestAt && !p.privileged);
-  await runBatch(now);
-
-  if (later.length > 0) {
-    // Notice period: the rest waits for the end of the last day, which the HRIS may still move.
-    setPhase('scoped');
-    while (!rescission) {
-      if (pendingLastDay) {
-        const change: LastDayChange = pendingLastDay;
-        pendingLastDay = null;
-        try {
-          const moved = await control.moveLastDay({ departureId: input.departureId, ...change });
-          lastDay = change.lastDay;
-          revokeRestAt = moved.revokeRestAt;
-          for (const p of later)
-            steps.get(p.stepId)!.view.scheduledFor = revokeRestAt ?? new Date().toISOString();
-          log.info('last day moved', { lastDay, revokeRestAt });
-        } catch (err) {
-          log.warn('last-day change refused', {
-            lastDay: change.lastDay,
-            error: describeFailure(err).message,
-          });
-        }
-        continue;
-      }
-      const wait = revokeRestAt ? Date.parse(revokeRestAt) - Date.now() : 0;
-      if (wait <= 0) break;
-      await condition(() => rescission !== null || pendingLastDay !== null, wait);
-    }
-    if (!rescission) {
-      setPhase('revoking');
-      await runBatch(later);
-    }
-  }
-  if (pendingLastDay) {
-    log.info('last-day change has no effect: no revocation is waiting for the last day', {
-      lastDay: (pendingLastDay as LastDayChange).lastDay,
-    });
-  }
-
+  // The verification checkpoint runs beside everything else from here on.
+  const shouldContinueAsNew = () =>
+    workflowInfo().continueAsNewSuggested ||
+    workflowInfo().historyLength >= (plan.verification?.continueAsNewAfterEvents ?? Infinity);
+  let checkpointTask: Promise<void> = Promise.resolve();
   // Red steps re-driven by an operator (`redriveUpdate`) run here until the offboarding ends.
   const redriveQueue: PlannedStep[] = [];
+  let redriving = false;
   const redApiSteps = () =>
     [...steps.values()]
       .filter((x) => x.view.status === 'red' && x.plan.integration === 'api')
       .map((x) => x.plan.stepId);
   let closing = false;
-  setHandler(
-    redriveUpdate,
-    (req) => {
-      const chosen = req.stepIds ?? redApiSteps();
-      for (const id of chosen) {
-        const st = steps.get(id)!;
-        st.view.status = 'pending';
-        st.view.lastError = `re-driven by ${req.requestedBy}: ${req.reason}`;
-        redriveQueue.push(st.plan);
-      }
-      log.info('red steps re-driven', { steps: chosen, by: req.requestedBy });
-      return { accepted: chosen };
-    },
-    {
-      validator: (req) => {
-        if (rescission) throw new Error('the termination was rescinded: nothing is re-driven');
-        if (closing || !['awaiting_tickets', 'recovering'].includes(phase))
-          throw new Error(`red steps can be re-driven once the revocation pass has run (phase is ${phase})`);
-        if (!req.requestedBy || !req.reason) throw new Error('requestedBy and reason are required');
-        const ids = req.stepIds ?? redApiSteps();
-        if (ids.length === 0) throw new Error('there is no red step to re-drive');
-        for (const id of ids) {
-          const st = steps.get(id);
-          if (!st) throw new Error(`no step ${id}`);
-          if (st.view.status !== 'red') throw new Error(`step ${id} is ${st.view.status}, not red`);
-          if (st.plan.integration !== 'api')
-            throw new Error(`step ${id} is a ticket: its owner confirms it, it is not re-driven`);
-        }
+  const redriveIdle = () => redriveQueue.length === 0 && !redriving;
+  if (withCheckpoint && plan.verification) {
+    checkpoint = createCheckpoint(
+      {
+        departureId: input.departureId,
+        settings: plan.verification,
+        steps: () => [...steps.values()].map((x) => x.view),
+        assets: () => after.assets,
+        documents: () => after.documents,
+        revokeRestAt: () => revokeRestAt,
+        halted: () => rescission !== null,
+        working: () => !settled || !redriveIdle(),
+        changed: () => publish(),
       },
-    },
-  );
-  const redriveLane = (async () => {
-    for (;;) {
-      await condition(() => redriveQueue.length > 0 || closing);
-      if (redriveQueue.length === 0) return;
-      await runStep(redriveQueue.shift()!);
-    }
-  })();
+      resume?.verification ?? null,
+    );
+    checkpointTask = checkpoint.background();
+  }
+  const enableRedrive = (): Promise<void> => {
+    setHandler(
+      redriveUpdate,
+      (req) => {
+        const chosen = req.stepIds ?? redApiSteps();
+        for (const id of chosen) {
+          const st = steps.get(id)!;
+          st.view.status = 'pending';
+          st.view.lastError = `re-driven by ${req.requestedBy}: ${req.reason}`;
+          redriveQueue.push(st.plan);
+        }
+        log.info('red steps re-driven', { steps: chosen, by: req.requestedBy });
+        return { accepted: chosen };
+      },
+      {
+        validator: (req) => {
+          if (rescission) throw new Error('the termination was rescinded: nothing is re-driven');
+          if (closing || !['awaiting_tickets', 'recovering', 'awaiting_signoff'].includes(phase))
+            throw new Error(
+              `red steps can be re-driven once the revocation pass has run (phase is ${phase})`,
+            );
+          if (!req.requestedBy || !req.reason) throw new Error('requestedBy and reason are required');
+          const ids = req.stepIds ?? redApiSteps();
+          if (ids.length === 0) throw new Error('there is no red step to re-drive');
+          for (const id of ids) {
+            const st = steps.get(id);
+            if (!st) throw new Error(`no step ${id}`);
+            if (st.view.status !== 'red') throw new Error(`step ${id} is ${st.view.status}, not red`);
+            if (st.plan.integration !== 'api')
+              throw new Error(`step ${id} is a ticket: its owner confirms it, it is not re-driven`);
+          }
+        },
+      },
+    );
+    return (async () => {
+      for (;;) {
+        await condition(() => redriveQueue.length > 0 || closing);
+        if (redriveQueue.length === 0) return;
+        redriving = true;
+        try {
+          await runStep(redriveQueue.shift()!);
+        } finally {
+          redriving = false;
+        }
+      }
+    })();
+  };
 
-  // Every credential has been acted on: recover the assets and produce the documents while any ticket
-  // still waits for its owner.
-  const assetsAndDocuments = rescission
-    ? Promise.resolve()
-    : Promise.all([
-        recoverAssets(after),
-        produceDocuments(
-          after,
-          {
-            reminderEveryHours: plan.documents.ndaReminderEveryHours,
-            deadlineDays: plan.documents.ndaDeadlineDays,
-          },
-          plan.documents.dataSourceIds,
-        ),
-      ]);
-  if (!rescission) setPhase(ticketWaits.length > 0 ? 'awaiting_tickets' : 'recovering');
-  await Promise.all(ticketWaits);
-  if (!rescission) setPhase('recovering');
-  await assetsAndDocuments;
+  let redriveLane: Promise<void>;
+  if (resume) {
+    redriveLane = enableRedrive();
+    publish();
+  } else {
+    const now = plan.steps.filter((p) => !revokeRestAt || p.privileged);
+    const later = plan.steps.filter((p) => revokeRestAt && !p.privileged);
+    await runBatch(now);
+
+    if (later.length > 0) {
+      // Notice period: the rest waits for the end of the last day, which the HRIS may still move.
+      setPhase('scoped');
+      while (!rescission) {
+        if (pendingLastDay) {
+          const change: LastDayChange = pendingLastDay;
+          pendingLastDay = null;
+          try {
+            const moved = await control.moveLastDay({ departureId: input.departureId, ...change });
+            lastDay = change.lastDay;
+            revokeRestAt = moved.revokeRestAt;
+            for (const p of later)
+              steps.get(p.stepId)!.view.scheduledFor = revokeRestAt ?? new Date().toISOString();
+            log.info('last day moved', { lastDay, revokeRestAt });
+          } catch (err) {
+            log.warn('last-day change refused', {
+              lastDay: change.lastDay,
+              error: describeFailure(err).message,
+            });
+          }
+          continue;
+        }
+        const wait = revokeRestAt ? Date.parse(revokeRestAt) - Date.now() : 0;
+        if (wait <= 0) break;
+        await condition(() => rescission !== null || pendingLastDay !== null, wait);
+      }
+      if (!rescission) {
+        setPhase('revoking');
+        await runBatch(later);
+      }
+    }
+    if (pendingLastDay) {
+      log.info('last-day change has no effect: no revocation is waiting for the last day', {
+        lastDay: (pendingLastDay as LastDayChange).lastDay,
+      });
+    }
+
+    // Red steps re-driven by an operator (`redriveUpdate`) run from here until the offboarding ends.
+    redriveLane = enableRedrive();
+
+    // Every credential has been acted on: recover the assets and produce the documents while any ticket
+    // still waits for its owner.
+    const assetsAndDocuments = rescission
+      ? Promise.resolve()
+      : Promise.all([
+          recoverAssets(after),
+          produceDocuments(
+            after,
+            {
+              reminderEveryHours: plan.documents.ndaReminderEveryHours,
+              deadlineDays: plan.documents.ndaDeadlineDays,
+            },
+            plan.documents.dataSourceIds,
+          ),
+        ]);
+    if (!rescission) setPhase(ticketWaits.length > 0 ? 'awaiting_tickets' : 'recovering');
+    await Promise.all(ticketWaits);
+    if (!rescission) setPhase('recovering');
+    await assetsAndDocuments;
+  }
+
+  if (checkpoint && !rescission) {
+    // Every red step's owner has been told before sign-off is awaited.
+    await Promise.all(reports);
+    setPhase('awaiting_signoff');
+    if (!resume) await control.markAwaitingSignoff({ departureId: input.departureId });
+    settled = true;
+    for (;;) {
+      const outcome = await checkpoint.signOff(shouldContinueAsNew);
+      if (outcome !== 'continue') break;
+      // A long wait for sign-off: carry the state into a new run once nothing is in flight.
+      await condition(() => allHandlersFinished() && redriveIdle() && reporting === 0 && checkpoint!.idle());
+      const cp = checkpoint;
+      log.info('continuing as new while waiting for sign-off', {
+        historyLength: workflowInfo().historyLength,
+      });
+      const next = makeContinueAsNewFunc<typeof offboardingWorkflow>({
+        memo: workflowInfo().memo,
+        typedSearchAttributes: workflowInfo().typedSearchAttributes,
+      });
+      await next({
+        ...input,
+        resume: {
+          plan,
+          steps: [...steps.values()],
+          lastDay,
+          revokeRestAt,
+          assets: after.assets,
+          documents: after.documents,
+          verification: cp.state,
+          runs: (resume?.runs ?? 0) + 1,
+        },
+      });
+    }
+  }
   // No more re-drives once everything else is done; finish the ones accepted.
   closing = true;
   await redriveLane;
+  await checkpointTask;
   await condition(allHandlersFinished);
 
   if (rescission) {
@@ -475,7 +584,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
 
   // Every red step's owner has been told before the phase is recorded as finished.
   await Promise.all(reports);
-  setPhase('revocation_complete');
+  if (!checkpoint) setPhase('revocation_complete');
   // The completion certificate lists every action with its final status.
   const certificate = await generateCompletionCertificate({ departureId: input.departureId });
   after.documents.push({
@@ -491,6 +600,10 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     red: final.redSteps,
     yellow: final.yellowSteps,
   });
+  if (checkpoint) {
+    setPhase('completed');
+    return status();
+  }
   publish('completed');
   return final;
 }

@@ -12,7 +12,15 @@ import { stringify } from 'yaml';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
 import { parseCatalog, type Catalog } from '../../config/catalog';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES, offboardingWorkflowId, type OffboardingInput } from '../../contract';
+import {
+  SEARCH_ATTRIBUTES,
+  acknowledgeUpdate,
+  offboardingWorkflowId,
+  resolveUpdate,
+  statusQuery,
+  type OffboardingInput,
+  type OffboardingStatus,
+} from '../../contract';
 import { loadConfig } from '../../config/env';
 import { createDataConverter, parseCodecKeys, type CodecKey } from '../../lib/codec';
 import { MailCatcher } from '../../embedded/mailcatcher';
@@ -175,6 +183,9 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
       hr: { name: 'HR Team', email: 'hr-team@example.com' },
       it: { name: 'IT Team', email: 'it-team@example.com' },
     },
+    // End-to-end tests run in real time: the report is compiled at once (the 24 h default is tested on
+    // the time-skipping server, where the catalog sets it back).
+    verification: { reportAfterHours: 0, redEscalationAfterHours: 48 },
     systems: [
       scim('wiki', 'Team Wiki', 'application', 'SCIM_TOKEN_WIKI'),
       {
@@ -684,4 +695,38 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   });
   await registerSearchAttributes(testEnv.connection);
   return testEnv;
+}
+
+/**
+ * Signs an offboarding off the way HR and IT would: waits until it awaits sign-off with its report
+ * compiled, resolves every item still needing it (accepted risk, or fixed by hand for an account the
+ * audit found active) and acknowledges as HR and as IT. Returns the status after.
+ */
+export async function signOff(
+  client: Client,
+  workflowId: string,
+  opts: { timeoutMs?: number; how?: 'accepted_risk' | 'fixed_by_hand' } = {},
+): Promise<OffboardingStatus> {
+  const h = client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let st: OffboardingStatus | null = null;
+  for (;;) {
+    st = await h.query(statusQuery);
+    if (st.phase === 'awaiting_signoff' && st.verification?.report) break;
+    if (Date.now() > deadline)
+      throw new Error(`never awaited sign-off: phase ${st.phase}, report ${!!st.verification?.report}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const items = st.verification!.report!.items;
+  for (const itemId of st.verification!.unresolved) {
+    const item = items.find((i) => i.itemId === itemId)!;
+    const how =
+      item.kind === 'access' && item.colour === 'red' ? 'fixed_by_hand' : (opts.how ?? 'accepted_risk');
+    await h.executeUpdate(resolveUpdate, {
+      args: [{ itemId, how, note: 'signed off by the test', by: 'test-it', role: 'it' }],
+    });
+  }
+  for (const role of ['hr', 'it'] as const)
+    await h.executeUpdate(acknowledgeUpdate, { args: [{ role, by: `test-${role}` }] });
+  return h.query(statusQuery);
 }
