@@ -148,11 +148,13 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
       departureId: string;
       items: ReportItem[];
       audit: AccessAudit;
+      /** The workflow's clock when it compiled the report. */
+      compiledAt: string;
     }): Promise<{ reportId: string; compiledAt: string; ackDueAt: string }> {
       const d = await loadDeparture(input.departureId);
       const count = (c: string) => input.items.filter((i) => i.colour === c).length;
       const existing = await db.verificationReport.findUnique({ where: { departureId: d.id } });
-      const compiledAt = existing?.compiledAt ?? new Date();
+      const compiledAt = existing?.compiledAt ?? new Date(input.compiledAt);
       const ackDueAt =
         existing?.ackDueAt ??
         addBusinessDays(compiledAt, catalog.verification.acknowledgmentBusinessDays, cal);
@@ -268,6 +270,8 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
       missing: SignoffRole[];
       reminder: number;
       escalate: boolean;
+      /** The workflow's clock: the next reminder is the next business day after it. */
+      now: string;
     }): Promise<{ nextReminderAt: string }> {
       const d = await loadDeparture(input.departureId);
       const report = await db.verificationReport.findUniqueOrThrow({ where: { id: input.reportId } });
@@ -330,7 +334,7 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
           messageId: sent.messageId,
         });
       }
-      const next = nextBusinessDayAt(new Date(), catalog.verification.reminderHour, 0, cal);
+      const next = nextBusinessDayAt(new Date(input.now), catalog.verification.reminderHour, 0, cal);
       return { nextReminderAt: next.toISOString() };
     },
 

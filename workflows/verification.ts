@@ -60,6 +60,8 @@ const reject = (type: string, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** The workflow's clock (deterministic; activities take instants from it rather than their own). */
+const now = () => new Date().toISOString();
 
 /** Colour of a step in the report. */
 function stepColour(s: StepView): ReportColour {
@@ -131,20 +133,20 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
   /** Every item with its colour now (the report's snapshot colour where the report has the item). */
   const items = (): ReportItem[] => {
     const audit = latestAudit();
-    const activeIn = new Set(audit?.rows.filter((r) => r.active === 'yes').map((r) => r.systemId) ?? []);
     const snapshot = new Map(state.report?.items.map((i) => [i.itemId, i]) ?? []);
     const out: ReportItem[] = [];
     const add = (i: Omit<ReportItem, 'reportColour'>) =>
       out.push({ ...i, reportColour: snapshot.get(i.itemId)?.reportColour ?? i.colour });
+    // A system the live audit still finds an account in is red through its `access:` item, whatever
+    // its step said; the step keeps its own colour (what the revocation itself did).
     for (const s of ctx.steps()) {
       if (s.status === 'halted') continue;
-      const stillActive = s.kind === 'revoke' && activeIn.has(s.systemId);
       add({
         itemId: `step:${s.stepId}`,
         kind: 'step',
         label: `${s.systemName}: ${s.action}`,
-        colour: stillActive ? 'red' : stepColour(s),
-        detail: stillActive ? 'live access audit: the account is still active' : (s.lastError ?? s.detail),
+        colour: stepColour(s),
+        detail: s.lastError ?? s.detail,
       });
     }
     for (const a of ctx.assets())
@@ -336,11 +338,20 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
   };
 
   const compileReport = async (): Promise<void> => {
-    const audit = await track(() => acts.auditLiveAccess({ departureId: ctx.departureId }));
+    // Stamped with the workflow's clock, the one resolutions are stamped with.
+    const audit = {
+      ...(await track(() => acts.auditLiveAccess({ departureId: ctx.departureId }))),
+      at: now(),
+    };
     state.reportAudit = audit;
     const snapshot = items();
     const sent = await track(() =>
-      acts.sendVerificationReport({ departureId: ctx.departureId, items: snapshot, audit }),
+      acts.sendVerificationReport({
+        departureId: ctx.departureId,
+        items: snapshot,
+        audit,
+        compiledAt: now(),
+      }),
     );
     state.report = {
       reportId: sent.reportId,
@@ -371,6 +382,7 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
           missing: [...missing],
           reminder: state.reminders + 1,
           escalate: !state.ackEscalated,
+          now: now(),
         }),
       );
       state.reminders++;
@@ -429,7 +441,10 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
       await condition(() => readyForFinalAudit() || ctx.halted() || (busy === 0 && shouldContinue()));
       if (ctx.halted()) return 'halted';
       if (!readyForFinalAudit()) return 'continue';
-      const audit = await track(() => acts.auditLiveAccess({ departureId: ctx.departureId, final: true }));
+      const audit = {
+        ...(await track(() => acts.auditLiveAccess({ departureId: ctx.departureId, final: true }))),
+        at: now(),
+      };
       state.finalAudit = audit;
       const active = audit.rows.filter((r) => r.active === 'yes');
       if (active.length === 0 && unresolved().length === 0) {
