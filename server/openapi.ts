@@ -5,24 +5,47 @@
  * Request bodies, query parameters and headers are converted from the very zod schemas the routes
  * validate with (`z.toJSONSchema`, input side), so the description cannot drift from the validation.
  * Response bodies are written here with zod too; those mirroring a TypeScript type of the server
- * (`DepartureView`, `StepView`, `IntakeAnswer`) are checked against it at compile time. Error answers
- * take their codes from `httpStatusFor`, the one place codes become statuses. test/openapi.test.ts holds
- * the description against the Express app: every route documented, every documented operation served,
- * and the real answers carrying documented statuses and shapes.
+ * (`DepartureView`, `StepView`, `VerificationView`, `IntakeAnswer`, ...) are checked against it at
+ * compile time. Error answers take their codes from `httpStatusFor`, the one place codes become
+ * statuses. test/openapi.test.ts holds the description against the Express app: every route documented,
+ * every documented operation served, and the real answers carrying documented statuses and shapes.
+ * test/roles.e2e.test.ts calls every operator operation with each role against the documented `x-roles`.
  *
  * Built lazily on first use (server/app.ts imports this module and this module imports its schemas).
  */
 import { z } from 'zod';
-import { REVOCATION_TIERS, type StepView } from '../contract';
+import {
+  DOCUMENT_TYPES,
+  REVOCATION_TIERS,
+  RESOLUTION_KINDS,
+  SIGNOFF_ROLES,
+  type AcknowledgeResult,
+  type Acknowledgment,
+  type AccessAudit,
+  type AssetView,
+  type DocumentView,
+  type ReportItem,
+  type Resolution,
+  type StepView,
+  type VerificationView,
+} from '../contract';
 import { httpStatusFor, type ErrorCode } from '../lib/errors';
-import { assetReceivedBody, departureListQuery, redriveBody, rescindBody, ticketConfirmBody } from './app';
+import {
+  acknowledgeBody,
+  assetReceivedBody,
+  departureListQuery,
+  redriveBody,
+  rescindBody,
+  resolveBody,
+  ticketConfirmBody,
+} from './app';
 import { codecBody } from './codec';
 import type { DepartureView } from './departures';
 import { hrisEventSchema } from './hris';
 import type { IntakeAnswer } from './intake';
 import { idempotencyKeyHeader } from './operator-start';
 import { LEAVING_REASONS, signForm, surveyForm } from './public-pages';
-import type { Role } from './auth';
+import type { Operator, Role } from './auth';
 import { WORKFLOW_STATES } from './workflow-state';
 
 export const OPENAPI_PATH = '/openapi.json';
@@ -45,6 +68,7 @@ const ERROR_CODES = [
   'forbidden',
   'not_found',
   'conflict',
+  'unprocessable',
   'gone',
   'unavailable',
   'internal',
@@ -67,6 +91,7 @@ const STATUS_TEXT: Record<number, string> = {
   410: 'Gone',
   413: 'Body too large',
   415: 'Unsupported media type',
+  422: 'Unprocessable: well-formed, but the current state cannot accept it (reason in `message`)',
   500: 'Internal error',
   503: 'Unavailable; retry later',
 };
@@ -144,6 +169,123 @@ const stepView = z.object({
 });
 const _stepView: Same<z.output<typeof stepView>, StepView> = true;
 
+const assetView = z.object({
+  recoveryId: z.string(),
+  assetTag: z.string(),
+  assetName: z.string(),
+  route: z.enum(['remote', 'in_office']),
+  status: z.enum(['pending', 'requested', 'received', 'escalated_it', 'escalated_department_head', 'failed']),
+  dueAt: instant.meta({ description: 'End of the return window: then the IT owner is told' }),
+  secondDueAt: instant.meta({ description: 'End of the second window: then the department head is told' }),
+  receivedAt: instant.nullable(),
+  lastError: z.string().nullable(),
+});
+const _assetView: Same<z.output<typeof assetView>, AssetView> = true;
+
+const documentStatus = z.enum([
+  'pending',
+  'sent',
+  'signed',
+  'generated',
+  'delivered',
+  'answered',
+  'expired',
+  'failed',
+]);
+const _documentStatus: Same<z.output<typeof documentStatus>, DocumentView['status']> = true;
+
+/** A document as `GET /departures/{id}` shows it. */
+const documentState = z.object({
+  type: z.enum(DOCUMENT_TYPES),
+  status: documentStatus,
+  updatedAt: instant,
+  sha256: z
+    .string()
+    .optional()
+    .meta({ description: 'SHA-256 (hex) of the stored document, once there is one' }),
+});
+const _documentState: Same<
+  z.output<typeof documentState>,
+  Pick<DocumentView, 'type' | 'status' | 'updatedAt' | 'sha256'>
+> = true;
+
+const reportColour = z.enum(['green', 'yellow', 'red']);
+const reportItem = z.object({
+  itemId: z
+    .string()
+    .meta({ description: '`step:<stepId>`, `asset:<tag>`, `document:<type>` or `access:<systemId>`' }),
+  kind: z.enum(['step', 'asset', 'document', 'access']),
+  label: z.string(),
+  reportColour: reportColour.meta({ description: 'Colour when the report was compiled' }),
+  colour: reportColour.meta({ description: 'Colour now' }),
+  detail: z.string().nullable(),
+});
+const _reportItem: Same<z.output<typeof reportItem>, ReportItem> = true;
+
+const acknowledgment = z.object({
+  role: z.enum(SIGNOFF_ROLES),
+  by: z.string(),
+  at: instant,
+  note: z.string().nullable(),
+});
+const _acknowledgment: Same<z.output<typeof acknowledgment>, Acknowledgment> = true;
+
+const resolution = z.object({
+  itemId: z.string(),
+  how: z.enum(RESOLUTION_KINDS),
+  note: z.string(),
+  by: z.string(),
+  role: z.string(),
+  at: instant,
+});
+const _resolution: Same<z.output<typeof resolution>, Resolution> = true;
+
+const accessAudit = z.object({
+  at: instant,
+  rows: z.array(
+    z.object({
+      systemId: z.string(),
+      systemName: z.string(),
+      active: z.enum(['yes', 'no', 'error']).meta({
+        description: '`yes`: still active (red); `no`: none or disabled; `error`: could not be checked',
+      }),
+      detail: z.string().nullable(),
+    }),
+  ),
+});
+const _accessAudit: Same<z.output<typeof accessAudit>, AccessAudit> = true;
+
+const verificationView = z.object({
+  reportAt: instant.meta({ description: 'When the report is (or was) compiled' }),
+  redEscalationAt: instant.meta({ description: 'When an unresolved red escalates to the department head' }),
+  report: z
+    .object({
+      reportId: z.string(),
+      compiledAt: instant,
+      ackDueAt: instant.meta({
+        description: 'Acknowledgments are due by then; reminders and escalation after',
+      }),
+      items: z.array(reportItem),
+    })
+    .nullable(),
+  reportAudit: accessAudit.nullable().meta({ description: 'The live access audit run for the report' }),
+  acknowledgments: z.object({ hr: acknowledgment.nullable(), it: acknowledgment.nullable() }),
+  nextReminderAt: instant.nullable(),
+  reminders: z.number().int(),
+  ackEscalated: z.boolean(),
+  redEscalated: z.boolean(),
+  resolutions: z.array(resolution),
+  finalAudit: accessAudit
+    .nullable()
+    .meta({ description: 'The live access audit run once everything else was signed off' }),
+  unresolved: z.array(z.string()).meta({ description: 'Item ids that still need a resolution' }),
+  outstanding: z
+    .array(z.string())
+    .meta({ description: 'What still stands between the departure and "done", in words' }),
+  done: z.boolean(),
+});
+const _verificationView: Same<z.output<typeof verificationView>, VerificationView> = true;
+
 const departureView = z.object({
   departure: z.object({
     id: z.string(),
@@ -181,9 +323,51 @@ const departureView = z.object({
     }),
   ),
   steps: z.array(stepView),
+  assets: z
+    .array(assetView)
+    .meta({ description: 'Asset recovery, one entry per asset (empty when the workflow does not answer)' }),
+  documents: z.array(documentState),
+  verification: verificationView.nullable().meta({
+    description:
+      'The verification checkpoint: report, acknowledgments, resolutions and what is outstanding; null before it exists',
+  }),
   source: z.enum(['workflow', 'database']),
 });
 const _departureView: Same<z.output<typeof departureView>, DepartureView> = true;
+
+const acknowledged = z.object({
+  departureId: z.string(),
+  acknowledgment,
+  alreadyAcknowledged: z
+    .boolean()
+    .meta({ description: 'This role had acknowledged already: the first acknowledgment stands (answered)' }),
+});
+const _acknowledged: Same<z.output<typeof acknowledged>, { departureId: string } & AcknowledgeResult> = true;
+
+const resolved = z.object({ departureId: z.string(), resolution });
+const _resolved: Same<z.output<typeof resolved>, { departureId: string; resolution: Resolution }> = true;
+
+/** Every operator role, exhaustively. */
+const ROLES = ['hr', 'it', 'itdesk', 'admin'] as const satisfies readonly Role[];
+const _everyRole: Exclude<Role, (typeof ROLES)[number]> extends never ? true : never = true;
+const me = z.object({ name: z.string(), role: z.enum(ROLES) });
+const _me: Same<z.output<typeof me>, Operator> = true;
+
+const documentEntry = z.object({
+  type: z.enum(DOCUMENT_TYPES),
+  status: documentStatus,
+  sha256: z.string().nullable(),
+  contentType: z.string().nullable(),
+  issuedAt: instant.nullable(),
+  completedAt: instant.nullable(),
+  storageLocation: z
+    .string()
+    .nullable()
+    .meta({ description: '`db:Document/<id>` (stored with the departure) or an external URI' }),
+  downloadable: z.boolean().meta({ description: 'The bytes are stored here and can be downloaded (`href`)' }),
+  href: z.string().nullable(),
+});
+const documentList = z.object({ departureId: z.string(), documents: z.array(documentEntry) });
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/);
 const codecAnswer = z.object({
@@ -231,8 +415,13 @@ interface OperationSpec {
   summary: string;
   description?: string;
   tags: string[];
-  /** Operator roles (besides `admin`); absent: no operator token. */
+  /** Operator roles admitted (`admin` too unless `adminRefused`); absent: no operator token. */
   roles?: Exclude<Role, 'admin'>[];
+  /**
+   * Why `admin` is NOT admitted (the route uses `requireRole.only`): exactly `roles`, e.g. a sign-off
+   * that is personal to a function. Shown in the description and as `x-admin-refused: true`.
+   */
+  adminRefused?: string;
   /** Other ways in, e.g. the codec session cookie. */
   alsoSecurity?: Json[];
   parameters?: Json[];
@@ -241,12 +430,20 @@ interface OperationSpec {
 }
 
 function operation(spec: OperationSpec): Json {
-  const { roles, alsoSecurity, description, ...rest } = spec;
+  const { roles, adminRefused, alsoSecurity, description, ...rest } = spec;
   const out: Json = { ...rest };
+  if (adminRefused && !roles) throw new Error(`${spec.operationId}: adminRefused without roles`);
   if (roles) {
-    const all = [...roles, 'admin'];
-    out.description = [`Roles: ${all.join(', ')}.`, description].filter(Boolean).join(' ');
+    const all: Role[] = adminRefused ? [...roles] : [...roles, 'admin'];
+    out.description = [
+      `Roles: ${all.join(', ')}.`,
+      adminRefused ? `Not admin: ${adminRefused}.` : null,
+      description,
+    ]
+      .filter(Boolean)
+      .join(' ');
     out['x-roles'] = all;
+    if (adminRefused) out['x-admin-refused'] = true;
     out.security = [{ bearerAuth: [] }, ...(alsoSecurity ?? [])];
     out.responses = { ...spec.responses, 401: err(401), 403: err(403) };
   } else {
@@ -457,10 +654,10 @@ function build(): Json {
     '/departures/{id}': {
       get: operation({
         operationId: 'getDeparture',
-        summary: 'One departure and its step table',
+        summary: 'One departure: step table, assets, documents and verification checkpoint',
         description:
           "Live from the workflow's status query merged with the database, or from the database alone when " +
-          'Temporal does not answer (`source`).',
+          'Temporal does not answer (`source`; then `assets` is empty and `verification` is as last recorded).',
         tags: ['departures'],
         roles: ['hr', 'it', 'itdesk'],
         parameters: [idParam],
@@ -550,6 +747,164 @@ function build(): Json {
           413: err(413),
           500: err(500),
         },
+      }),
+    },
+    '/departures/{id}/acknowledge': {
+      post: operation({
+        operationId: 'acknowledgeReport',
+        summary: 'Acknowledge the verification report (sign-off)',
+        description:
+          "HR or IT signs the report off (workflow update `acknowledge`); the token's role is the role " +
+          'acknowledged, so each signs only as itself. A second acknowledgment of the same role is answered ' +
+          'with the first (`alreadyAcknowledged`). Audited.',
+        tags: ['verification'],
+        roles: ['hr', 'it'],
+        adminRefused: 'a sign-off is personal to its function (admin gets 403)',
+        parameters: [idParam],
+        requestBody: {
+          required: false,
+          description: 'Optional; `{}` or no body acknowledges without a note',
+          content: json(ref('AcknowledgeRequest')),
+        },
+        responses: {
+          200: ok(
+            'The acknowledgment (the first one, when this role had acknowledged already)',
+            ref('Acknowledged'),
+          ),
+          400: err(400),
+          404: { ...err(404), description: 'No such departure' },
+          409: {
+            ...err(409),
+            description:
+              'The report is not compiled yet, the offboarding has finished or predates the checkpoint, or ' +
+              'the termination was rescinded (reason in `message`)',
+          },
+          413: err(413),
+          422: { ...err(422), description: 'Refused by the workflow as it stands (reason in `message`)' },
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/resolutions': {
+      post: operation({
+        operationId: 'resolveReportItem',
+        summary: 'Resolve a red or yellow item of the verification report',
+        description:
+          'With a note (workflow update `resolve`): `fixed_by_hand`, `redriven_confirmed` (a step that is ' +
+          'green now) or `accepted_risk` (not for an account the audit found still active). Audited.',
+        tags: ['verification'],
+        roles: ['hr', 'it'],
+        parameters: [idParam],
+        requestBody: jsonBody('ResolveRequest'),
+        responses: {
+          201: ok('The resolution was recorded', ref('Resolved')),
+          400: err(400),
+          404: { ...err(404), description: 'No such departure, or the report has no such item' },
+          409: {
+            ...err(409),
+            description:
+              'Already resolved (or being resolved), the report is not compiled yet, the departure is signed ' +
+              'off or its offboarding has finished, or the termination was rescinded',
+          },
+          413: err(413),
+          422: {
+            ...err(422),
+            description: 'The item needs no resolution (green), or not this one (reason in `message`)',
+          },
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/documents': {
+      get: operation({
+        operationId: 'listDocuments',
+        summary: 'The compliance documents of a departure',
+        description: 'Type, status, SHA-256 and whether the bytes are stored here for download (`href`).',
+        tags: ['documents'],
+        roles: ['hr', 'it'],
+        parameters: [idParam],
+        responses: {
+          200: ok('The documents, by type', ref('DocumentList')),
+          404: { ...err(404), description: 'No such departure' },
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/documents/{type}': {
+      get: operation({
+        operationId: 'downloadDocument',
+        summary: 'Download one stored document',
+        description:
+          'The bytes as stored (e.g. the completion certificate as PDF), with their SHA-256 in ' +
+          '`X-Content-SHA256`.',
+        tags: ['documents'],
+        roles: ['hr', 'it'],
+        parameters: [
+          idParam,
+          pathParam('type', `Document type (${DOCUMENT_TYPES.join(', ')})`, { enum: [...DOCUMENT_TYPES] }),
+        ],
+        responses: {
+          200: {
+            description: 'The document, as an attachment',
+            headers: {
+              'X-Content-SHA256': {
+                description: 'SHA-256 (hex) of the bytes',
+                schema: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+              },
+              'Content-Disposition': {
+                description: '`attachment; filename="<type>-<employeeId>.<ext>"`',
+                schema: { type: 'string' },
+              },
+            },
+            content: {
+              'application/pdf': { schema: { type: 'string', contentMediaType: 'application/pdf' } },
+              'text/plain': { schema: { type: 'string' } },
+              'application/octet-stream': {
+                schema: { type: 'string', contentMediaType: 'application/octet-stream' },
+              },
+            },
+          },
+          404: {
+            ...err(404),
+            description: 'No such departure or document type, or nothing stored for it (yet)',
+          },
+          500: err(500),
+        },
+      }),
+    },
+    '/me': {
+      get: operation({
+        operationId: 'whoAmI',
+        summary: 'Who the bearer token belongs to',
+        description: 'Name and role of the operator, for the dashboard.',
+        tags: ['meta'],
+        roles: ['hr', 'it', 'itdesk'],
+        responses: { 200: ok('The operator', ref('Operator')) },
+      }),
+    },
+    '/': {
+      get: operation({
+        operationId: 'root',
+        summary: 'Redirects to the dashboard',
+        tags: ['dashboard'],
+        responses: {
+          302: {
+            description: 'To `/dashboard`',
+            headers: { Location: { schema: { type: 'string', const: '/dashboard' } } },
+          },
+        },
+      }),
+    },
+    '/dashboard': {
+      get: operation({
+        operationId: 'dashboard',
+        summary: 'The dashboard (HTML)',
+        description:
+          'One page over this API for HR, IT and the IT desk. The page holds no data: it signs in with an ' +
+          'operator token and calls the JSON API with it. Its scripts and styles are served under ' +
+          '`/dashboard/` (static files, not described here).',
+        tags: ['dashboard'],
+        responses: { 200: { description: 'The page', content: htmlPage }, 500: err(500) },
       }),
     },
     '/codec/decode': {
@@ -720,6 +1075,15 @@ function build(): Json {
     Redrive: schema(redriveBody),
     Redriven: schema(z.object({ departureId: z.string(), accepted: z.array(z.string()) }), 'output'),
     AssetReceipt: schema(assetReceivedBody),
+    AcknowledgeRequest: schema(acknowledgeBody),
+    Acknowledged: schema(acknowledged, 'output'),
+    ResolveRequest: {
+      ...schema(resolveBody),
+      description: `how: ${RESOLUTION_KINDS.map((k) => `\`${k}\``).join(', ')}`,
+    },
+    Resolved: schema(resolved, 'output'),
+    DocumentList: schema(documentList, 'output'),
+    Operator: schema(me, 'output'),
     AssetReceiptSent: schema(
       z.object({ departureId: z.string(), assetTag: z.string(), action: z.literal('receipt_sent') }),
       'output',
@@ -760,7 +1124,9 @@ function build(): Json {
       version: '0.1.0',
       description:
         'Employee offboarding on Temporal: the HRIS webhook, the operator API (bearer tokens with roles hr, ' +
-        'it, itdesk, admin; `x-roles` on each operation lists the roles allowed, admin may do everything), ' +
+        'it, itdesk, admin; `x-roles` on each operation lists exactly the roles allowed: admin may do ' +
+        'everything except what is personal to a function, such as acknowledging a verification report, ' +
+        'where the operation says `x-admin-refused: true`), the dashboard, ' +
         "Temporal's remote codec endpoint and the leaver's signing and survey pages. Every JSON error is " +
         '`{ "error": { "code", "message", "fields"? } }`; bad input is never a 5xx.',
     },
@@ -770,6 +1136,9 @@ function build(): Json {
       { name: 'departures' },
       { name: 'tickets' },
       { name: 'assets' },
+      { name: 'verification', description: 'The verification checkpoint: sign-off of the report' },
+      { name: 'documents', description: 'Compliance documents' },
+      { name: 'dashboard', description: 'The operator dashboard (HTML)' },
       { name: 'codec', description: 'For the Temporal Web UI and CLI' },
       { name: 'public pages', description: 'HTML pages for leavers, opened from their personal email' },
     ],

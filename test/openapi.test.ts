@@ -4,6 +4,7 @@
  * statuses and bodies that match the documented schemas.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
@@ -48,6 +49,7 @@ interface Operation {
     parameters?: Json[];
     requestBody?: Json;
     'x-roles'?: Role[];
+    'x-admin-refused'?: boolean;
   };
 }
 
@@ -164,7 +166,13 @@ async function call(
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.role) headers.authorization = `Bearer ${TOKENS[opts.role]}`;
-  const res = await fetch(`${api.url}${p}`, { method: method.toUpperCase(), headers, body: opts.body });
+  // Redirects are answers too (`GET /` is documented as a 302).
+  const res = await fetch(`${api.url}${p}`, {
+    method: method.toUpperCase(),
+    headers,
+    body: opts.body,
+    redirect: 'manual',
+  });
   const text = await res.text();
   let json: Json | null = null;
   try {
@@ -256,6 +264,8 @@ test('every route of the Express app is documented with its method and path, and
       const [m, p] = r.split(' ');
       return `${m} ${openApiPath(p!)}`;
     })
+    // The dashboard's static files (scripts, styles) are not API routes: `/dashboard` itself is documented.
+    .filter((r) => !/^GET \/dashboard\/./.test(r))
     .sort();
   const documented = operations.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
   expect(served.length).toBeGreaterThan(15);
@@ -277,9 +287,21 @@ test('operation ids are unique; operator routes name their roles and bearer secu
   expect(new Set(ids).size).toBe(ids.length);
   for (const o of operations) {
     const roles = o.op['x-roles'];
-    if (!roles) continue;
-    expect(roles).toContain('admin');
-    expect(o.op.description).toMatch(new RegExp(`^Roles: ${roles.join(', ')}\\.`));
+    if (!roles) {
+      expect({ op: o.op.operationId, refused: o.op['x-admin-refused'] }).toEqual({
+        op: o.op.operationId,
+        refused: undefined,
+      });
+      continue;
+    }
+    // admin is admitted everywhere, unless the operation says it is not (and why).
+    if (o.op['x-admin-refused']) {
+      expect(roles).not.toContain('admin');
+      expect(o.op.description).toMatch(new RegExp(`^Roles: ${roles.join(', ')}\\. Not admin: `));
+    } else {
+      expect(roles).toContain('admin');
+      expect(o.op.description).toMatch(new RegExp(`^Roles: ${roles.join(', ')}\\.`));
+    }
     expect(o.op.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }]));
     expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['401', '403']));
   }
@@ -290,6 +312,16 @@ test('operation ids are unique; operator routes name their roles and bearer secu
   expect(rolesOf('post', '/departures/{id}/redrive')).toEqual(['it', 'admin']);
   expect(rolesOf('post', '/tickets/{id}/confirm')).toEqual(['it', 'admin']);
   expect(rolesOf('post', '/departures/{id}/assets/{tag}/received')).toEqual(['itdesk', 'admin']);
+  expect(rolesOf('post', '/departures/{id}/acknowledge')).toEqual(['hr', 'it']);
+  expect(op('post', '/departures/{id}/acknowledge').op['x-admin-refused']).toBe(true);
+  expect(rolesOf('post', '/departures/{id}/resolutions')).toEqual(['hr', 'it', 'admin']);
+  expect(rolesOf('get', '/departures/{id}/documents')).toEqual(['hr', 'it', 'admin']);
+  expect(rolesOf('get', '/departures/{id}/documents/{type}')).toEqual(['hr', 'it', 'admin']);
+  expect(rolesOf('get', '/me')).toEqual(['hr', 'it', 'itdesk', 'admin']);
+  expect(rolesOf('get', '/departures/{id}')).toEqual(['hr', 'it', 'itdesk', 'admin']);
+  expect(rolesOf('get', '/dashboard')).toBeUndefined();
+  expect(op('get', '/dashboard').op.security).toEqual([]);
+  expect(rolesOf('get', '/')).toBeUndefined();
   expect(rolesOf('get', '/openapi.json')).toBeUndefined();
   expect(op('get', '/openapi.json').op.security).toEqual([]);
 });
@@ -451,4 +483,241 @@ test('real answers match the documented response schemas: health, list and one d
   expect(show.status).toBe(200);
   expect(show.json).toMatchObject({ departure: { id: input.departureId, lastDay: '2026-11-25' } });
   expectDocumented(op('get', '/departures/{id}'), show);
+});
+
+test('the dashboard: / redirects to it, /dashboard is an HTML page without a token, as documented', async () => {
+  const root = await call('get', '/');
+  expect(root.status).toBe(302);
+  expect(root.headers.get('location')).toBe('/dashboard');
+  expectDocumented(op('get', '/'), root);
+
+  const page = await call('get', '/dashboard');
+  expect(page.status).toBe(200);
+  expect(page.contentType).toMatch(/^text\/html/);
+  expectDocumented(op('get', '/dashboard'), page);
+});
+
+test('GET /me names the operator and role of each token, as documented', async () => {
+  for (const role of ROLES) {
+    const a = await call('get', '/me', { role });
+    expect(a.status).toBe(200);
+    expect(a.json).toEqual({ name: `${role}-user`, role });
+    expectDocumented(op('get', '/me'), a);
+  }
+});
+
+test('documents: the list and the download of stored documents, and 404s, as documented', async () => {
+  const employeeId = uniq('OA');
+  const input = await createDeparture(stack.db, employeeId);
+  const pdf = Buffer.from('%PDF-1.7\n% a certificate for the test\n%%EOF\n');
+  const text = Buffer.from('The NDA text.\n', 'utf8');
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const at = new Date();
+  await stack.db.document.create({
+    data: {
+      departureId: input.departureId,
+      type: 'completion_certificate',
+      status: 'generated',
+      content: new Uint8Array(pdf),
+      contentType: 'application/pdf',
+      sha256: sha(pdf),
+      storageLocation: 'db:Document/x',
+      issuedAt: at,
+      completedAt: at,
+    },
+  });
+  await stack.db.document.create({
+    data: {
+      departureId: input.departureId,
+      type: 'nda_acknowledgment',
+      status: 'sent',
+      content: new Uint8Array(text),
+      contentType: 'text/plain; charset=utf-8',
+      sha256: sha(text),
+    },
+  });
+  await stack.db.document.create({
+    data: { departureId: input.departureId, type: 'exit_survey', status: 'pending' },
+  });
+
+  const list = await call('get', `/departures/${input.departureId}/documents`, { role: 'it' });
+  expect(list.status).toBe(200);
+  expectDocumented(op('get', '/departures/{id}/documents'), list);
+  expect(list.json).toMatchObject({
+    departureId: input.departureId,
+    documents: [
+      {
+        type: 'completion_certificate',
+        downloadable: true,
+        sha256: sha(pdf),
+        href: `/departures/${input.departureId}/documents/completion_certificate`,
+      },
+      { type: 'exit_survey', downloadable: false, href: null, sha256: null },
+      { type: 'nda_acknowledgment', downloadable: true },
+    ],
+  });
+
+  const download = op('get', '/departures/{id}/documents/{type}');
+  const res = await fetch(`${api.url}/departures/${input.departureId}/documents/completion_certificate`, {
+    headers: { authorization: `Bearer ${TOKENS.hr}` },
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('application/pdf');
+  expect(res.headers.get('x-content-sha256')).toBe(sha(pdf));
+  expect(res.headers.get('content-disposition')).toBe(
+    `attachment; filename="completion_certificate-${employeeId}.pdf"`,
+  );
+  expect(Buffer.from(await res.arrayBuffer()).equals(pdf)).toBe(true);
+  const documented200 = download.op.responses['200'] as { content: Json; headers: Json };
+  expect(Object.keys(documented200.content)).toContain('application/pdf');
+  expect(Object.keys(documented200.headers)).toEqual(
+    expect.arrayContaining(['X-Content-SHA256', 'Content-Disposition']),
+  );
+
+  const nda = await call('get', `/departures/${input.departureId}/documents/nda_acknowledgment`, {
+    role: 'admin',
+  });
+  expect(nda.status).toBe(200);
+  expect(nda.text).toBe(text.toString('utf8'));
+  expectDocumented(download, nda);
+
+  for (const p of [
+    `/departures/${input.departureId}/documents/exit_survey`, // nothing stored
+    `/departures/${input.departureId}/documents/no_such_type`,
+    '/departures/dep_does-not-exist/documents/completion_certificate',
+    '/departures/dep_does-not-exist/documents',
+  ]) {
+    const a = await call('get', p, { role: 'hr' });
+    expect({ p, status: a.status, code: (a.json?.error as Json | undefined)?.code }).toEqual({
+      p,
+      status: 404,
+      code: 'not_found',
+    });
+    expectDocumented(p.endsWith('/documents') ? op('get', '/departures/{id}/documents') : download, a);
+  }
+});
+
+test('a departure with a recorded verification report answers the documented view (from the database)', async () => {
+  const input = await createDeparture(stack.db, uniq('OA'));
+  const compiledAt = new Date(Date.now() - 3_600_000);
+  const items = [
+    {
+      itemId: 'step:crm',
+      kind: 'step',
+      label: 'CRM',
+      reportColour: 'red',
+      colour: 'red',
+      detail: 'SCIM 503',
+    },
+    {
+      itemId: 'access:entra',
+      kind: 'access',
+      label: 'Entra',
+      reportColour: 'green',
+      colour: 'green',
+      detail: null,
+    },
+  ];
+  await stack.db.verificationReport.create({
+    data: {
+      departureId: input.departureId,
+      compiledAt,
+      items,
+      accessAudit: {
+        at: compiledAt.toISOString(),
+        rows: [{ systemId: 'entra', systemName: 'Entra', active: 'no', detail: null }],
+      },
+      green: 1,
+      yellow: 0,
+      red: 1,
+      ackDueAt: new Date(compiledAt.getTime() + 86_400_000),
+      hrAcknowledgedAt: new Date(),
+      hrAcknowledgedBy: 'hr-user',
+    },
+  });
+  await stack.db.resolution.create({
+    data: {
+      departureId: input.departureId,
+      itemId: 'step:crm',
+      how: 'fixed_by_hand',
+      note: 'removed by hand',
+      resolvedBy: 'it-user',
+      role: 'it',
+      resolvedAt: new Date(),
+    },
+  });
+  await stack.db.document.create({
+    data: { departureId: input.departureId, type: 'exit_survey', status: 'pending' },
+  });
+
+  const show = await call('get', `/departures/${input.departureId}`, { role: 'itdesk' });
+  expect(show.status).toBe(200);
+  expectDocumented(op('get', '/departures/{id}'), show);
+  expect(show.json).toMatchObject({
+    assets: [],
+    documents: [{ type: 'exit_survey', status: 'pending' }],
+    verification: {
+      report: { items },
+      acknowledgments: { hr: { role: 'hr', by: 'hr-user', note: null }, it: null },
+      resolutions: [{ itemId: 'step:crm', how: 'fixed_by_hand', by: 'it-user', role: 'it' }],
+      finalAudit: null,
+      done: false,
+    },
+    source: 'database',
+  });
+});
+
+test('acknowledge and resolutions: 404 unknown departure, 400 invalid body, 409 no running offboarding', async () => {
+  const ack = op('post', '/departures/{id}/acknowledge');
+  const resolve = op('post', '/departures/{id}/resolutions');
+  const json = { 'content-type': 'application/json' };
+  const validResolution = JSON.stringify({ itemId: 'step:crm', how: 'accepted_risk', note: 'risk accepted' });
+
+  // The body of an acknowledgment is optional.
+  const noBody = await call('post', '/departures/dep_does-not-exist/acknowledge', { role: 'hr' });
+  expect(noBody.status).toBe(404);
+  expectDocumented(ack, noBody);
+  const unknown = await call('post', '/departures/dep_does-not-exist/resolutions', {
+    role: 'admin',
+    headers: json,
+    body: validResolution,
+  });
+  expect(unknown.status).toBe(404);
+  expectDocumented(resolve, unknown);
+
+  const badAck = await call('post', '/departures/dep_x/acknowledge', {
+    role: 'it',
+    headers: json,
+    body: JSON.stringify({ note: 'x', by: 'someone else' }),
+  });
+  expect(badAck.status).toBe(400);
+  expectDocumented(ack, badAck);
+  const badResolution = await call('post', '/departures/dep_x/resolutions', {
+    role: 'hr',
+    headers: json,
+    body: JSON.stringify({ itemId: 'step:crm', how: 'ignored', note: 'x' }),
+  });
+  expect(badResolution.status).toBe(400);
+  expect(
+    (badResolution.json!.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort(),
+  ).toEqual(['how', 'note']);
+  expectDocumented(resolve, badResolution);
+
+  // A departure whose workflow is not running: nothing to sign off.
+  const input = await createDeparture(stack.db, uniq('OA'));
+  const notRunning = await call('post', `/departures/${input.departureId}/acknowledge`, {
+    role: 'hr',
+    headers: json,
+    body: JSON.stringify({ note: 'looked at it' }),
+  });
+  expect(notRunning.status).toBe(409);
+  expect(notRunning.json).toMatchObject({ error: { code: 'conflict' } });
+  expectDocumented(ack, notRunning);
+  const notRunning2 = await call('post', `/departures/${input.departureId}/resolutions`, {
+    role: 'it',
+    headers: json,
+    body: validResolution,
+  });
+  expect(notRunning2.status).toBe(409);
+  expectDocumented(resolve, notRunning2);
 });
