@@ -325,9 +325,17 @@ const dataSource = z
 const verification = z
   .object({
     /** Hours after the trigger (or the end of a notice period) when the report is compiled. */
-    reportAfterHours: z.number().min(0).max(24 * 14).default(24),
+    reportAfterHours: z
+      .number()
+      .min(0)
+      .max(24 * 14)
+      .default(24),
     /** Hours after the same instant when a red item still unresolved goes to the department head. */
-    redEscalationAfterHours: z.number().min(0).max(24 * 30).default(48),
+    redEscalationAfterHours: z
+      .number()
+      .min(0)
+      .max(24 * 30)
+      .default(48),
     /** Business days HR and IT have to acknowledge the report before reminders and escalation. */
     acknowledgmentBusinessDays: z.number().int().min(1).max(5).default(1),
     /** Hour of the day (company time zone) reminders go out on later business days. */

@@ -506,6 +506,8 @@ export interface VerificationView {
 
 /** HR or IT acknowledges the verification report (payload of `acknowledgeUpdate`). */
 export interface AcknowledgeRequest {
+  /** The departure the caller means (a rehired employee's later offboarding has the same workflow id). */
+  departureId: string;
   role: SignoffRole;
   by: string;
   note?: string;
@@ -518,6 +520,8 @@ export interface AcknowledgeResult {
 
 /** An operator resolves a red or yellow report item (payload of `resolveUpdate`). */
 export interface ResolveRequest {
+  /** The departure the caller means (a rehired employee's later offboarding has the same workflow id). */
+  departureId: string;
   itemId: string;
   how: ResolutionKind;
   note: string;

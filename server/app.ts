@@ -494,7 +494,14 @@ export function createApp(deps: AppDeps): express.Express {
       try {
         const result = await client.withDeadline(Date.now() + 15_000, () =>
           client.workflow.getHandle(dep.workflowId).executeUpdate(acknowledgeUpdate, {
-            args: [{ role: operator.role as SignoffRole, by: operator.name, note: body.data.note }],
+            args: [
+              {
+                departureId: id,
+                role: operator.role as SignoffRole,
+                by: operator.name,
+                note: body.data.note,
+              },
+            ],
           }),
         );
         res.json({ departureId: id, ...result });
@@ -524,7 +531,7 @@ export function createApp(deps: AppDeps): express.Express {
       try {
         const resolution = await client.withDeadline(Date.now() + 15_000, () =>
           client.workflow.getHandle(dep.workflowId).executeUpdate(resolveUpdate, {
-            args: [{ ...body.data, by: operator.name, role: operator.role }],
+            args: [{ ...body.data, departureId: id, by: operator.name, role: operator.role }],
           }),
         );
         res.status(201).json({ departureId: id, resolution });
@@ -582,8 +589,13 @@ export function createApp(deps: AppDeps): express.Express {
     const doc = await db.document.findUnique({ where: { departureId_type: { departureId: id, type } } });
     if (!doc?.content)
       throw new AppError('not_found', `departure ${id} has no stored ${type.replace(/_/g, ' ')} (yet)`);
-    const ext =
-      doc.contentType === 'application/pdf' ? 'pdf' : doc.contentType === 'application/json' ? 'json' : 'bin';
+    const ext = doc.contentType?.startsWith('application/pdf')
+      ? 'pdf'
+      : doc.contentType?.startsWith('application/json')
+        ? 'json'
+        : doc.contentType?.startsWith('text/plain')
+          ? 'txt'
+          : 'bin';
     res.setHeader('content-type', doc.contentType ?? 'application/octet-stream');
     res.setHeader('content-disposition', `attachment; filename="${type}-${dep.employeeId}.${ext}"`);
     if (doc.sha256) res.setHeader('x-content-sha256', doc.sha256);

@@ -59,6 +59,7 @@ async function run<T>(
   fn: (h: Handle) => Promise<T>,
   opts: { continueAsNewAfterEvents?: number } = {},
 ): Promise<T> {
+  departureId = input.departureId;
   const taskQueue = uniq('verify');
   const catalog = catalogOf(stack, ['crm']);
   catalog.verification = {
@@ -106,11 +107,12 @@ const signNda = (h: Handle) =>
     signedAt: new Date().toISOString(),
   });
 
+let departureId = '';
 const ack = (h: Handle, role: 'hr' | 'it') =>
-  h.executeUpdate(acknowledgeUpdate, { args: [{ role, by: `${role}-alex` }] });
+  h.executeUpdate(acknowledgeUpdate, { args: [{ departureId, role, by: `${role}-alex` }] });
 
-const resolve = (h: Handle, r: Omit<ResolveRequest, 'by' | 'role'>) =>
-  h.executeUpdate(resolveUpdate, { args: [{ ...r, by: 'it-sam', role: 'it' }] });
+const resolve = (h: Handle, r: Omit<ResolveRequest, 'by' | 'role' | 'departureId'>) =>
+  h.executeUpdate(resolveUpdate, { args: [{ ...r, departureId, by: 'it-sam', role: 'it' }] });
 
 /** The failure type of a rejected update (NotFound, Conflict, Unprocessable). */
 async function rejection(p: Promise<unknown>): Promise<string> {
@@ -166,7 +168,9 @@ test('the report is compiled at trigger + 24 h, not before; HR and IT acknowledg
     const again = await ack(h, 'hr');
     expect(again).toEqual({ acknowledgment: first.acknowledgment, alreadyAcknowledged: true });
     expect(
-      await rejection(h.executeUpdate(acknowledgeUpdate, { args: [{ role: 'itdesk' as 'hr', by: 'x' }] })),
+      await rejection(
+        h.executeUpdate(acknowledgeUpdate, { args: [{ departureId, role: 'itdesk' as 'hr', by: 'x' }] }),
+      ),
     ).toMatch(/^Unprocessable: only HR and IT/);
     expect((await h.query(statusQuery)).phase).toBe('awaiting_signoff');
     await ack(h, 'it');
@@ -395,7 +399,7 @@ test('a long wait for sign-off continues as new and keeps the whole state', asyn
       // Two weeks of daily reminders nobody answers.
       await testEnv.sleep(14 * 24 * HOUR);
       const s = await until(latest, (x) => x.verification!.reminders >= 5);
-      const first = await h.describe();
+      const first = await testEnv.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).describe();
       expect(first.status.name).toBe('CONTINUED_AS_NEW');
       const now = await latest.describe();
       expect(now.runId).not.toBe(h.firstExecutionRunId);
@@ -404,11 +408,11 @@ test('a long wait for sign-off continues as new and keeps the whole state', asyn
       expect(s.steps.find((x) => x.stepId === 'crm')?.status).toBe('green');
       expect(s.documents.find((d) => d.type === 'nda_acknowledgment')?.status).toBe('signed');
       expect(s.verification!.ackEscalated).toBe(true);
-      await latest.executeUpdate(acknowledgeUpdate, { args: [{ role: 'hr', by: 'hr-alex' }] });
-      await latest.executeUpdate(acknowledgeUpdate, { args: [{ role: 'it', by: 'it-alex' }] });
+      await latest.executeUpdate(acknowledgeUpdate, { args: [{ departureId, role: 'hr', by: 'hr-alex' }] });
+      await latest.executeUpdate(acknowledgeUpdate, { args: [{ departureId, role: 'it', by: 'it-alex' }] });
       return (await latest.result()) as OffboardingStatus;
     },
-    { continueAsNewAfterEvents: 100 },
+    { continueAsNewAfterEvents: 60 },
   );
   expect(final.phase).toBe('completed');
   expect(final.steps.find((x) => x.stepId === 'crm')?.status).toBe('green');

@@ -250,6 +250,11 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
     },
     {
       validator: (req) => {
+        if (req.departureId !== ctx.departureId)
+          throw reject(
+            UPDATE_REJECTIONS.notFound,
+            `this offboarding is not the one of departure ${req.departureId}`,
+          );
         if (!(SIGNOFF_ROLES as readonly string[]).includes(req.role))
           throw reject(
             UPDATE_REJECTIONS.unprocessable,
@@ -290,6 +295,11 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
     },
     {
       validator: (req) => {
+        if (req.departureId !== ctx.departureId)
+          throw reject(
+            UPDATE_REJECTIONS.notFound,
+            `this offboarding is not the one of departure ${req.departureId}`,
+          );
         if (!state.report)
           throw reject(
             UPDATE_REJECTIONS.conflict,

@@ -723,10 +723,21 @@ export async function signOff(
     const how =
       item.kind === 'access' && item.colour === 'red' ? 'fixed_by_hand' : (opts.how ?? 'accepted_risk');
     await h.executeUpdate(resolveUpdate, {
-      args: [{ itemId, how, note: 'signed off by the test', by: 'test-it', role: 'it' }],
+      args: [
+        {
+          departureId: st.departureId,
+          itemId,
+          how,
+          note: 'signed off by the test',
+          by: 'test-it',
+          role: 'it',
+        },
+      ],
     });
   }
   for (const role of ['hr', 'it'] as const)
-    await h.executeUpdate(acknowledgeUpdate, { args: [{ role, by: `test-${role}` }] });
+    await h.executeUpdate(acknowledgeUpdate, {
+      args: [{ departureId: st.departureId, role, by: `test-${role}` }],
+    });
   return h.query(statusQuery);
 }
