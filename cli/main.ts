@@ -1,6 +1,7 @@
 /**
  * `offboard`: the operator CLI. Start departures (one, or a CSV for a mass layoff), read their status,
- * list them, reset a failed offboarding, replay workflow histories against today's code, audit an
+ * list them, re-drive red steps, record returned assets, sign the verification report off (resolve and
+ * acknowledge), reset a failed offboarding, replay workflow histories against today's code, audit an
  * employee's live access, and find applications the catalog does not cover. See README "CLI".
  */
 import { Command, CommanderError } from 'commander';
@@ -12,12 +13,14 @@ import { shadowItCommand } from './commands/shadow-it';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { assetReceivedCommand, redriveCommand } from './commands/redrive';
+import { acknowledgeCommand, resolveCommand } from './commands/signoff';
 import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
 
 export function buildProgram(): Command {
   const program = new Command('offboard')
     .description(
-      'Offboard operator CLI. start/status/list go through the API (OFFBOARD_URL, OFFBOARD_TOKEN); ' +
+      'Offboard operator CLI. start/status/list/redrive/asset-received/resolve/acknowledge go through ' +
+        'the API (OFFBOARD_URL, OFFBOARD_TOKEN); ' +
         'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
         'history files); audit asks the target systems ' +
         '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog.',
@@ -27,15 +30,15 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-${EXIT_CODES_HELP}
-
-Not yet: resolve and acknowledge (they come with the verification report).`,
+${EXIT_CODES_HELP}`,
     );
   for (const c of [
     startCommand(),
     statusCommand(),
     redriveCommand(),
     assetReceivedCommand(),
+    resolveCommand(),
+    acknowledgeCommand(),
     listCommand(),
     retryCommand(),
     replayCommand(),

@@ -1,4 +1,7 @@
-/** `offboard list`: departures with filters (running, failed, red steps, department, dates). */
+/**
+ * `offboard list`: departures with filters (running, failed, red steps, awaiting sign-off, department,
+ * dates).
+ */
 import { Command, InvalidArgumentError } from 'commander';
 import { createApi, withApi, type DepartureRow } from '../lib/api';
 import { apiOptions, intIn, jsonOption } from '../lib/common';
@@ -7,6 +10,7 @@ import { printJson, println, table } from '../lib/output';
 
 interface ListOptions {
   status?: string;
+  awaitingSignoff?: boolean;
   running?: boolean;
   failed?: boolean;
   red?: boolean;
@@ -35,10 +39,13 @@ export function listCommand(): Command {
     .description(
       'List departures, newest first. --running and --failed ask Temporal for the state of each ' +
         "departure's workflow (failed = failed, terminated or timed out, and not reset since); --status " +
-        'filters on the departure record (accepted, started, running, scoped, completed, rescinded, ' +
-        'blocked). Dates filter on when the departure was accepted. Any operator role.',
+        'filters on the departure record (accepted, started, running, scoped, awaiting_signoff, ' +
+        'completed, rescinded, blocked); --awaiting-signoff is --status awaiting_signoff (the ' +
+        'verification report waits for HR/IT acknowledgment or resolutions). Dates filter on when the ' +
+        'departure was accepted. Any operator role.',
     )
     .option('--status <status>', 'departure status')
+    .option('--awaiting-signoff', 'only departures waiting for the verification sign-off')
     .option('--running', 'only departures whose workflow is running')
     .option('--failed', 'only departures whose workflow ended without completing')
     .option('--red', 'only departures with red steps')
@@ -56,8 +63,11 @@ export function listCommand(): Command {
   cmd.action(async (opts: ListOptions) => {
     if (opts.running && opts.failed)
       throw new CliError(EXIT.usage, '--running and --failed exclude each other');
+    if (opts.awaitingSignoff && opts.status && opts.status !== 'awaiting_signoff')
+      throw new CliError(EXIT.usage, '--awaiting-signoff and --status exclude each other');
     const q = new URLSearchParams();
-    if (opts.status) q.set('status', opts.status);
+    if (opts.awaitingSignoff) q.set('status', 'awaiting_signoff');
+    else if (opts.status) q.set('status', opts.status);
     if (opts.running) q.set('workflow', 'running');
     if (opts.failed) q.set('workflow', 'failed');
     if (opts.red) q.set('red', 'true');

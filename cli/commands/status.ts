@@ -1,5 +1,10 @@
-/** `offboard status <employee|workflow|departure>`: one departure and its step table. */
+/**
+ * `offboard status <employee|workflow|departure>`: one departure, its step table and its verification
+ * checkpoint (report, HR/IT acknowledgments, red and yellow items with their resolutions, what is
+ * outstanding).
+ */
 import { Command } from 'commander';
+import type { VerificationView } from '../../contract';
 import { createApi, resolveDeparture, withApi, type DepartureDetail } from '../lib/api';
 import { apiOptions, jsonOption } from '../lib/common';
 import { EXIT } from '../lib/exit';
@@ -12,8 +17,11 @@ export function statusCommand(): Command {
   const cmd = new Command('status')
     .summary("one departure's step table")
     .description(
-      'Show one departure and its step table (step, colour, attempts, executing system, last error). ' +
-        'REF is a departure id (dep_…), a workflow id (offboarding:<employeeId>) or an employee id ' +
+      'Show one departure and its step table (step, colour, attempts, executing system, last error), ' +
+        'then its verification checkpoint: whether the report is compiled (or when it is due), the HR ' +
+        'and IT acknowledgments, the red and yellow report items with their resolutions, and what is ' +
+        'still outstanding (`offboard resolve`, `offboard acknowledge`). --json prints the API view as ' +
+        'is. REF is a departure id (dep_…), a workflow id (offboarding:<employeeId>) or an employee id ' +
         '(their newest departure). Any operator role.',
     )
     .argument('<ref>', 'employee id, workflow id or departure id');
@@ -50,7 +58,8 @@ function render(v: DepartureDetail): string {
       (d.lastStartError ? `  (start error: ${d.lastStartError})` : ''),
     `Steps       ${v.steps.length}, ${red} red (from the ${v.source})`,
   ];
-  if (v.steps.length === 0) return `${head.join('\n')}\n\n(no steps planned yet)`;
+  const verification = v.verification === undefined ? '' : `\n\n${renderVerification(v.verification)}`;
+  if (v.steps.length === 0) return `${head.join('\n')}\n\n(no steps planned yet)${verification}`;
   const rows = v.steps.map((s) => [
     s.stepId,
     colourWord(s.status),
@@ -58,5 +67,57 @@ function render(v: DepartureDetail): string {
     s.executingSystem,
     s.lastError ?? (s.scheduledFor ? `scheduled for ${s.scheduledFor}` : ''),
   ]);
-  return `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'LAST ERROR'], rows)}`;
+  return (
+    `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'LAST ERROR'], rows)}` +
+    verification
+  );
+}
+
+/** The verification checkpoint: report, acknowledgments, red/yellow items and what is outstanding. */
+export function renderVerification(ver: VerificationView | null): string {
+  if (!ver) return 'Verification (none: not started yet, or the offboarding predates the checkpoint)';
+  const report = ver.report
+    ? `compiled ${ver.report.compiledAt} (${ver.report.reportId}), acknowledgments due ${ver.report.ackDueAt}` +
+      (ver.reminders > 0 ? `, ${ver.reminders} reminder(s)` : '') +
+      (ver.ackEscalated ? ', escalated to the department head' : '')
+    : `not compiled yet, due ${ver.reportAt}`;
+  const ack = (role: 'hr' | 'it') => {
+    const a = ver.acknowledgments[role];
+    return a
+      ? `${role.toUpperCase()} acknowledged by ${a.by} at ${a.at}${a.note ? ` ("${a.note}")` : ''}`
+      : `${role.toUpperCase()} not yet`;
+  };
+  const lines = [
+    `Verification report ${report}`,
+    `Sign-off    ${ack('hr')}; ${ack('it')}`,
+    `Outstanding ${ver.done ? 'nothing: signed off, final live access audit clean' : ver.outstanding.join('; ') || 'nothing'}`,
+  ];
+  if (ver.redEscalated) lines.push('Escalation  unresolved red items went to the department head');
+  const items = ver.report?.items ?? [];
+  const latest = new Map(ver.resolutions.map((r) => [r.itemId, r]));
+  const unresolved = new Set(ver.unresolved);
+  // Red and yellow items (now or in the report), except those yellow in the report that are green now
+  // and need nothing: they are counted, not listed.
+  const shown = items.filter(
+    (i) =>
+      i.colour !== 'green' || i.reportColour === 'red' || latest.has(i.itemId) || unresolved.has(i.itemId),
+  );
+  const settled = items.filter((i) => i.reportColour === 'yellow' && !shown.includes(i)).length;
+  const note = settled
+    ? `\n${settled} item(s) yellow in the report are green now (no resolution needed)`
+    : '';
+  if (shown.length === 0)
+    return `${lines.join('\n')}${ver.report ? `\n\n(no red or yellow item)${note}` : ''}`;
+  const rows = shown.map((i) => {
+    const r = latest.get(i.itemId);
+    const state = unresolved.has(i.itemId)
+      ? r
+        ? `unresolved again (${r.how} by ${r.by} did not hold)`
+        : 'unresolved'
+      : r
+        ? `${r.how} by ${r.by}: ${r.note}`
+        : 'not needed';
+    return [i.itemId, colourWord(i.reportColour), colourWord(i.colour), state, i.detail ?? ''];
+  });
+  return `${lines.join('\n')}\n\n${table(['ITEM', 'REPORT', 'NOW', 'RESOLUTION', 'DETAIL'], rows)}${note}`;
 }

@@ -2,6 +2,7 @@
  * The operator API over HTTP (`OFFBOARD_URL`, `OFFBOARD_TOKEN` or `--url` / `--token`): every write goes
  * through the API's validation and audit trail, exactly as from the dashboard.
  */
+import type { AssetView, DocumentView, VerificationView } from '../../contract';
 import { CliError, EXIT } from './exit';
 
 export interface ApiOptions {
@@ -156,6 +157,11 @@ export interface DepartureDetail {
   };
   workflow: { phase: string | null; reachable: boolean; status?: string | null; runId?: string | null };
   steps: StepRow[];
+  /** Asset recovery and compliance documents (from the workflow; absent from older APIs). */
+  assets?: AssetView[];
+  documents?: Pick<DocumentView, 'type' | 'status' | 'updatedAt' | 'sha256'>[];
+  /** The verification checkpoint; null before it exists (or for offboardings that predate it). */
+  verification?: VerificationView | null;
   source: string;
 }
 
