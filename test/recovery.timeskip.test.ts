@@ -22,6 +22,7 @@ import {
   withWorkerOn,
   type Stack,
   startTimeSkipping,
+  resultAfterSignOff,
 } from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
@@ -106,9 +107,9 @@ test('remote: return request to the personal email, label request, received in t
     await testEnv.sleep('2 days');
     await h.signal(assetReceivedSignal, receipt(tag));
     await signNda(h);
-    return (await h.result()) as OffboardingStatus;
+    return resultAfterSignOff(testEnv.client, h);
   });
-  expect(final.phase).toBe('revocation_complete');
+  expect(final.phase).toBe('completed');
   expect(final.assets[0]).toMatchObject({ assetTag: tag, status: 'received' });
   const rec = await stack.db.assetRecovery.findFirstOrThrow({
     where: { departureId: input.departureId },
@@ -146,7 +147,7 @@ test('in office: an appointment invite; late, the IT owner is told; received aft
     await testEnv.sleep(Date.parse(s.assets[0]!.dueAt) - Date.now() + 3_600_000);
     await until(h, (x) => x.assets[0]?.status === 'escalated_it');
     await h.signal(assetReceivedSignal, receipt(tag));
-    return (await h.result()) as OffboardingStatus;
+    return resultAfterSignOff(testEnv.client, h);
   });
   expect(final.assets[0]!.status).toBe('received');
   expect(stack.mail.to('it-assets@example.com').some((m) => m.text.includes(tag))).toBe(true);
@@ -166,7 +167,7 @@ test('hybrid (in office by default): never returned, the department head is told
   const input = await createDeparture(stack.db, id, { workLocation: 'hybrid' });
   const final = await run(input, async (h) => {
     await signNda(h);
-    return (await h.result()) as OffboardingStatus; // skips both windows
+    return resultAfterSignOff(testEnv.client, h); // skips both windows
   });
   expect(final.assets[0]).toMatchObject({ route: 'in_office', status: 'escalated_department_head' });
   const rec = await stack.db.assetRecovery.findFirstOrThrow({ where: { departureId: input.departureId } });
@@ -180,7 +181,7 @@ test('no assets: recorded; an NDA never signed gets reminders, then turns expire
   const id = uniq('A');
   seedEmployee(stack.standIns, id, { ldap: false });
   const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
-  const final = await run(input, async (h) => (await h.result()) as OffboardingStatus);
+  const final = await run(input, (h) => resultAfterSignOff(testEnv.client, h));
   expect(final.assets).toEqual([]);
   expect(
     await stack.db.auditEvent.count({

@@ -19,6 +19,7 @@ import {
   uniq,
   type Stack,
   signNdaFromMail,
+  signOff,
 } from './support/harness';
 
 let stack: Stack;
@@ -133,6 +134,7 @@ test('a rescission after the offboarding finished opens a review and re-enables 
     expect(c.status).toBe(202);
   }
   expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
+  await signOff(stack.client, `offboarding:${id}`);
   await eventually(async () => (await view(departureId)).departure.status === 'completed', 30_000, 'done');
 
   const rescinded = await send(hrisEvent(id, { status: 'termination_rescinded' }));

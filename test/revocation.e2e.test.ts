@@ -22,6 +22,7 @@ import {
   uniq,
   type Stack,
   signNdaFromMail,
+  signOff,
 } from './support/harness';
 
 let stack: Stack;
@@ -49,6 +50,15 @@ async function fire(employeeId: string, overrides = {}) {
 }
 
 async function departureDone(departureId: string) {
+  const dep = await eventually(
+    async () => {
+      const d = await stack.db.departure.findUnique({ where: { id: departureId } });
+      return d?.status === 'awaiting_signoff' ? d : null;
+    },
+    30_000,
+    `departure ${departureId} awaiting sign-off`,
+  );
+  await signOff(stack.client, dep.workflowId);
   return eventually(
     async () => {
       const d = await stack.db.departure.findUnique({ where: { id: departureId } });

@@ -17,6 +17,7 @@ import {
 import {
   env,
   registerSearchAttributes,
+  resultAfterSignOff,
   seedEmployee,
   startStack,
   uniq,
@@ -93,12 +94,15 @@ test('an unconfirmed ticket turns red when its SLA passes and the escalation own
   seedEmployee(stack.standIns, id, { ldap: false });
   const input = await departure(id);
   const taskQueue = uniq('ts');
-  const result: OffboardingStatus = await withWorker(taskQueue, () =>
-    testEnv.client.workflow.execute('offboardingWorkflow', {
-      taskQueue,
-      workflowId: input.departureId,
-      args: [input],
-    }),
+  const result: OffboardingStatus = await withWorker(taskQueue, async () =>
+    resultAfterSignOff(
+      testEnv.client,
+      await testEnv.client.workflow.start('offboardingWorkflow', {
+        taskQueue,
+        workflowId: input.departureId,
+        args: [input],
+      }),
+    ),
   );
   const badge = result.steps.find((s) => s.systemId === 'badge')!;
   expect(badge.status).toBe('red');
@@ -149,7 +153,7 @@ test('a ticket confirmed before its SLA turns green with who confirmed it', asyn
       confirmedBy: 'fac-alex',
       note: 'badge revoked',
     });
-    return h.result();
+    return resultAfterSignOff(testEnv.client, h);
   });
   const badge = result.steps.find((s) => s.systemId === 'badge')!;
   expect(badge.status).toBe('green');

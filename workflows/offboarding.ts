@@ -135,6 +135,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   let checkpoint: Checkpoint | null = null;
   /** True once revocation, assets and documents have all run (only sign-off is left). */
   let settled = resume !== null;
+  /** True once every revocation step has been acted on (tickets may still wait for their owners). */
+  let passDone = resume !== null;
   let rescission: Rescission | null = null;
   let pendingLastDay: LastDayChange | null = null;
   /** Asset recovery and documents, shared with `after-revocation.ts` (its handlers below fill it). */
@@ -399,6 +401,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         revokeRestAt: () => revokeRestAt,
         halted: () => rescission !== null,
         working: () => !settled || !redriveIdle(),
+        revocationPassDone: () => passDone,
         changed: () => publish(),
       },
       resume?.verification ?? null,
@@ -499,6 +502,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       });
     }
 
+    passDone = true;
     // Red steps re-driven by an operator (`redriveUpdate`) run from here until the offboarding ends.
     redriveLane = enableRedrive();
 

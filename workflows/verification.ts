@@ -52,6 +52,8 @@ export interface CheckpointContext {
   halted: () => boolean;
   /** True while revocation, asset recovery or documents still run. */
   working: () => boolean;
+  /** True once every revocation step has been acted on (the report waits for that). */
+  revocationPassDone: () => boolean;
   /** Called whenever the red count may have changed (search attributes). */
   changed: () => void;
 }
@@ -433,6 +435,10 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
             )
           )
             return;
+          // A report aggregates every step: it is not compiled while the revocation pass still runs
+          // (only possible when reportAfterHours is very short, or a target retries for hours).
+          await condition(() => ctx.revocationPassDone() || ctx.halted());
+          if (ctx.halted()) return;
           await compileReport();
         }
         await reminders();

@@ -741,3 +741,16 @@ export async function signOff(
     });
   return h.query(statusQuery);
 }
+
+/**
+ * The offboarding's result once HR and IT have signed it off (`signOff`), for tests whose subject is
+ * something else. On the time-skipping server, awaiting the result is what lets time skip.
+ */
+export async function resultAfterSignOff(
+  client: Client,
+  handle: { workflowId: string; result(): Promise<unknown> },
+  opts: { timeoutMs?: number } = {},
+): Promise<OffboardingStatus> {
+  const [result] = await Promise.all([handle.result(), signOff(client, handle.workflowId, opts)]);
+  return result as OffboardingStatus;
+}
