@@ -90,7 +90,7 @@ test('a moved last day reaches the running workflow; a rescission halts the rest
   expect(by).toMatchObject({ entra: 'green', ldap: 'green', vpn: 'green', crm: 'halted', wiki: 'halted' });
   expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
   expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(false); // not re-enabled
-  await stack.mail.waitFor((m) => m.to.includes('hr-team@example.com') && m.text.includes(id), 20_000);
+  await stack.mail.waitFor((m) => m.purpose === 'rescission_review' && m.text.includes(id), 20_000);
 
   // A second rescission is a duplicate; one for an employee without an offboarding is ignored.
   expect((await send(hrisEvent(id, { status: 'termination_rescinded' }))).json.action).toBe('duplicate');
@@ -150,7 +150,7 @@ test('a rescission after the offboarding finished opens a review and re-enables 
   expect(v.reviews[0]).toMatchObject({ kind: 'rescission', status: 'open' });
   expect(v.steps.every((s) => s.status === 'green')).toBe(true);
   expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(false);
-  const mail = await stack.mail.waitFor((m) => m.to.includes('hr-team@example.com') && m.text.includes(id));
+  const mail = await stack.mail.waitFor((m) => m.purpose === 'rescission_review' && m.text.includes(id));
   expect(mail.text).toMatch(/Halted \(never run, access unchanged\):\n {2}\(none\)/);
 }, 120_000);
 
