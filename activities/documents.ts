@@ -233,7 +233,7 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
       const doc = await ensureDocument(d.id, 'completion_certificate');
       if (doc.status === 'generated' && doc.sha256)
         return { documentId: doc.id, sha256: doc.sha256, alreadyGenerated: true };
-      const [steps, recoveries, archives, documents] = await Promise.all([
+      const [steps, recoveries, archives, documents, report, resolutions] = await Promise.all([
         db.stepRecord.findMany({
           where: { departureId: d.id },
           orderBy: [{ ordinal: 'asc' }, { action: 'asc' }],
@@ -258,8 +258,34 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
             storageLocation: true,
           },
         }),
+        db.verificationReport.findUnique({ where: { departureId: d.id } }),
+        db.resolution.findMany({ where: { departureId: d.id }, orderBy: { resolvedAt: 'asc' } }),
       ]);
       const generatedAt = new Date();
+      const finalRows = (report?.finalAudit ?? []) as {
+        systemId: string;
+        systemName: string;
+        active: string;
+      }[];
+      const signoff = report
+        ? {
+            reportCompiledAt: report.compiledAt,
+            acknowledgments: [
+              ['hr', report.hrAcknowledgedBy, report.hrAcknowledgedAt, report.hrNote] as const,
+              ['it', report.itAcknowledgedBy, report.itAcknowledgedAt, report.itNote] as const,
+            ]
+              .filter(([, by, at]) => by && at)
+              .map(([role, by, at, note]) => ({ role, by: by!, at: at!, note })),
+            resolutions: resolutions.map((r) => ({
+              itemId: r.itemId,
+              how: r.how,
+              note: r.note,
+              by: r.resolvedBy,
+              at: r.resolvedAt,
+            })),
+            finalAudit: { at: report.finalAuditAt, rows: finalRows },
+          }
+        : null;
       const pdf = await completionCertificatePdf({
         departure: d,
         generatedAt,
@@ -268,6 +294,7 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
         archives: archives.map((a) => ({ ...a, deletion: deletionOf(a.details) })),
         documents,
         auditChainHead: input.auditChainHead ?? null,
+        signoff,
       });
       const data = {
         ...stored(doc.id, pdf, 'application/pdf'),

@@ -226,6 +226,13 @@ export interface CompletionCertificateInput {
   documents: CertificateDocument[];
   /** Head of the audit hash chain at generation time, when the audit trail is chained. */
   auditChainHead?: string | null;
+  /** The verification checkpoint: acknowledgments, resolutions and the final live audit. */
+  signoff?: {
+    reportCompiledAt: Date;
+    acknowledgments: { role: string; by: string; at: Date; note: string | null }[];
+    resolutions: { itemId: string; how: string; note: string; by: string; at: Date }[];
+    finalAudit: { at: Date | null; rows: { systemId: string; systemName: string; active: string }[] };
+  } | null;
 }
 
 /**
@@ -304,6 +311,28 @@ export function completionCertificatePdf(input: CompletionCertificateInput): Pro
           `SHA-256: ${x.sha256 ?? '-'}`,
         ]);
       });
+
+      const so = input.signoff;
+      if (so) {
+        heading(doc, 'Verification and sign-off');
+        fields(doc, [
+          ['Report compiled', iso(so.reportCompiledAt)],
+          ...so.acknowledgments.map((a): [string, string] => [
+            `Acknowledged (${a.role.toUpperCase()})`,
+            `${a.by} at ${iso(a.at)}${a.note ? ` - ${a.note}` : ''}`,
+          ]),
+          [
+            'Final live access audit',
+            `${iso(so.finalAudit.at)}: ${so.finalAudit.rows.map((r) => `${r.systemName} ${r.active === 'no' ? 'no active account' : r.active}`).join('; ') || 'no system to ask'}`,
+          ],
+        ]);
+        so.resolutions.forEach((r, i) => {
+          entry(doc, `Resolution ${i + 1}. ${r.itemId}: ${r.how.replace(/_/g, ' ')}`, [
+            `By ${r.by} at ${iso(r.at)}`,
+            `Note: ${r.note}`,
+          ]);
+        });
+      }
 
       heading(doc, 'Certification');
       doc
