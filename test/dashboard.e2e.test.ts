@@ -262,9 +262,8 @@ test('IT resolves a red step and acknowledges, HR acknowledges, the departure co
 
   // The CRM's administrator disables the account by hand, so the final live audit finds it inactive.
   stack.standIns.scim.findUser('crm', person.workEmail)!.active = false;
-  // Whatever else the report asks about is resolved through the page too. (With the test catalog's
-  // `reportAfterHours: 0` the report's live audit runs at the trigger, before revocation, so every
-  // API system's access item is red in it and takes a "fixed by hand" resolution.)
+  // Whatever else the report asks about (the CRM's live-audit item: its account was still active when
+  // the report was compiled) is resolved through the page too.
   for (const itemId of resolved.verification!.unresolved) {
     const item = resolved.verification!.report!.items.find((i) => i.itemId === itemId)!;
     await page.locator(`tr[data-item="${itemId}"] button`).click();
