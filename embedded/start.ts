@@ -40,8 +40,15 @@ const say = (msg: string) => console.log(`[offboard] ${msg}`);
 interface Secrets {
   HRIS_WEBHOOK_SECRET: string;
   adminToken: string;
+  /** Demo operators for the dashboard: HR and IT sign reports off, the IT desk records returns. */
+  roleTokens?: { hr: string; it: string; itdesk: string };
   /** Encrypts the payloads in `.data/temporal.db`: without it those histories cannot be read. */
   PAYLOAD_CODEC_KEYS: string;
+}
+
+function newRoleTokens(): NonNullable<Secrets['roleTokens']> {
+  const t = () => randomBytes(24).toString('base64url');
+  return { hr: t(), it: t(), itdesk: t() };
 }
 
 function loadSecrets(): Secrets {
@@ -49,9 +56,19 @@ function loadSecrets(): Secrets {
   if (existsSync(file)) {
     const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets> &
       Omit<Secrets, 'PAYLOAD_CODEC_KEYS'>;
-    if (s.PAYLOAD_CODEC_KEYS) return s as Secrets;
+    if (s.PAYLOAD_CODEC_KEYS && s.roleTokens) return s as Secrets;
+    if (s.PAYLOAD_CODEC_KEYS) {
+      // A data folder from before the dashboard: add the demo HR, IT and IT desk tokens.
+      const withRoles: Secrets = { ...(s as Secrets), roleTokens: newRoleTokens() };
+      writeFileSync(file, JSON.stringify(withRoles, null, 2), { mode: 0o600 });
+      return withRoles;
+    }
     // A data folder from before payload encryption: add a key (its older histories stay readable).
-    const upgraded: Secrets = { ...s, PAYLOAD_CODEC_KEYS: generateCodecKey('local-1') };
+    const upgraded: Secrets = {
+      ...s,
+      PAYLOAD_CODEC_KEYS: generateCodecKey('local-1'),
+      roleTokens: newRoleTokens(),
+    };
     writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
     say(`generated a payload encryption key in ${path.relative(ROOT, file)}`);
     return upgraded;
@@ -59,6 +76,7 @@ function loadSecrets(): Secrets {
   const s: Secrets = {
     HRIS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
     adminToken: randomBytes(24).toString('base64url'),
+    roleTokens: newRoleTokens(),
     PAYLOAD_CODEC_KEYS: generateCodecKey('local-1'),
   };
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
@@ -296,7 +314,13 @@ async function main(): Promise<void> {
   // Keep the terminal readable for a newcomer: warnings and errors only unless LOG_LEVEL says otherwise.
   env.LOG_LEVEL ||= 'warn';
   env.HRIS_WEBHOOK_SECRET ||= secrets.HRIS_WEBHOOK_SECRET;
-  env.OPERATOR_TOKENS ||= `admin:admin:${hashToken(secrets.adminToken)}`;
+  const roles = secrets.roleTokens!;
+  env.OPERATOR_TOKENS ||= [
+    `admin:admin:${hashToken(secrets.adminToken)}`,
+    `hr-demo:hr:${hashToken(roles.hr)}`,
+    `it-demo:it:${hashToken(roles.it)}`,
+    `itdesk-demo:itdesk:${hashToken(roles.itdesk)}`,
+  ].join(',');
   env.PAYLOAD_CODEC_KEYS ||= secrets.PAYLOAD_CODEC_KEYS;
   if (!env.CATALOG_FILE) {
     // The demo catalog names the stand-ins' CA as .data/standins/ca.pem and their default ports; point
@@ -329,6 +353,8 @@ async function main(): Promise<void> {
       '',
       `  Webhook secret      ${env.HRIS_WEBHOOK_SECRET === secrets.HRIS_WEBHOOK_SECRET ? secrets.HRIS_WEBHOOK_SECRET : '(from HRIS_WEBHOOK_SECRET)'}`,
       `  Admin token         ${secrets.adminToken}`,
+      `  Dashboard           ${api.url}/dashboard   sign in as HR ${roles.hr}`,
+      `                      IT ${roles.it}   IT desk ${roles.itdesk}`,
       '',
       '  Fire a sample departure:   npm run demo:fire            (Dana Reyes, E-1042)',
       `  Then look at it:           curl -H 'authorization: Bearer ${secrets.adminToken}' ${api.url}/departures`,
