@@ -2,11 +2,14 @@
  * Replay: the recorded histories in test/replay/histories (see test/replay/README.md) replay against
  * today's workflow code, so a change that would break running offboardings fails the build; a
  * deliberately changed workflow (test/fixtures/changed-workflow) fails with a DeterminismViolationError
- * naming the workflow. `offboard replay` is run as a child process over the files and over a workflow
- * fetched from the Temporal dev server.
+ * naming the workflow. Two generations: `pre-checkpoint/` (recorded before the verification checkpoint:
+ * they guard the old branch of `patched('verification-checkpoint')`) and the checkpoint-era histories
+ * beside it (the new branch, signed off by HR and IT). `offboard replay` is run as a child process over
+ * the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { historyFiles, readHistoryFile, windowQuery, type HistorySource } from '../cli/commands/replay';
@@ -29,15 +32,26 @@ import {
 
 const ROOT = path.join(__dirname, '..');
 const HISTORIES = path.join(__dirname, 'replay', 'histories');
+const PRE_CHECKPOINT = path.join(HISTORIES, 'pre-checkpoint');
 const CHANGED = path.join(__dirname, 'fixtures', 'changed-workflow');
 const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
 
-/** The scenarios test/replay/record.test.ts records; each must be there. */
+/**
+ * The histories that must be there (paths under test/replay/histories, without `.json`): those
+ * test/replay/record.test.ts records, and those recorded before the verification checkpoint, which
+ * today's code can no longer produce and which stay as they are.
+ */
 const SCENARIOS = [
-  'involuntary-completed',
-  'rescinded-notice-period',
-  'rescission-review',
-  'voluntary-notice-moved-completed',
+  'involuntary-signed-off',
+  'rescinded-notice-period-checkpoint',
+  'rescission-review-after-signoff',
+  'signed-off-after-continue-as-new.run-1',
+  'signed-off-after-continue-as-new.run-2',
+  'voluntary-notice-signed-off',
+  'pre-checkpoint/involuntary-completed',
+  'pre-checkpoint/rescinded-notice-period',
+  'pre-checkpoint/rescission-review',
+  'pre-checkpoint/voluntary-notice-moved-completed',
 ];
 
 let stack: Stack;
@@ -71,37 +85,95 @@ async function replay(workflowBundle: { codePath: string } | { code: string }) {
 
 const typeOf = (h: HistorySource) =>
   h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+const fileOf = (h: HistorySource) => h.source.replace(/^file /, '');
+/** `pre-checkpoint/involuntary-completed` for test/replay/histories/pre-checkpoint/involuntary-completed.json. */
+const scenarioOf = (h: HistorySource) =>
+  path
+    .relative(HISTORIES, fileOf(h))
+    .replace(/\.json$/, '')
+    .split(path.sep)
+    .join('/');
+const isPreCheckpoint = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_CHECKPOINT;
+
+/** The patch ids a history recorded (`patched()` markers). */
+function patchesOf(h: HistorySource): string[] {
+  return (h.history.events ?? []).flatMap((e) => {
+    const m = e.markerRecordedEventAttributes;
+    const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : null;
+    return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+  });
+}
 
 test('every recorded history replays against the current workflow code', async () => {
-  expect(histories.map((h) => path.basename(h.source.replace(/^file /, ''), '.json')).sort()).toEqual(
-    expect.arrayContaining(SCENARIOS),
-  );
+  expect(histories.map(scenarioOf).sort()).toEqual(expect.arrayContaining(SCENARIOS));
   expect(new Set(histories.map(typeOf))).toEqual(
     new Set(['offboardingWorkflow', 'rescissionReviewWorkflow']),
   );
   const results = await replay({ codePath: workflowBundlePath() });
   expect(results.map((r) => r.workflowId)).toEqual(histories.map((h) => h.workflowId));
-  for (const r of results)
-    expect({ workflowId: r.workflowId, error: r.error }).toEqual({
-      workflowId: r.workflowId,
+  results.forEach((r, i) =>
+    expect({ history: scenarioOf(histories[i]!), error: r.error }).toEqual({
+      history: scenarioOf(histories[i]!),
       error: undefined,
+    }),
+  );
+});
+
+test('both branches of the verification checkpoint are covered, and continue-as-new with its resume', () => {
+  const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
+  const old = offboardings.filter(isPreCheckpoint);
+  const current = offboardings.filter((h) => !isPreCheckpoint(h));
+  expect(old.length).toBeGreaterThanOrEqual(3);
+  expect(current.length).toBeGreaterThanOrEqual(4);
+  // Recorded before the checkpoint: no patch marker, so they replay through the old branch.
+  for (const h of old)
+    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
+      history: scenarioOf(h),
+      patches: [],
     });
+  for (const h of current)
+    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
+      history: scenarioOf(h),
+      patches: ['verification-checkpoint'],
+    });
+  // A run that continued as new while awaiting sign-off, and the run that resumed it.
+  const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
+  const continued = current.filter(
+    (h) => h.history.events?.at(-1)?.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+  );
+  expect(continued.map(scenarioOf)).toEqual(['signed-off-after-continue-as-new.run-1']);
+  const runIdOf = (h: HistorySource) =>
+    h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId;
+  const resumed = current.filter(
+    (h) =>
+      h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ===
+      runIdOf(continued[0]!),
+  );
+  expect(resumed.map(scenarioOf)).toEqual(['signed-off-after-continue-as-new.run-2']);
 });
 
 test('a changed workflow fails replay with a DeterminismViolationError naming the workflow', async () => {
   const results = await replay({ code: changedBundle });
+  // Results come in the order of the histories (the two runs of one continue-as-new share a workflow id).
+  expect(results.map((r) => r.workflowId)).toEqual(histories.map((h) => h.workflowId));
   const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
-  expect(offboardings.length).toBeGreaterThanOrEqual(3);
+  expect(offboardings.length).toBeGreaterThanOrEqual(7);
   for (const h of offboardings) {
-    const r = results.find((x) => x.workflowId === h.workflowId)!;
+    const r = results[histories.indexOf(h)]!;
     expect(r.error).toBeInstanceOf(DeterminismViolationError);
-    expect(r.error!.message).toMatch(
-      /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
-    );
+    // The fixture's timer comes first where every run, of both generations and also a run resumed by
+    // continue-as-new, has the status upsert as event 5.
+    expect({ history: scenarioOf(h), message: r.error!.message }).toEqual({
+      history: scenarioOf(h),
+      message: expect.stringMatching(
+        /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
+      ),
+    });
   }
   // The fixture leaves the review workflow alone: its history still replays.
-  const review = histories.find((h) => typeOf(h) === 'rescissionReviewWorkflow')!;
-  expect(results.find((x) => x.workflowId === review.workflowId)!.error).toBeUndefined();
+  const reviews = histories.filter((h) => typeOf(h) === 'rescissionReviewWorkflow');
+  expect(reviews.length).toBeGreaterThanOrEqual(2);
+  for (const review of reviews) expect(results[histories.indexOf(review)]!.error).toBeUndefined();
   // One history at a time: the error is thrown.
   const one = offboardings[0]!;
   await expect(
@@ -152,7 +224,7 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
 
   const changed = await offboard([
     '--file',
-    ...histories.map((h) => h.source.replace(/^file /, '')),
+    ...histories.map(fileOf),
     '--workflows',
     'test/fixtures/changed-workflow',
     '--json',
@@ -162,6 +234,7 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
     summary: { total: number; ok: number; nondeterminism: number; error: number };
     results: {
       workflowId: string;
+      source: string;
       status: string;
       error?: { message: string; eventId: number; event: string };
     }[];
@@ -174,7 +247,7 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
     error: 0,
   });
   for (const h of offboardings)
-    expect(report.results.find((r) => r.workflowId === h.workflowId)).toMatchObject({
+    expect(report.results.find((r) => r.source === h.source)).toMatchObject({
       status: 'nondeterminism',
       error: {
         message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
@@ -192,7 +265,7 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
 }, 120_000);
 
 test('offboard replay: missing codec keys, bad files and bad usage are told apart', async () => {
-  const noKeys = await offboard(['--file', path.join(HISTORIES, 'rescission-review.json')], {
+  const noKeys = await offboard(['--file', path.join(PRE_CHECKPOINT, 'rescission-review.json')], {
     PAYLOAD_CODEC_KEYS: undefined,
   });
   expect(noKeys.code).toBe(2);

@@ -191,7 +191,7 @@ export function readHistoryFile(file: string): HistorySource {
   return { workflowId, history, source: `file ${file}` };
 }
 
-/** The files named: a directory stands for every `*.json` in it. */
+/** The files named: a directory stands for every `*.json` in it and in its subdirectories. */
 export function historyFiles(paths: string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {
@@ -202,10 +202,10 @@ export function historyFiles(paths: string[]): string[] {
       throw new CliError(EXIT.usage, `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? e}`);
     }
     if (st.isDirectory()) {
-      const json = readdirSync(p)
-        .filter((f) => f.endsWith('.json'))
-        .sort()
-        .map((f) => path.join(p, f));
+      const json = readdirSync(p, { recursive: true, withFileTypes: true })
+        .filter((f) => f.isFile() && f.name.endsWith('.json'))
+        .map((f) => path.join(f.parentPath, f.name))
+        .sort();
       if (json.length === 0) throw new CliError(EXIT.usage, `${p} holds no .json history files`);
       out.push(...json);
     } else out.push(p);
