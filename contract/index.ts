@@ -494,6 +494,8 @@ export interface VerificationView {
   reminders: number;
   ackEscalated: boolean;
   redEscalated: boolean;
+  /** When the red escalation was due and checked (escalated or nothing red): it is not checked again. */
+  redEscalationCheckedAt?: string | null;
   resolutions: Resolution[];
   /** The live access audit run when everything else was signed off (done needs zero active accounts). */
   finalAudit: AccessAudit | null;

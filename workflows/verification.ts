@@ -404,7 +404,7 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
   };
 
   const redEscalation = async (): Promise<void> => {
-    if (state.redEscalated) return;
+    if (state.redEscalated || state.redEscalationCheckedAt) return;
     if (
       await waitUntil(
         () => state.done || ctx.halted(),
@@ -413,7 +413,10 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
     )
       return;
     const red = items().filter((i) => i.colour === 'red' && needsResolution(i));
-    if (red.length === 0) return;
+    if (red.length === 0) {
+      state.redEscalationCheckedAt = now();
+      return;
+    }
     await track(() =>
       acts.escalateUnresolvedRed({
         departureId: ctx.departureId,
@@ -421,7 +424,22 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
       }),
     );
     state.redEscalated = true;
+    state.redEscalationCheckedAt = now();
   };
+
+  /**
+   * A timer of the checkpoint has fired but its work has not been recorded yet (the coroutine that acts
+   * on it may not have run yet in this activation): the run must not continue as new now, or that work
+   * would be dropped with it.
+   */
+  const timerWorkDue = (): boolean => {
+    if (ctx.halted() || state.done) return false;
+    const t = Date.now();
+    if (!state.report) return ctx.revocationPassDone() && t >= Date.parse(state.reportAt);
+    if (!acknowledged() && state.nextReminderAt && t >= Date.parse(state.nextReminderAt)) return true;
+    return !state.redEscalationCheckedAt && !state.redEscalated && t >= Date.parse(state.redEscalationAt);
+  };
+  const quiet = () => busy === 0 && inFlight.size === 0 && !timerWorkDue();
 
   /** The timers of the checkpoint: report, reminders and red escalation. Ends when done or halted. */
   const background = async (): Promise<void> => {
@@ -454,7 +472,7 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
    */
   const signOff = async (shouldContinue: () => boolean): Promise<'done' | 'halted' | 'continue'> => {
     for (;;) {
-      await condition(() => readyForFinalAudit() || ctx.halted() || (busy === 0 && shouldContinue()));
+      await condition(() => readyForFinalAudit() || ctx.halted() || (quiet() && shouldContinue()));
       if (ctx.halted()) return 'halted';
       if (!readyForFinalAudit()) return 'continue';
       const audit = {
@@ -481,7 +499,8 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
     signOff,
     /** Number of red items not yet resolved (for the search attribute and the step count). */
     redUnresolved: () => unresolved().filter((i) => i.colour === 'red').length,
-    idle: () => busy === 0 && inFlight.size === 0,
+    /** Nothing in flight and no fired timer waiting for its work: safe to continue as new. */
+    idle: () => quiet(),
   };
 }
 
