@@ -9,11 +9,12 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { installRuntime } from '../workers/temporal';
 import { quietLogger } from '../test/support/harness';
+import { dbScenario } from './scenarios/db';
 import { intakeScenario } from './scenarios/intake';
 import { latencyScenario } from './scenarios/latency';
 import { layoffScenario } from './scenarios/layoff';
 import { memoryScenario } from './scenarios/memory';
-import { loadAverage, machine, writeResult } from './lib/report';
+import { loadAverage, machine, median, printTable, writeResult } from './lib/report';
 import { startServices, type TemporalStore } from './lib/services';
 
 const num = (min: number, max: number) => (v: string) => {
@@ -67,6 +68,8 @@ async function measure<T>(
   scenario: string,
   o: Common,
   body: (s: Awaited<ReturnType<typeof startServices>>, run: number) => Promise<T>,
+  /** Figures whose median over the runs is printed and stored (with --repeat). */
+  figures: Record<string, (r: T) => number | null | undefined> = {},
 ): Promise<void> {
   installRuntime(quietLogger);
   const runs: T[] = [];
@@ -82,6 +85,21 @@ async function measure<T>(
       await s.stop();
     }
   }
+  const medians = Object.fromEntries(
+    Object.entries(figures).map(([k, f]) => {
+      const v = runs.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      return [k, { median: v.length ? median(v) : null, runs: v }];
+    }),
+  );
+  if (o.repeat > 1 && Object.keys(medians).length)
+    printTable(`${scenario}: medians over ${o.repeat} runs`, [
+      ['figure', 'median', 'runs'],
+      ...Object.entries(medians).map(([k, m]) => [
+        k,
+        m.median ?? '-',
+        m.runs.map((x) => Math.round(x * 10) / 10).join(', '),
+      ]),
+    ]);
   const file = writeResult(scenario, {
     scenario,
     at: new Date().toISOString(),
@@ -97,6 +115,7 @@ async function measure<T>(
     },
     postgres: 'Debian postgresql server, fsync=off, synchronous_commit=off (as in the tests)',
     git: gitState(),
+    medians,
     runs,
   });
   console.log(`\n[bench] wrote ${file}`);
@@ -185,15 +204,28 @@ common(
       num(0, 1_000_000),
     )
     .option('--start-concurrency <n>', 'workflow starts in flight', num(1, 256), 16)
+    .option(
+      '--worker-node-args <args>',
+      'Node.js flags of the worker process, e.g. "--max-old-space-size=768"',
+    )
     .option('--no-floors', 'skip the Temporal floor (trivial workflows parked on a timer)'),
 ).action(
-  async (o: Common & { count: number; maxCached?: number; startConcurrency: number; floors: boolean }) => {
+  async (
+    o: Common & {
+      count: number;
+      maxCached?: number;
+      startConcurrency: number;
+      floors: boolean;
+      workerNodeArgs?: string;
+    },
+  ) => {
     await measure('memory', o, (s) =>
       memoryScenario(s, {
         count: o.count,
         startConcurrency: o.startConcurrency,
         floors: o.floors,
         workerOptions: workerOptionsOf(o),
+        workerNodeArgs: o.workerNodeArgs?.split(/\s+/).filter(Boolean),
       }),
     );
   },
@@ -238,6 +270,15 @@ common(
       );
   },
 );
+
+common(
+  program
+    .command('db')
+    .description('CPU per database statement: the Prisma client vs raw SQL (evidence for the CPU profiles)')
+    .option('--statements <n>', 'statements of each kind', num(100, 1_000_000), 3000),
+).action(async (o: Common & { statements: number }) => {
+  await measure('db', o, (s) => dbScenario(s, { statements: o.statements }));
+});
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

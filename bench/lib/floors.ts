@@ -85,6 +85,7 @@ export async function floorEnvironment(
   s: Services,
   taskQueue: string,
   workerOptions?: Record<string, unknown>,
+  nodeArgs?: string[],
 ) {
   const worker = await startWorker(
     {
@@ -94,7 +95,7 @@ export async function floorEnvironment(
       BENCH_FLOOR_BUNDLE: s.floorBundle,
       LOG_LEVEL: 'error',
     },
-    { kind: 'floor', workerOptions },
+    { kind: 'floor', workerOptions, nodeArgs },
   );
   const connection = await Connection.connect({ address: s.temporalAddress });
   const client = new Client({ connection });

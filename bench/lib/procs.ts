@@ -88,13 +88,17 @@ export interface WorkerChild extends Child {
 /** Starts a worker process (bench/proc/worker.ts) and waits for its READY line. */
 export async function startWorker(
   env: NodeJS.ProcessEnv,
-  opts: { kind?: 'offboard' | 'floor'; workerOptions?: Record<string, unknown> } = {},
+  opts: { kind?: 'offboard' | 'floor'; workerOptions?: Record<string, unknown>; nodeArgs?: string[] } = {},
 ): Promise<WorkerChild> {
-  const c = spawnTs('bench/proc/worker.ts', {
-    ...env,
-    BENCH_WORKER_KIND: opts.kind ?? 'offboard',
-    BENCH_WORKER_OPTIONS: JSON.stringify(opts.workerOptions ?? {}),
-  });
+  const c = spawnTs(
+    'bench/proc/worker.ts',
+    {
+      ...env,
+      BENCH_WORKER_KIND: opts.kind ?? 'offboard',
+      BENCH_WORKER_OPTIONS: JSON.stringify(opts.workerOptions ?? {}),
+    },
+    [...(opts.nodeArgs ?? []), ...profileArgs()],
+  );
   const settings = JSON.parse(await readyLine(c, 'worker')) as Record<string, unknown>;
   return { ...c, settings };
 }

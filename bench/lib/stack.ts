@@ -31,6 +31,8 @@ export async function startOffboard(
     worker?: boolean;
     api?: boolean;
     workerOptions?: Record<string, unknown>;
+    /** Node.js flags of the worker process, e.g. --max-old-space-size=512. */
+    workerNodeArgs?: string[];
     taskQueue?: string;
   },
 ): Promise<OffboardStack> {
@@ -39,7 +41,9 @@ export async function startOffboard(
   const catalogFile = writeCatalog(s, `catalog-${taskQueue}.yaml`, catalogYaml);
   const env = commonEnv(s, taskQueue, catalogFile);
   const [worker, api] = await Promise.all([
-    opts.worker === false ? null : startWorker(env, { workerOptions: opts.workerOptions }),
+    opts.worker === false
+      ? null
+      : startWorker(env, { workerOptions: opts.workerOptions, nodeArgs: opts.workerNodeArgs }),
     opts.api === false ? null : startApi(env),
   ]);
   return {

@@ -59,7 +59,7 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
     const t0 = Date.now();
     const sent = await openLoop(count, o.rate, (i) => sender.send(measured[i]!));
     const drain = await waitForGreen(s, `L${id}`, count * steps, {
-      timeoutMs: Math.max(120_000, o.durationS * 2_000),
+      timeoutMs: Math.min(1_800_000, Math.max(180_000, count * 1_000)),
       progress: (g, r) => console.log(`[latency]   ${g}/${count * steps} steps green, ${r} red`),
     });
     const cpuUsed = cpu.stop();
@@ -80,6 +80,15 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
         (statuses[`${x.status} ${x.action ?? x.error ?? ''}`.trim()] ?? 0) + 1;
 
     const timeline = await stepTimeline(s, `L${id}`);
+    // Throughput the system kept up: departures confirmed per second from the first arrival to the last
+    // confirmation (below the offered rate = a backlog built up).
+    const span =
+      done.length > 1
+        ? (Math.max(...done.map((r) => r.lastConfirmedAt!.getTime())) -
+            Math.min(...done.map((r) => r.receivedAt!.getTime()))) /
+          1000
+        : NaN;
+    const confirmedPerSecond = Math.round((done.length / span) * 10) / 10;
     const offboard = summarize(latencies);
     const answer = summarize(sent.results.map((x) => x.responseMs));
 
@@ -112,6 +121,7 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
       stepsPerDeparture: steps,
       departures: { sent: count, confirmed: done.length, redSteps: drain.red, timedOut: drain.timedOut },
       sendSeconds: Math.round(sent.sendSeconds * 10) / 10,
+      confirmedPerSecond,
       senderMaxLagMs: Math.round(sent.maxLagMs),
       answers: statuses,
       latencyMs: offboard,

@@ -24,6 +24,7 @@ export interface MemoryOptions {
   startConcurrency: number;
   floors: boolean;
   workerOptions?: Record<string, unknown>;
+  workerNodeArgs?: string[];
 }
 
 const MiB = 2 ** 20;
@@ -54,6 +55,7 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
     catalog: { systems: ['crm'], reportAfterHours: 24 },
     api: false,
     workerOptions: o.workerOptions,
+    workerNodeArgs: o.workerNodeArgs,
   });
   const worker = stack.worker!;
   const id = runId();
@@ -162,7 +164,7 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
     let floor: Record<string, unknown> | null = null;
     if (o.floors) {
       console.log(`[memory] floor (b): ${o.count} trivial workflows parked on a timer in their own worker`);
-      const env = await floorEnvironment(s, `park-${id.toLowerCase()}`, o.workerOptions);
+      const env = await floorEnvironment(s, `park-${id.toLowerCase()}`, o.workerOptions, o.workerNodeArgs);
       try {
         await idle(env.worker.pid, 2_000);
         const fBefore = rssOf(env.worker.pid);
@@ -203,6 +205,7 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
       seconds: { toStartAll: Math.round(startedS), toParkAll: Math.round(parkedS) },
       medianMsAfterStart: phases,
       workerSettings: worker.settings,
+      workerNodeArgs: o.workerNodeArgs ?? [],
       rssMiB: {
         before: mib(before.rss),
         after: mib(after.rss),
