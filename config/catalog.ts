@@ -91,13 +91,15 @@ const scimConnector = z
 
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
-const connector = z.discriminatedUnion('kind', [
-  entraConnector,
-  ldapConnector,
-  ldapGroupConnector,
-  scimConnector,
-  ticketConnector,
-]);
+/** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
+const unknownKind = (kinds: string[]) => (issue: { code: string }) =>
+  issue.code === 'invalid_union' ? `must be one of ${kinds.map((k) => `"${k}"`).join(', ')}` : undefined;
+
+const connector = z.discriminatedUnion(
+  'kind',
+  [entraConnector, ldapConnector, ldapGroupConnector, scimConnector, ticketConnector],
+  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'ticket']) },
+);
 
 export const systemSchema = z
   .object({
@@ -314,10 +316,14 @@ const dataSource = z
     /** Whether the step also deletes the source data after archiving (never under legal hold). */
     deleteAfterArchive: z.boolean().default(false),
     owner: person,
-    connector: z.discriminatedUnion('kind', [
-      /** Built-in: a manifest of what is archived, confirmed by the owner (no API). */
-      z.object({ kind: z.literal('manual') }).strict(),
-    ]),
+    connector: z.discriminatedUnion(
+      'kind',
+      [
+        /** Built-in: a manifest of what is archived, confirmed by the owner (no API). */
+        z.object({ kind: z.literal('manual') }).strict(),
+      ],
+      { error: unknownKind(['manual']) },
+    ),
   })
   .strict();
 
@@ -390,12 +396,21 @@ export type DataSource = z.infer<typeof dataSource>;
 export type VerificationConfig = z.infer<typeof verification>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 
-function describeEntry(raw: unknown, index: number): string {
+function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
     raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string'
       ? ` (id "${(raw as { id: string }).id}")`
       : '';
-  return `systems[${index}]${id}`;
+  return `${list}[${index}]${id}`;
+}
+
+/** A zod issue's message, where zod's own would mislead ("expected number, received number"). */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.expected === 'number' && 'received' in issue) {
+    const received = (issue as { received?: unknown }).received;
+    if (received === 'Infinity' || received === '-Infinity') return 'must be a finite number';
+  }
+  return issue.message;
 }
 
 /**
@@ -407,21 +422,28 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
   if (doc.errors.length > 0) {
     throw new AppError('catalog_invalid', `${file}: not valid YAML: ${doc.errors[0]!.message}`);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // Aliases are resolved here: an unknown anchor, a merge of a non-map, or an alias bomb throw.
+    raw = doc.toJS();
+  } catch (e) {
+    throw new AppError('catalog_invalid', `${file}: not valid YAML: ${(e as Error).message}`);
+  }
   const r = catalogSchema.safeParse(raw);
   const problems: string[] = [];
   if (!r.success) {
-    const systems =
-      raw && typeof raw === 'object' && Array.isArray((raw as { systems?: unknown }).systems)
-        ? (raw as { systems: unknown[] }).systems
+    const listOf = (key: string) =>
+      raw && typeof raw === 'object' && Array.isArray((raw as Record<string, unknown>)[key])
+        ? ((raw as Record<string, unknown>)[key] as unknown[])
         : [];
     for (const issue of r.error.issues) {
       const [head, idx, ...rest] = issue.path;
-      if (head === 'systems' && typeof idx === 'number') {
+      const message = issueMessage(issue);
+      if ((head === 'systems' || head === 'dataSources') && typeof idx === 'number') {
         const field = rest.join('.') || '(entry)';
-        problems.push(`${describeEntry(systems[idx], idx)}, field "${field}": ${issue.message}`);
+        problems.push(`${describeEntry(listOf(head)[idx], idx, head)}, field "${field}": ${message}`);
       } else {
-        problems.push(`field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
+        problems.push(`field "${issue.path.join('.') || '(root)'}": ${message}`);
       }
     }
   } else {

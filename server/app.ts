@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
 import { z } from 'zod';
@@ -31,7 +32,7 @@ import { createAuth, type TokenEntry } from './auth';
 import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { getDepartureView } from './departures';
 import { createDashboardRouter } from './dashboard';
-import { fieldErrors } from './hris';
+import { fieldErrors, text } from './hris';
 import type { Intake } from './intake';
 import { OPENAPI_PATH, openApiDocument } from './openapi';
 import { operatorIdempotencyKey, parseOperatorDeparture } from './operator-start';
@@ -50,36 +51,42 @@ export interface AppDeps {
   codec: CodecEndpointOptions;
 }
 
-export const ticketConfirmBody = z.object({ note: z.string().trim().min(3).max(2000) }).strict();
-export const rescindBody = z.object({ reason: z.string().trim().min(3).max(2000) }).strict();
+// Free text goes to the database (audit details, messages): `text()` refuses what PostgreSQL cannot store.
+export const ticketConfirmBody = z.object({ note: text().trim().min(3).max(2000) }).strict();
+export const rescindBody = z.object({ reason: text().trim().min(3).max(2000) }).strict();
 export const redriveBody = z
   .object({
-    stepIds: z.array(z.string().min(1).max(300)).min(1).max(100).optional(),
-    reason: z.string().trim().min(3).max(2000),
+    stepIds: z.array(text().min(1).max(300)).min(1).max(100).optional(),
+    reason: text().trim().min(3).max(2000),
   })
   .strict();
 export const assetReceivedBody = z
   .object({
     /** Who received it; defaults to the operator recording it. */
-    receivedBy: z.string().trim().min(1).max(200).optional(),
+    receivedBy: text().trim().min(1).max(200).optional(),
     condition: z.enum(['good', 'damaged', 'missing_parts', 'wiped', 'not_working']),
-    inspectedBy: z.string().trim().min(1).max(200),
-    notes: z.string().trim().max(2000).default(''),
+    inspectedBy: text().trim().min(1).max(200),
+    notes: text().trim().max(2000).default(''),
   })
   .strict();
 
-export const acknowledgeBody = z.object({ note: z.string().trim().max(2000).optional() }).strict();
+export const acknowledgeBody = z.object({ note: text().trim().max(2000).optional() }).strict();
 export const resolveBody = z
   .object({
     /** `step:<stepId>`, `asset:<tag>`, `document:<type>` or `access:<systemId>`. */
-    itemId: z.string().min(3).max(400),
+    itemId: text().min(3).max(400),
     how: z.enum(RESOLUTION_KINDS),
-    note: z.string().trim().min(3).max(4000),
+    note: text().trim().min(3).max(4000),
   })
   .strict();
 
+/** The update got no answer within its deadline: no worker serves the offboarding right now. */
+const updateTimedOut = () =>
+  new AppError('unavailable', 'the offboarding did not answer in time (is a worker running?); retry later');
+
 /** Maps a rejected or failed workflow update to the API's error codes. */
 function updateError(e: unknown): AppError | null {
+  if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return updateTimedOut();
   if (e instanceof WorkflowNotFoundError)
     return new AppError('conflict', 'the offboarding is no longer running (it has completed or was reset)');
   if (e instanceof WorkflowUpdateFailedError) {
@@ -141,6 +148,14 @@ export function createApp(deps: AppDeps): express.Express {
       );
     });
     next();
+  });
+
+  // A NUL character (%00) in the path or query names nothing and cannot reach the database (PostgreSQL
+  // refuses it in text): refuse it before any route reads a parameter.
+  app.use((req, _res, next) => {
+    next(
+      /%00/i.test(req.url) ? new AppError('bad_request', 'the URL must not contain %00 (NUL)') : undefined,
+    );
   });
 
   /** Liveness and readiness: 200 only when the database and Temporal both answer. */
@@ -450,6 +465,7 @@ export function createApp(deps: AppDeps): express.Express {
           }),
         );
       } catch (e) {
+        if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw updateTimedOut();
         if (e instanceof WorkflowNotFoundError)
           throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
         if (e instanceof WorkflowUpdateFailedError)
@@ -608,13 +624,18 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
-    else if (isBodyParserError(err)) {
+    else if (err instanceof URIError) {
+      // The router could not decode a path parameter (e.g. `%E0%A4%A`, or an encoded lone surrogate).
+      e = new AppError('bad_request', 'the URL path is not valid percent-encoded UTF-8');
+    } else if (isBodyParserError(err)) {
       e =
         err.type === 'entity.too.large'
-          ? new AppError('payload_too_large', `body exceeds ${deps.maxBodyBytes} bytes`)
+          ? new AppError('payload_too_large', `body exceeds ${err.limit ?? deps.maxBodyBytes} bytes`)
           : err.type === 'entity.parse.failed'
             ? new AppError('bad_request', 'body is not valid JSON')
-            : new AppError('bad_request', err.message);
+            : err.status === 415
+              ? new AppError('unsupported_media_type', err.message)
+              : new AppError('bad_request', err.message);
       if (req.path === '/webhooks/hris') {
         await deps.intake
           .logUnreadable({
@@ -644,7 +665,9 @@ export function loggablePath(p: string): string {
   return p.replace(/^\/(sign|survey)\/[^/]+/, '/$1/[redacted]');
 }
 
-function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {
+function isBodyParserError(
+  e: unknown,
+): e is { type: string; message: string; status: number; limit?: number } {
   return (
     typeof e === 'object' &&
     e !== null &&

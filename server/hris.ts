@@ -5,20 +5,45 @@ import type { FieldError } from '../lib/errors';
 
 const optionalEmail = z.email().max(254).nullish();
 
+/**
+ * Text PostgreSQL can store (text and jsonb columns): no NUL character and no unpaired UTF-16
+ * surrogate. Without this check such a value was accepted and then failed to store (a 503 for bad input).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export function storable(s: string): boolean {
+  return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+}
+export const STORABLE_MESSAGE = 'must not contain NUL characters or unpaired surrogates';
+
+/** A string field that must be storable (see `storable`). */
+export const text = () => z.string().refine(storable, STORABLE_MESSAGE);
+
+/**
+ * Instants and dates must fall in the years 1900-9999: the database refuses year 0 and years past
+ * 9999 (an offset can push 9999-12-31 into the year 10000). An unparseable value is left to the
+ * format check, so it gets one message.
+ */
+function inYears(s: string): boolean {
+  const y = new Date(s).getUTCFullYear();
+  return Number.isNaN(y) || (y >= 1900 && y <= 9999);
+}
+const YEARS_MESSAGE = 'must be between the years 1900 and 9999';
+const instant = () => z.iso.datetime({ offset: true }).refine(inYears, YEARS_MESSAGE);
+
 export const hrisEventSchema = z
   .object({
     type: z.literal('employee.status_changed'),
-    occurredAt: z.iso.datetime({ offset: true }),
+    occurredAt: instant(),
     employee: z.object({
       id: z
         .string()
         .min(1)
         .max(64)
         .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash and underscore only'),
-      name: z.string().trim().min(1).max(200),
+      name: text().trim().min(1).max(200),
       workEmail: z.email().max(254),
       personalEmail: optionalEmail,
-      department: z.string().trim().min(1).max(200),
+      department: text().trim().min(1).max(200),
       managerEmail: optionalEmail,
       departmentHeadEmail: optionalEmail,
       workLocation: z.enum(WORK_LOCATIONS),
@@ -27,8 +52,8 @@ export const hrisEventSchema = z
     termination: z
       .object({
         type: z.enum(TERMINATION_TYPES),
-        confirmedAt: z.iso.datetime({ offset: true }),
-        lastDay: z.iso.date().nullish(),
+        confirmedAt: instant(),
+        lastDay: z.iso.date().refine(inYears, YEARS_MESSAGE).nullish(),
       })
       .nullish(),
   })

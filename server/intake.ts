@@ -53,6 +53,9 @@ function classify(e: WebhookVerificationError): SignatureResult {
   return 'invalid';
 }
 
+/** Longest `webhook-id` accepted (Standard Webhooks ids are short, e.g. `msg_<uuid>`). */
+export const MAX_WEBHOOK_ID = 200;
+
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
 
@@ -81,7 +84,8 @@ export function createIntake(deps: IntakeDeps) {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(' ') : v;
     };
-    const webhookId = h('webhook-id')?.slice(0, 200) ?? null;
+    const rawId = h('webhook-id');
+    const webhookId = rawId?.slice(0, MAX_WEBHOOK_ID) ?? null;
     const base = {
       receivedAt: req.receivedAt,
       webhookId,
@@ -120,6 +124,21 @@ export function createIntake(deps: IntakeDeps) {
       });
       throw new AppError('bad_request', 'body is not valid JSON', {
         fields: [{ field: '(body)', message: 'not valid JSON' }],
+      });
+    }
+
+    // The webhook-id is the idempotency key and is stored whole: a longer one would have to be cut, and
+    // two ids sharing their first characters would then pass for a redelivery of one another.
+    if (rawId!.length > MAX_WEBHOOK_ID) {
+      const message = `must be at most ${MAX_WEBHOOK_ID} characters`;
+      await logEvent({
+        ...base,
+        signatureResult: 'valid',
+        outcome: 'invalid',
+        reason: `webhook-id: ${message}`,
+      });
+      throw new AppError('validation_failed', 'the webhook-id header is invalid', {
+        fields: [{ field: 'webhook-id', message }],
       });
     }
 

@@ -514,8 +514,10 @@ function build(): Json {
       name: 'webhook-id',
       in: 'header',
       required: true,
-      description: 'Unique id of the delivery; the idempotency key (a redelivery gets the first answer)',
-      schema: { type: 'string', minLength: 1 },
+      description:
+        'Unique id of the delivery; the idempotency key (a redelivery gets the first answer); longer than ' +
+        '200 characters: 400',
+      schema: { type: 'string', minLength: 1, maxLength: 200 },
     },
     {
       name: 'webhook-timestamp',
@@ -726,6 +728,10 @@ function build(): Json {
           },
           413: err(413),
           500: err(500),
+          503: {
+            ...err(503),
+            description: 'The offboarding did not answer in time (no worker); retry later',
+          },
         },
       }),
     },
@@ -782,6 +788,10 @@ function build(): Json {
           413: err(413),
           422: { ...err(422), description: 'Refused by the workflow as it stands (reason in `message`)' },
           500: err(500),
+          503: {
+            ...err(503),
+            description: 'The offboarding did not answer in time (no worker); retry later',
+          },
         },
       }),
     },
@@ -812,6 +822,10 @@ function build(): Json {
             description: 'The item needs no resolution (green), or not this one (reason in `message`)',
           },
           500: err(500),
+          503: {
+            ...err(503),
+            description: 'The offboarding did not answer in time (no worker); retry later',
+          },
         },
       }),
     },

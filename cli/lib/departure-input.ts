@@ -96,20 +96,51 @@ const HEADER = new Map(Object.keys(FIELDS).map((f) => [norm(f), f as Field]));
 
 /**
  * Parses a departures CSV (header row of field names, any case, `_`/`-`/spaces ignored) and checks
- * every row. Header problems (unknown or missing columns) and unparseable files are usage errors:
- * nothing is started. Row problems are reported per row.
+ * every row. Header problems (unknown, missing or repeated columns) and unparseable files (a quoted
+ * value never closed) are usage errors: nothing is started. Row problems are reported per row.
+ * Line endings may be LF, CRLF or CR, even mixed; a quote inside an unquoted value is kept as written
+ * (`Dana "DJ" Reyes`).
  */
 export function parseDeparturesCsv(text: string, now = new Date()): CsvRow[] {
+  // One line ending, so line numbers count the lines an editor shows and rows never run together.
+  const normalized = text.replace(/\r\n?/g, '\n');
   let records: { record: string[]; info: { lines: number } }[];
+  const errors: { code?: string; lines?: number; message: string }[] = [];
   try {
-    records = parse(text, {
+    records = parse(normalized, {
       info: true,
       bom: true,
       relax_column_count: true,
+      relax_quotes: true,
       skip_empty_lines: true,
+      record_delimiter: '\n',
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        if (err) errors.push(err);
+        return undefined;
+      },
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (e) {
     throw new CliError(EXIT.usage, `not a readable CSV: ${(e as Error).message}`);
+  }
+  const lineOf = ({ record, info }: { record: string[]; info: { lines: number } }) =>
+    // info.lines is the line where the record ends; a quoted value may span lines.
+    info.lines - record.reduce((n, v) => n + (v.match(/\n/g)?.length ?? 0), 0);
+  const endOf = (r: { info: { lines: number } } | undefined) => r?.info.lines ?? 0;
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
+      // The open quote swallowed the rest of the file: it starts on the first non-empty line after
+      // the last complete record.
+      const lines = normalized.replace(/^\ufeff/, '').split('\n');
+      let start = endOf(records.at(-1)) + 1;
+      while (start < lines.length && lines[start - 1] === '') start++;
+      throw new CliError(
+        EXIT.usage,
+        `not a readable CSV: line ${start}: a quoted value is never closed (a " is missing); nothing started`,
+      );
+    }
+    throw new CliError(EXIT.usage, `not a readable CSV: line ${e.lines ?? '?'}: ${e.message}`);
   }
   const [head, ...rows] = records;
   if (!head)
@@ -117,26 +148,29 @@ export function parseDeparturesCsv(text: string, now = new Date()): CsvRow[] {
   const columns = head.record.map((h) => h.trim());
   const fields: Field[] = [];
   const unknown: string[] = [];
+  const repeated: string[] = [];
   for (const c of columns) {
     const f = HEADER.get(norm(c));
-    if (f) fields.push(f);
+    if (f && fields.includes(f)) repeated.push(c);
+    else if (f) fields.push(f);
     else unknown.push(c);
   }
   const missing = REQUIRED_FIELDS.filter((f) => !fields.includes(f));
-  if (unknown.length || missing.length)
+  if (unknown.length || missing.length || repeated.length)
     throw new CliError(
       EXIT.usage,
       [
         unknown.length ? `unknown column(s) ${unknown.map((c) => `"${c}"`).join(', ')}` : '',
         missing.length ? `missing column(s) ${missing.join(', ')}` : '',
+        repeated.length ? `repeated column(s) ${repeated.map((c) => `"${c}"`).join(', ')}` : '',
       ]
         .filter(Boolean)
-        .join('; ') + ` (line 1; columns are ${Object.keys(FIELDS).join(', ')})`,
+        .join('; ') + ` (line ${lineOf(head)}; columns are ${Object.keys(FIELDS).join(', ')})`,
     );
   const firstLine = new Map<string, number>();
-  return rows.map(({ record, info }) => {
-    // info.lines is the line where the record ends; a quoted value may span lines.
-    const line = info.lines - record.reduce((n, v) => n + (v.match(/\n/g)?.length ?? 0), 0);
+  return rows.map((r) => {
+    const { record } = r;
+    const line = lineOf(r);
     const departure: FlatDeparture = {};
     fields.forEach((f, i) => {
       if (record[i] !== undefined) departure[f] = record[i];
