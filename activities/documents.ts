@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Departure, Document } from '@prisma/client';
 import { DateTime } from 'luxon';
 import type { Catalog, DataSource } from '../config/catalog';
-import { audit, isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { audit, auditChainHead, isUniqueViolation, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import { archivingConfirmationPdf, completionCertificatePdf, sha256Hex } from '../lib/pdf';
 import { createBuiltinESignatureProvider, sendWithFreshLink, type ESignatureProvider } from './esign';
@@ -224,6 +224,12 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
      * revocation step, asset recovery, archiving step and document, with timestamps, executing system
      * and final status. Stored on the Document `completion_certificate` with its SHA-256. Written once:
      * a retry (or a second call) returns the stored certificate unchanged.
+     *
+     * The certificate carries the head of the audit hash chain when it is issued (printed in the PDF;
+     * `auditChainHead` and `auditChainSeq` in the document's meta): read here, not passed by the
+     * workflow, so recorded histories are unchanged. `offboard verify-audit` checks that the chain
+     * still has that hash at that position. An explicit `auditChainHead` (tests, tools) is printed and
+     * stored instead, without a position.
      */
     async generateCompletionCertificate(input: {
       departureId: string;
@@ -261,6 +267,8 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
         db.verificationReport.findUnique({ where: { departureId: d.id } }),
         db.resolution.findMany({ where: { departureId: d.id }, orderBy: { resolvedAt: 'asc' } }),
       ]);
+      const head = input.auditChainHead ? null : await auditChainHead(db);
+      const chainHead = input.auditChainHead ?? head?.hash ?? null;
       const generatedAt = new Date();
       const finalRows = (report?.finalAudit ?? []) as {
         systemId: string;
@@ -293,7 +301,7 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
         assets: recoveries.map((r) => ({ ...r, escalatedAt: r.custody[0]?.at ?? null })),
         archives: archives.map((a) => ({ ...a, deletion: deletionOf(a.details) })),
         documents,
-        auditChainHead: input.auditChainHead ?? null,
+        auditChainHead: chainHead,
         signoff,
       });
       const data = {
@@ -306,7 +314,8 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
           assets: recoveries.length,
           archives: archives.length,
           documents: documents.length,
-          auditChainHead: input.auditChainHead ?? null,
+          auditChainHead: chainHead,
+          auditChainSeq: head ? Number(head.seq) : null,
         }),
       };
       // Only a certificate not yet generated is written (a concurrent attempt may have won).

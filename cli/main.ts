@@ -2,7 +2,8 @@
  * `offboard`: the operator CLI. Start departures (one, or a CSV for a mass layoff), read their status,
  * list them, re-drive red steps, record returned assets, sign the verification report off (resolve and
  * acknowledge), reset a failed offboarding, replay workflow histories against today's code, audit an
- * employee's live access, and find applications the catalog does not cover. See README "CLI".
+ * employee's live access, find applications the catalog does not cover, and verify the audit trail's
+ * hash chain. See README "CLI".
  */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './commands/audit';
@@ -14,6 +15,7 @@ import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { assetReceivedCommand, redriveCommand } from './commands/redrive';
 import { acknowledgeCommand, resolveCommand } from './commands/signoff';
+import { verifyAuditCommand } from './commands/verify-audit';
 import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
 
 export function buildProgram(): Command {
@@ -23,7 +25,8 @@ export function buildProgram(): Command {
         'the API (OFFBOARD_URL, OFFBOARD_TOKEN); ' +
         'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
         'history files); audit asks the target systems ' +
-        '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog.',
+        '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog; ' +
+        'verify-audit reads the database (DATABASE_URL).',
     )
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
@@ -44,6 +47,7 @@ ${EXIT_CODES_HELP}`,
     replayCommand(),
     auditCommand(),
     shadowItCommand(),
+    verifyAuditCommand(),
   ])
     program.addCommand(c);
   // Every command (and the program) reports usage errors through one place, with our exit code.
