@@ -270,6 +270,7 @@ export function createIntake(deps: IntakeDeps) {
         let created = false;
         let lastDayMoved: string | null = null;
         let lastDayChanged = false;
+        let lastDayAudit: Parameters<typeof audit>[1] | null = null;
         if (
           dep &&
           t.lastDay &&
@@ -292,12 +293,14 @@ export function createIntake(deps: IntakeDeps) {
               payload: change as unknown as Prisma.InputJsonValue,
             },
           });
-          await audit(tx, {
+          // Written after the trigger event below: the audit append takes the chain's lock, which is
+          // held to commit, so it comes last (never lock, then wait on the event's unique key).
+          lastDayAudit = {
             actor: origin.actor,
             action: 'last_day_changed',
             departureId: dep.id,
             details: { [keyName(origin)]: key, from: lastDayMoved, to: t.lastDay },
-          });
+          };
         }
         if (!dep) {
           dep = await tx.departure.create({
@@ -338,6 +341,7 @@ export function createIntake(deps: IntakeDeps) {
             departureId: dep.id,
           },
         });
+        if (lastDayAudit) await audit(tx, lastDayAudit);
         if (created)
           await audit(tx, {
             actor: origin.actor,
@@ -440,12 +444,6 @@ export function createIntake(deps: IntakeDeps) {
           await tx.workflowMessage.create({
             data: { departureId: dep.id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
           });
-          await audit(tx, {
-            actor: 'hris',
-            action: 'rescission_received',
-            departureId: dep.id,
-            details: { webhookId: key },
-          });
         }
         await tx.triggerEvent.create({
           data: {
@@ -455,6 +453,14 @@ export function createIntake(deps: IntakeDeps) {
             departureId: dep.id,
           },
         });
+        // Last: the audit append holds the chain's lock until commit.
+        if (!prior)
+          await audit(tx, {
+            actor: 'hris',
+            action: 'rescission_received',
+            departureId: dep.id,
+            details: { webhookId: key },
+          });
         return { dep, fresh: !prior };
       });
     } catch (e) {
