@@ -67,7 +67,8 @@ function rateLimitedCatalog() {
       sso: false,
       owner: { name: `${s.id} Owner`, email: `${s.id}-owner@example.com` },
       escalationOwner: { name: `${s.id} Escalation`, email: `${s.id}-escalation@example.com` },
-      timeout: '10s',
+      // Generous: this test is about rates, and a busy CI machine can stall a call for seconds.
+      timeout: '30s',
       retry: {
         maximumAttempts: 3,
         initialInterval: '100ms',
@@ -141,15 +142,20 @@ test(`a burst of ${DEPARTURES} departures keeps each system at or under its rate
       // to assets and documents, which this test does not wait for).
       const departureIds = inputs.map((i) => i.departureId);
       const expected = DEPARTURES * SYSTEMS.length;
+      // The observer must not fail the burst: on a busy machine the shared pool can be full for a while
+      // (the worker's activities hold its connections), so a poll that cannot connect is simply retried.
+      const count = (status: string) =>
+        stack.db.stepRecord
+          .count({ where: { departureId: { in: departureIds }, status } })
+          .catch((e: unknown) => {
+            if (/timeout exceeded when trying to connect/.test(String(e))) return null;
+            throw e;
+          });
       for (;;) {
-        const green = await stack.db.stepRecord.count({
-          where: { departureId: { in: departureIds }, status: 'green' },
-        });
-        if (green >= expected) break;
-        const red = await stack.db.stepRecord.count({
-          where: { departureId: { in: departureIds }, status: 'red' },
-        });
-        if (red > 0) throw new Error(`${red} revocation steps turned red`);
+        const green = await count('green');
+        if (green !== null && green >= expected) break;
+        const red = await count('red');
+        if (red) throw new Error(`${red} revocation steps turned red`);
         await new Promise((r) => setTimeout(r, 250));
       }
       const totalMs = Date.now() - t0;
