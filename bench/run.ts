@@ -88,7 +88,7 @@ async function measure<T>(
   const medians = Object.fromEntries(
     Object.entries(figures).map(([k, f]) => {
       const v = runs.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-      return [k, { median: v.length ? median(v) : null, runs: v }];
+      return [k, { median: v.length ? Math.round(median(v) * 10) / 10 : null, runs: v }];
     }),
   );
   if (o.repeat > 1 && Object.keys(medians).length)
@@ -120,6 +120,37 @@ async function measure<T>(
   });
   console.log(`\n[bench] wrote ${file}`);
 }
+
+type Figures<T> = Record<string, (r: T) => number | null | undefined>;
+
+const LATENCY_FIGURES: Figures<Awaited<ReturnType<typeof latencyScenario>>> = {
+  'p50 ms': (r) => r.latencyMs.p50,
+  'p95 ms': (r) => r.latencyMs.p95,
+  'p99 ms': (r) => r.latencyMs.p99,
+  'kept up /s': (r) => r.confirmedPerSecond,
+  'floor (a) p50 ms': (r) => r.floors?.direct.latencyMs?.p50,
+  'floor (a) p99 ms': (r) => r.floors?.direct.latencyMs?.p99,
+  'floor (b) p50 ms': (r) => r.floors?.temporal.latencyMs?.p50,
+  'floor (b) p99 ms': (r) => r.floors?.temporal.latencyMs?.p99,
+  'p50 / floor (a)': (r) => r.ratios?.p50OverDirect,
+  'p99 / floor (a)': (r) => r.ratios?.p99OverDirect,
+  'p50 / floor (b)': (r) => r.ratios?.p50OverTemporal,
+  'p99 / floor (b)': (r) => r.ratios?.p99OverTemporal,
+  'CPU s per departure': (r) => Object.values(r.cpuSecondsPerDeparture).reduce((x, y) => x + y, 0),
+  'load 1-min before': (r) => r.load.before[0],
+  'other busy CPU s': (r) => r.cpu.otherBusySeconds,
+};
+
+const INTAKE_FIGURES: Figures<Awaited<ReturnType<typeof intakeScenario>>> = {
+  'accepted /s': (r) => r.offboard.perSecond,
+  'p50 ms': (r) => r.offboard.latencyMs.p50,
+  'p99 ms': (r) => r.offboard.latencyMs.p99,
+  'floor (a) /s': (r) => r.floors?.bareHttpSignature.perSecond,
+  'floor (b) starts /s': (r) => r.floors?.temporalStarts.perSecond,
+  'floor (b) p99 ms': (r) => r.floors?.temporalStarts.latencyMs?.p99,
+  'load 1-min before': (r) => r.load.before[0],
+  'other busy CPU s': (r) => r.cpu.otherBusySeconds,
+};
 
 const program = new Command('bench')
   .description('Offboard performance benchmarks (see bench/README.md)')
@@ -157,16 +188,20 @@ common(
       warmup: number;
     },
   ) => {
-    await measure('latency', o, (s) =>
-      latencyScenario(s, {
-        rate: o.rate,
-        durationS: o.duration,
-        standInLatencyMs: o.standInLatency,
-        floors: o.floors,
-        floorDurationS: o.floorDuration,
-        warmup: o.warmup,
-        workerOptions: workerOptionsOf(o),
-      }),
+    await measure(
+      'latency',
+      o,
+      (s) =>
+        latencyScenario(s, {
+          rate: o.rate,
+          durationS: o.duration,
+          standInLatencyMs: o.standInLatency,
+          floors: o.floors,
+          floorDurationS: o.floorDuration,
+          warmup: o.warmup,
+          workerOptions: workerOptionsOf(o),
+        }),
+      LATENCY_FIGURES,
     );
   },
 );
@@ -181,14 +216,18 @@ common(
     .option('--no-floors', 'skip the two floors'),
 ).action(
   async (o: Common & { concurrency: number; duration: number; withWorker?: boolean; floors: boolean }) => {
-    await measure('intake', o, (s) =>
-      intakeScenario(s, {
-        concurrency: o.concurrency,
-        durationS: o.duration,
-        withWorker: !!o.withWorker,
-        floors: o.floors,
-        workerOptions: workerOptionsOf(o),
-      }),
+    await measure(
+      'intake',
+      o,
+      (s) =>
+        intakeScenario(s, {
+          concurrency: o.concurrency,
+          durationS: o.duration,
+          withWorker: !!o.withWorker,
+          floors: o.floors,
+          workerOptions: workerOptionsOf(o),
+        }),
+      INTAKE_FIGURES,
     );
   },
 );

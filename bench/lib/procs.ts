@@ -142,3 +142,21 @@ export function writeCatalog(s: Services, name: string, yaml: string): string {
   writeFileSync(file, yaml);
   return file;
 }
+
+/**
+ * Waits until the process has used less than `cpuSeconds` of CPU over `windowMs` (it is idle), or
+ * `timeoutMs` has passed. Returns how long it waited (ms).
+ */
+export async function waitIdle(
+  pid: number,
+  windowMs = 3_000,
+  cpuSeconds = 0.15,
+  timeoutMs = 300_000,
+): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const a = cpuSecondsOf(pid);
+    await sleep(windowMs);
+    if (cpuSecondsOf(pid) - a < cpuSeconds || Date.now() - t0 > timeoutMs) return Date.now() - t0;
+  }
+}

@@ -34,11 +34,12 @@ export function summarize(values: readonly number[]): Summary {
   };
 }
 
+/** The median (the mean of the two middle values for an even count). */
 export function median(values: readonly number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** The 1/5/15-minute load averages, rounded. */

@@ -8,6 +8,7 @@
  */
 import { directFloorAtRate, temporalFloorAtRate } from '../lib/floors';
 import { webhookSender, openLoop } from '../lib/load';
+import { waitIdle } from '../lib/procs';
 import { cpuMeter, loadAverage, ms, printTable, summarize, type Cpu, type Summary } from '../lib/report';
 import type { Services } from '../lib/services';
 import {
@@ -98,6 +99,10 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
     const floorLoad: { direct?: number[]; temporal?: number[] } = {};
     let floorCpu: Cpu | null = null;
     if (o.floors) {
+      // The offboardings go on after their revocations (assets, documents): let the worker finish that
+      // work first, so the floors do not compete with it.
+      const waited = await waitIdle(stack.worker!.pid);
+      console.log(`[latency] worker idle after ${Math.round(waited / 1000)} s`);
       const n = Math.max(20, Math.round(o.rate * o.floorDurationS));
       const ids = seedEmployees(s, `D${id}`, n);
       console.log(`[latency] floor (a): ${n} direct call sequences at ${o.rate}/s`);

@@ -19,6 +19,7 @@ import { systemWorkerLimits } from '../../workers/worker';
 import { ALL_SYSTEMS, type RateLimit, type SystemId } from '../lib/catalog';
 import { directFloorBatch, temporalFloorBatch } from '../lib/floors';
 import { openLoop, webhookSender } from '../lib/load';
+import { waitIdle } from '../lib/procs';
 import { cpuMeter, loadAverage, printTable } from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId, seedEmployees, startOffboard, stepsPerDeparture, waitForGreen } from '../lib/stack';
@@ -161,6 +162,9 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
       cpuSecondsPerWorkflow: Record<string, number>;
     } | null = null;
     if (o.floors) {
+      // The offboardings go on after their revocations (assets, documents): let the worker finish that
+      // work first, so the floors do not compete with it.
+      await waitIdle(stack.worker!.pid);
       const n = Math.min(o.floorCount, o.count);
       const dIds = seedEmployees(s, `D${id}`, n);
       console.log(
@@ -222,6 +226,8 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
         },
       },
       ratios: {
+        overLegal: r1(totalS / legalFloorS),
+        overDirect: direct ? r1(totalS / direct.extrapolatedS) : null,
         overPhysical: r1(totalS / physicalS),
         overConfiguredPace: r1(totalS / (o.count / pace)),
         overTemporal: temporal ? r1(totalS / temporal.extrapolatedS) : null,
@@ -240,7 +246,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
         ['Offboard: CLI import -> every credential confirmed', r1(totalS), r1(o.count / totalS), ''],
         ['  of which the CLI import', r1(cli.seconds), r1(o.count / cli.seconds), ''],
         ['  extrapolated to 10,000 (goal 600 s)', result.extrapolatedTo10000Seconds, '', ''],
-        ['floor: legal (N / limit)', r1(legalFloorS), o.rateLimit, result.ratios.overPhysical],
+        ['floor: legal (N / limit)', r1(legalFloorS), o.rateLimit, r1(totalS / legalFloorS)],
         ['floor: configured worker pace', r1(o.count / pace), pace, result.ratios.overConfiguredPace],
         [
           'floor (a) direct calls (extrapolated)',

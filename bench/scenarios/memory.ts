@@ -14,7 +14,7 @@ import { Prisma } from '../../lib/db';
 import { createStarter } from '../../server/starter';
 import { dataConverter, quietLogger } from '../../test/support/harness';
 import { floorEnvironment } from '../lib/floors';
-import { cpuSecondsOf, rssOf } from '../lib/procs';
+import { rssOf, waitIdle } from '../lib/procs';
 import { cpuMeter, loadAverage, printTable } from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId, seedEmployees, startOffboard } from '../lib/stack';
@@ -30,15 +30,7 @@ export interface MemoryOptions {
 const MiB = 2 ** 20;
 const mib = (b: number) => Math.round((b / MiB) * 10) / 10;
 
-/** Waits until the process has used less than `cpuSeconds` over `windowMs` (it is idle). */
-async function idle(pid: number, windowMs = 3_000, cpuSeconds = 0.15, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const a = cpuSecondsOf(pid);
-    await sleep(windowMs);
-    if (cpuSecondsOf(pid) - a < cpuSeconds || Date.now() > until) return;
-  }
-}
+const idle = (pid: number, windowMs?: number) => waitIdle(pid, windowMs);
 
 /** Runs `fn` over 0..count-1 with `concurrency` in flight. */
 async function lanes(count: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
