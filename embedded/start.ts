@@ -81,7 +81,7 @@ function loadSecrets(): Secrets {
   };
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   say(
-    `generated a webhook secret, an admin token and a payload encryption key in ${path.relative(ROOT, file)}`,
+    `generated a webhook secret, admin and demo HR/IT/IT desk tokens and a payload encryption key in ${path.relative(ROOT, file)}`,
   );
   return s;
 }

@@ -122,6 +122,13 @@ export const departureListQuery = z
   })
   .strict();
 
+/** Parses a request body with its schema, or fails with the one 400 shape naming each field. */
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(r.error) });
+  return r.data;
+}
+
 /** Builds the Express application. */
 export function createApp(deps: AppDeps): express.Express {
   const { db, client, logger } = deps;
@@ -129,6 +136,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const requireRole = createAuth(deps.operatorTokens);
+  /** The workflow id of a departure, or 404. */
+  const workflowIdOf = async (id: string): Promise<string> => {
+    const d = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
+    if (!d) throw new AppError('not_found', `no departure ${id}`);
+    return d.workflowId;
+  };
 
   // One child logger per request, with a request id echoed to the caller.
   app.use((req, res, next) => {
@@ -310,9 +323,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   /** The owner of a ticket-integrated system confirms the manual revocation is done. */
   app.post('/tickets/:id/confirm', requireRole('it'), express.json({ limit: '16kb' }), async (req, res) => {
-    const body = ticketConfirmBody.safeParse(req.body);
-    if (!body.success)
-      throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+    const body = parseBody(ticketConfirmBody, req.body);
     const ticket = await db.ticket.findUnique({
       where: { id: String(req.params.id) },
       include: { departure: { select: { workflowId: true } } },
@@ -325,7 +336,7 @@ export function createApp(deps: AppDeps): express.Express {
         systemId: ticket.systemId,
         ticketId: ticket.id,
         confirmedBy: operator.name,
-        note: body.data.note,
+        note: body.note,
       }),
     );
     await audit(db, {
@@ -346,9 +357,7 @@ export function createApp(deps: AppDeps): express.Express {
     requireRole('hr'),
     express.json({ limit: '16kb' }),
     async (req, res) => {
-      const body = rescindBody.safeParse(req.body);
-      if (!body.success)
-        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const body = parseBody(rescindBody, req.body);
       const operator = req.operator!;
       const id = String(req.params.id);
       const dep = await db.$transaction(async (tx) => {
@@ -361,7 +370,7 @@ export function createApp(deps: AppDeps): express.Express {
         const r: Rescission = {
           at: new Date().toISOString(),
           by: `operator:${operator.name}`,
-          reason: body.data.reason,
+          reason: body.reason,
         };
         await tx.workflowMessage.create({
           data: { departureId: id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
@@ -370,7 +379,7 @@ export function createApp(deps: AppDeps): express.Express {
           actor: `operator:${operator.name}`,
           action: 'rescission_received',
           departureId: id,
-          details: { role: operator.role, reason: body.data.reason },
+          details: { role: operator.role, reason: body.reason },
         });
         return d;
       });
@@ -399,13 +408,10 @@ export function createApp(deps: AppDeps): express.Express {
     requireRole('itdesk'),
     express.json({ limit: '16kb' }),
     async (req, res) => {
-      const body = assetReceivedBody.safeParse(req.body);
-      if (!body.success)
-        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const body = parseBody(assetReceivedBody, req.body);
       const id = String(req.params.id);
       const tag = String(req.params.tag);
-      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
-      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const dep = { workflowId: await workflowIdOf(id) };
       const recovery = await db.assetRecovery.findFirst({ where: { departureId: id, assetTag: tag } });
       if (!recovery)
         throw new AppError('not_found', `departure ${id} has no asset with tag ${tag} to recover`);
@@ -414,10 +420,10 @@ export function createApp(deps: AppDeps): express.Express {
       const operator = req.operator!;
       const receipt = {
         assetTag: tag,
-        receivedBy: body.data.receivedBy ?? operator.name,
-        condition: body.data.condition,
-        inspectedBy: body.data.inspectedBy,
-        notes: body.data.notes,
+        receivedBy: body.receivedBy ?? operator.name,
+        condition: body.condition,
+        inspectedBy: body.inspectedBy,
+        notes: body.notes,
       };
       try {
         await client.withDeadline(Date.now() + 5_000, () =>
@@ -450,18 +456,15 @@ export function createApp(deps: AppDeps): express.Express {
     requireRole('it'),
     express.json({ limit: '16kb' }),
     async (req, res) => {
-      const body = redriveBody.safeParse(req.body);
-      if (!body.success)
-        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const body = parseBody(redriveBody, req.body);
       const id = String(req.params.id);
-      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
-      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const dep = { workflowId: await workflowIdOf(id) };
       const operator = req.operator!;
       let result: { accepted: string[] };
       try {
         result = await client.withDeadline(Date.now() + 10_000, () =>
           client.workflow.getHandle(dep.workflowId).executeUpdate(redriveUpdate, {
-            args: [{ stepIds: body.data.stepIds, requestedBy: operator.name, reason: body.data.reason }],
+            args: [{ stepIds: body.stepIds, requestedBy: operator.name, reason: body.reason }],
           }),
         );
       } catch (e) {
@@ -476,7 +479,7 @@ export function createApp(deps: AppDeps): express.Express {
         actor: `operator:${operator.name}`,
         action: 'steps_redriven',
         departureId: id,
-        details: { steps: result.accepted, reason: body.data.reason, role: operator.role },
+        details: { steps: result.accepted, reason: body.reason, role: operator.role },
       });
       res.json({ departureId: id, accepted: result.accepted });
     },
@@ -500,12 +503,9 @@ export function createApp(deps: AppDeps): express.Express {
     requireRole.only('hr', 'it'),
     express.json({ limit: '16kb' }),
     async (req, res) => {
-      const body = acknowledgeBody.safeParse(req.body ?? {});
-      if (!body.success)
-        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const body = parseBody(acknowledgeBody, req.body ?? {});
       const id = String(req.params.id);
-      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
-      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const dep = { workflowId: await workflowIdOf(id) };
       const operator = req.operator!;
       try {
         const result = await client.withDeadline(Date.now() + 15_000, () =>
@@ -515,7 +515,7 @@ export function createApp(deps: AppDeps): express.Express {
                 departureId: id,
                 role: operator.role as SignoffRole,
                 by: operator.name,
-                note: body.data.note,
+                note: body.note,
               },
             ],
           }),
@@ -537,17 +537,14 @@ export function createApp(deps: AppDeps): express.Express {
     requireRole('hr', 'it'),
     express.json({ limit: '16kb' }),
     async (req, res) => {
-      const body = resolveBody.safeParse(req.body);
-      if (!body.success)
-        throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(body.error) });
+      const body = parseBody(resolveBody, req.body);
       const id = String(req.params.id);
-      const dep = await db.departure.findUnique({ where: { id }, select: { workflowId: true } });
-      if (!dep) throw new AppError('not_found', `no departure ${id}`);
+      const dep = { workflowId: await workflowIdOf(id) };
       const operator = req.operator!;
       try {
         const resolution = await client.withDeadline(Date.now() + 15_000, () =>
           client.workflow.getHandle(dep.workflowId).executeUpdate(resolveUpdate, {
-            args: [{ ...body.data, departureId: id, by: operator.name, role: operator.role }],
+            args: [{ ...body, departureId: id, by: operator.name, role: operator.role }],
           }),
         );
         res.status(201).json({ departureId: id, resolution });
