@@ -17,6 +17,11 @@ export interface Fault {
   body?: unknown;
   /** Instead of answering, hold the request this long (a target that times out). */
   hangMs?: number;
+  /**
+   * Let the target do the work, then hold its answer this long: the change is made but the caller
+   * times out and cannot know (the case that makes a retried call dangerous). `status` is not used.
+   */
+  applyThenHoldMs?: number;
 }
 
 export interface CallRecord {
@@ -67,6 +72,17 @@ export class StandInControl {
       );
       if (!f) return next();
       f.times -= 1;
+      if (f.applyThenHoldMs) {
+        const hold = f.applyThenHoldMs;
+        const end = res.end.bind(res) as (...a: unknown[]) => Response;
+        res.end = ((...args: unknown[]) => {
+          setTimeout(() => {
+            if (!req.socket.destroyed) end(...args);
+          }, hold);
+          return res;
+        }) as Response['end'];
+        return next();
+      }
       if (f.hangMs) {
         await new Promise((r) => setTimeout(r, f.hangMs));
         if (res.headersSent || req.socket.destroyed) return;

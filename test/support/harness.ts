@@ -636,7 +636,11 @@ export async function withWorkerOn<T>(
  * their personal address and submits the signing page's form (links carry the worker's public URL, so
  * the path is sent to `apiUrl`).
  */
-export async function signNdaFromMail(s: Stack, apiUrl: string, employeeId: string): Promise<Response> {
+export async function signNdaFromMail(
+  s: Pick<Stack, 'mail'>,
+  apiUrl: string,
+  employeeId: string,
+): Promise<Response> {
   const personal = `${employeeId.toLowerCase()}@personal.example.net`;
   const isNda = (m: { to: string[]; text: string }) =>
     m.to.includes(personal) && /\/sign\/[A-Za-z0-9_-]+/.test(m.text);

@@ -72,9 +72,17 @@ function asPostgres(cmd: string, args: string[]): ChildProcess {
     : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export async function startPostgres(root: string): Promise<Started & { url: string; port: number }> {
+/**
+ * A PostgreSQL server in `root/pg`. Started again on the same `root` (and `port`), it reuses the data
+ * folder: a server stopped and restarted keeps its data (the chaos tests' outage).
+ */
+export async function startPostgres(
+  root: string,
+  opts: { port?: number } = {},
+): Promise<Started & { url: string; port: number }> {
   const bin = pgBinDir();
   const dir = path.join(root, 'pg');
+  const fresh = !existsSync(path.join(dir, 'data', 'PG_VERSION'));
   mkdirSync(dir, { recursive: true });
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
@@ -82,22 +90,24 @@ export async function startPostgres(root: string): Promise<Started & { url: stri
     chownSync(dir, uid, gid);
     chmodSync(root, 0o755);
   }
-  const init = spawnSync(
-    process.getuid?.() === 0 ? 'runuser' : path.join(bin, 'initdb'),
-    [
-      ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', path.join(bin, 'initdb')] : []),
-      '-D',
-      path.join(dir, 'data'),
-      '-A',
-      'trust',
-      '-U',
-      'postgres',
-      '--no-sync',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  const port = await freePort();
+  const init = !fresh
+    ? null
+    : spawnSync(
+        process.getuid?.() === 0 ? 'runuser' : path.join(bin, 'initdb'),
+        [
+          ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', path.join(bin, 'initdb')] : []),
+          '-D',
+          path.join(dir, 'data'),
+          '-A',
+          'trust',
+          '-U',
+          'postgres',
+          '--no-sync',
+        ],
+        { encoding: 'utf8' },
+      );
+  if (init && init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const port = opts.port ?? (await freePort());
   const proc = asPostgres(path.join(bin, 'postgres'), [
     '-D',
     path.join(dir, 'data'),
@@ -138,7 +148,7 @@ export async function startPostgres(root: string): Promise<Started & { url: stri
     psql('select 1');
     return true;
   });
-  psql('create database offboard_template');
+  if (fresh) psql('create database offboard_template');
   const url = `postgresql://postgres@127.0.0.1:${port}/offboard_template`;
   return {
     url,
@@ -276,9 +286,16 @@ export function ldapAdd(url: string, ldif: string): void {
 /** The offboarding search attributes, registered on the dev server as `npm start` does. */
 export const SEARCH_ATTRIBUTES: readonly string[] = SEARCH_ATTRIBUTE_REGISTRATIONS;
 
-export async function startTemporalDev(root: string): Promise<Started & { address: string }> {
+/**
+ * A Temporal dev server. With `dbFilename` it persists to that SQLite file, so a server stopped and
+ * started again on the same `port` carries on where it stopped (the chaos tests' restart).
+ */
+export async function startTemporalDev(
+  root: string,
+  opts: { port?: number; dbFilename?: string } = {},
+): Promise<Started & { address: string; port: number; kill(): Promise<void> }> {
   const { temporal } = findTemporalBinaries();
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dir = path.join(root, 'temporal');
   mkdirSync(dir, { recursive: true });
   const proc = spawn(
@@ -297,7 +314,11 @@ export async function startTemporalDev(root: string): Promise<Started & { addres
       'error',
       '--dynamic-config-value',
       'frontend.enableUpdateWorkflowExecution=true',
-      ...SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', s]),
+      ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
+      // A file that already holds the namespace and attributes must not get them registered again.
+      ...(opts.dbFilename && existsSync(opts.dbFilename)
+        ? []
+        : SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', s])),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -308,8 +329,13 @@ export async function startTemporalDev(root: string): Promise<Started & { addres
   });
   return {
     address: `127.0.0.1:${port}`,
+    port,
     async stop() {
       proc.kill('SIGTERM');
+      await exited(proc);
+    },
+    async kill() {
+      proc.kill('SIGKILL');
       await exited(proc);
     },
   };
