@@ -4,10 +4,12 @@
  * token is the credential. Each link works once and expires; only its SHA-256 is stored.
  *
  * Plain, accessible HTML (no framework, no script), every value escaped. Errors are pages too: unknown
- * link 404, used or expired 410, invalid form 400 (naming the field; nothing stored). Statuses come from
- * `httpStatusFor` like every other route.
+ * link 404, used or expired 410, invalid form 400 (naming the field; nothing stored), a body no browser
+ * sends 400 (broken percent-encoding, not UTF-8), 413 (above 32 kB) or 415 (not url-encoded). Statuses
+ * come from `httpStatusFor` like every other route.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { isUtf8 } from 'node:buffer';
 import type { Client } from '@temporalio/client';
 import type { AccessLink, Departure, Document } from '@prisma/client';
 import { z } from 'zod';
@@ -17,6 +19,7 @@ import { audit, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor, type FieldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { sha256Hex, signedNdaPdf } from '../lib/pdf';
+import { STORABLE_MESSAGE, storable } from './hris';
 
 export interface PublicPagesDeps {
   db: Db;
@@ -92,12 +95,23 @@ const obj = (v: unknown): Record<string, unknown> =>
 
 // ---------------------------------------------------------------- forms
 
+/**
+ * A C0 or C1 control character (NUL, tab and line breaks included): a text input never sends one, and
+ * the signed PDF could not show it (it would read `?` where the record keeps the character).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 export const signForm = z.object({
   fullName: z
     .string({ error: 'is required' })
     .trim()
     .min(2, 'enter your full name')
-    .max(200, 'must be at most 200 characters'),
+    .max(200, 'must be at most 200 characters')
+    .refine(
+      (s) => storable(s) && !CONTROL.test(s),
+      'must not contain control characters or unpaired surrogates',
+    ),
   acknowledge: z.literal('yes', { error: 'tick "I acknowledge" to sign' }),
 });
 
@@ -122,7 +136,7 @@ export const surveyForm = z.object({
     .string()
     .optional()
     .transform((s) => (s ?? '').replace(/\r\n/g, '\n').trim())
-    .pipe(z.string().max(2000, 'must be at most 2000 characters')),
+    .pipe(z.string().max(2000, 'must be at most 2000 characters').refine(storable, STORABLE_MESSAGE)),
 });
 
 export type ExitSurveyAnswers = z.output<typeof surveyForm>;
@@ -135,7 +149,16 @@ type Resolved = { link: AccessLink; doc: Document & { departure: Departure } };
 export function createPublicPagesRouter(deps: PublicPagesDeps): express.Router {
   const { db, client, logger } = deps;
   const router = express.Router();
-  const form = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20 });
+  const form = [
+    // Another type is refused, not read as an empty form.
+    (req: Request, _res: Response, next: NextFunction) =>
+      next(
+        req.is('application/x-www-form-urlencoded') === false
+          ? new AppError('unsupported_media_type', 'The form must be sent as a web form (url-encoded).')
+          : undefined,
+      ),
+    express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 20, verify: verifyFormBody }),
+  ];
 
   router.use(['/sign', '/survey'], (_req, res, next) => {
     res.setHeader('cache-control', 'no-store');
@@ -435,11 +458,19 @@ ${radios('recommend', [
     }
     let e: AppError;
     if (err instanceof AppError) e = err;
+    // The router could not decode the token in the path (e.g. `%zz`).
+    else if (err instanceof URIError)
+      e = new AppError('bad_request', 'This link is not valid. Check that you copied all of it.');
     else if (isBodyParserError(err))
       e =
         err.type === 'entity.too.large'
           ? new AppError('payload_too_large', 'The form was too large.')
-          : new AppError('bad_request', 'The form could not be read.');
+          : err.status === 415
+            ? new AppError(
+                'unsupported_media_type',
+                'The form was sent in a charset or encoding this page does not read.',
+              )
+            : new AppError('bad_request', 'The form could not be read.');
     else {
       ((res.locals.log as Logger | undefined) ?? logger).error(
         { err, path: req.baseUrl },
@@ -467,6 +498,27 @@ ${radios('recommend', [
   return router;
 }
 
-function isBodyParserError(e: unknown): e is { type: string; message: string; status: number } {
-  return typeof e === 'object' && e !== null && 'type' in e && 'status' in e;
+/**
+ * An error of reading the body: a 4xx status set by the body parser (a body that does not inflate is a
+ * zlib error with status 400 and no `type`).
+ */
+function isBodyParserError(e: unknown): e is { type?: string; message: string; status: number } {
+  const status = typeof e === 'object' && e !== null && 'status' in e ? e.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * Refuses a form body no browser sends (the body parser would keep `%zz` undecoded, or turn bytes that
+ * are not UTF-8 into U+FFFD, and the page would store either as typed): a `%` not followed by two hex
+ * digits, or, in UTF-8, raw or percent-encoded bytes that are not UTF-8 (encoded surrogates included).
+ */
+function verifyFormBody(_req: unknown, _res: unknown, buf: Buffer, encoding: string): void {
+  const raw = buf.toString('latin1');
+  const bytes = () =>
+    Buffer.from(
+      raw.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    );
+  if (/%(?![0-9a-f]{2})/i.test(raw) || (encoding === 'utf-8' && !isUtf8(bytes())))
+    throw new AppError('bad_request', 'The form could not be read: it is not valid percent-encoded UTF-8.');
 }
