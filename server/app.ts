@@ -632,7 +632,10 @@ export function createApp(deps: AppDeps): express.Express {
             ? new AppError('bad_request', 'body is not valid JSON')
             : err.status === 415
               ? new AppError('unsupported_media_type', err.message)
-              : new AppError('bad_request', err.message);
+              : err.type
+                ? new AppError('bad_request', err.message)
+                : // A stream error while reading (a compressed body that does not decompress).
+                  new AppError('bad_request', `body could not be read: ${err.message}`);
       if (req.path === '/webhooks/hris') {
         await deps.intake
           .logUnreadable({
@@ -662,14 +665,17 @@ export function loggablePath(p: string): string {
   return p.replace(/^\/(sign|survey)\/[^/]+/, '/$1/[redacted]');
 }
 
+/**
+ * An error body-parser raised while reading a body: its own (with a `type`), or a stream error it
+ * wrapped as a 4xx (a compressed body that does not decompress has a status but no `type`).
+ */
 function isBodyParserError(
   e: unknown,
-): e is { type: string; message: string; status: number; limit?: number } {
+): e is { type?: string; message: string; status: number; limit?: number } {
+  if (typeof e !== 'object' || e === null || !('status' in e)) return false;
+  const { type, status } = e as { type?: unknown; status: unknown };
   return (
-    typeof e === 'object' &&
-    e !== null &&
-    'type' in e &&
-    typeof (e as { type: unknown }).type === 'string' &&
-    'status' in e
+    typeof status === 'number' &&
+    ((typeof type === 'string' && 'type' in e) || (status >= 400 && status < 500 && 'expose' in e))
   );
 }

@@ -574,6 +574,15 @@ test('regressions found by these properties and alongside them: each was a 5xx o
     // An unknown Content-Encoding was a 400; it is an unsupported media type.
     const enc = await call(route('/rescind'), { extraHeaders: [['Content-Encoding', 'bogus']] });
     expect(enc.status).toBe(415);
+    // A gzip body that does not decompress was an unhandled error: 500. It is a bad body.
+    const gz = await call(route('/rescind'), {
+      body: 'not gzip at all',
+      extraHeaders: [['Content-Encoding', 'gzip']],
+    });
+    expect({ status: gz.status, message: errorOf(gz.json).message }).toEqual({
+      status: 400,
+      message: expect.stringMatching(/body could not be read/),
+    });
   });
   // An update no worker answers (the offboarding's worker is down) ran into its 15 s deadline and was
   // answered 500 "internal error"; it is 503, retry later. The dispatcher starts this departure's
