@@ -6,7 +6,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { OwnedCredentialRef, PlannedStep, Rescission, RevocationPlan, StepOutcome } from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import { endOfLastDay, noticePeriodEnd } from '../lib/calendar';
-import { audit, Prisma, type Db } from '../lib/db';
+import { audit, isDatabaseUnavailable, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import type { RevokeResult, Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
@@ -119,6 +119,29 @@ export function createActivities(deps: ActivityDeps) {
     executingSystem: p.executingSystem,
   });
 
+  /**
+   * Runs a database call of a revocation attempt; while Offboard's own database cannot be reached,
+   * waits for it (heartbeating) as long as the attempt has time left. An outage of our database is not
+   * the target's failure: it must not use up the retries the catalog gives the target, and the target
+   * is not called until the attempt is recorded.
+   */
+  async function whileDatabaseDown<T>(fn: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const { currentAttemptScheduledTimestampMs: scheduled, startToCloseTimeoutMs: timeout } = ctx.info;
+    const deadline = scheduled + timeout - 1_000;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isDatabaseUnavailable(e) || Date.now() + delay >= deadline) throw e;
+        ctx.heartbeat();
+        await ctx.sleep(delay);
+      }
+    }
+  }
+
+  /** Step states a late (timed-out) attempt must not overwrite. */
+  const SETTLED_STEP_STATUSES = ['green', 'yellow'];
   const stepWhere = (r: StepRef) => ({
     departureId_systemId_action: { departureId: r.departureId, systemId: r.systemId, action: r.action },
   });
@@ -182,14 +205,19 @@ export function createActivities(deps: ActivityDeps) {
     return c;
   }
 
-  /** Records the start of an attempt in the step table. */
+  /**
+   * Records the start of an attempt in the step table. Never moves a step back from green or yellow: an
+   * attempt that timed out can still be running here (its database call stuck in a database outage)
+   * after a later attempt confirmed the step, and must not make the record say "running" again.
+   */
   async function markAttempt(ref: StepRef): Promise<void> {
     const attempt = Context.current().info.attempt;
+    const key = stepWhere(ref).departureId_systemId_action;
+    await db.stepRecord.updateMany({ where: { ...key, startedAt: null }, data: { startedAt: new Date() } });
     await db.stepRecord.updateMany({
-      where: { ...stepWhere(ref).departureId_systemId_action, startedAt: null },
-      data: { startedAt: new Date() },
+      where: { ...key, status: { notIn: SETTLED_STEP_STATUSES } },
+      data: { status: 'running', attempts: attempt },
     });
-    await db.stepRecord.update({ where: stepWhere(ref), data: { status: 'running', attempts: attempt } });
   }
 
   /** Opens (or finds) the step's ticket and records the step yellow. */
@@ -199,13 +227,15 @@ export function createActivities(deps: ActivityDeps) {
     who: Subject,
     owned?: OwnedCredentialRef,
   ): Promise<StepOutcome> {
-    const t = await openTicket(ref, sys, who, owned);
+    const t = await whileDatabaseDown(() => openTicket(ref, sys, who, owned));
     const actedAt = new Date();
     const detail = `ticket ${t.id} opened for ${sys.owner.name}, due ${t.due.toISOString()}`;
-    await db.stepRecord.update({
-      where: stepWhere(ref),
-      data: { status: 'yellow', actedAt, lastError: null, evidence: { ticketId: t.id, slaDueAt: t.due } },
-    });
+    await whileDatabaseDown(() =>
+      db.stepRecord.update({
+        where: stepWhere(ref),
+        data: { status: 'yellow', actedAt, lastError: null, evidence: { ticketId: t.id, slaDueAt: t.due } },
+      }),
+    );
     return {
       outcome: 'ticket_opened',
       attempts: Context.current().info.attempt,
@@ -231,24 +261,29 @@ export function createActivities(deps: ActivityDeps) {
     try {
       const r = await call();
       const confirmedAt = new Date();
-      await db.stepRecord.update({
-        where: stepWhere(ref),
-        data: {
-          status: 'green',
-          actedAt: confirmedAt,
-          confirmedAt,
-          finishedAt: confirmedAt,
-          lastError: null,
-          evidence: { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
-        },
+      await whileDatabaseDown(async () => {
+        await db.stepRecord.update({
+          where: stepWhere(ref),
+          data: {
+            status: 'green',
+            actedAt: confirmedAt,
+            confirmedAt,
+            finishedAt: confirmedAt,
+            lastError: null,
+            evidence: { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
+          },
+        });
+        await audit(db, {
+          actor: `worker:${executingSystem}`,
+          action: 'step_confirmed',
+          departureId: ref.departureId,
+          details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
+        });
       });
-      await audit(db, {
-        actor: `worker:${executingSystem}`,
-        action: 'step_confirmed',
-        departureId: ref.departureId,
-        details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
-      });
-      if (r.facts?.managerEmail) await learnManager(ref.departureId, r.facts.managerEmail, sys.id);
+      if (r.facts?.managerEmail) {
+        const managerEmail = r.facts.managerEmail;
+        await whileDatabaseDown(() => learnManager(ref.departureId, managerEmail, sys.id));
+      }
       ctx.log.info('step confirmed', {
         systemId: sys.id,
         action: ref.action,
@@ -266,7 +301,10 @@ export function createActivities(deps: ActivityDeps) {
     } catch (e) {
       const message = truncate(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
       await db.stepRecord
-        .update({ where: stepWhere(ref), data: { lastError: message } })
+        .updateMany({
+          where: { ...stepWhere(ref).departureId_systemId_action, status: { notIn: SETTLED_STEP_STATUSES } },
+          data: { lastError: message },
+        })
         .catch(() => undefined);
       ctx.log.warn('step attempt failed', { systemId: sys.id, action: ref.action, attempt, error: message });
       if (e instanceof TargetThrottledError) {
@@ -426,8 +464,8 @@ export function createActivities(deps: ActivityDeps) {
      */
     async revokeAccess(ref: StepRef): Promise<StepOutcome> {
       const sys = system(ref.systemId);
-      const who = await subject(ref.departureId);
-      await markAttempt(ref);
+      const who = await whileDatabaseDown(() => subject(ref.departureId));
+      await whileDatabaseDown(() => markAttempt(ref));
       if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
       const connector = connectorOf(sys);
       return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
@@ -440,8 +478,8 @@ export function createActivities(deps: ActivityDeps) {
     async discoverOwnedCredentials(input: DiscoverRef): Promise<StepOutcome> {
       const ref = { departureId: input.departureId, systemId: input.systemId, action: input.action };
       const sys = system(ref.systemId);
-      const who = await subject(ref.departureId);
-      await markAttempt(ref);
+      const who = await whileDatabaseDown(() => subject(ref.departureId));
+      await whileDatabaseDown(() => markAttempt(ref));
       const connector = connectorOf(sys);
       if (!connector.discoverOwned)
         throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
@@ -458,14 +496,18 @@ export function createActivities(deps: ActivityDeps) {
               : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
         };
       });
-      const base = await db.stepRecord.count({ where: { departureId: ref.departureId } });
+      const base = await whileDatabaseDown(() =>
+        db.stepRecord.count({ where: { departureId: ref.departureId } }),
+      );
       const discovered = found.map((item, i) =>
         ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem),
       );
-      await db.stepRecord.createMany({
-        data: discovered.map((p) => stepRow(ref.departureId, p, null)),
-        skipDuplicates: true,
-      });
+      await whileDatabaseDown(() =>
+        db.stepRecord.createMany({
+          data: discovered.map((p) => stepRow(ref.departureId, p, null)),
+          skipDuplicates: true,
+        }),
+      );
       return { ...outcome, discovered };
     },
 
@@ -475,9 +517,9 @@ export function createActivities(deps: ActivityDeps) {
      */
     async revokeOwnedCredential(ref: OwnedStepRef): Promise<StepOutcome> {
       const sys = system(ref.systemId);
-      const who = await subject(ref.departureId);
+      const who = await whileDatabaseDown(() => subject(ref.departureId));
       const stepRef = { departureId: ref.departureId, systemId: ref.systemId, action: ref.action };
-      await markAttempt(stepRef);
+      await whileDatabaseDown(() => markAttempt(stepRef));
       if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
       const connector = connectorOf(sys);
       if (!connector.revokeOwned)

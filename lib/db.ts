@@ -14,6 +14,23 @@ export function createDb(connectionString: string, opts: { max?: number } = {}):
   return new PrismaClient({ adapter });
 }
 
+/**
+ * True when `e` says the database cannot be reached right now (refused or dropped connection, server
+ * starting up or shutting down, no pool connection in time), as opposed to a query it refused.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (e instanceof Prisma.PrismaClientInitializationError) return true;
+  if (
+    e instanceof Prisma.PrismaClientKnownRequestError &&
+    ['P1001', 'P1002', 'P1008', 'P1017', 'P2024'].includes(e.code)
+  )
+    return true;
+  const message = e instanceof Error ? e.message : String(e);
+  return /Can't reach database server|Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|Server has closed the connection/i.test(
+    message,
+  );
+}
+
 /** True when `e` is a unique-constraint violation (Prisma P2002). */
 export function isUniqueViolation(e: unknown): boolean {
   return e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';

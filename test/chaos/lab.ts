@@ -63,7 +63,7 @@ export async function startLab(): Promise<Lab> {
   const root = path.join(env.root, uniq('chaos'));
   mkdirSync(root, { recursive: true });
   const dbFilename = path.join(root, 'temporal.sqlite');
-  let pg: Pg | null = await startPostgres(root);
+  let pg: Pg | null = await startPostgres(root, { durableCommits: true });
   const pgPort = pg.port;
   migrate(pg.url);
   const databaseUrl = pg.url;
@@ -158,7 +158,7 @@ export async function startLab(): Promise<Lab> {
       pg = null;
     },
     async startPostgres() {
-      pg = await startPostgres(root, { port: pgPort });
+      pg = await startPostgres(root, { port: pgPort, durableCommits: true });
     },
     workerLog: () => log,
     async stop() {

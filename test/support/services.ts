@@ -78,7 +78,14 @@ function asPostgres(cmd: string, args: string[]): ChildProcess {
  */
 export async function startPostgres(
   root: string,
-  opts: { port?: number } = {},
+  opts: {
+    port?: number;
+    /**
+     * Commits survive a crash of the server (synchronous_commit on). Off for speed by default; the chaos
+     * tests, which crash it, turn it on, as any production server has it.
+     */
+    durableCommits?: boolean;
+  } = {},
 ): Promise<Started & { url: string; port: number }> {
   const bin = pgBinDir();
   const dir = path.join(root, 'pg');
@@ -120,7 +127,7 @@ export async function startPostgres(
     '-c',
     'fsync=off',
     '-c',
-    'synchronous_commit=off',
+    `synchronous_commit=${opts.durableCommits ? 'on' : 'off'}`,
     '-c',
     'full_page_writes=off',
     '-c',
