@@ -242,6 +242,22 @@ export function createIntake(deps: IntakeDeps) {
     base: EventBase,
     origin: Origin,
   ): Promise<IntakeAnswer> {
+    const inline = deps.starter.claimInlineStart();
+    try {
+      return await storeAndStart(event, key, base, origin, inline);
+    } finally {
+      if (inline) deps.starter.releaseInlineStart();
+    }
+  }
+
+  /** `acceptDeparture` with its start slot: `inline` starts the workflow before answering. */
+  async function storeAndStart(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+    inline: boolean,
+  ): Promise<IntakeAnswer> {
     const webhookId = base.webhookId;
     const t = event.termination!;
     const terminationKey = new Date(t.confirmedAt).toISOString();
@@ -320,6 +336,8 @@ export function createIntake(deps: IntakeDeps) {
               confirmedAt: new Date(t.confirmedAt),
               lastDay: t.lastDay ?? null,
               occurredAt: new Date(event.occurredAt),
+              // Counted now when the start follows this transaction (the dispatcher counts its own).
+              startAttempts: inline ? 1 : 0,
             },
           });
           created = true;
@@ -387,9 +405,18 @@ export function createIntake(deps: IntakeDeps) {
       };
     }
 
+    if (!inline) {
+      // A burst: stored and answered at once; the dispatcher starts it in the background.
+      deps.starter.queued();
+      return {
+        status: 202,
+        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'queued' },
+      };
+    }
     const started = await deps.starter.startDeparture(
       departure,
       origin.source === 'hris' ? 'hris-webhook' : origin.actor,
+      { fresh: true },
     );
     if (started.started) {
       await db.triggerEvent.update({ where: { idempotencyKey: key }, data: { outcome: 'started' } });

@@ -38,6 +38,13 @@ export interface StarterDeps {
   logger: Logger;
   /** How long one start may take before the event is answered "queued". */
   startTimeoutMs?: number;
+  /**
+   * How many starts intake may run while answering (default 8). Beyond that a burst's events are
+   * answered "queued" at once and the dispatcher, woken, starts them in the background.
+   */
+  maxInlineStarts?: number;
+  /** How many starts one dispatcher pass runs at once (default 16). */
+  dispatchConcurrency?: number;
 }
 
 export type StartResult = { started: true } | { started: false; error: string };
@@ -68,6 +75,11 @@ function searchAttributesOf(d: DepartureRow): SearchAttributePair[] {
 export function createStarter(deps: StarterDeps) {
   const { db, client, logger } = deps;
   const timeout = deps.startTimeoutMs ?? 3_000;
+  const maxInline = deps.maxInlineStarts ?? 8;
+  const concurrency = deps.dispatchConcurrency ?? 16;
+  let inlineStarts = 0;
+  /** Set by `runDispatcher`: runs a dispatcher pass now rather than at the next interval. */
+  let wakeDispatcher: () => void = () => undefined;
 
   /** True when the workflow with this id already runs (or ran) for this very departure. */
   async function alreadyOurs(d: DepartureRow): Promise<boolean> {
@@ -97,24 +109,36 @@ export function createStarter(deps: StarterDeps) {
       });
   }
 
-  /** Starts one departure's workflow; never throws for Temporal being unavailable. */
-  async function startDeparture(d: DepartureRow, by: string): Promise<StartResult> {
+  /**
+   * Starts one departure's workflow; never throws for Temporal being unavailable. `fresh`: the departure
+   * was created with `startAttempts` 1 in the caller's transaction a moment ago, so this is its first
+   * start and no rescission can be stored for it yet (a later one is delivered as a signal).
+   */
+  async function startDeparture(
+    d: DepartureRow,
+    by: string,
+    opts: { fresh?: boolean } = {},
+  ): Promise<StartResult> {
     try {
-      const prior = await db.departure.update({
-        where: { id: d.id },
-        data: { startAttempts: { increment: 1 } },
-        select: { startAttempts: true },
-      });
-      // Only a retry can find its own earlier start (whose answer was lost); a first start skips the RPC.
-      if (prior.startAttempts > 1 && (await alreadyOurs(d))) {
-        await markStarted(d, by);
-        return { started: true };
+      if (!opts.fresh) {
+        const prior = await db.departure.update({
+          where: { id: d.id },
+          data: { startAttempts: { increment: 1 } },
+          select: { startAttempts: true },
+        });
+        // Only a retry can find its own earlier start (whose answer was lost); a first start skips the RPC.
+        if (prior.startAttempts > 1 && (await alreadyOurs(d))) {
+          await markStarted(d, by);
+          return { started: true };
+        }
       }
       // A termination rescinded before its workflow could start: the rescission goes in with the start,
       // so the workflow halts before it revokes anything.
-      const rescind = await db.workflowMessage.findFirst({
-        where: { departureId: d.id, kind: 'rescind', status: 'pending' },
-      });
+      const rescind = opts.fresh
+        ? null
+        : await db.workflowMessage.findFirst({
+            where: { departureId: d.id, kind: 'rescind', status: 'pending' },
+          });
       if (rescind) {
         // signalWithStart signals whatever runs under this id: make sure nothing does.
         const running = await client
@@ -302,40 +326,92 @@ export function createStarter(deps: StarterDeps) {
   async function dispatchPending(limit = 100): Promise<number> {
     await deliverMessages(undefined, limit);
     const pending = await db.departure.findMany({
-      where: { workflowStartedAt: null, status: 'accepted' },
+      where: {
+        workflowStartedAt: null,
+        status: 'accepted',
+        // Not one whose inline start (intake's) may still be in flight: it was tried in the last
+        // `timeout`; once that has passed without a start, it is ours.
+        OR: [{ startAttempts: 0 }, { updatedAt: { lt: new Date(Date.now() - timeout) } }],
+      },
       orderBy: { createdAt: 'asc' },
       take: limit,
     });
     let started = 0;
-    for (const d of pending) {
-      const r = await startDeparture(d, 'dispatcher');
-      if (r.started) started++;
-      else if (!r.error.startsWith('a different offboarding')) break; // Temporal still down: try later.
+    // Oldest first, `concurrency` at a time; a batch with a start Temporal refused ends the pass.
+    for (let i = 0; i < pending.length; i += concurrency) {
+      const results = await Promise.all(
+        pending.slice(i, i + concurrency).map((d) => startDeparture(d, 'dispatcher')),
+      );
+      started += results.filter((r) => r.started).length;
+      // Temporal still down: try later.
+      if (results.some((r) => !r.started && !r.error.startsWith('a different offboarding'))) break;
     }
     return started;
+  }
+
+  /**
+   * Intake claims a start slot before it stores a departure: granted while fewer than `maxInlineStarts`
+   * run, so a quiet system starts the workflow while answering ("started"). Refused in a burst: the
+   * departure is stored for the dispatcher and answered "queued" (see `queued`). Release with `release`.
+   */
+  function claimInlineStart(): boolean {
+    if (inlineStarts >= maxInline) return false;
+    inlineStarts++;
+    return true;
+  }
+  function releaseInlineStart(): void {
+    inlineStarts--;
+  }
+  /** A departure was stored without a start slot: wake the dispatcher to start it in the background. */
+  function queued(): void {
+    wakeDispatcher();
   }
 
   /** Runs `dispatchPending` every `intervalMs` until the returned stop function is called. */
   function runDispatcher(intervalMs: number): () => Promise<void> {
     let stopped = false;
+    let running = false;
+    let again = false;
     let current: Promise<unknown> = Promise.resolve();
     const tick = async () => {
       if (stopped) return;
+      running = true;
+      again = false;
       current = dispatchPending().catch((e: unknown) =>
         logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'dispatcher pass failed'),
       );
       await current;
-      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+      running = false;
+      // Woken during the pass: go again at once (the pass may have missed what was queued meanwhile).
+      if (!stopped) timer = setTimeout(() => void tick(), again ? 0 : intervalMs);
     };
     let timer = setTimeout(() => void tick(), intervalMs);
+    wakeDispatcher = () => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => void tick(), 0);
+    };
     return async () => {
       stopped = true;
+      wakeDispatcher = () => undefined;
       clearTimeout(timer);
       await current;
     };
   }
 
-  return { startDeparture, deliverMessages, dispatchPending, runDispatcher };
+  return {
+    startDeparture,
+    claimInlineStart,
+    releaseInlineStart,
+    queued,
+    deliverMessages,
+    dispatchPending,
+    runDispatcher,
+  };
 }
 
 export type Starter = ReturnType<typeof createStarter>;

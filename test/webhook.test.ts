@@ -244,6 +244,39 @@ test('a concurrent burst of the same webhook-id starts exactly one workflow', as
   expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
 });
 
+test('a burst of distinct departures: a few start while answering, the rest are answered "queued" and started at once in the background', async () => {
+  // More concurrent new departures than intake starts inline (8): the answer does not wait for Temporal.
+  const ids = Array.from({ length: 24 }, () => uniq('WB'));
+  const answers = await Promise.all(
+    ids.map((id) => {
+      const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+      return post(url(), d.body, d.headers);
+    }),
+  );
+  expect(answers.map((a) => a.status)).toEqual(Array(24).fill(202));
+  const actions = answers.map((a) => a.json.action as string);
+  expect(actions.filter((a) => a !== 'started' && a !== 'queued')).toEqual([]);
+  expect(actions.filter((a) => a === 'queued').length).toBeGreaterThan(0);
+  // Woken, the dispatcher starts the queued ones well before its next interval would come round.
+  await eventually(
+    async () =>
+      (await stack.db.departure.count({
+        where: { employeeId: { in: ids }, workflowStartedAt: { not: null } },
+      })) === ids.length,
+    30_000,
+    'every departure of the burst started',
+  );
+  for (const id of ids) {
+    const runs = [];
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = 'offboarding:${id}'` }))
+      runs.push(w);
+    expect(runs).toHaveLength(1);
+  }
+  // A queued departure's start was counted once (no "retry" of a start never tried).
+  const rows = await stack.db.departure.findMany({ where: { employeeId: { in: ids } } });
+  expect(rows.map((r) => r.startAttempts)).toEqual(Array(24).fill(1));
+});
+
 test('with Temporal unreachable an event is stored and answered "queued", then started once Temporal is back', async () => {
   const deadPort = await freePort();
   // An API whose Temporal address points nowhere: the event must still be accepted durably.
