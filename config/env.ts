@@ -69,6 +69,33 @@ const origins = z.string().transform((s, ctx) => {
   return out;
 });
 
+/** A whole number written in decimal digits (an empty or fractional value is refused, not read as 0). */
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, `must be a whole number from ${min} to ${max}`)
+        .max(max, `must be a whole number from ${min} to ${max}`),
+    );
+
+/**
+ * Defaults of the worker's tuning (docs/runbook.md, "Sizing the worker"). The cache is the worker's
+ * memory: each cached offboarding holds its workflow state in the worker (about 0.9 MiB measured with
+ * `npm run bench -- memory`). The SDK's own default (derived from the V8 heap limit: about 2,300 on a
+ * 4 GiB heap) let 1,000 open offboardings take the worker to 1.13 GiB; 250 keeps a worker holding
+ * 10,000 of them within 1 GiB. Concurrency defaults are the SDK's own.
+ */
+export const WORKER_TUNING_DEFAULTS = {
+  WORKER_MAX_CACHED_WORKFLOWS: 250,
+  WORKER_MAX_CONCURRENT_ACTIVITIES: 100,
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 40,
+} as const;
+
 const envFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -113,6 +140,29 @@ const envFields = z.object({
   PAYLOAD_CODEC_KEYS: codecKeys.optional(),
   /** Origins of the Temporal Web UI allowed to call `/codec/*` from the browser. */
   CODEC_CORS_ORIGINS: origins.default(['http://127.0.0.1:8233', 'http://localhost:8233']),
+  /**
+   * Offboardings whose workflow state the worker keeps in memory between tasks (Temporal
+   * `maxCachedWorkflows`): 0 turns the cache off (every task replays the history), otherwise at least 2.
+   * Bounds the worker's memory whatever the number of open offboardings; one evicted is replayed from
+   * its history at its next task.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: wholeNumber(0, 100_000)
+    .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2')
+    .default(WORKER_TUNING_DEFAULTS.WORKER_MAX_CACHED_WORKFLOWS),
+  /**
+   * Activities the worker runs at once on the main task queue (`maxConcurrentActivityTaskExecutions`).
+   * Systems with a catalog `rateLimit` run on their own queues with limits derived from it.
+   */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: wholeNumber(1, 10_000).default(
+    WORKER_TUNING_DEFAULTS.WORKER_MAX_CONCURRENT_ACTIVITIES,
+  ),
+  /**
+   * Workflow tasks the worker runs at once (`maxConcurrentWorkflowTaskExecutions`): at least 2, and
+   * no more than WORKER_MAX_CACHED_WORKFLOWS while the cache is on.
+   */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: wholeNumber(2, 10_000).default(
+    WORKER_TUNING_DEFAULTS.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  ),
 });
 
 /** The configuration schema: the fields, plus what depends on more than one of them. */
@@ -122,6 +172,14 @@ export const envSchema = envFields.superRefine((c, ctx) => {
       code: 'custom',
       path: ['PAYLOAD_CODEC_KEYS'],
       message: 'is required when NODE_ENV=production (keyId:base64 of 32 bytes, comma-separated)',
+    });
+  // Only when both are valid on their own (zod runs this refinement after field issues too).
+  const cache = c.WORKER_MAX_CACHED_WORKFLOWS;
+  if (Number.isInteger(cache) && cache >= 2 && c.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS > cache)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'],
+      message: `must not exceed WORKER_MAX_CACHED_WORKFLOWS (${c.WORKER_MAX_CACHED_WORKFLOWS}) while the cache is on`,
     });
 });
 

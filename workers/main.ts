@@ -2,6 +2,7 @@
  * Worker process: `npm run start:worker`. Parses config and the catalog (failing fast with the field
  * named), then serves the offboarding task queue until SIGINT/SIGTERM.
  */
+import { getHeapStatistics } from 'node:v8';
 import { loadCatalog } from '../config/catalog';
 import { loadConfig } from '../config/env';
 import { closeConnectors, createConnectors } from '../activities/connectors';
@@ -9,7 +10,7 @@ import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
-import { createOffboardingWorker } from './worker';
+import { createOffboardingWorker, workerTuning } from './worker';
 
 /** Starts a worker in this process; `stop()` shuts it down and releases its connections. */
 export async function startWorkerInProcess(
@@ -39,8 +40,20 @@ export async function startWorkerInProcess(
       publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
     },
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
+    extra: workerTuning(cfg),
   });
-  logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, systems: catalog.systems.length }, 'worker started');
+  const o = worker.main.options;
+  logger.info(
+    {
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      systems: catalog.systems.length,
+      maxCachedWorkflows: o.maxCachedWorkflows,
+      maxConcurrentActivities: cfg.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: cfg.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+    },
+    'worker started',
+  );
   const done = (async () => {
     try {
       await worker.run();

@@ -8,6 +8,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { AppConfig } from '../config/env';
 import { systemTaskQueue } from '../contract';
 
 export interface OffboardingWorkerOptions {
@@ -22,6 +23,7 @@ export interface OffboardingWorkerOptions {
   dataConverter: DataConverter;
   /** A pre-built bundle (tests build it once); otherwise the worker bundles `workflows/`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** More options of the main worker, e.g. its tuning (`workerTuning`). */
   extra?: Partial<WorkerOptions>;
 }
 
@@ -94,6 +96,27 @@ export function systemWorkerLimits(limit: { revocationsPerSecond: number; maxCon
     maxTaskQueueActivitiesPerSecond: rate,
     maxActivitiesPerSecond: pace,
     maxConcurrentActivityTaskExecutions: inFlight,
+  } satisfies Partial<WorkerOptions>;
+}
+
+/**
+ * The main worker's tuning from the process configuration (WORKER_MAX_* in config/env.ts, described in
+ * docs/runbook.md): its workflow cache, which bounds its memory, and how many activities and workflow
+ * tasks it runs at once. The per-system workers run activities only; their limits come from the
+ * catalog's `rateLimit` (`systemWorkerLimits`).
+ */
+export function workerTuning(
+  cfg: Pick<
+    AppConfig,
+    | 'WORKER_MAX_CACHED_WORKFLOWS'
+    | 'WORKER_MAX_CONCURRENT_ACTIVITIES'
+    | 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'
+  >,
+) {
+  return {
+    maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivityTaskExecutions: cfg.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: cfg.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   } satisfies Partial<WorkerOptions>;
 }
 

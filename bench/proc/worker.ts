@@ -1,10 +1,12 @@
 /**
  * A benchmark worker process. `BENCH_WORKER_KIND=offboard` (default) is the production worker
- * (workers/main.ts: the same config, catalog, database, mailer, connectors and `createOffboardingWorker`),
- * with optional extra worker options from `BENCH_WORKER_OPTIONS` (JSON, e.g. {"maxCachedWorkflows":10000});
- * `floor` serves bench/workflows/floor.ts with a no-op activity. Prints one `READY <json>` line with the
- * effective settings, then serves until SIGTERM/SIGINT.
+ * (workers/main.ts: the same config, catalog, database, mailer, connectors, `createOffboardingWorker`
+ * and tuning from the WORKER_MAX_* variables), with optional extra worker options from
+ * `BENCH_WORKER_OPTIONS` (JSON, e.g. {"maxCachedWorkflows":10000}) taking precedence over that tuning;
+ * `floor` serves bench/workflows/floor.ts with a no-op activity, tuned the same way. Prints one
+ * `READY <json>` line with the effective settings, then serves until SIGTERM/SIGINT.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { WorkerOptions } from '@temporalio/worker';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { closeConnectors, createConnectors } from '../../activities/connectors';
@@ -14,7 +16,7 @@ import { createDb } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { createMailer } from '../../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from '../../workers/temporal';
-import { createOffboardingWorker } from '../../workers/worker';
+import { createOffboardingWorker, workerTuning } from '../../workers/worker';
 
 function settings(w: Worker) {
   const o = w.options;
@@ -26,13 +28,18 @@ function settings(w: Worker) {
     maxActivitiesPerSecond: o.maxActivitiesPerSecond ?? null,
     maxTaskQueueActivitiesPerSecond: o.maxTaskQueueActivitiesPerSecond ?? null,
     stickyQueueScheduleToStartTimeout: o.stickyQueueScheduleToStartTimeoutMs,
+    /** The V8 heap limit of this process (Node's default, or --max-old-space-size). */
+    heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
   };
 }
 
 async function main(): Promise<void> {
-  const extra = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
   const kind = process.env.BENCH_WORKER_KIND ?? 'offboard';
   const cfg = loadConfig(process.env);
+  const extra: Partial<WorkerOptions> = {
+    ...workerTuning(cfg),
+    ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>),
+  };
   const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'bench-worker' });
   installRuntime(logger);
   let run: Promise<void>;

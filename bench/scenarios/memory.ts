@@ -5,7 +5,9 @@
  * one SCIM system, so the revocation pass is short. Departures are written to PostgreSQL as intake
  * would and started with the API's own starter (server/starter.ts) straight from this process; the
  * API itself is not running. RSS (VmRSS, and the peak VmHWM) of the worker process is read from /proc
- * before the first start and once every offboarding is parked and the worker is idle.
+ * before the first start and once every offboarding is parked and the worker is idle. The worker is
+ * tuned as in production, by WORKER_MAX_CACHED_WORKFLOWS and the other WORKER_MAX_* variables
+ * (`--max-cached` sets the first); its heap by `--worker-node-args "--max-old-space-size=<MiB>"`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -151,7 +153,10 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
       `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`,
     );
     const loadAfter = loadAverage();
-    const maxCached = (worker.settings.main as { maxCachedWorkflows: number }).maxCachedWorkflows;
+    const { maxCachedWorkflows: maxCached, heapLimitMiB } = worker.settings.main as {
+      maxCachedWorkflows: number;
+      heapLimitMiB: number;
+    };
 
     let floor: Record<string, unknown> | null = null;
     if (o.floors) {
@@ -215,25 +220,28 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
       cpu: cpuUsed,
       load: { before: loadBefore, after: loadAfter },
     };
-    printTable(`memory: ${o.count} open offboardings (maxCachedWorkflows ${maxCached})`, [
-      ['measure', 'RSS before', 'RSS after', 'peak', 'per workflow'],
+    printTable(
+      `memory: ${o.count} open offboardings (maxCachedWorkflows ${maxCached}, V8 heap limit ${heapLimitMiB} MiB)`,
       [
-        'Offboard worker',
-        `${mib(before.rss)} MiB`,
-        `${mib(after.rss)} MiB`,
-        `${mib(after.peak)} MiB`,
-        `${perWorkflowKiB} KiB`,
+        ['measure', 'RSS before', 'RSS after', 'peak', 'per workflow'],
+        [
+          'Offboard worker',
+          `${mib(before.rss)} MiB`,
+          `${mib(after.rss)} MiB`,
+          `${mib(after.peak)} MiB`,
+          `${perWorkflowKiB} KiB`,
+        ],
+        floor
+          ? [
+              'floor (b) parked no-op workflows',
+              `${floor.rssBeforeMiB as number} MiB`,
+              `${floor.rssAfterMiB as number} MiB`,
+              `${floor.peakMiB as number} MiB`,
+              `${floor.perWorkflowKiB as number} KiB`,
+            ]
+          : ['floor (b)', '-', '-', '-', '-'],
       ],
-      floor
-        ? [
-            'floor (b) parked no-op workflows',
-            `${floor.rssBeforeMiB as number} MiB`,
-            `${floor.rssAfterMiB as number} MiB`,
-            `${floor.peakMiB as number} MiB`,
-            `${floor.perWorkflowKiB as number} KiB`,
-          ]
-        : ['floor (b)', '-', '-', '-', '-'],
-    ]);
+    );
     console.log(
       `${parked}/${o.count} parked (${running.count} running in Temporal) after ${Math.round(parkedS)} s; goal < 1 GiB: ${result.meetsGoal ? 'met' : 'NOT met'}; load ${loadBefore.join(' ')} -> ${loadAfter.join(' ')}`,
     );

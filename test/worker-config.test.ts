@@ -1,0 +1,87 @@
+/**
+ * The worker's tuning (WORKER_MAX_* in config/env.ts): parsed once with the rest of the configuration,
+ * a bad value stops the process with the variable named, and `workerTuning` hands the values to the
+ * Temporal worker under the SDK's option names.
+ */
+import { loadConfig, WORKER_TUNING_DEFAULTS } from '../config/env';
+import { workerTuning } from '../workers/worker';
+
+const base = { DATABASE_URL: 'postgresql://x@127.0.0.1/x' };
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`accepted: ${JSON.stringify(env)}`);
+}
+
+test('defaults: a bounded workflow cache, the SDK concurrency defaults', () => {
+  const cfg = loadConfig(base);
+  expect(cfg.WORKER_MAX_CACHED_WORKFLOWS).toBe(250);
+  expect(cfg.WORKER_MAX_CONCURRENT_ACTIVITIES).toBe(100);
+  expect(cfg.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS).toBe(40);
+  expect(workerTuning(cfg)).toEqual({
+    maxCachedWorkflows: WORKER_TUNING_DEFAULTS.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivityTaskExecutions: WORKER_TUNING_DEFAULTS.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: WORKER_TUNING_DEFAULTS.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  });
+});
+
+test('values from the environment reach the worker options', () => {
+  const cfg = loadConfig({
+    ...base,
+    WORKER_MAX_CACHED_WORKFLOWS: '500',
+    WORKER_MAX_CONCURRENT_ACTIVITIES: ' 20 ',
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8',
+  });
+  expect(workerTuning(cfg)).toEqual({
+    maxCachedWorkflows: 500,
+    maxConcurrentActivityTaskExecutions: 20,
+    maxConcurrentWorkflowTaskExecutions: 8,
+  });
+  // 0 turns the cache off; the workflow-task limit is then not bounded by it.
+  expect(workerTuning(loadConfig({ ...base, WORKER_MAX_CACHED_WORKFLOWS: '0' })).maxCachedWorkflows).toBe(0);
+});
+
+test.each([
+  [
+    'WORKER_MAX_CACHED_WORKFLOWS',
+    'lots',
+    /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number from 0 to 100000/,
+  ],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '', /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '2.5', /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '-1', /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '1e3', /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '100001', /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/],
+  ['WORKER_MAX_CACHED_WORKFLOWS', '1', /WORKER_MAX_CACHED_WORKFLOWS: must be 0 \(no cache\) or at least 2/],
+  [
+    'WORKER_MAX_CONCURRENT_ACTIVITIES',
+    '0',
+    /WORKER_MAX_CONCURRENT_ACTIVITIES: must be a whole number from 1/,
+  ],
+  ['WORKER_MAX_CONCURRENT_ACTIVITIES', '10x', /WORKER_MAX_CONCURRENT_ACTIVITIES: must be a whole number/],
+  [
+    'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
+    '1',
+    /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must be a whole number from 2/,
+  ],
+])('%s=%j is refused with the variable named', (name, value, message) => {
+  const error = errorOf({ [name]: value });
+  expect(error).toMatch(/^Invalid configuration:/);
+  expect(error).toMatch(message);
+  // Only the bad variable is reported.
+  expect(error.trim().split('\n')).toHaveLength(2);
+});
+
+test('more concurrent workflow tasks than cached workflows is refused (the SDK would lower it silently)', () => {
+  expect(errorOf({ WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '40' })).toMatch(
+    /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must not exceed WORKER_MAX_CACHED_WORKFLOWS \(10\)/,
+  );
+  expect(
+    loadConfig({ ...base, WORKER_MAX_CACHED_WORKFLOWS: '0', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '40' })
+      .WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  ).toBe(40);
+});
