@@ -142,6 +142,25 @@ export function createApp(deps: AppDeps): express.Express {
     if (!d) throw new AppError('not_found', `no departure ${id}`);
     return d.workflowId;
   };
+  /**
+   * The handle of the run serving departure `id`, for a signal or update. A rehired employee's later
+   * offboarding runs under the same workflow id: a message meant for the earlier (finished) departure
+   * must not reach it, so the current run's memo must name this departure; otherwise 409.
+   */
+  const runOf = async (id: string, workflowId: string, what: string) => {
+    let memo: { departureId?: string } | undefined;
+    try {
+      const desc = await client.withDeadline(Date.now() + 5_000, () =>
+        client.workflow.getHandle(workflowId).describe(),
+      );
+      memo = (await desc.memo) as { departureId?: string } | undefined;
+    } catch (e) {
+      if (!(e instanceof WorkflowNotFoundError)) throw e;
+    }
+    if (memo?.departureId !== id)
+      throw new AppError('conflict', `the offboarding of departure ${id} is no longer running; ${what}`);
+    return client.workflow.getHandle(workflowId);
+  };
 
   // One child logger per request, with a request id echoed to the caller.
   app.use((req, res, next) => {
@@ -331,8 +350,13 @@ export function createApp(deps: AppDeps): express.Express {
     if (!ticket) throw new AppError('not_found', `no ticket ${String(req.params.id)}`);
     if (ticket.status !== 'open') throw new AppError('conflict', `ticket is ${ticket.status}, not open`);
     const operator = req.operator!;
+    const run = await runOf(
+      ticket.departureId,
+      ticket.departure.workflowId,
+      'close the ticket in the system itself',
+    );
     await client.withDeadline(Date.now() + 5_000, () =>
-      client.workflow.getHandle(ticket.departure.workflowId).signal(confirmTicketSignal, {
+      run.signal(confirmTicketSignal, {
         systemId: ticket.systemId,
         ticketId: ticket.id,
         confirmedBy: operator.name,
@@ -426,9 +450,8 @@ export function createApp(deps: AppDeps): express.Express {
         notes: body.notes,
       };
       try {
-        await client.withDeadline(Date.now() + 5_000, () =>
-          client.workflow.getHandle(dep.workflowId).signal(assetReceivedSignal, receipt),
-        );
+        const run = await runOf(id, dep.workflowId, `record the late return of ${tag} in the asset system`);
+        await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
       } catch (e) {
         if (e instanceof WorkflowNotFoundError)
           throw new AppError(
@@ -461,9 +484,10 @@ export function createApp(deps: AppDeps): express.Express {
       const dep = { workflowId: await workflowIdOf(id) };
       const operator = req.operator!;
       let result: { accepted: string[] };
+      const run = await runOf(id, dep.workflowId, 'use `offboard retry` to reset it');
       try {
         result = await client.withDeadline(Date.now() + 10_000, () =>
-          client.workflow.getHandle(dep.workflowId).executeUpdate(redriveUpdate, {
+          run.executeUpdate(redriveUpdate, {
             args: [{ stepIds: body.stepIds, requestedBy: operator.name, reason: body.reason }],
           }),
         );

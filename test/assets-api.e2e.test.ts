@@ -96,3 +96,66 @@ test('the IT desk records a returned laptop; other roles, unknown tags and repea
   expect((await stack.db.asset.findUniqueOrThrow({ where: { tag } })).status).toBe('returned');
   expect((await received(TOKENS.itdesk)).status).toBe(409);
 }, 90_000);
+
+test("a rehired employee's later offboarding never gets the earlier departure's asset receipt, ticket confirmation or re-drive", async () => {
+  const id = uniq('RH');
+  seedEmployee(stack.standIns, id);
+  const tag = uniq('LAPTOP').toUpperCase();
+  await stack.db.asset.create({
+    data: { tag, name: 'Laptop', category: 'laptop', assignedToEmployeeId: id },
+  });
+  const fire = async (confirmedAt: string) => {
+    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { confirmedAt }));
+    return (await post(`${api.url}/webhooks/hris`, d.body, d.headers)).json.departureId as string;
+  };
+  const first = await fire(new Date(Date.now() - 86_400_000).toISOString());
+  await eventually(
+    async () => stack.db.assetRecovery.findFirst({ where: { departureId: first, status: 'requested' } }),
+    30_000,
+    'first departure asks for the laptop',
+  );
+  await eventually(
+    async () => stack.db.ticket.findFirst({ where: { departureId: first, status: 'open' } }),
+    30_000,
+    'first departure opened a ticket',
+  );
+  // The first offboarding ends (here: its run stops and its record says completed); the employee is
+  // rehired and leaves again: the second offboarding runs under the same workflow id.
+  await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test: first offboarding over');
+  await stack.db.departure.update({ where: { id: first }, data: { status: 'completed' } });
+  const second = await fire(new Date().toISOString());
+  expect(second).not.toBe(first);
+  await eventually(
+    async () => (await stack.db.departure.findUnique({ where: { id: second } }))?.workflowStartedAt,
+    30_000,
+    'second offboarding started',
+  );
+  const handle = stack.client.workflow.getHandle(`offboarding:${id}`);
+  const secondRun = (await handle.describe()).runId;
+
+  const call = (path: string, token: string, body: unknown) =>
+    post(`${api.url}${path}`, JSON.stringify(body), {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    });
+  const ticket = (await stack.db.ticket.findFirst({ where: { departureId: first, status: 'open' } }))!;
+  const answers = [
+    await call(`/departures/${first}/assets/${tag}/received`, TOKENS.itdesk, {
+      condition: 'good',
+      inspectedBy: 'desk-sam',
+    }),
+    await call(`/tickets/${ticket.id}/confirm`, TOKENS.it, { note: 'done by hand' }),
+    await call(`/departures/${first}/redrive`, TOKENS.it, { reason: 'fixed' }),
+  ];
+  expect(answers.map((a) => [a.status, (a.json.error as { message: string }).message])).toEqual([
+    [409, expect.stringMatching(/no longer running; record the late return/)],
+    [409, expect.stringMatching(/no longer running; close the ticket/)],
+    [409, expect.stringMatching(/no longer running; use `offboard retry`/)],
+  ]);
+  // The second offboarding's run got none of it.
+  const history = await stack.client.workflow.getHandle(`offboarding:${id}`, secondRun).fetchHistory();
+  const messages = (history.events ?? []).filter(
+    (e) => e.workflowExecutionSignaledEventAttributes || e.workflowExecutionUpdateAcceptedEventAttributes,
+  );
+  expect(messages).toEqual([]);
+}, 90_000);
