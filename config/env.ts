@@ -134,6 +134,13 @@ const envFields = z.object({
   /** How often the dispatcher retries starting accepted-but-not-started departures. */
   DISPATCH_INTERVAL: duration.default('2s'),
   /**
+   * Workflow starts intake makes while answering, at once. Beyond that (a burst) an accepted departure
+   * is answered "queued" at once and the dispatcher, woken, starts it in the background.
+   */
+  INTAKE_MAX_INLINE_STARTS: wholeNumber(0, 1_000).default(8),
+  /** Workflow starts one dispatcher pass makes at once. */
+  DISPATCH_CONCURRENCY: wholeNumber(1, 1_000).default(16),
+  /**
    * Payload encryption keys (see lib/codec.ts). Required in production; without them (development,
    * tests that opt out) payloads go to Temporal unencrypted. `npm start` generates one.
    */

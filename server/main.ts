@@ -40,7 +40,14 @@ export async function runServer(
     namespace: cfg.TEMPORAL_NAMESPACE,
     dataConverter: dataConverterFrom(cfg),
   });
-  const starter = createStarter({ db, client, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger });
+  const starter = createStarter({
+    db,
+    client,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    logger,
+    maxInlineStarts: cfg.INTAKE_MAX_INLINE_STARTS,
+    dispatchConcurrency: cfg.DISPATCH_CONCURRENCY,
+  });
   const intake = createIntake({
     db,
     secret: cfg.HRIS_WEBHOOK_SECRET,

@@ -85,3 +85,16 @@ test('more concurrent workflow tasks than cached workflows is refused (the SDK w
       .WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   ).toBe(40);
 });
+
+test('intake and dispatcher start limits: defaults, values, bad values named', () => {
+  const cfg = loadConfig(base);
+  expect([cfg.INTAKE_MAX_INLINE_STARTS, cfg.DISPATCH_CONCURRENCY]).toEqual([8, 16]);
+  const set = loadConfig({ ...base, INTAKE_MAX_INLINE_STARTS: '0', DISPATCH_CONCURRENCY: '4' });
+  expect([set.INTAKE_MAX_INLINE_STARTS, set.DISPATCH_CONCURRENCY]).toEqual([0, 4]);
+  expect(errorOf({ INTAKE_MAX_INLINE_STARTS: 'many' })).toMatch(
+    /INTAKE_MAX_INLINE_STARTS: must be a whole number from 0 to 1000/,
+  );
+  expect(errorOf({ DISPATCH_CONCURRENCY: '0' })).toMatch(
+    /DISPATCH_CONCURRENCY: must be a whole number from 1 to 1000/,
+  );
+});
