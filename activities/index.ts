@@ -70,6 +70,19 @@ function truncate(s: string, n = 1000): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
+/** A value for a `jsonb` column in raw SQL, as the Prisma client writes a `Json` field: JSON text. */
+function jsonb(value: Prisma.InputJsonValue): string {
+  return JSON.stringify(value);
+}
+
+/** What the Prisma client throws when `update` finds no row (P2025), for the raw statements below. */
+function stepNotFound(ref: StepRef): Prisma.PrismaClientKnownRequestError {
+  return new Prisma.PrismaClientKnownRequestError(
+    `No record was found for an update: step ${ref.departureId}/${ref.systemId}/${ref.action}.`,
+    { code: 'P2025', clientVersion: Prisma.prismaVersion.client },
+  );
+}
+
 /** Creates the activity functions bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   const { db, catalog, connectors, mailer } = deps;
@@ -205,19 +218,61 @@ export function createActivities(deps: ActivityDeps) {
     return c;
   }
 
+  /*
+   * The step table's writes on the revocation hot path (`markAttempt`, `recordConfirmed`) are one raw
+   * statement each, one round trip. Through the Prisma client they were two statements each, and each
+   * `updateMany` three round trips (it runs in its own BEGIN/COMMIT): eight round trips per step, at
+   * about 2 ms of worker CPU per client statement against 0.6 ms per `$executeRaw`
+   * (`npm run bench -- db`). They write what the client wrote: timestamps from this process's clock
+   * (`@updatedAt` included), JSON as JSON text, P2025 where `update` found no row.
+   */
+
   /**
-   * Records the start of an attempt in the step table. Never moves a step back from green or yellow: an
-   * attempt that timed out can still be running here (its database call stuck in a database outage)
-   * after a later attempt confirmed the step, and must not make the record say "running" again.
+   * Records the start of an attempt in the step table: `startedAt` on the first, `running` and the
+   * attempt number unless the step is settled. Never moves a step back from green or yellow: an attempt
+   * that timed out can still be running here (its database call stuck in a database outage) after a
+   * later attempt confirmed the step, and must not make the record say "running" again.
    */
   async function markAttempt(ref: StepRef): Promise<void> {
     const attempt = Context.current().info.attempt;
-    const key = stepWhere(ref).departureId_systemId_action;
-    await db.stepRecord.updateMany({ where: { ...key, startedAt: null }, data: { startedAt: new Date() } });
-    await db.stepRecord.updateMany({
-      where: { ...key, status: { notIn: SETTLED_STEP_STATUSES } },
-      data: { status: 'running', attempts: attempt },
-    });
+    const now = new Date();
+    const settled = Prisma.join(SETTLED_STEP_STATUSES);
+    await db.$executeRaw`
+      UPDATE "StepRecord"
+         SET "startedAt" = coalesce("startedAt", ${now}),
+             status = CASE WHEN status IN (${settled}) THEN status ELSE 'running' END,
+             attempts = CASE WHEN status IN (${settled}) THEN attempts ELSE ${attempt} END,
+             "updatedAt" = ${now}
+       WHERE "departureId" = ${ref.departureId} AND "systemId" = ${ref.systemId} AND action = ${ref.action}
+         AND ("startedAt" IS NULL OR status NOT IN (${settled}))`;
+  }
+
+  /**
+   * Records the step green with its evidence and appends its `step_confirmed` audit row, in one
+   * statement, so in one transaction (no green step without its audit row). The audit row is the one
+   * `audit()` (lib/db.ts) inserts: `at` and `createdAt` from this clock; `seq`, `prevHash` and `hash`
+   * set by the chain trigger. The step's row is locked before the trigger takes the chain's lock (the
+   * audit row last, as lib/db.ts asks). No step: P2025 and no audit row, as before.
+   */
+  async function recordConfirmed(
+    ref: StepRef,
+    confirmedAt: Date,
+    evidence: Prisma.InputJsonValue,
+    entry: { actor: string; details: Prisma.InputJsonValue },
+  ): Promise<void> {
+    const inserted = await db.$executeRaw`
+      WITH step AS (
+        UPDATE "StepRecord"
+           SET status = 'green', "actedAt" = ${confirmedAt}, "confirmedAt" = ${confirmedAt},
+               "finishedAt" = ${confirmedAt}, "lastError" = NULL, evidence = ${jsonb(evidence)}::jsonb,
+               "updatedAt" = ${confirmedAt}
+         WHERE "departureId" = ${ref.departureId} AND "systemId" = ${ref.systemId} AND action = ${ref.action}
+        RETURNING "departureId")
+      INSERT INTO "AuditEvent" (at, "createdAt", actor, action, "departureId", details)
+      SELECT ${confirmedAt}, ${confirmedAt}, ${entry.actor}, 'step_confirmed', step."departureId",
+             ${jsonb(entry.details)}::jsonb
+        FROM step`;
+    if (inserted === 0) throw stepNotFound(ref);
   }
 
   /** Opens (or finds) the step's ticket and records the step yellow. */
@@ -261,25 +316,17 @@ export function createActivities(deps: ActivityDeps) {
     try {
       const r = await call();
       const confirmedAt = new Date();
-      await whileDatabaseDown(async () => {
-        await db.stepRecord.update({
-          where: stepWhere(ref),
-          data: {
-            status: 'green',
-            actedAt: confirmedAt,
-            confirmedAt,
-            finishedAt: confirmedAt,
-            lastError: null,
-            evidence: { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
+      await whileDatabaseDown(() =>
+        recordConfirmed(
+          ref,
+          confirmedAt,
+          { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
+          {
+            actor: `worker:${executingSystem}`,
+            details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
           },
-        });
-        await audit(db, {
-          actor: `worker:${executingSystem}`,
-          action: 'step_confirmed',
-          departureId: ref.departureId,
-          details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
-        });
-      });
+        ),
+      );
       if (r.facts?.managerEmail) {
         const managerEmail = r.facts.managerEmail;
         await whileDatabaseDown(() => learnManager(ref.departureId, managerEmail, sys.id));
@@ -496,6 +543,8 @@ export function createActivities(deps: ActivityDeps) {
               : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
         };
       });
+      // Usually nothing is found: then there is no step to number or add.
+      if (found.length === 0) return { ...outcome, discovered: [] };
       const base = await whileDatabaseDown(() =>
         db.stepRecord.count({ where: { departureId: ref.departureId } }),
       );
