@@ -89,7 +89,7 @@ async function expectEveryOffboardingCompleted(
 
   for (const d of departures) {
     // Revocation confirmed: every API step green, the ticket steps waiting for their owners.
-    const steps = await eventually(
+    await eventually(
       async () => {
         const r = await lab.db.stepRecord.findMany({ where: { departureId: d.id } });
         return r.length >= 10 && r.every((s) => s.status === (s.integration === 'api' ? 'green' : 'yellow'))
