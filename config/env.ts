@@ -84,11 +84,10 @@ const wholeNumber = (min: number, max: number) =>
     );
 
 /**
- * Defaults of the worker's tuning (docs/runbook.md, "Sizing the worker"). The cache is the worker's
- * memory: each cached offboarding holds its workflow state in the worker (about 0.9 MiB measured with
- * `npm run bench -- memory`). The SDK's own default (derived from the V8 heap limit: about 2,300 on a
- * 4 GiB heap) let 1,000 open offboardings take the worker to 1.13 GiB; 250 keeps a worker holding
- * 10,000 of them within 1 GiB. Concurrency defaults are the SDK's own.
+ * Defaults of the worker's tuning (docs/runbook.md, "Sizing the worker"). The cache bounds the worker's
+ * memory: the SDK's own default (derived from the V8 heap limit: about 2,300 on a 4 GiB heap) let 1,000
+ * open offboardings take the worker to 1.13 GiB; with 250 a worker holding 10,000 of them peaked at
+ * 984 MiB (`npm run bench -- memory`). Concurrency defaults are the SDK's own.
  */
 export const WORKER_TUNING_DEFAULTS = {
   WORKER_MAX_CACHED_WORKFLOWS: 250,
