@@ -4,14 +4,43 @@
 import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '@prisma/client';
+import pg from 'pg';
 
-export type Db = PrismaClient;
+/**
+ * The Prisma client plus the `pg` pool it runs on. `pool` is for the few hot-path statements where the
+ * client's own cost dominates (`npm run bench -- db`: about 2 ms of CPU per client statement, 0.6 ms
+ * per `$executeRaw`, 0.15 ms through `pg`); see `sql`. Everything else goes through the client.
+ */
+export type Db = PrismaClient & { readonly pool: pg.Pool };
 export { Prisma };
 
-/** Opens a Prisma client for `connectionString`. The caller owns `$disconnect()`. */
+/** Opens a Prisma client (and its pool) for `connectionString`. The caller owns `$disconnect()`. */
 export function createDb(connectionString: string, opts: { max?: number } = {}): Db {
-  const adapter = new PrismaPg({ connectionString, max: opts.max ?? 10, connectionTimeoutMillis: 5_000 });
-  return new PrismaClient({ adapter });
+  const pool = new pg.Pool({ connectionString, max: opts.max ?? 10, connectionTimeoutMillis: 5_000 });
+  // An idle connection dropped by the server (restart, crash) must not crash the process; the next
+  // query opens a new one.
+  pool.on('error', () => undefined);
+  const client = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const disconnect = client.$disconnect.bind(client);
+  let ended: Promise<void> | null = null;
+  return Object.assign(client, {
+    pool,
+    /** Disconnects the client, then ends the pool (the adapter leaves a pool it did not open alone). */
+    $disconnect: () => (ended ??= disconnect().then(() => pool.end())),
+  });
+}
+
+/**
+ * Runs one raw statement on the pool. Parameters are `pg`'s: pass timestamps as `toISOString()` text
+ * (a `timestamp` column takes its UTC wall time; `pg` would send a `Date` in this process's time zone)
+ * and JSON as text with a `::jsonb` cast. Errors are `pg`'s (`code` is PostgreSQL's SQLSTATE).
+ */
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  db: Pick<Db, 'pool'>,
+  text: string,
+  params: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  return db.pool.query<R>(text, params);
 }
 
 /**
@@ -31,9 +60,10 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   );
 }
 
-/** True when `e` is a unique-constraint violation (Prisma P2002). */
+/** True when `e` is a unique-constraint violation (Prisma P2002, or SQLSTATE 23505 from `sql`). */
 export function isUniqueViolation(e: unknown): boolean {
-  return e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002';
+  if (e instanceof Prisma.PrismaClientKnownRequestError) return e.code === 'P2002';
+  return e instanceof pg.DatabaseError && e.code === '23505';
 }
 
 /**

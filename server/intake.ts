@@ -6,11 +6,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { offboardingWorkflowId, type LastDayChange, type Rescission } from '../contract';
-import { audit, isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { audit, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
-import type { Starter } from './starter';
+import type { DepartureRow, Starter } from './starter';
 
 export type IntakeAnswer =
   | {
@@ -170,7 +170,13 @@ export function createIntake(deps: IntakeDeps) {
     const event = r.data;
     const key = webhookId!; // verify() refused deliveries without it.
 
-    // 3. Idempotency: a redelivered webhook-id gets the first answer again.
+    // 3. The common case first: a new departure, stored in one statement (see `acceptNew`).
+    if (event.status !== 'termination_rescinded' && deps.triggerStatuses.includes(event.status)) {
+      const answer = await acceptNew(event, key, base, HRIS);
+      if (answer) return answer;
+    }
+
+    // 4. Idempotency: a redelivered webhook-id gets the first answer again.
     const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
     if (prior) return redelivery(prior, base, event);
 
@@ -227,9 +233,128 @@ export function createIntake(deps: IntakeDeps) {
       actor: `operator:${req.operator}`,
       signatureResult: 'operator',
     };
+    const answer = await acceptNew(req.event, req.key, base, origin);
+    if (answer) return answer;
     const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: req.key } });
     if (prior) return redelivery(prior, base, req.event, origin);
     return acceptDeparture(req.event, req.key, base, origin);
+  }
+
+  /**
+   * The fast path for the common case, a departure seen for the first time under a key seen for the
+   * first time: the departure, its trigger event and its `departure_accepted` audit row in one
+   * statement (one round trip, no Prisma client; at 500 events/s the client's CPU was intake's limit).
+   * Returns null, having written nothing, for everything else (the key was seen before, the employee
+   * has this termination or an open offboarding already, a concurrent delivery won): the caller then
+   * takes the general path, which answers those cases.
+   */
+  async function acceptNew(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+  ): Promise<IntakeAnswer | null> {
+    const inline = deps.starter.claimInlineStart();
+    try {
+      const departure = await insertNew(event, key, base, origin, inline);
+      if (!departure) return null;
+      return await afterStore(event, key, base, origin, inline, departure, {
+        isNew: true,
+        lastDayUpdated: false,
+      });
+    } finally {
+      if (inline) deps.starter.releaseInlineStart();
+    }
+  }
+
+  /** The statement of `acceptNew`; the new departure, or null when the general path must decide. */
+  async function insertNew(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+    inline: boolean,
+  ): Promise<DepartureRow | null> {
+    const t = event.termination!;
+    const now = new Date().toISOString();
+    const departure: DepartureRow = {
+      id: `dep_${randomUUID()}`,
+      employeeId: event.employee.id,
+      workflowId: offboardingWorkflowId(event.employee.id),
+      terminationType: t.type,
+      confirmedAt: new Date(t.confirmedAt),
+      lastDay: t.lastDay ?? null,
+      department: event.employee.department,
+      workLocation: event.employee.workLocation,
+    };
+    const details = { [keyName(origin)]: key, status: event.status, terminationType: t.type };
+    try {
+      // Rows are chained dep -> event -> audit, so they are written in that order: the audit row, whose
+      // trigger takes the chain's lock until commit, comes last (see `audit` in lib/db.ts).
+      const r = await sql(
+        db,
+        `WITH dep AS (
+           INSERT INTO "Departure" (id, "employeeId", "terminationKey", "workflowId", "employeeName",
+             "workEmail", "personalEmail", department, "managerEmail", "departmentHeadEmail",
+             "workLocation", "terminationType", "confirmedAt", "lastDay", "occurredAt", "startAttempts",
+             "createdAt", "updatedAt")
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamp, $14, $15::timestamp,
+                  $16, $17::timestamp, $17::timestamp
+            WHERE NOT EXISTS (
+              SELECT 1 FROM "Departure"
+               WHERE "employeeId" = $2
+                 AND ("terminationKey" = $3 OR status NOT IN ('completed', 'failed', 'blocked')))
+           RETURNING id),
+         ev AS (
+           INSERT INTO "TriggerEvent" (id, source, "webhookId", "idempotencyKey", "receivedAt",
+             "signatureResult", "hrisStatus", "employeeId", outcome, "bodySha256", "bodyBytes", payload,
+             "departureId", "createdAt", "updatedAt")
+           SELECT $18, $19, $20, $21, $22::timestamp, $23, $24, $2, 'queued', $25, $26, $27::jsonb, dep.id,
+                  $17::timestamp, $17::timestamp
+             FROM dep
+           RETURNING "departureId")
+         INSERT INTO "AuditEvent" (at, "createdAt", actor, action, "departureId", details)
+         SELECT $17::timestamp, $17::timestamp, $28, 'departure_accepted', ev."departureId", $29::jsonb
+           FROM ev`,
+        [
+          departure.id,
+          event.employee.id,
+          departure.confirmedAt.toISOString(),
+          departure.workflowId,
+          event.employee.name,
+          event.employee.workEmail,
+          event.employee.personalEmail ?? null,
+          event.employee.department,
+          event.employee.managerEmail ?? null,
+          event.employee.departmentHeadEmail ?? null,
+          event.employee.workLocation,
+          t.type,
+          departure.confirmedAt.toISOString(),
+          departure.lastDay,
+          new Date(event.occurredAt).toISOString(),
+          // Counted now when the start follows this statement (the dispatcher counts its own).
+          inline ? 1 : 0,
+          now,
+          randomUUID(),
+          base.source ?? 'hris',
+          base.webhookId ?? null,
+          key,
+          (base.receivedAt as Date).toISOString(),
+          origin.signatureResult,
+          event.status,
+          base.bodySha256,
+          base.bodyBytes,
+          JSON.stringify(event),
+          origin.actor,
+          JSON.stringify(details),
+        ],
+      );
+      return r.rowCount === 1 ? departure : null;
+    } catch (e) {
+      // The key was used before, or a concurrent delivery of this termination won: the general path.
+      if (isUniqueViolation(e)) return null;
+      throw e;
+    }
   }
 
   /**
@@ -258,19 +383,9 @@ export function createIntake(deps: IntakeDeps) {
     origin: Origin,
     inline: boolean,
   ): Promise<IntakeAnswer> {
-    const webhookId = base.webhookId;
     const t = event.termination!;
     const terminationKey = new Date(t.confirmedAt).toISOString();
-    let departure: {
-      id: string;
-      workflowId: string;
-      employeeId: string;
-      terminationType: string;
-      confirmedAt: Date;
-      lastDay: string | null;
-      department: string;
-      workLocation: string;
-    };
+    let departure: DepartureRow;
     let isNew = false;
     let lastDayUpdated = false;
     try {
@@ -377,7 +492,21 @@ export function createIntake(deps: IntakeDeps) {
       if (isUniqueViolation(e)) return redeliveryByKey(key, base, event, origin);
       throw e;
     }
+    return afterStore(event, key, base, origin, inline, departure, { isNew, lastDayUpdated });
+  }
 
+  /** What follows storing an accepted event: tell a moved last day, answer a duplicate, or start. */
+  async function afterStore(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+    inline: boolean,
+    departure: DepartureRow,
+    { isNew, lastDayUpdated }: { isNew: boolean; lastDayUpdated: boolean },
+  ): Promise<IntakeAnswer> {
+    const webhookId = base.webhookId;
+    const t = event.termination!;
     if (lastDayUpdated) {
       logger.info({ webhookId, departureId: departure.id, lastDay: t.lastDay }, 'last day moved');
       await deps.starter
@@ -419,7 +548,11 @@ export function createIntake(deps: IntakeDeps) {
       { fresh: true },
     );
     if (started.started) {
-      await db.triggerEvent.update({ where: { idempotencyKey: key }, data: { outcome: 'started' } });
+      await sql(
+        db,
+        `UPDATE "TriggerEvent" SET outcome = 'started', "updatedAt" = $2::timestamp WHERE "idempotencyKey" = $1`,
+        [key, new Date().toISOString()],
+      );
     }
     return {
       status: 202,

@@ -17,7 +17,7 @@ import {
   type Rescission,
   type TerminationType,
 } from '../contract';
-import { audit, type Db } from '../lib/db';
+import { audit, sql, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 
 export interface DepartureRow {
@@ -95,18 +95,47 @@ export function createStarter(deps: StarterDeps) {
     }
   }
 
+  /**
+   * Records the start: the departure `started` and its `workflow_started` audit row, in one statement
+   * (at most once: a second call finds `workflowStartedAt` set and writes nothing). Raw SQL for the
+   * intake hot path; the audit row is the one `audit()` writes, chained by the trigger.
+   */
   async function markStarted(d: DepartureRow, by: string): Promise<void> {
-    const res = await db.departure.updateMany({
-      where: { id: d.id, workflowStartedAt: null },
-      data: { workflowStartedAt: new Date(), status: 'started', lastStartError: null },
-    });
-    if (res.count > 0)
-      await audit(db, {
-        actor: by,
-        action: 'workflow_started',
-        departureId: d.id,
-        details: { workflowId: d.workflowId },
-      });
+    const now = new Date().toISOString();
+    await sql(
+      db,
+      `WITH dep AS (
+         UPDATE "Departure"
+            SET "workflowStartedAt" = $2::timestamp, status = 'started', "lastStartError" = NULL,
+                "updatedAt" = $2::timestamp
+          WHERE id = $1 AND "workflowStartedAt" IS NULL
+         RETURNING id)
+       INSERT INTO "AuditEvent" (at, "createdAt", actor, action, "departureId", details)
+       SELECT $2::timestamp, $2::timestamp, $3, 'workflow_started', dep.id, $4::jsonb FROM dep`,
+      [d.id, now, by, JSON.stringify({ workflowId: d.workflowId })],
+    );
+  }
+
+  /**
+   * Counts a (non-first) start attempt and reads the rescission stored for the departure, if any, in
+   * one statement.
+   */
+  async function countAttempt(
+    d: DepartureRow,
+  ): Promise<{ startAttempts: number; rescind: { id: string; payload: unknown } | null }> {
+    const r = await sql<{ startAttempts: number; rescind: { id: string; payload: unknown } | null }>(
+      db,
+      `UPDATE "Departure" SET "startAttempts" = "startAttempts" + 1, "updatedAt" = $2::timestamp
+        WHERE id = $1
+       RETURNING "startAttempts",
+         (SELECT json_build_object('id', m.id, 'payload', m.payload) FROM "WorkflowMessage" m
+           WHERE m."departureId" = $1 AND m.kind = 'rescind' AND m.status = 'pending'
+           ORDER BY m."createdAt" LIMIT 1) AS rescind`,
+      [d.id, new Date().toISOString()],
+    );
+    const row = r.rows[0];
+    if (!row) throw new Error(`departure ${d.id} not found`);
+    return row;
   }
 
   /**
@@ -120,25 +149,18 @@ export function createStarter(deps: StarterDeps) {
     opts: { fresh?: boolean } = {},
   ): Promise<StartResult> {
     try {
+      // A termination rescinded before its workflow could start: the rescission goes in with the start,
+      // so the workflow halts before it revokes anything.
+      let rescind: { id: string; payload: unknown } | null = null;
       if (!opts.fresh) {
-        const prior = await db.departure.update({
-          where: { id: d.id },
-          data: { startAttempts: { increment: 1 } },
-          select: { startAttempts: true },
-        });
+        const prior = await countAttempt(d);
         // Only a retry can find its own earlier start (whose answer was lost); a first start skips the RPC.
         if (prior.startAttempts > 1 && (await alreadyOurs(d))) {
           await markStarted(d, by);
           return { started: true };
         }
+        rescind = prior.rescind;
       }
-      // A termination rescinded before its workflow could start: the rescission goes in with the start,
-      // so the workflow halts before it revokes anything.
-      const rescind = opts.fresh
-        ? null
-        : await db.workflowMessage.findFirst({
-            where: { departureId: d.id, kind: 'rescind', status: 'pending' },
-          });
       if (rescind) {
         // signalWithStart signals whatever runs under this id: make sure nothing does.
         const running = await client
