@@ -68,6 +68,58 @@ test('a confirmed termination is stored, logged and started once', async () => {
   expect(dep.workflowStartedAt).not.toBeNull();
 });
 
+test('the stored rows hold what was received, with UTC timestamps whatever the server time zone', async () => {
+  // Intake writes a new departure with raw SQL on the pg pool: its timestamps must be the instants the
+  // Prisma client reads back. globalSetup runs the suite in a zone far from UTC, where a local-time
+  // write is hours off.
+  expect(new Date('2026-11-26T00:00:00Z').getTimezoneOffset()).not.toBe(0);
+  const id = uniq('WZ');
+  const event = hrisEvent(id, { lastDay: '2026-11-25' });
+  const d = signDelivery(WEBHOOK_SECRET, event);
+  const before = Date.now();
+  const r = await post(url(), d.body, d.headers);
+  const after = Date.now();
+  expect(r.json.action).toBe('started');
+  const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: r.json.departureId as string } });
+  const body = JSON.parse(d.body) as typeof event;
+  expect(dep).toMatchObject({
+    employeeId: id,
+    employeeName: body.employee.name,
+    workEmail: body.employee.workEmail,
+    department: body.employee.department,
+    workLocation: body.employee.workLocation,
+    terminationType: body.termination!.type,
+    lastDay: body.termination!.lastDay,
+    status: 'started',
+    startAttempts: 1,
+  });
+  expect(dep.confirmedAt.toISOString()).toBe(new Date(body.termination!.confirmedAt).toISOString());
+  expect(dep.occurredAt.toISOString()).toBe(new Date(body.occurredAt).toISOString());
+  for (const at of [dep.createdAt, dep.updatedAt, dep.workflowStartedAt!]) {
+    expect(at.getTime()).toBeGreaterThanOrEqual(before - 5);
+    expect(at.getTime()).toBeLessThanOrEqual(after + 5);
+  }
+  const [ev] = await eventsFor(d.headers['webhook-id']!);
+  expect(ev!.receivedAt.getTime()).toBeGreaterThanOrEqual(before - 5);
+  expect(ev!.receivedAt.getTime()).toBeLessThanOrEqual(after + 5);
+  expect(ev!.payload).toEqual(body);
+  expect(ev!.departureId).toBe(dep.id);
+  const trail = await stack.db.auditEvent.findMany({
+    where: { departureId: dep.id },
+    orderBy: { seq: 'asc' },
+  });
+  expect(trail.map((a) => [a.actor, a.action, a.details])).toEqual([
+    [
+      'hris',
+      'departure_accepted',
+      { webhookId: d.headers['webhook-id'], status: 'terminated', terminationType: body.termination!.type },
+    ],
+    ['hris-webhook', 'workflow_started', { workflowId: `offboarding:${id}` }],
+  ]);
+  expect(trail[0]!.at.getTime()).toBeGreaterThanOrEqual(before - 5);
+  expect(trail[0]!.at.getTime()).toBeLessThanOrEqual(after + 5);
+});
+
 test('resigned_confirmed also triggers; the answer carries the departure', async () => {
   const id = uniq('W');
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id, { status: 'resigned_confirmed', type: 'voluntary' }));

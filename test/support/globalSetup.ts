@@ -14,6 +14,10 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // The suite runs in a time zone far from UTC (+13:45 / +12:45) unless one is given: a timestamp
+  // written or read in the process's local zone instead of UTC is then hours off and a test fails.
+  // Set here, before Jest starts its workers, which inherit it (a test file cannot change its zone).
+  process.env.TZ ??= 'Pacific/Chatham';
   const root = makeRoot();
   const t0 = Date.now();
   const [pg, ldap, temporal, bundle] = await Promise.all([
