@@ -103,6 +103,10 @@ export async function startTemporal(
     'error',
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecution=true',
+    ...(process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .flatMap((v) => ['--dynamic-config-value', v]),
     ...persistence,
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((s) => ['--search-attribute', s]),
   ];
