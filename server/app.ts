@@ -80,6 +80,13 @@ export const resolveBody = z
   })
   .strict();
 
+/** Temporal did not answer (unreachable, restarting, deadline passed): 503, the caller retries. */
+const temporalUnavailable = (e: unknown) =>
+  new AppError(
+    'unavailable',
+    `Temporal could not be reached (${e instanceof Error ? e.message.slice(0, 200) : 'no answer'}); retry later`,
+  );
+
 /** The update got no answer within its deadline: no worker serves the offboarding right now. */
 const updateTimedOut = () =>
   new AppError('unavailable', 'the offboarding did not answer in time (is a worker running?); retry later');
@@ -155,7 +162,8 @@ export function createApp(deps: AppDeps): express.Express {
       );
       memo = (await desc.memo) as { departureId?: string } | undefined;
     } catch (e) {
-      if (!(e instanceof WorkflowNotFoundError)) throw e;
+      // Temporal unreachable (e.g. restarting) is not the operator's mistake: 503, retry later.
+      if (!(e instanceof WorkflowNotFoundError)) throw temporalUnavailable(e);
     }
     if (memo?.departureId !== id)
       throw new AppError('conflict', `the offboarding of departure ${id} is no longer running; ${what}`);
@@ -355,14 +363,18 @@ export function createApp(deps: AppDeps): express.Express {
       ticket.departure.workflowId,
       'close the ticket in the system itself',
     );
-    await client.withDeadline(Date.now() + 5_000, () =>
-      run.signal(confirmTicketSignal, {
-        systemId: ticket.systemId,
-        ticketId: ticket.id,
-        confirmedBy: operator.name,
-        note: body.note,
-      }),
-    );
+    await client
+      .withDeadline(Date.now() + 5_000, () =>
+        run.signal(confirmTicketSignal, {
+          systemId: ticket.systemId,
+          ticketId: ticket.id,
+          confirmedBy: operator.name,
+          note: body.note,
+        }),
+      )
+      .catch((e: unknown) => {
+        throw e instanceof WorkflowNotFoundError ? e : temporalUnavailable(e);
+      });
     await audit(db, {
       actor: `operator:${operator.name}`,
       action: 'ticket_confirmation_sent',
