@@ -254,14 +254,21 @@ export function createIntake(deps: IntakeDeps) {
     base: EventBase,
     origin: Origin,
   ): Promise<IntakeAnswer | null> {
-    const inline = deps.starter.claimInlineStart();
-    try {
+    return withStartSlot(async (inline) => {
       const departure = await insertNew(event, key, base, origin, inline);
       if (!departure) return null;
-      return await afterStore(event, key, base, origin, inline, departure, {
-        isNew: true,
-        lastDayUpdated: false,
-      });
+      return afterStore(event, key, base, origin, inline, departure, { isNew: true, lastDayUpdated: false });
+    });
+  }
+
+  /**
+   * Runs `fn` holding an inline start slot when one is free (`inline` true: the workflow is started
+   * before answering), else without one (the departure is answered "queued").
+   */
+  async function withStartSlot<T>(fn: (inline: boolean) => Promise<T>): Promise<T> {
+    const inline = deps.starter.claimInlineStart();
+    try {
+      return await fn(inline);
     } finally {
       if (inline) deps.starter.releaseInlineStart();
     }
@@ -367,12 +374,7 @@ export function createIntake(deps: IntakeDeps) {
     base: EventBase,
     origin: Origin,
   ): Promise<IntakeAnswer> {
-    const inline = deps.starter.claimInlineStart();
-    try {
-      return await storeAndStart(event, key, base, origin, inline);
-    } finally {
-      if (inline) deps.starter.releaseInlineStart();
-    }
+    return withStartSlot((inline) => storeAndStart(event, key, base, origin, inline));
   }
 
   /** `acceptDeparture` with its start slot: `inline` starts the workflow before answering. */
