@@ -16,7 +16,7 @@ import {
   TargetThrottledError,
   UnknownSystemError,
 } from './errors';
-import { buildPlan, ownedCredentialStep } from './plan';
+import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
 import { createVerificationActivities } from './verification';
@@ -36,6 +36,11 @@ export interface ActivityDeps {
   shipping?: ShippingProvider;
   /** Where secrets named by the catalog are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Revocation steps run as local activities, except rate-limited systems' (default true; see
+   * `PlanOptions` in plan.ts and WORKER_LOCAL_REVOCATION in config/env.ts).
+   */
+  localRevocation?: boolean;
 }
 
 export interface StepRef {
@@ -88,6 +93,7 @@ export function createActivities(deps: ActivityDeps) {
   const { db, catalog, connectors, mailer } = deps;
   const systems = new Map(catalog.systems.map((s) => [s.id, s]));
   const subjects = new Map<string, Subject>();
+  const planOptions: PlanOptions = { localSteps: deps.localRevocation ?? true };
 
   function system(id: string): CatalogSystem {
     const s = systems.get(id);
@@ -413,7 +419,7 @@ export function createActivities(deps: ActivityDeps) {
      */
     async planRevocation(input: { departureId: string }): Promise<RevocationPlan> {
       const d = await loadDeparture(input.departureId);
-      const steps = buildPlan(catalog, connectors, Context.current().info.taskQueue);
+      const steps = buildPlan(catalog, connectors, Context.current().info.taskQueue, planOptions);
       const restAt = noticePeriodEnd(d, catalog.organization.timeZone);
       await db.$transaction([
         db.stepRecord.createMany({
@@ -549,7 +555,7 @@ export function createActivities(deps: ActivityDeps) {
         db.stepRecord.count({ where: { departureId: ref.departureId } }),
       );
       const discovered = found.map((item, i) =>
-        ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem),
+        ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem, planOptions),
       );
       await whileDatabaseDown(() =>
         db.stepRecord.createMany({

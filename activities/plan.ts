@@ -25,6 +25,7 @@ export function buildPlan(
   catalog: Catalog,
   connectors: ConnectorRegistry,
   baseTaskQueue: string,
+  options: PlanOptions = { localSteps: false },
 ): PlannedStep[] {
   const systems = catalog.systems
     .map((s, i) => ({ s, i }))
@@ -74,7 +75,20 @@ export function buildPlan(
     ...catalog.systems.filter((s) => s.ownedCredentials).map(discover),
     ...systems.filter((s) => s.tier === 'application').map(main),
   ];
-  return steps.map((p, ordinal) => ({ ...p, ordinal }));
+  return steps.map((p, ordinal) => withLocal({ ...p, ordinal }, options));
+}
+
+/** How the plan's steps are to be run. */
+export interface PlanOptions {
+  /**
+   * Run steps as local activities (`PlannedStep.local`), except those of rate-limited systems: their
+   * rate is enforced by Temporal on their own task queue, which only an ordinary activity goes through.
+   */
+  localSteps: boolean;
+}
+
+function withLocal(p: PlannedStep, options: PlanOptions): PlannedStep {
+  return options.localSteps && p.taskQueue === null ? { ...p, local: true } : p;
 }
 
 /** The step that revokes one owned credential found by `discover`. */
@@ -84,24 +98,28 @@ export function ownedCredentialStep(
   item: OwnedCredentialRef,
   ordinal: number,
   executingSystem: string,
+  options: PlanOptions = { localSteps: false },
 ): PlannedStep {
   const viaApi = s.ownedCredentials?.integration === 'api';
   const action = `revoke_owned:${item.id}`;
-  return {
-    stepId: `${s.id}/${action}`,
-    kind: 'revoke_owned',
-    systemId: s.id,
-    systemName: `${s.name}: ${item.kind} ${item.name}`,
-    tier: 'application',
-    action,
-    integration: viaApi ? 'api' : 'ticket',
-    executingSystem: viaApi ? executingSystem : `ticket to ${s.owner.name}`,
-    ordinal,
-    startToCloseTimeout: s.timeout,
-    retry: retryOf(s),
-    slaHours: viaApi ? null : (s.ownedCredentials?.ticketSlaHours ?? 24),
-    privileged: true,
-    taskQueue: viaApi ? taskQueue : null,
-    owned: item,
-  };
+  return withLocal(
+    {
+      stepId: `${s.id}/${action}`,
+      kind: 'revoke_owned',
+      systemId: s.id,
+      systemName: `${s.name}: ${item.kind} ${item.name}`,
+      tier: 'application',
+      action,
+      integration: viaApi ? 'api' : 'ticket',
+      executingSystem: viaApi ? executingSystem : `ticket to ${s.owner.name}`,
+      ordinal,
+      startToCloseTimeout: s.timeout,
+      retry: retryOf(s),
+      slaHours: viaApi ? null : (s.ownedCredentials?.ticketSlaHours ?? 24),
+      privileged: true,
+      taskQueue: viaApi ? taskQueue : null,
+      owned: item,
+    },
+    options,
+  );
 }

@@ -93,6 +93,8 @@ export const WORKER_TUNING_DEFAULTS = {
   WORKER_MAX_CACHED_WORKFLOWS: 250,
   WORKER_MAX_CONCURRENT_ACTIVITIES: 100,
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 40,
+  WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: 20,
+  WORKER_FOLLOWUP_MAX_CONCURRENT: 8,
 } as const;
 
 const envFields = z.object({
@@ -169,6 +171,36 @@ const envFields = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: wholeNumber(2, 10_000).default(
     WORKER_TUNING_DEFAULTS.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   ),
+  /**
+   * Follow-up activities (asset recovery, documents, notifications) this worker starts per second at
+   * most. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
+   * Temporal and catches up afterwards, instead of taking the CPU the revocations need.
+   */
+  WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number above 0, up to 10000 (e.g. 20 or 0.5)')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .positive('must be a number above 0, up to 10000 (e.g. 20 or 0.5)')
+        .max(10_000, 'must be a number above 0, up to 10000 (e.g. 20 or 0.5)'),
+    )
+    .default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND),
+  /** Follow-up activities this worker runs at once. */
+  WORKER_FOLLOWUP_MAX_CONCURRENT: wholeNumber(1, 10_000).default(
+    WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_MAX_CONCURRENT,
+  ),
+  /**
+   * Revocation steps run as local activities (inside the workflow's task; rate-limited systems excepted):
+   * `false` makes them ordinary activities, each visible as its own events in the Temporal Web UI, at the
+   * cost of a round trip through Temporal per step.
+   */
+  WORKER_LOCAL_REVOCATION: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('true')
+    .transform((v) => v === 'true'),
 });
 
 /** The configuration schema: the fields, plus what depends on more than one of them. */

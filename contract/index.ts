@@ -19,6 +19,14 @@ export function systemTaskQueue(baseTaskQueue: string, systemId: string): string
   return `${baseTaskQueue}.system.${systemId}`;
 }
 
+/**
+ * The queue of an offboarding's follow-up activities (asset recovery, documents): served by every
+ * worker at a bounded pace (WORKER_FOLLOWUP_* in config/env.ts) so that revocations keep the worker.
+ */
+export function followupTaskQueue(baseTaskQueue: string): string {
+  return `${baseTaskQueue}.followup`;
+}
+
 /** Workflow type of the review opened when a termination is rescinded after its offboarding ended. */
 export const RESCISSION_REVIEW_WORKFLOW = 'rescissionReviewWorkflow';
 
@@ -137,6 +145,11 @@ export interface PlannedStep {
   taskQueue: string | null;
   /** For `revoke_owned` steps: the credential. */
   owned: OwnedCredentialRef | null;
+  /**
+   * Runs as a local activity (in the worker running the workflow, inside its workflow task) rather
+   * than as an activity task. Absent in plans made before the option existed: ordinary activity.
+   */
+  local?: boolean;
 }
 
 /** The plan of one departure's revocation. */

@@ -65,6 +65,20 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
     'entra/discover_owned_credentials',
   ]);
   expect(plan.find((p) => p.systemId === 'badges')).toMatchObject({ action: 'service_ticket', slaHours: 24 });
+  // By default (as a test planned it above) every step is an ordinary activity.
+  expect(plan.filter((p) => p.local !== undefined)).toEqual([]);
+  // With local steps, every step runs as a local activity except a rate-limited system's: its rate is
+  // enforced on its own task queue, which a local activity never goes through.
+  const local = buildPlan(c, new Map(), 'offboarding', { localSteps: true });
+  expect(local.filter((p) => p.local).map((p) => p.stepId)).toEqual(
+    local.filter((p) => p.taskQueue === null).map((p) => p.stepId),
+  );
+  expect(local.filter((p) => !p.local).map((p) => p.stepId)).toEqual([
+    'entra',
+    'entra-mfa',
+    'entra/discover_owned_credentials',
+  ]);
+  expect(local.filter((p) => p.local).map((p) => p.stepId)).toEqual(['vpn', 'crm', 'wiki', 'badges', 'chat']);
 });
 
 test.each([

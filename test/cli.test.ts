@@ -530,7 +530,7 @@ test('retry: a workflow failed by a faulty worker is reset to its last good task
   expect(dry.code).toBe(0);
   const plan = json<{ resetToEventId: number; why: string; newRunId: null }>(dry);
   expect(plan.why).toMatch(
-    /activity planRevocation failed \((catalog bug|message encrypted[^)]*)\); going back to workflow task \d+, which scheduled it/,
+    /activity planRevocation failed \((catalog bug|message encrypted[^)]*)\); going back to workflow task \d+, which ran it/,
   );
   expect(plan.newRunId).toBeNull();
 

@@ -3,6 +3,7 @@
  * stand-ins, real slapd, real PostgreSQL, real SMTP.
  */
 import { Client as LdapClient } from 'ldapts';
+import { temporal } from '@temporalio/proto';
 import type { OffboardingWorkers } from '../workers/worker';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
@@ -210,6 +211,48 @@ test('a confirmed termination revokes every system in order, each confirmed gree
       'revocation_finished',
     ]),
   );
+
+  // How the steps ran (Temporal's history): the rate-limited system (Entra: its account, its owned
+  // credentials search and the app registration found) as activities on its own task queue; every
+  // other step, and the planning, as local activities inside the workflow's tasks, so no activity
+  // task of theirs went through Temporal; the follow-up work (assets, documents) on the follow-up queue.
+  const { EventType } = temporal.api.enums.v1;
+  const events = (await stack.client.workflow.getHandle(done.workflowId!).fetchHistory()).events ?? [];
+  const scheduled = events
+    .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    .map((e) => e.activityTaskScheduledEventAttributes!)
+    .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! }));
+  const revocations = scheduled.filter((a) =>
+    ['planRevocation', 'revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'].includes(a.type),
+  );
+  expect(revocations).toEqual([
+    { type: 'revokeAccess', queue: `${stack.taskQueue}.system.entra` },
+    { type: 'discoverOwnedCredentials', queue: `${stack.taskQueue}.system.entra` },
+    { type: 'revokeOwnedCredential', queue: `${stack.taskQueue}.system.entra` },
+  ]);
+  const localActivities = events.filter(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+      e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+  );
+  // planRevocation + ldap, vpn, MFA, the LDAP owned-credentials search, wiki, badge, crm, slack, the LDAP
+  // service account: 10 (ticket confirmations and the rest of the run may add more).
+  expect(localActivities.length).toBeGreaterThanOrEqual(10);
+  const followups = scheduled.filter((a) =>
+    [
+      'planAssetRecovery',
+      'sendBenefitsAndPayrollNotifications',
+      'sendExitSurvey',
+      'sendNdaForSignature',
+    ].includes(a.type),
+  );
+  expect(followups.map((a) => a.type).sort()).toEqual([
+    'planAssetRecovery',
+    'sendBenefitsAndPayrollNotifications',
+    'sendExitSurvey',
+    'sendNdaForSignature',
+  ]);
+  for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);
 });
 
 test('a target that keeps failing turns red, its owner is emailed once, and later steps still complete', async () => {

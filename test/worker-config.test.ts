@@ -4,7 +4,7 @@
  * Temporal worker under the SDK's option names.
  */
 import { loadConfig, WORKER_TUNING_DEFAULTS } from '../config/env';
-import { workerTuning } from '../workers/worker';
+import { followupWorkerLimits, workerTuning } from '../workers/worker';
 
 const base = { DATABASE_URL: 'postgresql://x@127.0.0.1/x' };
 
@@ -64,6 +64,33 @@ test.each([
   ],
   ['WORKER_MAX_CONCURRENT_ACTIVITIES', '10x', /WORKER_MAX_CONCURRENT_ACTIVITIES: must be a whole number/],
   [
+    'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND',
+    '0',
+    /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
+  ],
+  [
+    'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND',
+    'fast',
+    /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
+  ],
+  [
+    'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND',
+    '-5',
+    /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
+  ],
+  [
+    'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND',
+    '',
+    /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
+  ],
+  [
+    'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND',
+    '20000',
+    /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
+  ],
+  ['WORKER_FOLLOWUP_MAX_CONCURRENT', '0', /WORKER_FOLLOWUP_MAX_CONCURRENT: must be a whole number from 1/],
+  ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
+  [
     'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
     '1',
     /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must be a whole number from 2/,
@@ -74,6 +101,26 @@ test.each([
   expect(error).toMatch(message);
   // Only the bad variable is reported.
   expect(error.trim().split('\n')).toHaveLength(2);
+});
+
+test('follow-up pace and local revocation: defaults and values from the environment', () => {
+  const cfg = loadConfig(base);
+  expect(cfg.WORKER_LOCAL_REVOCATION).toBe(true);
+  expect(followupWorkerLimits(cfg)).toEqual({
+    maxActivitiesPerSecond: 20,
+    maxConcurrentActivityTaskExecutions: 8,
+  });
+  const set = loadConfig({
+    ...base,
+    WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: ' 0.5 ',
+    WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
+    WORKER_LOCAL_REVOCATION: 'false',
+  });
+  expect(set.WORKER_LOCAL_REVOCATION).toBe(false);
+  expect(followupWorkerLimits(set)).toEqual({
+    maxActivitiesPerSecond: 0.5,
+    maxConcurrentActivityTaskExecutions: 2,
+  });
 });
 
 test('more concurrent workflow tasks than cached workflows is refused (the SDK would lower it silently)', () => {

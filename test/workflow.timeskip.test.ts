@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createOffboardingWorker } from '../workers/worker';
 import {
   confirmTicketSignal,
   offboardingWorkflowId,
@@ -73,18 +72,21 @@ async function withWorker<T>(taskQueue: string, fn: () => Promise<T>): Promise<T
     ...stack.catalog,
     systems: stack.catalog.systems.filter((s) => ['crm', 'badge'].includes(s.id)),
   };
-  const worker = await Worker.create({
+  // The offboarding workers as production builds them: the follow-up queue's worker included.
+  const worker = await createOffboardingWorker({
     connection: testEnv.nativeConnection,
+    namespace: 'default',
     taskQueue,
     workflowBundle: { codePath: workflowBundlePath() },
-    activities: createActivities({
+    deps: {
       db: stack.db,
       catalog,
       connectors: stack.connectors,
       mailer: stack.mailer,
       publicUrl: 'http://x',
-    }),
-    stickyQueueScheduleToStartTimeout: '1s',
+    },
+    dataConverter: {},
+    extra: { stickyQueueScheduleToStartTimeout: '1s' },
   });
   return worker.runUntil(fn());
 }

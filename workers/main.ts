@@ -10,7 +10,7 @@ import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
-import { createOffboardingWorker, workerTuning } from './worker';
+import { createOffboardingWorker, followupWorkerLimits, workerTuning } from './worker';
 
 /** Starts a worker in this process; `stop()` shuts it down and releases its connections. */
 export async function startWorkerInProcess(
@@ -38,9 +38,11 @@ export async function startWorkerInProcess(
       connectors,
       mailer,
       publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
+      localRevocation: cfg.WORKER_LOCAL_REVOCATION,
     },
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
     extra: workerTuning(cfg),
+    followup: followupWorkerLimits(cfg),
   });
   const o = worker.main.options;
   logger.info(
@@ -50,6 +52,9 @@ export async function startWorkerInProcess(
       maxCachedWorkflows: o.maxCachedWorkflows,
       maxConcurrentActivities: cfg.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTasks: cfg.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      followupActivitiesPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
+      followupMaxConcurrent: cfg.WORKER_FOLLOWUP_MAX_CONCURRENT,
+      localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
     },
     'worker started',

@@ -8,8 +8,8 @@
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { AppConfig } from '../config/env';
-import { systemTaskQueue } from '../contract';
+import { WORKER_TUNING_DEFAULTS, type AppConfig } from '../config/env';
+import { followupTaskQueue, systemTaskQueue } from '../contract';
 
 export interface OffboardingWorkerOptions {
   connection: NativeConnection;
@@ -25,6 +25,8 @@ export interface OffboardingWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** More options of the main worker, e.g. its tuning (`workerTuning`). */
   extra?: Partial<WorkerOptions>;
+  /** The follow-up worker's pace (`followupWorkerLimits`); default WORKER_FOLLOWUP_* defaults. */
+  followup?: Partial<WorkerOptions>;
 }
 
 /** The main worker and the per-system workers, run and shut down together. */
@@ -32,10 +34,11 @@ export class OffboardingWorkers {
   constructor(
     readonly main: Worker,
     readonly systems: ReadonlyMap<string, Worker>,
+    readonly followup: Worker,
   ) {}
 
   private all(): Worker[] {
-    return [this.main, ...this.systems.values()];
+    return [this.main, this.followup, ...this.systems.values()];
   }
 
   /** Runs every worker until all have shut down; if one fails, the others are shut down too. */
@@ -120,6 +123,22 @@ export function workerTuning(
   } satisfies Partial<WorkerOptions>;
 }
 
+/**
+ * The follow-up worker's pace, from the process configuration (WORKER_FOLLOWUP_* in config/env.ts): the
+ * asset-recovery and document activities of every offboarding (`followupTaskQueue`) start at most
+ * `WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND` a second in this process, at most
+ * `WORKER_FOLLOWUP_MAX_CONCURRENT` at once. Revocations (local activities in the workflow's tasks) are
+ * not paced: in a burst of departures they keep the CPU and the paperwork catches up after it.
+ */
+export function followupWorkerLimits(
+  cfg: Pick<AppConfig, 'WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND' | 'WORKER_FOLLOWUP_MAX_CONCURRENT'>,
+) {
+  return {
+    maxActivitiesPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
+    maxConcurrentActivityTaskExecutions: cfg.WORKER_FOLLOWUP_MAX_CONCURRENT,
+  } satisfies Partial<WorkerOptions>;
+}
+
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
   const activities = createActivities(o.deps);
@@ -149,5 +168,13 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
       }),
     );
   }
-  return new OffboardingWorkers(main, systems);
+  const followup = await Worker.create({
+    connection: o.connection,
+    namespace: o.namespace,
+    taskQueue: followupTaskQueue(o.taskQueue),
+    activities,
+    dataConverter: o.dataConverter,
+    ...(o.followup ?? followupWorkerLimits(WORKER_TUNING_DEFAULTS)),
+  });
+  return new OffboardingWorkers(main, systems, followup);
 }

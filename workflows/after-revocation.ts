@@ -4,11 +4,11 @@
  * documents (NDA signature with reminders and a deadline, benefits and payroll notifications, exit
  * survey, data archiving). Deterministic: activities only, timers only through `condition`.
  */
-import { condition, log, proxyActivities } from '@temporalio/workflow';
+import { condition, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES, type AssetReceipt, type AssetView, type DocumentView } from '../contract';
 
-const acts = proxyActivities<Activities>({
+const OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1m',
   retry: {
     initialInterval: '2s',
@@ -17,7 +17,12 @@ const acts = proxyActivities<Activities>({
     maximumAttempts: 10,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   },
-});
+};
+
+/** The activities of steps 3 and 4, on the follow-up task queue when the state names one. */
+function activitiesOf(s: AfterRevocationState) {
+  return proxyActivities<Activities>(s.taskQueue ? { ...OPTIONS, taskQueue: s.taskQueue } : OPTIONS);
+}
 
 const HOUR = 3_600_000;
 
@@ -46,6 +51,12 @@ export interface AfterRevocationState {
   signed: Set<string>;
   /** True once the termination is rescinded: nothing new starts. */
   halted: () => boolean;
+  /**
+   * The follow-up task queue (`followupTaskQueue`) these activities run on, paced by the worker so that
+   * a burst of departures' paperwork never holds up the revocations behind it; unset in offboardings
+   * started before the queue existed (their activities stay on the workflow's queue).
+   */
+  taskQueue?: string;
 }
 
 /**
@@ -54,6 +65,7 @@ export interface AfterRevocationState {
  * to the first window (IT owner told), then the second (department head told, recovery plan recorded).
  */
 export async function recoverAssets(s: AfterRevocationState): Promise<void> {
+  const acts = activitiesOf(s);
   const plan = await acts.planAssetRecovery({ departureId: s.departureId });
   if (plan.assets.length === 0) {
     log.info('no assets assigned: recorded');
@@ -151,6 +163,7 @@ export async function produceDocuments(
   nda: { reminderEveryHours: number; deadlineDays: number },
   dataSourceIds: string[],
 ): Promise<void> {
+  const acts = activitiesOf(s);
   const ids = { departureId: s.departureId };
   await Promise.all([
     documentStep(s, ['payroll_notification', 'benefits_notification'], async () => {

@@ -21,6 +21,7 @@ import {
   condition,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   allHandlersFinished,
   makeContinueAsNewFunc,
@@ -36,6 +37,7 @@ import { createCheckpoint, type Checkpoint } from './verification';
 import {
   NON_RETRYABLE_ERROR_TYPES,
   SEARCH_ATTRIBUTES,
+  followupTaskQueue,
   assetReceivedSignal,
   confirmTicketSignal,
   documentSignedSignal,
@@ -68,6 +70,17 @@ const control = proxyActivities<Activities>({
   },
 });
 
+/** `control`'s short database-only calls that sit on the path to the first revocation. */
+const localControl = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  },
+});
+
 const { generateCompletionCertificate } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
   retry: {
@@ -89,6 +102,14 @@ function stepActivities(step: PlannedStep) {
       nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     },
   };
+  // A step the plan marks `local` runs as a local activity, in this worker, within the workflow task:
+  // no activity task goes through Temporal's matching, and the steps of one revocation pass run
+  // back to back in one or a few workflow tasks. Plans recorded before `local` existed have no such
+  // field, so their replays keep scheduling ordinary activities.
+  if (step.local) {
+    const { taskQueue: _queue, ...local } = options;
+    return proxyLocalActivities<Activities>(local);
+  }
   return proxyActivities<Activities>(options);
 }
 
@@ -252,7 +273,11 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   if (resume) {
     plan = resume.plan;
   } else {
-    plan = await control.planRevocation({ departureId: input.departureId });
+    // Planning is the first thing between the webhook and the first revocation: as a local activity it
+    // runs in the workflow's first task instead of a round trip through an activity task.
+    plan = patched('local-revocation-plan')
+      ? await localControl.planRevocation({ departureId: input.departureId })
+      : await control.planRevocation({ departureId: input.departureId });
     revokeRestAt = plan.revokeRestAt;
     for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
     setPhase('revoking');
@@ -508,6 +533,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
 
     // Every credential has been acted on: recover the assets and produce the documents while any ticket
     // still waits for its owner.
+    if (!rescission && patched('followup-task-queue'))
+      after.taskQueue = followupTaskQueue(workflowInfo().taskQueue);
     const assetsAndDocuments = rescission
       ? Promise.resolve()
       : Promise.all([

@@ -34,12 +34,14 @@ export async function startOffboard(
     /** Node.js flags of the worker process, e.g. --max-old-space-size=512. */
     workerNodeArgs?: string[];
     taskQueue?: string;
+    /** More environment of the worker and API (it wins over the caller's environment). */
+    env?: NodeJS.ProcessEnv;
   },
 ): Promise<OffboardStack> {
   const taskQueue = opts.taskQueue ?? `bench-${runId().toLowerCase()}`;
   const catalogYaml = benchCatalogYaml(s.standIns, opts.catalog);
   const catalogFile = writeCatalog(s, `catalog-${taskQueue}.yaml`, catalogYaml);
-  const env = commonEnv(s, taskQueue, catalogFile);
+  const env = { ...commonEnv(s, taskQueue, catalogFile), ...opts.env };
   const [worker, api] = await Promise.all([
     opts.worker === false
       ? null

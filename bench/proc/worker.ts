@@ -16,7 +16,7 @@ import { createDb } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { createMailer } from '../../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from '../../workers/temporal';
-import { createOffboardingWorker, workerTuning } from '../../workers/worker';
+import { createOffboardingWorker, followupWorkerLimits, workerTuning } from '../../workers/worker';
 
 function settings(w: Worker) {
   const o = w.options;
@@ -71,9 +71,17 @@ async function main(): Promise<void> {
       namespace: cfg.TEMPORAL_NAMESPACE,
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       dataConverter: dataConverterFrom(cfg),
-      deps: { db, catalog, connectors, mailer, publicUrl: cfg.PUBLIC_URL ?? 'http://127.0.0.1:3000' },
+      deps: {
+        db,
+        catalog,
+        connectors,
+        mailer,
+        publicUrl: cfg.PUBLIC_URL ?? 'http://127.0.0.1:3000',
+        localRevocation: cfg.WORKER_LOCAL_REVOCATION,
+      },
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
+      followup: followupWorkerLimits(cfg),
     });
     run = workers.run();
     shutdown = () => workers.shutdown();
@@ -86,6 +94,8 @@ async function main(): Promise<void> {
     ready = {
       kind,
       main: settings(workers.main),
+      followup: settings(workers.followup),
+      localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };
   }

@@ -48,6 +48,11 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
   const stack = await startOffboard(s, {
     catalog: { systems: ['crm'], reportAfterHours: 24 },
     api: false,
+    // Every offboarding must reach its asset timers before the worker's memory is read: the follow-up
+    // activities (asset return requests, documents) are not paced here unless the caller says so.
+    env: {
+      WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: process.env.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND ?? '10000',
+    },
     workerOptions: o.workerOptions,
     workerNodeArgs: o.workerNodeArgs,
   });

@@ -91,6 +91,28 @@ function messageOf(f: temporal.api.failure.v1.IFailure | null | undefined): stri
   return f?.encodedAttributes ? 'message encrypted: see `offboard status` or the Web UI' : m;
 }
 
+/**
+ * The type of the local activity whose failure the workflow task `taskCompletedId` recorded (a
+ * `core_local_activity` marker with a failure), or null. The marker's `data` is the SDK core's JSON
+ * (`activity_type`), written by core itself, so never encrypted by the payload codec.
+ */
+function failedLocalActivity(events: HistoryEvent[], taskCompletedId: number): string | null {
+  for (const e of events) {
+    const m = e.markerRecordedEventAttributes;
+    if (!m || m.markerName !== 'core_local_activity' || !m.failure) continue;
+    if (num(m.workflowTaskCompletedEventId) !== taskCompletedId) continue;
+    const data = m.details?.data?.payloads?.[0]?.data;
+    try {
+      const type = (JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: unknown })
+        .activity_type;
+      return typeof type === 'string' ? type : 'local activity';
+    } catch {
+      return 'local activity';
+    }
+  }
+  return null;
+}
+
 /** What went wrong with the run, and the workflow task to go back to. */
 export interface ResetPlan {
   /** Id of the WORKFLOW_TASK_COMPLETED event to reset to (that task runs again). */
@@ -100,7 +122,8 @@ export interface ResetPlan {
 
 /**
  * Chooses the reset point from a run's history: the last good workflow task before the failure.
- * - failed because an activity (or child workflow) failed: the task that scheduled it, so it runs again;
+ * - failed because an activity (or child workflow) failed: the task that scheduled it, so it runs again
+ *   (a local activity: the task it ran in);
  * - failed by the workflow's own code, terminated or timed out: the last completed workflow task;
  * - stuck (running, its workflow task failing over and over): the last completed workflow task.
  */
@@ -137,6 +160,17 @@ export function planReset(events: HistoryEvent[], state: 'failed' | 'stuck' | 'e
         why: `${what} failed (${message}); going back to workflow task ${num(by)}, which scheduled it`,
       };
     }
+    // A local activity has no scheduled event: it ran inside the workflow task that failed the run,
+    // which recorded its failure in a marker.
+    const local =
+      !scheduled && a?.workflowTaskCompletedEventId != null
+        ? failedLocalActivity(events, num(a.workflowTaskCompletedEventId))
+        : null;
+    if (local)
+      return {
+        eventId: num(a!.workflowTaskCompletedEventId),
+        why: `activity ${local} failed (${message}); going back to workflow task ${num(a!.workflowTaskCompletedEventId)}, which ran it`,
+      };
     if (a?.workflowTaskCompletedEventId != null)
       return {
         eventId: num(a.workflowTaskCompletedEventId),
