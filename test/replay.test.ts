@@ -2,9 +2,10 @@
  * Replay: the recorded histories in test/replay/histories (see test/replay/README.md) replay against
  * today's workflow code, so a change that would break running offboardings fails the build; a
  * deliberately changed workflow (test/fixtures/changed-workflow) fails with a DeterminismViolationError
- * naming the workflow. Two generations: `pre-checkpoint/` (recorded before the verification checkpoint:
- * they guard the old branch of `patched('verification-checkpoint')`) and the checkpoint-era histories
- * beside it (the new branch, signed off by HR and IT). `offboard replay` is run as a child process over
+ * naming the workflow. Three generations: `pre-checkpoint/` (recorded before the verification checkpoint:
+ * they guard the old branch of `patched('verification-checkpoint')`), `pre-local-revocation/` (signed
+ * off by HR and IT, every step an ordinary activity: the old branches of `patched('local-revocation-plan')`
+ * and `patched('followup-task-queue')`, and plans without `local`) and today's histories beside them. `offboard replay` is run as a child process over
  * the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
@@ -33,6 +34,7 @@ import {
 const ROOT = path.join(__dirname, '..');
 const HISTORIES = path.join(__dirname, 'replay', 'histories');
 const PRE_CHECKPOINT = path.join(HISTORIES, 'pre-checkpoint');
+const PRE_LOCAL = path.join(HISTORIES, 'pre-local-revocation');
 const CHANGED = path.join(__dirname, 'fixtures', 'changed-workflow');
 const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
 
@@ -52,6 +54,11 @@ const SCENARIOS = [
   'pre-checkpoint/rescinded-notice-period',
   'pre-checkpoint/rescission-review',
   'pre-checkpoint/voluntary-notice-moved-completed',
+  'pre-local-revocation/involuntary-signed-off',
+  'pre-local-revocation/rescinded-notice-period-checkpoint',
+  'pre-local-revocation/signed-off-after-continue-as-new.run-1',
+  'pre-local-revocation/signed-off-after-continue-as-new.run-2',
+  'pre-local-revocation/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -94,6 +101,7 @@ const scenarioOf = (h: HistorySource) =>
     .split(path.sep)
     .join('/');
 const isPreCheckpoint = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_CHECKPOINT;
+const isPreLocal = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_LOCAL;
 
 /** The patch ids a history recorded (`patched()` markers). */
 function patchesOf(h: HistorySource): string[] {
@@ -122,8 +130,10 @@ test('every recorded history replays against the current workflow code', async (
 test('both branches of the verification checkpoint are covered, and continue-as-new with its resume', () => {
   const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
   const old = offboardings.filter(isPreCheckpoint);
-  const current = offboardings.filter((h) => !isPreCheckpoint(h));
+  const preLocal = offboardings.filter(isPreLocal);
+  const current = offboardings.filter((h) => !isPreCheckpoint(h) && !isPreLocal(h));
   expect(old.length).toBeGreaterThanOrEqual(3);
+  expect(preLocal.length).toBeGreaterThanOrEqual(4);
   expect(current.length).toBeGreaterThanOrEqual(4);
   // Recorded before the checkpoint: no patch marker, so they replay through the old branch.
   for (const h of old)
@@ -131,11 +141,27 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       history: scenarioOf(h),
       patches: [],
     });
-  for (const h of current)
+  // Recorded before local revocation and the follow-up queue: ordinary activities for every step.
+  for (const h of preLocal)
     expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
       history: scenarioOf(h),
       patches: ['verification-checkpoint'],
     });
+  // Today's: a run that plans does so locally (a resumed run carries its plan over); the follow-up
+  // queue wherever assets and documents ran (not in a run rescinded before them, nor a resumed run).
+  const resumedRun = (h: HistorySource) =>
+    !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+  for (const h of current) {
+    const expected = resumedRun(h)
+      ? ['verification-checkpoint']
+      : scenarioOf(h).startsWith('rescinded-')
+        ? ['verification-checkpoint', 'local-revocation-plan']
+        : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
+    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
+      history: scenarioOf(h),
+      patches: expected,
+    });
+  }
   // A run that continued as new while awaiting sign-off, and the run that resumed it.
   const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
   const continued = current.filter(

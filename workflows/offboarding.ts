@@ -398,7 +398,17 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     discovered = [];
     for (const p of batch.filter((x) => x.kind === 'discover_owned')) await runStep(p);
     const sweep = [...batch.filter((x) => x.kind === 'revoke' && x.tier === 'application'), ...discovered];
-    await boundedAll(sweep, APPLICATION_CONCURRENCY, runStep);
+    // Local steps one at a time (each takes milliseconds), then the others concurrently. Several local
+    // activities in flight at once, finishing in any order between the ticket timers and activities
+    // they lead to, recorded a history that did not replay ("Timer machine does not handle this event:
+    // ActivityTaskScheduled"); with one in flight at a time it does (test/replay). Plans without
+    // `local` sweep exactly as before.
+    for (const p of sweep.filter((x) => x.local)) await runStep(p);
+    await boundedAll(
+      sweep.filter((x) => !x.local),
+      APPLICATION_CONCURRENCY,
+      runStep,
+    );
   };
 
   // The verification checkpoint runs beside everything else from here on.
