@@ -86,10 +86,11 @@ test('the IT desk records a returned laptop; other roles, unknown tags and repea
         where: { departureId, assetTag: tag, status: 'received' },
         include: { custody: true },
       });
-      return r ?? null;
+      // Received first, then checked in at the asset system: wait for both custody entries.
+      return r && r.custody.some((c) => c.event === 'checked_in') ? r : null;
     },
     30_000,
-    'received',
+    'received and checked in',
   );
   expect(rec).toMatchObject({ receivedBy: 'itdesk-user', inspectedBy: 'desk-sam', condition: 'good' });
   expect(rec.custody.map((c) => c.event)).toEqual(expect.arrayContaining(['received', 'checked_in']));

@@ -54,6 +54,7 @@ const SCENARIOS = [
   'pre-checkpoint/rescinded-notice-period',
   'pre-checkpoint/rescission-review',
   'pre-checkpoint/voluntary-notice-moved-completed',
+  'local-steps/involuntary-signed-off',
   'pre-local-revocation/involuntary-signed-off',
   'pre-local-revocation/rescinded-notice-period-checkpoint',
   'pre-local-revocation/signed-off-after-continue-as-new.run-1',
@@ -162,6 +163,16 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       patches: expected,
     });
   }
+  // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
+  const localMarkers = (h: HistorySource) =>
+    (h.history.events ?? []).filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length;
+  const localSteps = current.filter((h) => scenarioOf(h).startsWith('local-steps/'));
+  expect(localSteps.map(scenarioOf)).toEqual(['local-steps/involuntary-signed-off']);
+  expect(localMarkers(localSteps[0]!)).toBeGreaterThan(5);
+  const involuntary = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
+  expect(localMarkers(involuntary)).toBe(1);
   // A run that continued as new while awaiting sign-off, and the run that resumed it.
   const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
   const continued = current.filter(

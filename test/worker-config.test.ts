@@ -105,7 +105,7 @@ test.each([
 
 test('follow-up pace and local revocation: defaults and values from the environment', () => {
   const cfg = loadConfig(base);
-  expect(cfg.WORKER_LOCAL_REVOCATION).toBe(true);
+  expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
     maxConcurrentActivityTaskExecutions: 8,
@@ -114,9 +114,9 @@ test('follow-up pace and local revocation: defaults and values from the environm
     ...base,
     WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: ' 0.5 ',
     WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
-    WORKER_LOCAL_REVOCATION: 'false',
+    WORKER_LOCAL_REVOCATION: 'true',
   });
-  expect(set.WORKER_LOCAL_REVOCATION).toBe(false);
+  expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
   expect(followupWorkerLimits(set)).toEqual({
     maxActivitiesPerSecond: 0.5,
     maxConcurrentActivityTaskExecutions: 2,
