@@ -66,9 +66,16 @@ async function start(): Promise<Running> {
   return { proc, out: () => out };
 }
 
+/** Ctrl-C; the exit code. One that does not stop within 90 s is killed and its output shown. */
 async function stop(r: Running): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => r.proc.once('exit', (code) => resolve(code)));
   r.proc.kill('SIGINT');
-  return new Promise((resolve) => r.proc.once('exit', (code) => resolve(code)));
+  const kill = setTimeout(() => r.proc.kill('SIGKILL'), 90_000);
+  const code = await exited;
+  clearTimeout(kill);
+  if (code === null)
+    throw new Error(`npm start did not stop within 90 s of Ctrl-C:\n${r.out().slice(-4000)}`);
+  return code;
 }
 
 beforeAll(async () => {

@@ -263,6 +263,60 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);
 });
 
+test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order, each confirmed once', async () => {
+  // A worker and an API of their own, on their own task queue, with local revocation steps.
+  const local = { ...stack, taskQueue: uniq('local') };
+  const w = await createTestWorker(local, stack.connectors, stack.mailer, { localRevocation: true });
+  const run = w.run();
+  const localApi = await startApi(local);
+  try {
+    const id = uniq('L');
+    const person = seedEmployee(stack.standIns, id, { ownedApp: true, serviceAccount: true });
+    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+    const res = await post(`${localApi.url}/webhooks/hris`, d.body, d.headers);
+    expect(res.json.action).toBe('started');
+    const departureId = res.json.departureId as string;
+    const rows = await eventually(
+      async () => {
+        const r = await stack.db.stepRecord.findMany({ where: { departureId }, orderBy: { ordinal: 'asc' } });
+        return r.length === 12 &&
+          r.every((x) => (x.integration === 'api' ? x.status === 'green' : x.status === 'yellow'))
+          ? r
+          : null;
+      },
+      30_000,
+      'API steps green, tickets open',
+    );
+    // PRODUCT order still holds: each sequential tier confirmed before the next one started.
+    const byId = new Map(rows.filter((r) => r.kind === 'revoke').map((r) => [r.systemId, r]));
+    const seq = ['entra', 'ldap', 'vpn', 'entra-mfa'].map((x) => byId.get(x)!);
+    for (let i = 1; i < seq.length; i++)
+      expect(seq[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(seq[i - 1]!.confirmedAt!.getTime());
+    // Each target changed once.
+    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+    for (const app of ['crm', 'wiki', 'vpn'] as const)
+      expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
+    // In the history: only the rate-limited Entra's steps were activity tasks; the rest, local.
+    const { EventType } = temporal.api.enums.v1;
+    const events = (await stack.client.workflow.getHandle(`offboarding:${id}`).fetchHistory()).events ?? [];
+    const scheduled = events
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name!)
+      .filter((t) => ['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'].includes(t));
+    expect(scheduled).toEqual(['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential']);
+    const markers = events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    // planRevocation + ldap, vpn, MFA, the LDAP search, wiki, badge, crm, slack, the LDAP service account.
+    expect(markers).toHaveLength(10);
+    await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test over');
+  } finally {
+    await localApi.close();
+    w.shutdown();
+    await run;
+  }
+});
+
 test('a target that keeps failing turns red, its owner is emailed once, and later steps still complete', async () => {
   const id = uniq('E');
   const person = seedEmployee(stack.standIns, id);

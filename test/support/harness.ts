@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
+import type { ActivityDeps } from '../../activities';
 import { createConnectors, type ConnectorRegistry } from '../../activities/connectors';
 import { parseCatalog, type Catalog } from '../../config/catalog';
 import { temporal } from '@temporalio/proto';
@@ -494,12 +495,13 @@ export function createTestWorker(
   s: Stack,
   connectors = s.connectors,
   mailer = s.mailer,
+  deps: Partial<ActivityDeps> = {},
 ): Promise<OffboardingWorkers> {
   return createOffboardingWorker({
     connection: s.nativeConnection,
     namespace: 'default',
     taskQueue: s.taskQueue,
-    deps: { db: s.db, catalog: s.catalog, connectors, mailer, publicUrl: 'http://127.0.0.1:3000' },
+    deps: { db: s.db, catalog: s.catalog, connectors, mailer, publicUrl: 'http://127.0.0.1:3000', ...deps },
     dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
