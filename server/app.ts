@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
   ApplicationFailure,
+  isGrpcServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -25,7 +26,7 @@ import {
   type Rescission,
   type SignoffRole,
 } from '../contract';
-import { audit, Prisma, type Db } from '../lib/db';
+import { audit, isDatabaseUnavailable, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { createAuth, type TokenEntry } from './auth';
@@ -80,6 +81,21 @@ export const resolveBody = z
   })
   .strict();
 
+/** gRPC status codes for "the server did not answer": DEADLINE_EXCEEDED, UNAVAILABLE. */
+const NO_ANSWER_CODES = new Set([4, 14]);
+
+/**
+ * True when `err` (or a cause of it) says Temporal could not be reached or did not answer in time
+ * (`codes`: by default either; UNAVAILABLE alone = could not be reached at all).
+ */
+function isTemporalUnreachable(err: unknown, codes: ReadonlySet<number> = NO_ANSWER_CODES): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && codes.has(e.code)) return true;
+  }
+  return false;
+}
+const UNAVAILABLE = new Set([14]);
+
 /** Temporal did not answer (unreachable, restarting, deadline passed): 503, the caller retries. */
 const temporalUnavailable = (e: unknown) =>
   new AppError(
@@ -93,6 +109,8 @@ const updateTimedOut = () =>
 
 /** Maps a rejected or failed workflow update to the API's error codes. */
 function updateError(e: unknown): AppError | null {
+  // Temporal itself unreachable is not "no worker": say which.
+  if (isTemporalUnreachable(e, UNAVAILABLE)) return temporalUnavailable(e);
   if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return updateTimedOut();
   if (e instanceof WorkflowNotFoundError)
     return new AppError('conflict', 'the offboarding is no longer running (it has completed or was reset)');
@@ -149,6 +167,20 @@ export function createApp(deps: AppDeps): express.Express {
     if (!d) throw new AppError('not_found', `no departure ${id}`);
     return d.workflowId;
   };
+  /**
+   * An update that got no answer within its deadline: Temporal itself unreachable (a 1 s probe fails),
+   * or no worker serves the offboarding. Both 503, each named, so the operator knows what to fix.
+   */
+  const noAnswer = async (e: unknown): Promise<AppError> => {
+    const reachable = await client
+      .withDeadline(Date.now() + 1_000, () => client.workflowService.getSystemInfo({}))
+      .then(
+        () => true,
+        () => false,
+      );
+    return reachable ? updateTimedOut() : temporalUnavailable(e);
+  };
+
   /**
    * The handle of the run serving departure `id`, for a signal or update. A rehired employee's later
    * offboarding runs under the same workflow id: a message meant for the earlier (finished) departure
@@ -504,7 +536,7 @@ export function createApp(deps: AppDeps): express.Express {
           }),
         );
       } catch (e) {
-        if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw updateTimedOut();
+        if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw await noAnswer(e);
         if (e instanceof WorkflowNotFoundError)
           throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
         if (e instanceof WorkflowUpdateFailedError)
@@ -558,7 +590,9 @@ export function createApp(deps: AppDeps): express.Express {
         );
         res.json({ departureId: id, ...result });
       } catch (e) {
-        throw updateError(e) ?? e;
+        throw (
+          (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? await noAnswer(e) : updateError(e)) ?? e
+        );
       }
     },
   );
@@ -585,7 +619,9 @@ export function createApp(deps: AppDeps): express.Express {
         );
         res.status(201).json({ departureId: id, resolution });
       } catch (e) {
-        throw updateError(e) ?? e;
+        throw (
+          (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? await noAnswer(e) : updateError(e)) ?? e
+        );
       }
     },
   );
@@ -682,6 +718,19 @@ export function createApp(deps: AppDeps): express.Express {
           })
           .catch((logErr: unknown) => logger.error({ err: logErr }, 'could not log refused HRIS delivery'));
       }
+    } else if (isTemporalUnreachable(err)) {
+      // Whatever route asked: Temporal down or restarting is not the caller's mistake, nor a bug.
+      ((res.locals.log as Logger | undefined) ?? logger).warn(
+        { err, path: loggablePath(req.path) },
+        'Temporal unreachable',
+      );
+      e = temporalUnavailable(err);
+    } else if (isDatabaseUnavailable(err)) {
+      ((res.locals.log as Logger | undefined) ?? logger).warn(
+        { err, path: loggablePath(req.path) },
+        'database unreachable',
+      );
+      e = new AppError('unavailable', 'the database could not be reached; retry later');
     } else {
       ((res.locals.log as Logger | undefined) ?? logger).error(
         { err, path: loggablePath(req.path) },

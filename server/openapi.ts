@@ -730,7 +730,8 @@ function build(): Json {
           500: err(500),
           503: {
             ...err(503),
-            description: 'The offboarding did not answer in time (no worker); retry later',
+            description:
+              'The offboarding did not answer in time (no worker), or Temporal could not be reached; retry later',
           },
         },
       }),
@@ -790,7 +791,8 @@ function build(): Json {
           500: err(500),
           503: {
             ...err(503),
-            description: 'The offboarding did not answer in time (no worker); retry later',
+            description:
+              'The offboarding did not answer in time (no worker), or Temporal could not be reached; retry later',
           },
         },
       }),
@@ -824,7 +826,8 @@ function build(): Json {
           500: err(500),
           503: {
             ...err(503),
-            description: 'The offboarding did not answer in time (no worker); retry later',
+            description:
+              'The offboarding did not answer in time (no worker), or Temporal could not be reached; retry later',
           },
         },
       }),

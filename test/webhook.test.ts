@@ -8,6 +8,7 @@ import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import { freePort } from './support/services';
 import {
+  TOKENS,
   WEBHOOK_SECRET,
   eventually,
   hrisEvent,
@@ -356,6 +357,36 @@ test('with Temporal unreachable an event is stored and answered "queued", then s
   // And a redelivery after that is a duplicate, not a second start.
   const again = signDelivery(WEBHOOK_SECRET, hrisEvent(id), { id: d.headers['webhook-id'] });
   expect((await post(url(), again.body, again.headers)).json.action).toBe('duplicate');
+});
+
+test('acknowledging a report while Temporal is unreachable answers 503 naming Temporal, not a missing worker', async () => {
+  const id = uniq('W');
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const accepted = await post(url(), d.body, d.headers);
+  expect(accepted.status).toBe(202);
+  const departureId = accepted.json.departureId as string;
+  const down = await startApi(stack, {
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    DISPATCH_INTERVAL: '1h',
+  });
+  try {
+    const call = (path: string, token: string, body: unknown) =>
+      fetch(`${down.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({
+        status: r.status,
+        json: (await r.json()) as { error: { code: string; message: string } },
+      }));
+    // The update waits out its deadline; the API then tells "Temporal unreachable" from "no worker".
+    const r = await call(`/departures/${departureId}/acknowledge`, TOKENS.hr, { note: 'report read' });
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('unavailable');
+    expect(r.json.error.message).toMatch(/^Temporal could not be reached .*retry later$/);
+  } finally {
+    await down.close();
+  }
 });
 
 test('health answers 200 only when the database and Temporal are reachable', async () => {
