@@ -195,9 +195,9 @@ const envFields = z.object({
   /**
    * Revocation steps run as local activities (inside the workflow's task; rate-limited systems excepted):
    * one round trip through Temporal per revocation pass instead of one per step (webhook to last
-   * confirmation at 4/s: p50 144 ms instead of 270 ms). Off by default: while a pass of local steps
-   * runs, a rescission or other message reaches the workflow only when its task ends (about every 8 s
-   * with slow targets), and a failing step's retries hold the task (docs/runbook.md).
+   * confirmation at 4/s, median of 3 runs: p50 177 ms instead of 384 ms). Off by default: while a pass
+   * of local steps runs, a rescission or other message reaches the workflow only when its task ends
+   * (about every 8 s with slow targets), and a failing step's retries hold the task (docs/runbook.md).
    */
   WORKER_LOCAL_REVOCATION: z
     .enum(['true', 'false'], 'must be true or false')
