@@ -70,7 +70,12 @@ const control = proxyActivities<Activities>({
   },
 });
 
-/** `control`'s short database-only calls that sit on the path to the first revocation. */
+/**
+ * `control`'s short database-only calls that sit on the path to the first revocation. A local activity
+ * retries inside the worker; in the SDK core of TS SDK 1.24 each retried attempt leaves its
+ * start-to-close timer running, which can time out a later attempt or panic a core task when it fires
+ * (temporalio/sdk-rust#1454). Planning retries only while the database is down; the retry then repeats.
+ */
 const localControl = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: {
