@@ -13,7 +13,7 @@ import { DateTime } from 'luxon';
 import type { AssetReceipt, AssetRecoveryPlan, AssetToRecover } from '../contract';
 import type { Catalog } from '../config/catalog';
 import { addBusinessDays, nextBusinessDayAt, type BusinessCalendar } from '../lib/calendar';
-import { audit, Prisma, type Db } from '../lib/db';
+import { auditOnce as appendOnce, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import type { AssetSystem } from './asset-systems';
 import { DepartureNotFoundError, TargetThrottledError } from './errors';
@@ -168,21 +168,16 @@ export function createAssetActivities(deps: AssetActivityDeps) {
     details: Record<string, unknown>,
     recoveryId?: string,
   ): Promise<void> {
-    const prior = await db.auditEvent.findFirst({
-      where: {
-        departureId,
+    await appendOnce(
+      db,
+      {
+        actor: 'workflow',
         action,
-        ...(recoveryId ? { details: { path: ['recoveryId'], equals: recoveryId } } : {}),
+        departureId,
+        details: { ...(recoveryId ? { recoveryId } : {}), ...details },
       },
-      select: { id: true },
-    });
-    if (prior) return;
-    await audit(db, {
-      actor: 'workflow',
-      action,
-      departureId,
-      details: { ...(recoveryId ? { recoveryId } : {}), ...details } as Prisma.InputJsonValue,
-    });
+      recoveryId ? { field: 'recoveryId', value: recoveryId } : undefined,
+    );
   }
 
   function assetLine(r: Recovery): string {

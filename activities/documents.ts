@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Departure, Document } from '@prisma/client';
 import { DateTime } from 'luxon';
 import type { Catalog, DataSource } from '../config/catalog';
-import { audit, auditChainHead, isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { auditChainHead, auditOnce as appendOnce, isUniqueViolation, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import { archivingConfirmationPdf, completionCertificatePdf, sha256Hex } from '../lib/pdf';
 import { createBuiltinESignatureProvider, sendWithFreshLink, type ESignatureProvider } from './esign';
@@ -164,21 +164,16 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
     key: string;
     details: Record<string, unknown>;
   }): Promise<void> {
-    const prior = await db.auditEvent.findFirst({
-      where: {
-        departureId: entry.departureId,
+    await appendOnce(
+      db,
+      {
+        actor: entry.actor,
         action: entry.action,
-        details: { path: ['key'], equals: entry.key },
+        departureId: entry.departureId,
+        details: { key: entry.key, ...entry.details },
       },
-      select: { id: true },
-    });
-    if (prior) return;
-    await audit(db, {
-      actor: entry.actor,
-      action: entry.action,
-      departureId: entry.departureId,
-      details: json({ key: entry.key, ...entry.details }),
-    });
+      { field: 'key', value: entry.key },
+    );
   }
 
   /** The departure's document of a type, created `pending` when absent (with a known id). */

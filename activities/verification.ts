@@ -14,7 +14,7 @@ import type {
 } from '../contract';
 import type { Catalog } from '../config/catalog';
 import { addBusinessDays, nextBusinessDayAt, type BusinessCalendar } from '../lib/calendar';
-import { audit, Prisma, type Db } from '../lib/db';
+import { audit, auditOnce as appendOnce, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import type { Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
@@ -72,12 +72,11 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
     key: string,
     details: Record<string, unknown>,
   ) {
-    const prior = await db.auditEvent.findFirst({
-      where: { departureId, action, details: { path: ['key'], equals: key } },
-      select: { id: true },
-    });
-    if (!prior)
-      await audit(db, { actor: 'workflow', action, departureId, details: json({ key, ...details }) });
+    await appendOnce(
+      db,
+      { actor: 'workflow', action, departureId, details: { key, ...details } },
+      { field: 'key', value: key },
+    );
   }
 
   /** The department head, or HR when the HRIS sent none (someone senior must hear of it). */

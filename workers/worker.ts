@@ -139,6 +139,13 @@ export function followupWorkerLimits(
   } satisfies Partial<WorkerOptions>;
 }
 
+/**
+ * How long a worker's shutdown may take before it gives up (`GracefulShutdownPeriodExpiredError`): an
+ * activity that ignores its cancellation must not keep a stopping process (Ctrl-C on `npm start`, a
+ * rolling deploy) alive forever. Whatever was in flight is retried by Temporal on another worker.
+ */
+export const SHUTDOWN_FORCE_TIME = '20s';
+
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
   const activities = createActivities(o.deps);
@@ -148,6 +155,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     taskQueue: o.taskQueue,
     activities,
     dataConverter: o.dataConverter,
+    shutdownForceTime: SHUTDOWN_FORCE_TIME,
     ...(o.workflowBundle
       ? { workflowBundle: o.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
@@ -164,6 +172,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
         taskQueue: systemTaskQueue(o.taskQueue, s.id),
         activities,
         dataConverter: o.dataConverter,
+        shutdownForceTime: SHUTDOWN_FORCE_TIME,
         ...systemWorkerLimits(s.rateLimit),
       }),
     );
@@ -174,6 +183,7 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     taskQueue: followupTaskQueue(o.taskQueue),
     activities,
     dataConverter: o.dataConverter,
+    shutdownForceTime: SHUTDOWN_FORCE_TIME,
     ...(o.followup ?? followupWorkerLimits(WORKER_TUNING_DEFAULTS)),
   });
   return new OffboardingWorkers(main, systems, followup);

@@ -52,6 +52,7 @@ export async function memoryScenario(s: Services, o: MemoryOptions) {
     // activities (asset return requests, documents) are not paced here unless the caller says so.
     env: {
       WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: process.env.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND ?? '10000',
+      WORKER_FOLLOWUP_MAX_CONCURRENT: process.env.WORKER_FOLLOWUP_MAX_CONCURRENT ?? '100',
     },
     workerOptions: o.workerOptions,
     workerNodeArgs: o.workerNodeArgs,
