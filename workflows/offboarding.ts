@@ -60,7 +60,8 @@ import {
 /** Applications are swept concurrently, at most this many at once. */
 const APPLICATION_CONCURRENCY = 4;
 
-const control = proxyActivities<Activities>({
+/** The workflow's own bookkeeping calls (database, owner emails): short, retried until they succeed. */
+const CONTROL_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: {
     initialInterval: '1s',
@@ -68,7 +69,9 @@ const control = proxyActivities<Activities>({
     maximumInterval: '30s',
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   },
-});
+};
+
+const control = proxyActivities<Activities>(CONTROL_OPTIONS);
 
 /**
  * `control`'s short database-only calls that sit on the path to the first revocation. A local activity
@@ -76,15 +79,7 @@ const control = proxyActivities<Activities>({
  * start-to-close timer running, which can time out a later attempt or panic a core task when it fires
  * (temporalio/sdk-rust#1454). Planning retries only while the database is down; the retry then repeats.
  */
-const localControl = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-  },
-});
+const localControl = proxyLocalActivities<Activities>(CONTROL_OPTIONS);
 
 const { generateCompletionCertificate } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
