@@ -107,11 +107,13 @@ const temporalUnavailable = (e: unknown) =>
 const updateTimedOut = () =>
   new AppError('unavailable', 'the offboarding did not answer in time (is a worker running?); retry later');
 
-/** Maps a rejected or failed workflow update to the API's error codes. */
+/**
+ * Maps a rejected or failed workflow update to the API's error codes (an unanswered one: `updateFailure`
+ * in `createApp`, which can ask Temporal why).
+ */
 function updateError(e: unknown): AppError | null {
   // Temporal itself unreachable is not "no worker": say which.
   if (isTemporalUnreachable(e, UNAVAILABLE)) return temporalUnavailable(e);
-  if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return updateTimedOut();
   if (e instanceof WorkflowNotFoundError)
     return new AppError('conflict', 'the offboarding is no longer running (it has completed or was reset)');
   if (e instanceof WorkflowUpdateFailedError) {
@@ -180,6 +182,9 @@ export function createApp(deps: AppDeps): express.Express {
       );
     return reachable ? updateTimedOut() : temporalUnavailable(e);
   };
+  /** `updateError`, with an unanswered update told apart by `noAnswer`. */
+  const updateFailure = async (e: unknown): Promise<AppError | null> =>
+    e instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? noAnswer(e) : updateError(e);
 
   /**
    * The handle of the run serving departure `id`, for a signal or update. A rehired employee's later
@@ -590,9 +595,7 @@ export function createApp(deps: AppDeps): express.Express {
         );
         res.json({ departureId: id, ...result });
       } catch (e) {
-        throw (
-          (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? await noAnswer(e) : updateError(e)) ?? e
-        );
+        throw (await updateFailure(e)) ?? e;
       }
     },
   );
@@ -619,9 +622,7 @@ export function createApp(deps: AppDeps): express.Express {
         );
         res.status(201).json({ departureId: id, resolution });
       } catch (e) {
-        throw (
-          (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? await noAnswer(e) : updateError(e)) ?? e
-        );
+        throw (await updateFailure(e)) ?? e;
       }
     },
   );

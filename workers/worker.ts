@@ -5,7 +5,7 @@
  * (`maxTaskQueueActivitiesPerSecond`), paces this worker's polls (`maxActivitiesPerSecond`) and
  * `maxConcurrentActivityTaskExecutions` bounds calls in flight (see `systemWorkerLimits`).
  */
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKER_TUNING_DEFAULTS, type AppConfig } from '../config/env';
@@ -144,18 +144,21 @@ export function followupWorkerLimits(
  * activity that ignores its cancellation must not keep a stopping process (Ctrl-C on `npm start`, a
  * rolling deploy) alive forever. Whatever was in flight is retried by Temporal on another worker.
  */
-export const SHUTDOWN_FORCE_TIME = '20s';
+export const SHUTDOWN_FORCE_TIME: Duration = '20s';
 
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
-  const activities = createActivities(o.deps);
-  const main = await Worker.create({
+  // What every worker of the process shares: the connection, the activities, the codec, the shutdown bound.
+  const common = {
     connection: o.connection,
     namespace: o.namespace,
-    taskQueue: o.taskQueue,
-    activities,
+    activities: createActivities(o.deps),
     dataConverter: o.dataConverter,
     shutdownForceTime: SHUTDOWN_FORCE_TIME,
+  } satisfies Partial<WorkerOptions>;
+  const main = await Worker.create({
+    ...common,
+    taskQueue: o.taskQueue,
     ...(o.workflowBundle
       ? { workflowBundle: o.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
@@ -167,23 +170,15 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     systems.set(
       s.id,
       await Worker.create({
-        connection: o.connection,
-        namespace: o.namespace,
+        ...common,
         taskQueue: systemTaskQueue(o.taskQueue, s.id),
-        activities,
-        dataConverter: o.dataConverter,
-        shutdownForceTime: SHUTDOWN_FORCE_TIME,
         ...systemWorkerLimits(s.rateLimit),
       }),
     );
   }
   const followup = await Worker.create({
-    connection: o.connection,
-    namespace: o.namespace,
+    ...common,
     taskQueue: followupTaskQueue(o.taskQueue),
-    activities,
-    dataConverter: o.dataConverter,
-    shutdownForceTime: SHUTDOWN_FORCE_TIME,
     ...(o.followup ?? followupWorkerLimits(WORKER_TUNING_DEFAULTS)),
   });
   return new OffboardingWorkers(main, systems, followup);
