@@ -4,7 +4,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { OwnedCredentialRef, PlannedStep, Rescission, RevocationPlan, StepOutcome } from '../contract';
+import { msToNumber } from '@temporalio/common';
+import {
+  NON_RETRYABLE_ERROR_TYPES,
+  type OwnedCredentialRef,
+  type PlannedStep,
+  type Rescission,
+  type RevocationPlan,
+  type StepOutcome,
+  type SweepInput,
+  type SweepResult,
+  type SweepStepResult,
+} from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import { endOfLastDay, noticePeriodEnd } from '../lib/calendar';
 import { audit, isDatabaseUnavailable, Prisma, sql, type Db } from '../lib/db';
@@ -15,8 +26,10 @@ import {
   DepartureNotFoundError,
   TargetRejectedError,
   TargetThrottledError,
+  TargetUnavailableError,
   UnknownSystemError,
 } from './errors';
+import { pace } from './pace';
 import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
@@ -42,12 +55,22 @@ export interface ActivityDeps {
    * `PlanOptions` in plan.ts and WORKER_LOCAL_REVOCATION in config/env.ts).
    */
   localRevocation?: boolean;
+  /**
+   * Each revocation pass runs first as one activity, `sweepRevocations` (default true; see
+   * WORKER_REVOCATION_SWEEP in config/env.ts).
+   */
+  revocationSweep?: boolean;
 }
 
 export interface StepRef {
   departureId: string;
   systemId: string;
   action: string;
+  /**
+   * Attempts already made outside this activity (a sweep's try): the attempt numbers recorded and
+   * reported continue from there. Absent = none.
+   */
+  priorAttempts?: number;
 }
 
 export interface StepFailure extends StepRef {
@@ -72,6 +95,39 @@ export interface TicketDone extends StepRef {
   note: string;
 }
 
+/** A step's record before an attempt (timestamps as ISO text). */
+interface PriorStep {
+  status: string;
+  attempts: number;
+  actedAt: string | null;
+  confirmedAt: string | null;
+}
+
+/** A sweep tries this many application steps at once (as the workflow sweeps them step by step). */
+const SWEEP_CONCURRENCY = 4;
+
+/** A step that failed in a sweep, described as a failed step activity would be. */
+function sweepFailure(stepId: string, startedAt: string, e: unknown): SweepStepResult {
+  // confirmedBy turns a throttled target into an ApplicationFailure of that type with its delay.
+  const type = e instanceof ApplicationFailure ? (e.type ?? 'Error') : e instanceof Error ? e.name : 'Error';
+  const message = e instanceof Error ? e.message : String(e);
+  return {
+    stepId,
+    startedAt,
+    outcome: 'failed',
+    error: truncate(`${type}: ${message}`),
+    nonRetryable:
+      (NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) ||
+      (e instanceof ApplicationFailure && e.nonRetryable === true),
+    retryAfterMs:
+      e instanceof TargetThrottledError
+        ? e.retryAfterMs
+        : e instanceof ApplicationFailure && e.nextRetryDelay !== undefined && e.nextRetryDelay !== null
+          ? msToNumber(e.nextRetryDelay)
+          : null,
+  };
+}
+
 function truncate(s: string, n = 1000): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
@@ -94,7 +150,9 @@ export function createActivities(deps: ActivityDeps) {
   const { db, catalog, connectors, mailer } = deps;
   const systems = new Map(catalog.systems.map((s) => [s.id, s]));
   const subjects = new Map<string, Subject>();
-  const planOptions: PlanOptions = { localSteps: deps.localRevocation ?? false };
+  const sweep = deps.revocationSweep ?? true;
+  // A sweep already makes a pass one activity: its fallback steps stay ordinary activities.
+  const planOptions: PlanOptions = { localSteps: !sweep && (deps.localRevocation ?? false) };
 
   function system(id: string): CatalogSystem {
     const s = systems.get(id);
@@ -159,6 +217,9 @@ export function createActivities(deps: ActivityDeps) {
       }
     }
   }
+
+  /** This attempt's number: the activity's, after any a sweep made before it. */
+  const attemptOf = (ref: StepRef) => Context.current().info.attempt + (ref.priorAttempts ?? 0);
 
   /** Step states a late (timed-out) attempt must not overwrite. */
   const SETTLED_STEP_STATUSES = ['green', 'yellow'];
@@ -239,21 +300,47 @@ export function createActivities(deps: ActivityDeps) {
    * Records the start of an attempt in the step table: `startedAt` on the first, `running` and the
    * attempt number unless the step is settled. Never moves a step back from green or yellow: an attempt
    * that timed out can still be running here (its database call stuck in a database outage) after a
-   * later attempt confirmed the step, and must not make the record say "running" again.
+   * later attempt confirmed the step, and must not make the record say "running" again. Returns the
+   * step's record as it was before (null: no such step).
    */
-  async function markAttempt(ref: StepRef): Promise<void> {
-    const attempt = Context.current().info.attempt;
-    await sql(
+  async function markAttempt(ref: StepRef): Promise<PriorStep | null> {
+    const attempt = attemptOf(ref);
+    const { rows } = await sql<PriorStep>(
       db,
-      `UPDATE "StepRecord"
+      `WITH prior AS (
+         SELECT status, attempts,
+                to_char("actedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "actedAt",
+                to_char("confirmedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "confirmedAt"
+           FROM "StepRecord" WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3),
+       attempt AS (
+       UPDATE "StepRecord"
           SET "startedAt" = coalesce("startedAt", $4::timestamp),
               status = CASE WHEN status = ANY($6) THEN status ELSE 'running' END,
               attempts = CASE WHEN status = ANY($6) THEN attempts ELSE $5 END,
               "updatedAt" = $4::timestamp
         WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
-          AND ("startedAt" IS NULL OR NOT (status = ANY($6)))`,
+          AND ("startedAt" IS NULL OR NOT (status = ANY($6)))
+       RETURNING 1)
+       SELECT * FROM prior`,
       [ref.departureId, ref.systemId, ref.action, new Date().toISOString(), attempt, SETTLED_STEP_STATUSES],
     );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * A step its record shows confirmed already (an earlier attempt confirmed it and then could not
+   * report back: its worker died, or a sweep it ran in did): the target is not touched again.
+   */
+  function confirmedEarlier(prior: PriorStep): StepOutcome {
+    const now = new Date().toISOString();
+    return {
+      outcome: 'confirmed',
+      attempts: prior.attempts,
+      actedAt: prior.actedAt ?? now,
+      confirmedAt: prior.confirmedAt ?? now,
+      detail: `confirmed earlier (attempt ${prior.attempts})`,
+      ticketId: null,
+    };
   }
 
   /**
@@ -305,7 +392,7 @@ export function createActivities(deps: ActivityDeps) {
     );
     return {
       outcome: 'ticket_opened',
-      attempts: Context.current().info.attempt,
+      attempts: attemptOf(ref),
       actedAt: actedAt.toISOString(),
       confirmedAt: null,
       detail,
@@ -324,7 +411,7 @@ export function createActivities(deps: ActivityDeps) {
     call: () => Promise<RevokeResult>,
   ): Promise<StepOutcome> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
+    const attempt = attemptOf(ref);
     try {
       const r = await call();
       const confirmedAt = new Date();
@@ -392,6 +479,94 @@ export function createActivities(deps: ActivityDeps) {
         departureId,
         details: { managerEmail, source: from },
       });
+  }
+
+  /**
+   * Revokes one system's access for the departure and confirms it by reading the target back
+   * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
+   * Records each attempt in the step table. Idempotent.
+   */
+  async function revokeStep(ref: StepRef): Promise<StepOutcome> {
+    const sys = system(ref.systemId);
+    const who = await whileDatabaseDown(() => subject(ref.departureId));
+    await whileDatabaseDown(() => pace(db, sys));
+    const prior = await whileDatabaseDown(() => markAttempt(ref));
+    if (prior?.status === 'green') return confirmedEarlier(prior);
+    if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
+    const connector = connectorOf(sys);
+    return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
+  }
+
+  /**
+   * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
+   * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
+   */
+  async function discoverStep(input: DiscoverRef): Promise<StepOutcome> {
+    const ref = {
+      departureId: input.departureId,
+      systemId: input.systemId,
+      action: input.action,
+      priorAttempts: input.priorAttempts,
+    };
+    const sys = system(ref.systemId);
+    const who = await whileDatabaseDown(() => subject(ref.departureId));
+    await whileDatabaseDown(() => pace(db, sys));
+    await whileDatabaseDown(() => markAttempt(ref));
+    const connector = connectorOf(sys);
+    if (!connector.discoverOwned)
+      throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
+    const discover = connector.discoverOwned.bind(connector);
+    let found: OwnedCredentialRef[] = [];
+    const outcome = await confirmedBy(ref, sys, connector.executingSystem, async () => {
+      found = await discover(who);
+      return {
+        changes: [],
+        confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
+        detail:
+          found.length === 0
+            ? 'owns no credentials here (confirmed by search)'
+            : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
+      };
+    });
+    // Usually nothing is found: then there is no step to number or add.
+    if (found.length === 0) return { ...outcome, discovered: [] };
+    const base = await whileDatabaseDown(() =>
+      db.stepRecord.count({ where: { departureId: ref.departureId } }),
+    );
+    const discovered = found.map((item, i) =>
+      ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem, planOptions),
+    );
+    await whileDatabaseDown(() =>
+      db.stepRecord.createMany({
+        data: discovered.map((p) => stepRow(ref.departureId, p, null)),
+        skipDuplicates: true,
+      }),
+    );
+    return { ...outcome, discovered };
+  }
+
+  /**
+   * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
+   * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
+   */
+  async function revokeOwnedStep(ref: OwnedStepRef): Promise<StepOutcome> {
+    const sys = system(ref.systemId);
+    const who = await whileDatabaseDown(() => subject(ref.departureId));
+    const stepRef = {
+      departureId: ref.departureId,
+      systemId: ref.systemId,
+      action: ref.action,
+      priorAttempts: ref.priorAttempts,
+    };
+    await whileDatabaseDown(() => pace(db, sys));
+    const prior = await whileDatabaseDown(() => markAttempt(stepRef));
+    if (prior?.status === 'green') return confirmedEarlier(prior);
+    if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
+    const connector = connectorOf(sys);
+    if (!connector.revokeOwned)
+      throw new UnknownSystemError(`the connector of "${sys.id}" cannot revoke owned credentials`);
+    const revoke = connector.revokeOwned.bind(connector);
+    return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
   }
 
   const assets = createAssetActivities({
@@ -478,6 +653,7 @@ export function createActivities(deps: ActivityDeps) {
       );
       return {
         steps,
+        ...(sweep ? { sweep: true } : {}),
         revokeRestAt: restAt?.toISOString() ?? null,
         documents: {
           ndaReminderEveryHours: catalog.documents.nda.reminderEveryHours,
@@ -539,72 +715,108 @@ export function createActivities(deps: ActivityDeps) {
      * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
      * Records each attempt in the step table. Idempotent.
      */
-    async revokeAccess(ref: StepRef): Promise<StepOutcome> {
-      const sys = system(ref.systemId);
-      const who = await whileDatabaseDown(() => subject(ref.departureId));
-      await whileDatabaseDown(() => markAttempt(ref));
-      if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
-      const connector = connectorOf(sys);
-      return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
-    },
+    revokeAccess: revokeStep,
 
     /**
      * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
      * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
      */
-    async discoverOwnedCredentials(input: DiscoverRef): Promise<StepOutcome> {
-      const ref = { departureId: input.departureId, systemId: input.systemId, action: input.action };
-      const sys = system(ref.systemId);
-      const who = await whileDatabaseDown(() => subject(ref.departureId));
-      await whileDatabaseDown(() => markAttempt(ref));
-      const connector = connectorOf(sys);
-      if (!connector.discoverOwned)
-        throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
-      const discover = connector.discoverOwned.bind(connector);
-      let found: OwnedCredentialRef[] = [];
-      const outcome = await confirmedBy(ref, sys, connector.executingSystem, async () => {
-        found = await discover(who);
-        return {
-          changes: [],
-          confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
-          detail:
-            found.length === 0
-              ? 'owns no credentials here (confirmed by search)'
-              : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
-        };
-      });
-      // Usually nothing is found: then there is no step to number or add.
-      if (found.length === 0) return { ...outcome, discovered: [] };
-      const base = await whileDatabaseDown(() =>
-        db.stepRecord.count({ where: { departureId: ref.departureId } }),
-      );
-      const discovered = found.map((item, i) =>
-        ownedCredentialStep(sys, input.taskQueue, item, base + i, connector.executingSystem, planOptions),
-      );
-      await whileDatabaseDown(() =>
-        db.stepRecord.createMany({
-          data: discovered.map((p) => stepRow(ref.departureId, p, null)),
-          skipDuplicates: true,
-        }),
-      );
-      return { ...outcome, discovered };
-    },
+    discoverOwnedCredentials: discoverStep,
 
     /**
      * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
      * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
      */
-    async revokeOwnedCredential(ref: OwnedStepRef): Promise<StepOutcome> {
-      const sys = system(ref.systemId);
-      const who = await whileDatabaseDown(() => subject(ref.departureId));
-      const stepRef = { departureId: ref.departureId, systemId: ref.systemId, action: ref.action };
-      await whileDatabaseDown(() => markAttempt(stepRef));
-      if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
-      const connector = connectorOf(sys);
-      if (!connector.revokeOwned)
-        throw new UnknownSystemError(`the connector of "${sys.id}" cannot revoke owned credentials`);
-      const revoke = connector.revokeOwned.bind(connector);
-      return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
+    revokeOwnedCredential: revokeOwnedStep,
+
+    /**
+     * One revocation pass in one activity: tries every step once, in PRODUCT order (identity,
+     * directory, VPN, MFA and the searches for owned credentials one after another, stopping at the
+     * first that fails; then the applications and the credentials found, concurrently, each on its own).
+     * Rate-limited systems are paced through the shared pace (pace.ts). Before each step it reads
+     * whether the termination was rescinded (the API and the intake store a rescission before they
+     * signal; the workflow records one it got otherwise with `noteRescission`) and halts if so. A step
+     * that fails is reported, not retried: the workflow retries it as its own activity by the system's
+     * policy, counting this try. Heartbeats while it runs; a sweep that dies (worker killed) is simply
+     * not trusted: the workflow runs the pass step by step, every step being idempotent.
+     */
+    async sweepRevocations(input: SweepInput): Promise<SweepResult> {
+      const ctx = Context.current();
+      const results: SweepStepResult[] = [];
+      const discovered: PlannedStep[] = [];
+      const beat = setInterval(() => ctx.heartbeat(results.length), 2_000);
+      const rescinded = async () => {
+        const { rows } = await sql<{ r: boolean }>(
+          db,
+          `SELECT EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
+               OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL) AS r`,
+          [input.departureId],
+        );
+        return rows[0]?.r === true;
+      };
+      const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
+        ctx.heartbeat(results.length);
+        if (await whileDatabaseDown(rescinded)) return { stepId: p.stepId, outcome: 'halted' };
+        const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
+        const startedAt = new Date().toISOString();
+        const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const work =
+            p.kind === 'revoke'
+              ? revokeStep(ref)
+              : p.kind === 'discover_owned'
+                ? discoverStep({ ...ref, taskQueue: p.taskQueue })
+                : revokeOwnedStep({ ...ref, owned: p.owned! });
+          const r = await Promise.race([
+            work,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () => reject(new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`)),
+                limitMs,
+              );
+            }),
+          ]);
+          const { discovered: found, ...outcome } = r;
+          discovered.push(...(found ?? []));
+          return { stepId: p.stepId, startedAt, ...outcome };
+        } catch (e) {
+          return sweepFailure(p.stepId, startedAt, e);
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      try {
+        for (const p of input.ordered) {
+          const r = await tryStep(p);
+          results.push(r);
+          if (r.outcome === 'failed' || r.outcome === 'halted') return { results, discovered };
+        }
+        const sweepSteps = () => [...input.applications, ...discovered];
+        let next = 0;
+        const lane = async () => {
+          for (let p = sweepSteps()[next++]; p; p = sweepSteps()[next++]) results.push(await tryStep(p));
+        };
+        await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
+        return { results, discovered };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * Records a rescission the workflow received while a sweep was running, so that the sweep halts
+     * at its next step (the API and the intake record theirs before they signal; this covers a signal
+     * sent straight to Temporal). Sets `rescindedAt` if not yet set. Idempotent.
+     */
+    async noteRescission(input: { departureId: string; rescission: Rescission }): Promise<void> {
+      await sql(
+        db,
+        `UPDATE "Departure" SET "rescindedAt" = $2::timestamptz AT TIME ZONE 'UTC',
+                                "updatedAt" = now() AT TIME ZONE 'UTC'
+          WHERE id = $1 AND "rescindedAt" IS NULL`,
+        [input.departureId, input.rescission.at],
+      );
     },
 
     /**

@@ -203,6 +203,17 @@ const envFields = z.object({
     .enum(['true', 'false'], 'must be true or false')
     .default('false')
     .transform((v) => v === 'true'),
+  /**
+   * Each revocation pass runs first as one activity (`sweepRevocations`) that tries every step once in
+   * order, pacing rate-limited systems through a pace shared in PostgreSQL; only a step that fails (and
+   * those after a failed identity/directory/VPN/MFA step) then runs as its own activity with its retry
+   * policy. One activity task per pass instead of one per step (docs/runbook.md). `false`: step by step.
+   * Overrides WORKER_LOCAL_REVOCATION.
+   */
+  WORKER_REVOCATION_SWEEP: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('true')
+    .transform((v) => v === 'true'),
 });
 
 /** The configuration schema: the fields, plus what depends on more than one of them. */

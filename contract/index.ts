@@ -164,6 +164,47 @@ export interface RevocationPlan {
   documents: { ndaReminderEveryHours: number; ndaDeadlineDays: number; dataSourceIds: string[] };
   /** The verification checkpoint's settings (absent from plans recorded before the checkpoint existed). */
   verification?: VerificationSettings;
+  /**
+   * Each revocation pass runs first as one activity (`sweepRevocations`) that tries every step once, in
+   * order; only what it leaves (a failed step, the steps after a failed ordered one) runs step by step.
+   * Absent in plans made before the sweep existed (or with WORKER_REVOCATION_SWEEP=false): step by step.
+   */
+  sweep?: boolean;
+}
+
+/** What `sweepRevocations` is given: one revocation pass of a departure. */
+export interface SweepInput {
+  departureId: string;
+  /** Identity, directory, VPN, MFA, then the searches for owned credentials: strictly one after another. */
+  ordered: PlannedStep[];
+  /** The applications: concurrently (with the owned credentials the searches find). */
+  applications: PlannedStep[];
+}
+
+/** What became of one step in a sweep. */
+export type SweepStepResult =
+  | ({ stepId: string; startedAt: string } & StepOutcome)
+  | {
+      stepId: string;
+      startedAt: string;
+      outcome: 'failed';
+      /** `<ErrorType>: <message>`, as a failed step activity reports it. */
+      error: string;
+      /** The error is of a kind retrying cannot help (NON_RETRYABLE_ERROR_TYPES). */
+      nonRetryable: boolean;
+      /** The target asked for this long before the next call (HTTP 429 Retry-After). */
+      retryAfterMs: number | null;
+    }
+  | { stepId: string; outcome: 'halted' };
+
+/**
+ * The result of a sweep, in the order the steps ran. A step with no result was not tried (the sweep
+ * stopped at a failed ordered step): the workflow runs it step by step.
+ */
+export interface SweepResult {
+  results: SweepStepResult[];
+  /** The owned credentials found, one step each (their results are in `results` when tried). */
+  discovered: PlannedStep[];
 }
 
 /** One row of the step table. */

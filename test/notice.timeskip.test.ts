@@ -203,7 +203,17 @@ test('a rescission mid-sweep lets the running step finish and leaves the not-yet
   stack.standIns.scim.control.latencyMs = 1_500; // the VPN step is in flight when the rescission lands
   try {
     const final = await run(input, async (h) => {
-      await until(h, (s) => statusOf(s, 'vpn') === 'running');
+      // The step table says what a sweep is doing (the workflow learns when the sweep returns).
+      for (let i = 0; ; i++) {
+        const vpn = await stack.db.stepRecord.findFirst({
+          where: { departureId: input.departureId, systemId: 'vpn' },
+        });
+        if (vpn?.status === 'running') break;
+        if (i > 200) throw new Error(`the VPN step never ran: ${JSON.stringify(vpn)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Sent straight to Temporal (not through the API, which stores the rescission first): the
+      // workflow records it for the sweep, which halts before its next step.
       await h.signal(rescindSignal, {
         at: new Date().toISOString(),
         by: 'operator:hr-user',

@@ -45,6 +45,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** The activities a revocation pass schedules, a sweep or its steps. */
+const STEP_ACTIVITIES = [
+  'sweepRevocations',
+  'revokeAccess',
+  'discoverOwnedCredentials',
+  'revokeOwnedCredential',
+];
+
 async function fire(employeeId: string, overrides = {}) {
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(employeeId, overrides));
   return post(`${api.url}/webhooks/hris`, d.body, d.headers);
@@ -213,39 +221,25 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   );
 
   // How the steps ran (Temporal's history): the planning as a local activity in the first workflow
-  // task; each revocation step as an activity (on its own task queue for the rate-limited Entra: its
-  // account, the search for owned credentials, the app registration found), since local revocation
-  // steps are off by default; the follow-up work (assets, documents) on the follow-up queue.
+  // task; then one sweep activity per pass on the workflow's queue that ran every step (none failed, so
+  // no step ran as an activity of its own); the follow-up work (assets, documents) on the follow-up queue.
   const { EventType } = temporal.api.enums.v1;
   const events = (await stack.client.workflow.getHandle(done.workflowId!).fetchHistory()).events ?? [];
   const scheduled = events
     .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
     .map((e) => e.activityTaskScheduledEventAttributes!)
     .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! }));
-  const revocations = scheduled.filter((a) =>
-    ['planRevocation', 'revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'].includes(a.type),
-  );
-  const entraQueue = `${stack.taskQueue}.system.entra`;
-  expect(revocations.filter((a) => a.queue === entraQueue).map((a) => a.type)).toEqual([
-    'revokeAccess',
-    'discoverOwnedCredentials',
-    'revokeOwnedCredential',
+  expect(scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
+    { type: 'sweepRevocations', queue: stack.taskQueue },
   ]);
-  // ldap, vpn, MFA, wiki, badge, crm, slack; the LDAP search and its service account.
-  expect(
-    revocations
-      .filter((a) => a.queue === stack.taskQueue)
-      .map((a) => a.type)
-      .sort(),
-  ).toEqual(
-    [...Array<string>(7).fill('revokeAccess'), 'discoverOwnedCredentials', 'revokeOwnedCredential'].sort(),
-  );
   const localActivities = events.filter(
     (e) =>
       e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
       e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
   );
   expect(localActivities).toHaveLength(1); // planRevocation
+  // The rate-limited Entra was paced through the shared pace.
+  expect(await stack.db.systemPace.count({ where: { systemId: 'entra' } })).toBe(1);
   const followups = scheduled.filter((a) =>
     [
       'planAssetRecovery',
@@ -263,10 +257,66 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);
 });
 
+test('WORKER_REVOCATION_SWEEP=false: each step is an activity of its own, on its system queue when rate-limited', async () => {
+  const own = { ...stack, taskQueue: uniq('steps') };
+  const w = await createTestWorker(own, stack.connectors, stack.mailer, { revocationSweep: false });
+  const run = w.run();
+  const ownApi = await startApi(own);
+  try {
+    const id = uniq('S');
+    const person = seedEmployee(stack.standIns, id, { ownedApp: true, serviceAccount: true });
+    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+    const res = await post(`${ownApi.url}/webhooks/hris`, d.body, d.headers);
+    expect(res.json.action).toBe('started');
+    const departureId = res.json.departureId as string;
+    await eventually(
+      async () => {
+        const r = await stack.db.stepRecord.findMany({ where: { departureId } });
+        return r.length === 12 &&
+          r.every((x) => (x.integration === 'api' ? x.status === 'green' : x.status === 'yellow'))
+          ? r
+          : null;
+      },
+      30_000,
+      'API steps green, tickets open',
+    );
+    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+    const { EventType } = temporal.api.enums.v1;
+    const events = (await stack.client.workflow.getHandle(`offboarding:${id}`).fetchHistory()).events ?? [];
+    const revocations = events
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      .map((e) => e.activityTaskScheduledEventAttributes!)
+      .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! }))
+      .filter((a) => STEP_ACTIVITIES.includes(a.type));
+    // The rate-limited Entra's account, its search for owned credentials and the app registration found
+    // run on Entra's own queue, where Temporal enforces its rate.
+    expect(revocations.filter((a) => a.queue === `${own.taskQueue}.system.entra`).map((a) => a.type)).toEqual(
+      ['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'],
+    );
+    // ldap, vpn, MFA, wiki, badge, crm, slack; the LDAP search and its service account.
+    expect(
+      revocations
+        .filter((a) => a.queue === own.taskQueue)
+        .map((a) => a.type)
+        .sort(),
+    ).toEqual(
+      [...Array<string>(7).fill('revokeAccess'), 'discoverOwnedCredentials', 'revokeOwnedCredential'].sort(),
+    );
+    await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test over');
+  } finally {
+    await ownApi.close();
+    w.shutdown();
+    await run;
+  }
+});
+
 test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order, each confirmed once', async () => {
   // A worker and an API of their own, on their own task queue, with local revocation steps.
   const local = { ...stack, taskQueue: uniq('local') };
-  const w = await createTestWorker(local, stack.connectors, stack.mailer, { localRevocation: true });
+  const w = await createTestWorker(local, stack.connectors, stack.mailer, {
+    localRevocation: true,
+    revocationSweep: false,
+  });
   const run = w.run();
   const localApi = await startApi(local);
   try {

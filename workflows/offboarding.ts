@@ -23,6 +23,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   allHandlersFinished,
   makeContinueAsNewFunc,
   patched,
@@ -30,7 +31,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { Duration } from '@temporalio/common';
+import { msToNumber, type Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
 import { createCheckpoint, type Checkpoint } from './verification';
@@ -53,7 +54,9 @@ import {
   type PlannedStep,
   type RevocationPlan,
   type Rescission,
+  type StepOutcome,
   type StepView,
+  type SweepInput,
   type TicketConfirmation,
 } from '../contract';
 
@@ -88,6 +91,17 @@ const { generateCompletionCertificate } = proxyActivities<Activities>({
     maximumInterval: '1m',
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   },
+});
+
+/**
+ * A revocation pass as one activity (`plan.sweep`). Not retried: whatever it could not report (a worker
+ * killed mid-sweep: no heartbeat for 10 s) runs step by step, each step being idempotent and a step
+ * already confirmed not touching its target again.
+ */
+const { sweepRevocations } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '10s',
+  retry: { maximumAttempts: 1 },
 });
 
 function stepActivities(step: PlannedStep) {
@@ -337,55 +351,154 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   /** Steps found by `discover_owned` steps, swept with the applications. */
   let discovered: PlannedStep[] = [];
 
-  const runStep = async (p: PlannedStep): Promise<void> => {
+  /** Records a step's outcome: green when confirmed, yellow while its ticket waits for the owner. */
+  const applyOutcome = (p: PlannedStep, view: StepView, r: StepOutcome) => {
+    view.attempts = r.attempts;
+    view.actedAt = r.actedAt;
+    view.detail = r.detail;
+    view.lastError = null;
+    if (r.outcome === 'confirmed') {
+      view.status = 'green';
+      view.confirmedAt = r.confirmedAt;
+      view.finishedAt = r.confirmedAt;
+    } else {
+      view.status = 'yellow';
+      view.ticketId = r.ticketId;
+      ticketWaits.push(waitForTicket(p, view));
+    }
+  };
+
+  /** A step failed for good: red, and its owner is told. */
+  const stepFailed = (p: PlannedStep, view: StepView, message: string, nonRetryable: boolean) => {
+    view.status = 'red';
+    view.lastError = message;
+    view.finishedAt = new Date().toISOString();
+    view.attempts = nonRetryable ? Math.max(view.attempts, 1) : p.retry.maximumAttempts;
+    publish();
+    log.warn('revocation step failed; notifying its owner', { stepId: p.stepId, error: message });
+    // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
+    report(
+      control.reportStepFailure({
+        ...refOf(p),
+        reason: nonRetryable ? 'non_retryable' : 'retries_exhausted',
+        error: message,
+        attempts: view.attempts,
+      }),
+    );
+  };
+
+  /**
+   * Runs one step as its own activity, retried by its system's policy. `afterSweep`: a sweep already
+   * tried it once; wait as the policy (or the target's Retry-After) says, then make the remaining
+   * attempts, numbered on from the sweep's.
+   */
+  const runStep = async (p: PlannedStep, afterSweep?: { delayMs: number }): Promise<void> => {
     if (rescission) return; // Halted: marked when the review opens.
     const view = steps.get(p.stepId)!.view;
-    const ref = refOf(p);
+    if (afterSweep) {
+      if (afterSweep.delayMs > 0) await sleep(Math.max(1, afterSweep.delayMs));
+      if (rescission) return;
+    }
+    const ref = afterSweep ? { ...refOf(p), priorAttempts: 1 } : refOf(p);
     view.status = 'running';
-    view.startedAt = new Date().toISOString();
+    if (!afterSweep || !view.startedAt) view.startedAt = new Date().toISOString();
     try {
-      const acts = stepActivities(p);
+      const max = p.retry.maximumAttempts;
+      const acts = stepActivities(
+        afterSweep && max > 1 ? { ...p, retry: { ...p.retry, maximumAttempts: max - 1 } } : p,
+      );
       const r =
         p.kind === 'revoke'
           ? await acts.revokeAccess(ref)
           : p.kind === 'discover_owned'
             ? await acts.discoverOwnedCredentials({ ...ref, taskQueue: p.taskQueue })
             : await acts.revokeOwnedCredential({ ...ref, owned: p.owned! });
-      view.attempts = r.attempts;
-      view.actedAt = r.actedAt;
-      view.detail = r.detail;
-      view.lastError = null;
-      if (r.outcome === 'confirmed') {
-        view.status = 'green';
-        view.confirmedAt = r.confirmedAt;
-        view.finishedAt = r.confirmedAt;
-      } else {
-        view.status = 'yellow';
-        view.ticketId = r.ticketId;
-        ticketWaits.push(waitForTicket(p, view));
-      }
+      applyOutcome(p, view, r);
       for (const d of r.discovered ?? []) {
         addStep(d, null);
         discovered.push(d);
       }
     } catch (err) {
       const { message, nonRetryable } = describeFailure(err);
-      view.status = 'red';
-      view.lastError = message;
-      view.finishedAt = new Date().toISOString();
-      view.attempts = nonRetryable ? Math.max(view.attempts, 1) : p.retry.maximumAttempts;
-      publish();
-      log.warn('revocation step failed; notifying its owner', { stepId: p.stepId, error: message });
-      // Not awaited here: a slow or failing mail server must not hold up the remaining revocations.
-      report(
-        control.reportStepFailure({
-          ...ref,
-          reason: nonRetryable ? 'non_retryable' : 'retries_exhausted',
-          error: message,
-          attempts: view.attempts,
-        }),
-      );
+      stepFailed(p, view, message, nonRetryable);
     }
+  };
+
+  /** True while a sweep runs (a rescission received meanwhile is recorded for it to see). */
+  let sweeping = false;
+
+  /**
+   * The sweep of one pass (`plan.sweep`): one activity tries every step once, in order. Returns what
+   * the step-by-step pass still has to do: steps to retry (with their delay); steps it did not report
+   * at all (not tried, or the sweep itself failed) run as usual; the others are settled.
+   */
+  const sweepPass = async (batch: PlannedStep[]) => {
+    const settledIds = new Set<string>();
+    const retries = new Map<string, { delayMs: number }>();
+    if (rescission) return { settledIds, retries };
+    const isApp = (p: PlannedStep) => p.kind === 'revoke' && p.tier === 'application';
+    const sweepInput: SweepInput = {
+      departureId: input.departureId,
+      ordered: [
+        ...batch.filter((p) => p.kind === 'revoke' && !isApp(p)),
+        ...batch.filter((p) => p.kind === 'discover_owned'),
+      ],
+      applications: batch.filter(isApp),
+    };
+    sweeping = true;
+    const sweptAt = new Date().toISOString();
+    // A rescission signalled straight to Temporal (the API and the intake store theirs first) is
+    // recorded, so the sweep halts at its next step.
+    const noting = (async () => {
+      await condition(() => rescission !== null || !sweeping);
+      if (sweeping && rescission)
+        await control.noteRescission({ departureId: input.departureId, rescission });
+    })();
+    let result;
+    try {
+      result = await sweepRevocations(sweepInput);
+    } catch (err) {
+      log.warn('revocation sweep did not finish; the pass goes on step by step', {
+        error: describeFailure(err).message,
+      });
+      return { settledIds, retries };
+    } finally {
+      sweeping = false;
+      await noting;
+    }
+    for (const d of result.discovered) {
+      if (steps.has(d.stepId)) continue;
+      addStep(d, null);
+      discovered.push(d);
+    }
+    for (const r of result.results) {
+      const st = steps.get(r.stepId);
+      if (!st) continue;
+      const { plan: p, view } = st;
+      if (r.outcome === 'halted') {
+        // The database says rescinded: the signal is on its way (it is stored before it is sent).
+        if (!rescission) await condition(() => rescission !== null);
+        continue;
+      }
+      // The activity's clock; never before the sweep began in workflow time (they differ only when
+      // time is skipped, in tests).
+      view.startedAt = r.startedAt > sweptAt ? r.startedAt : sweptAt;
+      if (r.outcome === 'failed') {
+        view.attempts = 1;
+        view.lastError = r.error;
+        if (r.nonRetryable || p.retry.maximumAttempts === 1) {
+          settledIds.add(p.stepId);
+          stepFailed(p, view, r.error, r.nonRetryable);
+        } else {
+          const initial = msToNumber(p.retry.initialInterval as Duration);
+          retries.set(p.stepId, { delayMs: r.retryAfterMs ?? initial });
+        }
+        continue;
+      }
+      settledIds.add(p.stepId);
+      applyOutcome(p, view, r);
+    }
+    return { settledIds, retries };
   };
 
   /**
@@ -394,20 +507,28 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
    * concurrently with a bound.
    */
   const runBatch = async (batch: PlannedStep[]): Promise<void> => {
-    for (const p of batch.filter((x) => x.kind === 'revoke' && x.tier !== 'application')) await runStep(p);
     discovered = [];
-    for (const p of batch.filter((x) => x.kind === 'discover_owned')) await runStep(p);
-    const sweep = [...batch.filter((x) => x.kind === 'revoke' && x.tier === 'application'), ...discovered];
+    // With a sweep, the steps below are only what it left: each runs (or is retried) on its own.
+    const swept = plan.sweep ? await sweepPass(batch) : null;
+    const left = (p: PlannedStep) => !swept?.settledIds.has(p.stepId);
+    const run = (p: PlannedStep) => runStep(p, swept?.retries.get(p.stepId));
+    for (const p of batch.filter((x) => x.kind === 'revoke' && x.tier !== 'application' && left(x)))
+      await run(p);
+    for (const p of batch.filter((x) => x.kind === 'discover_owned' && left(x))) await run(p);
+    const sweep = [
+      ...batch.filter((x) => x.kind === 'revoke' && x.tier === 'application'),
+      ...discovered,
+    ].filter(left);
     // Local steps one at a time (each takes milliseconds), then the others concurrently. Several local
     // activities in flight at once, finishing in any order between the ticket timers and activities
     // they lead to, recorded a history that did not replay ("Timer machine does not handle this event:
     // ActivityTaskScheduled"); with one in flight at a time it does (test/replay). Plans without
     // `local` sweep exactly as before.
-    for (const p of sweep.filter((x) => x.local)) await runStep(p);
+    for (const p of sweep.filter((x) => x.local)) await run(p);
     await boundedAll(
       sweep.filter((x) => !x.local),
       APPLICATION_CONCURRENCY,
-      runStep,
+      run,
     );
   };
 

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
         mailer,
         publicUrl: cfg.PUBLIC_URL ?? 'http://127.0.0.1:3000',
         localRevocation: cfg.WORKER_LOCAL_REVOCATION,
+        revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
       },
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
       main: settings(workers.main),
       followup: settings(workers.followup),
       localRevocation: cfg.WORKER_LOCAL_REVOCATION,
+      revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };
   }
