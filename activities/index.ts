@@ -29,7 +29,7 @@ import {
   TargetUnavailableError,
   UnknownSystemError,
 } from './errors';
-import { pace } from './pace';
+import { withPace } from './pace';
 import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
@@ -94,6 +94,9 @@ export interface TicketDone extends StepRef {
   confirmedBy: string;
   note: string;
 }
+
+/** Bounds a step's work (the sweep gives each step its own timeout). */
+type Guard = <T>(work: Promise<T>) => Promise<T>;
 
 /** A step's record before an attempt (timestamps as ISO text). */
 interface PriorStep {
@@ -465,6 +468,19 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * Runs one step's calls and records within its system's rate limit (pace.ts), waiting out an outage
+   * of our database for the booking. `guard` bounds the step once it may start (a sweep's timeout).
+   */
+  function paced<T>(sys: CatalogSystem, step: () => Promise<T>, guard?: Guard): Promise<T> {
+    return withPace(
+      db,
+      sys,
+      () => (guard ? guard(step()) : step()),
+      (book) => whileDatabaseDown(book),
+    );
+  }
+
   /** The HRIS sent no manager; a target (Entra) knew it: keep it on the departure record. */
   async function learnManager(departureId: string, managerEmail: string, from: string): Promise<void> {
     const res = await db.departure.updateMany({
@@ -486,22 +502,27 @@ export function createActivities(deps: ActivityDeps) {
    * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
    * Records each attempt in the step table. Idempotent.
    */
-  async function revokeStep(ref: StepRef): Promise<StepOutcome> {
+  async function revokeStep(ref: StepRef, guard?: Guard): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
-    await whileDatabaseDown(() => pace(db, sys));
-    const prior = await whileDatabaseDown(() => markAttempt(ref));
-    if (prior?.status === 'green') return confirmedEarlier(prior);
-    if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
-    const connector = connectorOf(sys);
-    return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
+    return paced(
+      sys,
+      async () => {
+        const prior = await whileDatabaseDown(() => markAttempt(ref));
+        if (prior?.status === 'green') return confirmedEarlier(prior);
+        if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
+        const connector = connectorOf(sys);
+        return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
+      },
+      guard,
+    );
   }
 
   /**
    * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
    * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
    */
-  async function discoverStep(input: DiscoverRef): Promise<StepOutcome> {
+  async function discoverStep(input: DiscoverRef, guard?: Guard): Promise<StepOutcome> {
     const ref = {
       departureId: input.departureId,
       systemId: input.systemId,
@@ -510,24 +531,30 @@ export function createActivities(deps: ActivityDeps) {
     };
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
-    await whileDatabaseDown(() => pace(db, sys));
-    await whileDatabaseDown(() => markAttempt(ref));
     const connector = connectorOf(sys);
     if (!connector.discoverOwned)
       throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
     const discover = connector.discoverOwned.bind(connector);
     let found: OwnedCredentialRef[] = [];
-    const outcome = await confirmedBy(ref, sys, connector.executingSystem, async () => {
-      found = await discover(who);
-      return {
-        changes: [],
-        confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
-        detail:
-          found.length === 0
-            ? 'owns no credentials here (confirmed by search)'
-            : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
-      };
-    });
+    // A search changes nothing: it runs again even when an earlier attempt's record says green.
+    const outcome = await paced(
+      sys,
+      async () => {
+        await whileDatabaseDown(() => markAttempt(ref));
+        return confirmedBy(ref, sys, connector.executingSystem, async () => {
+          found = await discover(who);
+          return {
+            changes: [],
+            confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
+            detail:
+              found.length === 0
+                ? 'owns no credentials here (confirmed by search)'
+                : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
+          };
+        });
+      },
+      guard,
+    );
     // Usually nothing is found: then there is no step to number or add.
     if (found.length === 0) return { ...outcome, discovered: [] };
     const base = await whileDatabaseDown(() =>
@@ -549,7 +576,7 @@ export function createActivities(deps: ActivityDeps) {
    * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
    * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
    */
-  async function revokeOwnedStep(ref: OwnedStepRef): Promise<StepOutcome> {
+  async function revokeOwnedStep(ref: OwnedStepRef, guard?: Guard): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
     const stepRef = {
@@ -558,15 +585,20 @@ export function createActivities(deps: ActivityDeps) {
       action: ref.action,
       priorAttempts: ref.priorAttempts,
     };
-    await whileDatabaseDown(() => pace(db, sys));
-    const prior = await whileDatabaseDown(() => markAttempt(stepRef));
-    if (prior?.status === 'green') return confirmedEarlier(prior);
-    if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
-    const connector = connectorOf(sys);
-    if (!connector.revokeOwned)
-      throw new UnknownSystemError(`the connector of "${sys.id}" cannot revoke owned credentials`);
-    const revoke = connector.revokeOwned.bind(connector);
-    return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
+    return paced(
+      sys,
+      async () => {
+        const prior = await whileDatabaseDown(() => markAttempt(stepRef));
+        if (prior?.status === 'green') return confirmedEarlier(prior);
+        if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
+        const connector = connectorOf(sys);
+        if (!connector.revokeOwned)
+          throw new UnknownSystemError(`the connector of "${sys.id}" cannot revoke owned credentials`);
+        const revoke = connector.revokeOwned.bind(connector);
+        return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
+      },
+      guard,
+    );
   }
 
   const assets = createAssetActivities({
@@ -761,14 +793,9 @@ export function createActivities(deps: ActivityDeps) {
         const startedAt = new Date().toISOString();
         const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
         let timer: NodeJS.Timeout | undefined;
-        try {
-          const work =
-            p.kind === 'revoke'
-              ? revokeStep(ref)
-              : p.kind === 'discover_owned'
-                ? discoverStep({ ...ref, taskQueue: p.taskQueue })
-                : revokeOwnedStep({ ...ref, owned: p.owned! });
-          const r = await Promise.race([
+        // The step's own timeout, from when it may start (after its system's pace, pace.ts).
+        const guard: Guard = (work) =>
+          Promise.race([
             work,
             new Promise<never>((_, reject) => {
               timer = setTimeout(
@@ -777,6 +804,13 @@ export function createActivities(deps: ActivityDeps) {
               );
             }),
           ]);
+        try {
+          const r =
+            p.kind === 'revoke'
+              ? await revokeStep(ref, guard)
+              : p.kind === 'discover_owned'
+                ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, guard)
+                : await revokeOwnedStep({ ...ref, owned: p.owned! }, guard);
           const { discovered: found, ...outcome } = r;
           discovered.push(...(found ?? []));
           return { stepId: p.stepId, startedAt, ...outcome };

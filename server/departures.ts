@@ -124,6 +124,9 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     const byId = new Map(dbSteps.map((s) => [s.stepId, s]));
     steps = live.steps.map((w) => {
       const row = byId.get(w.stepId);
+      // While a sweep runs (activities/index.ts `sweepRevocations`) the workflow learns its steps'
+      // results when it returns; the step table has them as they happen.
+      if (row && w.status === 'pending' && row.status !== 'pending') return { ...row, detail: w.detail };
       // The workflow decides the colour; the database knows every attempt and the latest error.
       return {
         ...w,

@@ -84,7 +84,6 @@ async function until(
 }
 
 const step = (s: OffboardingStatus, id: string) => s.steps.find((x) => x.systemId === id)!;
-const statusOf = (s: OffboardingStatus, id: string) => s.steps.find((x) => x.systemId === id)?.status;
 
 test('voluntary with a later last day: privileged revoked at once, the rest when the last day ends', async () => {
   const id = uniq('N');

@@ -73,34 +73,9 @@ export class OffboardingWorkers {
   }
 }
 
-/**
- * Temporal settings for a rate-limited system's worker, chosen so that the system never receives more
- * than `revocationsPerSecond` calls in any one-second window (test/ratelimit.e2e.test.ts measures it):
- *
- * - `maxTaskQueueActivitiesPerSecond` is enforced by the server on the system's queue for all worker
- *   processes together, but as a token bucket holding one second of burst: a queue that has been idle
- *   hands out up to a second's worth at once, so on its own it let up to 1.4x the rate through in one
- *   second with the default 4 task queue partitions (each holds rate/4) and 2x with a single partition.
- * - `maxActivitiesPerSecond` spaces this worker's polls 1/pace apart, with no burst.
- * - Calls already in flight can land in the same second as those started in it (a slow target, a busy
- *   process), and one more task may be waiting for a free slot. So a second sees at most
- *   ceil(pace) + inFlight + 1 calls; that sum is kept within the rate, with at most about half of it in
- *   flight (`maxConcurrent` stays an upper bound). Below 3 per second the sum cannot be met (one call in
- *   flight and one waiting already make two); the pace is then a third of the rate.
- *
- * With several worker processes each one paces itself, and the server's limit holds their sum to the
- * rate over time (with its one-second burst).
- */
-export function systemWorkerLimits(limit: { revocationsPerSecond: number; maxConcurrent: number }) {
-  const rate = limit.revocationsPerSecond;
-  const inFlight = Math.max(1, Math.min(limit.maxConcurrent, Math.floor((rate - 1) / 2)));
-  const pace = Math.floor(rate) - 1 - inFlight > 0 ? Math.floor(rate) - 1 - inFlight : rate / 3;
-  return {
-    maxTaskQueueActivitiesPerSecond: rate,
-    maxActivitiesPerSecond: pace,
-    maxConcurrentActivityTaskExecutions: inFlight,
-  } satisfies Partial<WorkerOptions>;
-}
+import { systemWorkerLimits } from '../activities/pace';
+
+export { systemWorkerLimits };
 
 /**
  * The main worker's tuning from the process configuration (WORKER_MAX_* in config/env.ts, described in

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Prisma } from '../../lib/db';
 import { maxInAnyWindow } from '../../standins/faults';
 import { TOKENS } from '../../test/support/harness';
+import { PACE_HEADROOM } from '../../activities/pace';
 import { systemWorkerLimits } from '../../workers/worker';
 import { ALL_SYSTEMS, type RateLimit, type SystemId } from '../lib/catalog';
 import { directFloorBatch, temporalFloorBatch } from '../lib/floors';
@@ -152,7 +153,10 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     );
 
     // Floors.
-    const pace = systemWorkerLimits(limit).maxActivitiesPerSecond;
+    // The sweep (the default) paces each system through the shared pace in PostgreSQL; step by step
+    // (WORKER_REVOCATION_SWEEP=false), the system's worker paces it.
+    const sweep = process.env.WORKER_REVOCATION_SWEEP !== 'false';
+    const pace = sweep ? o.rateLimit * PACE_HEADROOM : systemWorkerLimits(limit).maxActivitiesPerSecond;
     const legalFloorS = o.count / o.rateLimit;
     let direct: { departures: number; seconds: number; extrapolatedS: number } | null = null;
     let temporal: {
@@ -211,7 +215,9 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
           seconds: r1(legalFloorS),
         },
         configuredPace: {
-          what: 'N / the per-system worker pace systemWorkerLimits() derives from the limit (Offboard design)',
+          what: sweep
+            ? 'N / the shared pace (activities/pace.ts: the limit x PACE_HEADROOM)'
+            : 'N / the per-system worker pace systemWorkerLimits() derives from the limit (Offboard design)',
           pacePerSecond: pace,
           seconds: r1(o.count / pace),
         },
@@ -247,7 +253,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
         ['  of which the CLI import', r1(cli.seconds), r1(o.count / cli.seconds), ''],
         ['  extrapolated to 10,000 (goal 600 s)', result.extrapolatedTo10000Seconds, '', ''],
         ['floor: legal (N / limit)', r1(legalFloorS), o.rateLimit, r1(totalS / legalFloorS)],
-        ['floor: configured worker pace', r1(o.count / pace), pace, result.ratios.overConfiguredPace],
+        ['floor: configured pace', r1(o.count / pace), pace, result.ratios.overConfiguredPace],
         [
           'floor (a) direct calls (extrapolated)',
           direct?.extrapolatedS ?? '-',
