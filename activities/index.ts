@@ -98,6 +98,16 @@ export interface TicketDone extends StepRef {
 /** Bounds a step's work (the sweep gives each step its own timeout). */
 type Guard = <T>(work: Promise<T>) => Promise<T>;
 
+/** A step run by a sweep: bounded by its own timeout, halted by a rescission. */
+interface Sweep {
+  guard: Guard;
+}
+
+/** A sweep found the termination rescinded before a step: the step does not start. */
+class StepHalted extends Error {
+  override readonly name = 'StepHalted';
+}
+
 /** A step's record before an attempt (timestamps as ISO text). */
 interface PriorStep {
   status: string;
@@ -304,13 +314,20 @@ export function createActivities(deps: ActivityDeps) {
    * attempt number unless the step is settled. Never moves a step back from green or yellow: an attempt
    * that timed out can still be running here (its database call stuck in a database outage) after a
    * later attempt confirmed the step, and must not make the record say "running" again. Returns the
-   * step's record as it was before (null: no such step).
+   * step's record as it was before (null: no such step). In a sweep, a rescinded termination (stored
+   * by the API or the intake before they signal, or by `noteRescission`) leaves the step untouched and
+   * throws `StepHalted`: the same statement reads it, so no step starts after it is seen.
    */
-  async function markAttempt(ref: StepRef): Promise<PriorStep | null> {
+  async function markAttempt(ref: StepRef, sweep?: Sweep): Promise<PriorStep | null> {
     const attempt = attemptOf(ref);
-    const { rows } = await sql<PriorStep>(
+    const { rows } = await sql<PriorStep & { rescinded: boolean }>(
       db,
-      `WITH prior AS (
+      `WITH halt AS (
+         SELECT $7::boolean AND (
+                  EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
+                  OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL)
+                ) AS rescinded),
+       prior AS (
          SELECT status, attempts,
                 to_char("actedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "actedAt",
                 to_char("confirmedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "confirmedAt"
@@ -323,11 +340,22 @@ export function createActivities(deps: ActivityDeps) {
               "updatedAt" = $4::timestamp
         WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
           AND ("startedAt" IS NULL OR NOT (status = ANY($6)))
+          AND NOT (SELECT rescinded FROM halt)
        RETURNING 1)
-       SELECT * FROM prior`,
-      [ref.departureId, ref.systemId, ref.action, new Date().toISOString(), attempt, SETTLED_STEP_STATUSES],
+       SELECT prior.*, (SELECT rescinded FROM halt) AS rescinded FROM prior`,
+      [
+        ref.departureId,
+        ref.systemId,
+        ref.action,
+        new Date().toISOString(),
+        attempt,
+        SETTLED_STEP_STATUSES,
+        sweep !== undefined,
+      ],
     );
-    return rows[0] ?? null;
+    const row = rows[0];
+    if (row?.rescinded) throw new StepHalted();
+    return row ?? null;
   }
 
   /**
@@ -502,19 +530,19 @@ export function createActivities(deps: ActivityDeps) {
    * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
    * Records each attempt in the step table. Idempotent.
    */
-  async function revokeStep(ref: StepRef, guard?: Guard): Promise<StepOutcome> {
+  async function revokeStep(ref: StepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
     return paced(
       sys,
       async () => {
-        const prior = await whileDatabaseDown(() => markAttempt(ref));
+        const prior = await whileDatabaseDown(() => markAttempt(ref, sweep));
         if (prior?.status === 'green') return confirmedEarlier(prior);
         if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
         const connector = connectorOf(sys);
         return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
       },
-      guard,
+      sweep?.guard,
     );
   }
 
@@ -522,7 +550,7 @@ export function createActivities(deps: ActivityDeps) {
    * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
    * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
    */
-  async function discoverStep(input: DiscoverRef, guard?: Guard): Promise<StepOutcome> {
+  async function discoverStep(input: DiscoverRef, sweep?: Sweep): Promise<StepOutcome> {
     const ref = {
       departureId: input.departureId,
       systemId: input.systemId,
@@ -540,7 +568,7 @@ export function createActivities(deps: ActivityDeps) {
     const outcome = await paced(
       sys,
       async () => {
-        await whileDatabaseDown(() => markAttempt(ref));
+        await whileDatabaseDown(() => markAttempt(ref, sweep));
         return confirmedBy(ref, sys, connector.executingSystem, async () => {
           found = await discover(who);
           return {
@@ -553,7 +581,7 @@ export function createActivities(deps: ActivityDeps) {
           };
         });
       },
-      guard,
+      sweep?.guard,
     );
     // Usually nothing is found: then there is no step to number or add.
     if (found.length === 0) return { ...outcome, discovered: [] };
@@ -576,7 +604,7 @@ export function createActivities(deps: ActivityDeps) {
    * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
    * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
    */
-  async function revokeOwnedStep(ref: OwnedStepRef, guard?: Guard): Promise<StepOutcome> {
+  async function revokeOwnedStep(ref: OwnedStepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
     const stepRef = {
@@ -588,7 +616,7 @@ export function createActivities(deps: ActivityDeps) {
     return paced(
       sys,
       async () => {
-        const prior = await whileDatabaseDown(() => markAttempt(stepRef));
+        const prior = await whileDatabaseDown(() => markAttempt(stepRef, sweep));
         if (prior?.status === 'green') return confirmedEarlier(prior);
         if (sys.ownedCredentials?.integration !== 'api') return ticketOpened(stepRef, sys, who, ref.owned);
         const connector = connectorOf(sys);
@@ -597,7 +625,7 @@ export function createActivities(deps: ActivityDeps) {
         const revoke = connector.revokeOwned.bind(connector);
         return confirmedBy(stepRef, sys, connector.executingSystem, () => revoke(who, ref.owned));
       },
-      guard,
+      sweep?.guard,
     );
   }
 
@@ -777,18 +805,8 @@ export function createActivities(deps: ActivityDeps) {
       const results: SweepStepResult[] = [];
       const discovered: PlannedStep[] = [];
       const beat = setInterval(() => ctx.heartbeat(results.length), 2_000);
-      const rescinded = async () => {
-        const { rows } = await sql<{ r: boolean }>(
-          db,
-          `SELECT EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
-               OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL) AS r`,
-          [input.departureId],
-        );
-        return rows[0]?.r === true;
-      };
       const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
         ctx.heartbeat(results.length);
-        if (await whileDatabaseDown(rescinded)) return { stepId: p.stepId, outcome: 'halted' };
         const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
         const startedAt = new Date().toISOString();
         const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
@@ -807,14 +825,15 @@ export function createActivities(deps: ActivityDeps) {
         try {
           const r =
             p.kind === 'revoke'
-              ? await revokeStep(ref, guard)
+              ? await revokeStep(ref, { guard })
               : p.kind === 'discover_owned'
-                ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, guard)
-                : await revokeOwnedStep({ ...ref, owned: p.owned! }, guard);
+                ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, { guard })
+                : await revokeOwnedStep({ ...ref, owned: p.owned! }, { guard });
           const { discovered: found, ...outcome } = r;
           discovered.push(...(found ?? []));
           return { stepId: p.stepId, startedAt, ...outcome };
         } catch (e) {
+          if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
           return sweepFailure(p.stepId, startedAt, e);
         } finally {
           clearTimeout(timer);

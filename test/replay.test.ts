@@ -5,8 +5,10 @@
  * naming the workflow. Three generations: `pre-checkpoint/` (recorded before the verification checkpoint:
  * they guard the old branch of `patched('verification-checkpoint')`), `pre-local-revocation/` (signed
  * off by HR and IT, every step an ordinary activity: the old branches of `patched('local-revocation-plan')`
- * and `patched('followup-task-queue')`, and plans without `local`) and today's histories beside them. `offboard replay` is run as a child process over
- * the files and over a workflow fetched from the Temporal dev server.
+ * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches as
+ * today, every step an activity of its own: plans without `sweep`), `local-steps/` and today's
+ * histories beside them (a sweep per pass). `offboard replay` is run as a child process over the files
+ * and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -60,6 +62,11 @@ const SCENARIOS = [
   'pre-local-revocation/signed-off-after-continue-as-new.run-1',
   'pre-local-revocation/signed-off-after-continue-as-new.run-2',
   'pre-local-revocation/voluntary-notice-signed-off',
+  'pre-sweep/involuntary-signed-off',
+  'pre-sweep/rescinded-notice-period-checkpoint',
+  'pre-sweep/signed-off-after-continue-as-new.run-1',
+  'pre-sweep/signed-off-after-continue-as-new.run-2',
+  'pre-sweep/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -163,6 +170,24 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       patches: expected,
     });
   }
+  // The sweep: a pass is one `sweepRevocations` activity (its plan says `sweep`); before it, and with
+  // local steps, each step was an activity or a marker of its own.
+  const activities = (h: HistorySource) =>
+    (h.history.events ?? []).flatMap((e) => {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name ? [name] : [];
+    });
+  const sweeps = (h: HistorySource) => activities(h).filter((a) => a === 'sweepRevocations').length;
+  const involuntaryNow = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
+  expect(sweeps(involuntaryNow)).toBe(1);
+  expect(activities(involuntaryNow)).not.toContain('revokeAccess');
+  const voluntaryNow = current.find((h) => scenarioOf(h) === 'voluntary-notice-signed-off')!;
+  expect(sweeps(voluntaryNow)).toBe(2); // privileged systems at once, the rest at the end of the last day
+  for (const h of current.filter((x) => /^(pre-sweep|local-steps)\//.test(scenarioOf(x))))
+    expect({ history: scenarioOf(h), sweeps: sweeps(h) }).toEqual({ history: scenarioOf(h), sweeps: 0 });
+  expect(activities(current.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!)).toContain(
+    'revokeAccess',
+  );
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
@@ -171,8 +196,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   const localSteps = current.filter((h) => scenarioOf(h).startsWith('local-steps/'));
   expect(localSteps.map(scenarioOf)).toEqual(['local-steps/involuntary-signed-off']);
   expect(localMarkers(localSteps[0]!)).toBeGreaterThan(5);
-  const involuntary = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
-  expect(localMarkers(involuntary)).toBe(1);
+  expect(localMarkers(involuntaryNow)).toBe(1);
   // A run that continued as new while awaiting sign-off, and the run that resumed it.
   const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
   const continued = current.filter(

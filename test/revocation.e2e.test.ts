@@ -420,6 +420,15 @@ test('a target that keeps failing turns red, its owner is emailed once, and late
   expect(stack.standIns.scim.control.count(`/crm/scim/v2/Users/${person.scimUsers.crm.id}`, 'PATCH')).toBe(3);
   // Entra honoured Retry-After and still went green.
   expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(false);
+  // Its first attempt (in the sweep) was throttled, so the sweep stopped there: the second attempt ran
+  // as Entra's own activity, and every later tier only after it, in order.
+  const rows = await stack.db.stepRecord.findMany({ where: { departureId, kind: 'revoke' } });
+  const at = (sys: string) => rows.find((r) => r.systemId === sys)!;
+  expect(at('entra').attempts).toBe(2);
+  expect(at('entra').status).toBe('green');
+  const seq = ['entra', 'ldap', 'vpn', 'entra-mfa'].map(at);
+  for (let i = 1; i < seq.length; i++)
+    expect(seq[i]!.startedAt!.getTime()).toBeGreaterThanOrEqual(seq[i - 1]!.confirmedAt!.getTime());
   // Exactly one failure email for that purpose.
   expect(
     stack.mail.to('crm-owner@example.com').filter((m) => m.text.includes(id) && m.purpose === 'step_failed'),

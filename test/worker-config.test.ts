@@ -90,6 +90,7 @@ test.each([
   ],
   ['WORKER_FOLLOWUP_MAX_CONCURRENT', '0', /WORKER_FOLLOWUP_MAX_CONCURRENT: must be a whole number from 1/],
   ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
+  ['WORKER_REVOCATION_SWEEP', 'off', /WORKER_REVOCATION_SWEEP: must be true or false/],
   [
     'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
     '1',
@@ -103,9 +104,10 @@ test.each([
   expect(error.trim().split('\n')).toHaveLength(2);
 });
 
-test('follow-up pace and local revocation: defaults and values from the environment', () => {
+test('follow-up pace, sweep and local revocation: defaults and values from the environment', () => {
   const cfg = loadConfig(base);
   expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
+  expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
     maxConcurrentActivityTaskExecutions: 8,
@@ -115,8 +117,10 @@ test('follow-up pace and local revocation: defaults and values from the environm
     WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: ' 0.5 ',
     WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
     WORKER_LOCAL_REVOCATION: 'true',
+    WORKER_REVOCATION_SWEEP: 'false',
   });
   expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
+  expect(set.WORKER_REVOCATION_SWEEP).toBe(false);
   expect(followupWorkerLimits(set)).toEqual({
     maxActivitiesPerSecond: 0.5,
     maxConcurrentActivityTaskExecutions: 2,

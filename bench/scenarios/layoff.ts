@@ -15,7 +15,6 @@ import path from 'node:path';
 import { Prisma } from '../../lib/db';
 import { maxInAnyWindow } from '../../standins/faults';
 import { TOKENS } from '../../test/support/harness';
-import { PACE_HEADROOM } from '../../activities/pace';
 import { systemWorkerLimits } from '../../workers/worker';
 import { ALL_SYSTEMS, type RateLimit, type SystemId } from '../lib/catalog';
 import { directFloorBatch, temporalFloorBatch } from '../lib/floors';
@@ -153,10 +152,9 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     );
 
     // Floors.
-    // The sweep (the default) paces each system through the shared pace in PostgreSQL; step by step
-    // (WORKER_REVOCATION_SWEEP=false), the system's worker paces it.
-    const sweep = process.env.WORKER_REVOCATION_SWEEP !== 'false';
-    const pace = sweep ? o.rateLimit * PACE_HEADROOM : systemWorkerLimits(limit).maxActivitiesPerSecond;
+    // Step by step the system's worker keeps this pace; in a sweep (the default) the shared pace in
+    // PostgreSQL keeps the same one (activities/pace.ts).
+    const pace = systemWorkerLimits(limit).maxActivitiesPerSecond;
     const legalFloorS = o.count / o.rateLimit;
     let direct: { departures: number; seconds: number; extrapolatedS: number } | null = null;
     let temporal: {
@@ -215,9 +213,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
           seconds: r1(legalFloorS),
         },
         configuredPace: {
-          what: sweep
-            ? 'N / the shared pace (activities/pace.ts: the limit x PACE_HEADROOM)'
-            : 'N / the per-system worker pace systemWorkerLimits() derives from the limit (Offboard design)',
+          what: 'N / the per-system pace systemWorkerLimits() derives from the limit (Offboard design)',
           pacePerSecond: pace,
           seconds: r1(o.count / pace),
         },
