@@ -205,12 +205,13 @@ describe('on the dev server', () => {
     const department = `Treasury-${tag}`;
     const event = hrisEvent(id);
     Object.assign(event.employee, { name, department, workLocation: 'hybrid' });
-    // The CRM refuses the leaver with an error that quotes their name, email and department: the
-    // failure message (and the step table that carries it) must not reach the history in clear text.
+    // The CRM fails the leaver with an error that quotes their name, email and department, at every
+    // attempt (the sweep's, then its own activity's retries): the failure message (and the step table
+    // that carries it) must not reach the history in clear text.
     stack.standIns.scim.control.inject({
       method: 'PATCH',
       pathIncludes: `/crm/scim/v2/Users/${person.scimUsers.crm.id}`,
-      status: 400,
+      status: 500,
       times: Infinity,
       body: { detail: `user ${name} <${person.workEmail}> of ${department} is locked` },
     });
@@ -269,7 +270,9 @@ describe('on the dev server', () => {
     const all = texts(history).join('\n');
     expect(history.events!.length).toBeGreaterThan(20);
     expect(all).toContain(ENCRYPTED_ENCODING);
-    expect(all).toContain('revokeAccess'); // activity types are not personal data: the walk sees them
+    // Activity types are not personal data: the walk sees them.
+    expect(all).toContain('sweepRevocations');
+    expect(all).toContain('revokeAccess'); // the CRM's retries, after the sweep's attempt failed
     for (const secret of [name, person.workEmail, department, 'Quinn'])
       expect({ secret, inHistory: all.includes(secret) }).toEqual({ secret, inHistory: false });
     // The activity failure is there, its message and stack trace moved into the encrypted attributes.
