@@ -94,15 +94,19 @@ const { generateCompletionCertificate } = proxyActivities<Activities>({
 });
 
 /**
- * A revocation pass as one activity (`plan.sweep`). Not retried: whatever it could not report (a worker
- * killed mid-sweep: no heartbeat for 10 s) runs step by step, each step being idempotent and a step
- * already confirmed not touching its target again.
+ * A revocation pass as one activity (`plan.sweep`), with time for every step's own timeout plus a
+ * minute. Not retried: whatever it could not report (a worker killed mid-sweep: no heartbeat for 10 s)
+ * runs step by step, each step being idempotent and a step already confirmed not touching its target
+ * again.
  */
-const { sweepRevocations } = proxyActivities<Activities>({
-  startToCloseTimeout: '10m',
-  heartbeatTimeout: '10s',
-  retry: { maximumAttempts: 1 },
-});
+function sweepActivity(steps: PlannedStep[]) {
+  const stepsMs = steps.reduce((sum, p) => sum + msToNumber(p.startToCloseTimeout as Duration), 0);
+  return proxyActivities<Activities>({
+    startToCloseTimeout: stepsMs + 60_000,
+    heartbeatTimeout: '10s',
+    retry: { maximumAttempts: 1 },
+  }).sweepRevocations;
+}
 
 function stepActivities(step: PlannedStep) {
   const options: ActivityOptions = {
@@ -456,7 +460,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     })();
     let result;
     try {
-      result = await sweepRevocations(sweepInput);
+      result = await sweepActivity(batch)(sweepInput);
     } catch (err) {
       log.warn('revocation sweep did not finish; the pass goes on step by step', {
         error: describeFailure(err).message,
