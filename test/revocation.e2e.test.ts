@@ -223,21 +223,11 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   // How the steps ran (Temporal's history): the planning as a local activity in the first workflow
   // task; then one sweep activity per pass on the workflow's queue that ran every step (none failed, so
   // no step ran as an activity of its own); the follow-up work (assets, documents) on the follow-up queue.
-  const { EventType } = temporal.api.enums.v1;
-  const events = (await stack.client.workflow.getHandle(done.workflowId!).fetchHistory()).events ?? [];
-  const scheduled = events
-    .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-    .map((e) => e.activityTaskScheduledEventAttributes!)
-    .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! }));
+  const { scheduled, localActivities } = await historyOf(id);
   expect(scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
     { type: 'sweepRevocations', queue: stack.taskQueue },
   ]);
-  const localActivities = events.filter(
-    (e) =>
-      e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
-      e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-  );
-  expect(localActivities).toHaveLength(1); // planRevocation
+  expect(localActivities).toBe(1); // planRevocation
   // The rate-limited Entra was paced through the shared pace.
   expect(await stack.db.systemPace.count({ where: { systemId: 'entra' } })).toBe(1);
   const followups = scheduled.filter((a) =>
@@ -257,73 +247,30 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);
 });
 
-test('WORKER_REVOCATION_SWEEP=false: each step is an activity of its own, on its system queue when rate-limited', async () => {
-  const own = { ...stack, taskQueue: uniq('steps') };
-  const w = await createTestWorker(own, stack.connectors, stack.mailer, { revocationSweep: false });
+/**
+ * One departure through a worker and an API of their own (on their own task queue) with `deps`, up to
+ * every API step green and every ticket open; `check` then reads what it needs, and the offboarding is
+ * terminated.
+ */
+async function runOnOwnWorker(
+  prefix: string,
+  deps: Parameters<typeof createTestWorker>[3],
+  check: (r: {
+    id: string;
+    person: ReturnType<typeof seedEmployee>;
+    rows: Awaited<ReturnType<typeof stack.db.stepRecord.findMany>>;
+    taskQueue: string;
+  }) => Promise<void>,
+) {
+  const own = { ...stack, taskQueue: uniq(prefix) };
+  const w = await createTestWorker(own, stack.connectors, stack.mailer, deps);
   const run = w.run();
   const ownApi = await startApi(own);
   try {
-    const id = uniq('S');
+    const id = uniq(prefix.slice(0, 1).toUpperCase());
     const person = seedEmployee(stack.standIns, id, { ownedApp: true, serviceAccount: true });
     const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
     const res = await post(`${ownApi.url}/webhooks/hris`, d.body, d.headers);
-    expect(res.json.action).toBe('started');
-    const departureId = res.json.departureId as string;
-    await eventually(
-      async () => {
-        const r = await stack.db.stepRecord.findMany({ where: { departureId } });
-        return r.length === 12 &&
-          r.every((x) => (x.integration === 'api' ? x.status === 'green' : x.status === 'yellow'))
-          ? r
-          : null;
-      },
-      30_000,
-      'API steps green, tickets open',
-    );
-    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
-    const { EventType } = temporal.api.enums.v1;
-    const events = (await stack.client.workflow.getHandle(`offboarding:${id}`).fetchHistory()).events ?? [];
-    const revocations = events
-      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-      .map((e) => e.activityTaskScheduledEventAttributes!)
-      .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! }))
-      .filter((a) => STEP_ACTIVITIES.includes(a.type));
-    // The rate-limited Entra's account, its search for owned credentials and the app registration found
-    // run on Entra's own queue, where Temporal enforces its rate.
-    expect(revocations.filter((a) => a.queue === `${own.taskQueue}.system.entra`).map((a) => a.type)).toEqual(
-      ['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'],
-    );
-    // ldap, vpn, MFA, wiki, badge, crm, slack; the LDAP search and its service account.
-    expect(
-      revocations
-        .filter((a) => a.queue === own.taskQueue)
-        .map((a) => a.type)
-        .sort(),
-    ).toEqual(
-      [...Array<string>(7).fill('revokeAccess'), 'discoverOwnedCredentials', 'revokeOwnedCredential'].sort(),
-    );
-    await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test over');
-  } finally {
-    await ownApi.close();
-    w.shutdown();
-    await run;
-  }
-});
-
-test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order, each confirmed once', async () => {
-  // A worker and an API of their own, on their own task queue, with local revocation steps.
-  const local = { ...stack, taskQueue: uniq('local') };
-  const w = await createTestWorker(local, stack.connectors, stack.mailer, {
-    localRevocation: true,
-    revocationSweep: false,
-  });
-  const run = w.run();
-  const localApi = await startApi(local);
-  try {
-    const id = uniq('L');
-    const person = seedEmployee(stack.standIns, id, { ownedApp: true, serviceAccount: true });
-    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
-    const res = await post(`${localApi.url}/webhooks/hris`, d.body, d.headers);
     expect(res.json.action).toBe('started');
     const departureId = res.json.departureId as string;
     const rows = await eventually(
@@ -337,6 +284,57 @@ test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order,
       30_000,
       'API steps green, tickets open',
     );
+    await check({ id, person, rows, taskQueue: own.taskQueue });
+    await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test over');
+  } finally {
+    await ownApi.close();
+    w.shutdown();
+    await run;
+  }
+}
+
+/** The activities and local-activity markers of an offboarding's history. */
+async function historyOf(employeeId: string) {
+  const { EventType } = temporal.api.enums.v1;
+  const events =
+    (await stack.client.workflow.getHandle(`offboarding:${employeeId}`).fetchHistory()).events ?? [];
+  return {
+    scheduled: events
+      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      .map((e) => e.activityTaskScheduledEventAttributes!)
+      .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! })),
+    localActivities: events.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    ).length,
+  };
+}
+
+test('WORKER_REVOCATION_SWEEP=false: each step is an activity of its own, on its system queue when rate-limited', async () => {
+  await runOnOwnWorker('steps', { revocationSweep: false }, async ({ id, person, taskQueue }) => {
+    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+    const revocations = (await historyOf(id)).scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type));
+    // The rate-limited Entra's account, its search for owned credentials and the app registration found
+    // run on Entra's own queue, where Temporal enforces its rate.
+    expect(revocations.filter((a) => a.queue === `${taskQueue}.system.entra`).map((a) => a.type)).toEqual([
+      'revokeAccess',
+      'discoverOwnedCredentials',
+      'revokeOwnedCredential',
+    ]);
+    // ldap, vpn, MFA, wiki, badge, crm, slack; the LDAP search and its service account.
+    expect(
+      revocations
+        .filter((a) => a.queue === taskQueue)
+        .map((a) => a.type)
+        .sort(),
+    ).toEqual(
+      [...Array<string>(7).fill('revokeAccess'), 'discoverOwnedCredentials', 'revokeOwnedCredential'].sort(),
+    );
+  });
+});
+
+test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order, each confirmed once', async () => {
+  const deps = { localRevocation: true, revocationSweep: false };
+  await runOnOwnWorker('local', deps, async ({ id, person, rows }) => {
     // PRODUCT order still holds: each sequential tier confirmed before the next one started.
     const byId = new Map(rows.filter((r) => r.kind === 'revoke').map((r) => [r.systemId, r]));
     const seq = ['entra', 'ldap', 'vpn', 'entra-mfa'].map((x) => byId.get(x)!);
@@ -347,24 +345,15 @@ test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order,
     for (const app of ['crm', 'wiki', 'vpn'] as const)
       expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
     // In the history: only the rate-limited Entra's steps were activity tasks; the rest, local.
-    const { EventType } = temporal.api.enums.v1;
-    const events = (await stack.client.workflow.getHandle(`offboarding:${id}`).fetchHistory()).events ?? [];
-    const scheduled = events
-      .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
-      .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name!)
-      .filter((t) => ['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential'].includes(t));
-    expect(scheduled).toEqual(['revokeAccess', 'discoverOwnedCredentials', 'revokeOwnedCredential']);
-    const markers = events.filter(
-      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-    );
+    const h = await historyOf(id);
+    expect(h.scheduled.map((a) => a.type).filter((t) => STEP_ACTIVITIES.includes(t))).toEqual([
+      'revokeAccess',
+      'discoverOwnedCredentials',
+      'revokeOwnedCredential',
+    ]);
     // planRevocation + ldap, vpn, MFA, the LDAP search, wiki, badge, crm, slack, the LDAP service account.
-    expect(markers).toHaveLength(10);
-    await stack.client.workflow.getHandle(`offboarding:${id}`).terminate('test over');
-  } finally {
-    await localApi.close();
-    w.shutdown();
-    await run;
-  }
+    expect(h.localActivities).toBe(10);
+  });
 });
 
 test('a target that keeps failing turns red, its owner is emailed once, and later steps still complete', async () => {
