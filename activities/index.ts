@@ -863,12 +863,15 @@ export function createActivities(deps: ActivityDeps) {
      * sent straight to Temporal). Sets `rescindedAt` if not yet set. Idempotent.
      */
     async noteRescission(input: { departureId: string; rescission: Rescission }): Promise<void> {
+      // A signal sent by hand may carry anything as its instant: then now is recorded.
+      const at = Date.parse(input.rescission.at);
+      const when = new Date(Number.isFinite(at) ? at : Date.now()).toISOString();
       await sql(
         db,
         `UPDATE "Departure" SET "rescindedAt" = $2::timestamptz AT TIME ZONE 'UTC',
                                 "updatedAt" = now() AT TIME ZONE 'UTC'
           WHERE id = $1 AND "rescindedAt" IS NULL`,
-        [input.departureId, input.rescission.at],
+        [input.departureId, when],
       );
     },
 
