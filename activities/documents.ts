@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Departure, Document } from '@prisma/client';
 import { DateTime } from 'luxon';
 import type { Catalog, DataSource } from '../config/catalog';
-import { auditChainHead, auditOnce as appendOnce, isUniqueViolation, Prisma, type Db } from '../lib/db';
+import { auditChainHead, auditOnce as appendOnce, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import { archivingConfirmationPdf, completionCertificatePdf, sha256Hex } from '../lib/pdf';
 import { createBuiltinESignatureProvider, sendWithFreshLink, type ESignatureProvider } from './esign';
@@ -202,9 +202,16 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
     storageLocation: dbLocation(id),
   });
 
+  /** When the message with this key went out (now, if it has not). */
   async function sentAtOf(key: string): Promise<Date> {
-    const n = await db.notification.findUnique({ where: { key }, select: { sentAt: true } });
-    return n?.sentAt ?? new Date();
+    // As ISO text: `pg` would read a `timestamp` column in this process's time zone.
+    const { rows } = await sql<{ sentAt: string | null }>(
+      db,
+      `SELECT to_char("sentAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "sentAt" FROM "Notification" WHERE key = $1`,
+      [key],
+    );
+    const at = rows[0]?.sentAt;
+    return at ? new Date(at) : new Date();
   }
 
   function sourceOf(sourceId: string): DataSource {
