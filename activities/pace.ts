@@ -14,7 +14,9 @@
  * - the calls in flight in this process (a per-system gate, `maxConcurrentActivityTaskExecutions`), held
  *   from before the booking until the step is recorded, as a worker's activity slot is.
  *
- * So a second sees at most ceil(pace) + inFlight + 1 calls per worker process, as on the system's queue.
+ * So a second sees at most ceil(pace) + 1 calls started by all workers together, plus those still in
+ * flight (at most inFlight per worker process): with one worker, within the rate, as on the system's
+ * queue; with several, no looser than their system queues, whose pace is per worker.
  */
 import { sleep as activitySleep } from '@temporalio/activity';
 import type { WorkerOptions } from '@temporalio/worker';
