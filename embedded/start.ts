@@ -369,9 +369,20 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('stopping…');
-    await api.close().catch(() => undefined);
-    await worker.stop().catch(() => undefined);
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    // Each part gets a bounded time: Ctrl-C always ends the process.
+    const bounded = async (what: string, p: Promise<unknown>, ms: number) => {
+      const ended = await Promise.race([
+        p.then(
+          () => true,
+          () => true,
+        ),
+        sleep(ms, false, { ref: false }),
+      ]);
+      if (!ended) say(`${what} did not stop within ${ms / 1000} s; going on`);
+    };
+    await bounded('the API', api.close(), 10_000);
+    await bounded('the worker', worker.stop(), 40_000);
+    for (const c of cleanups.reverse()) await bounded('a service', Promise.resolve().then(c), 10_000);
     for (const c of children.reverse()) {
       if (c.exitCode !== null) continue;
       c.kill('SIGTERM');
