@@ -52,13 +52,15 @@ async function start(): Promise<Running> {
       OFFBOARD_SCIM_PORT: String(ports.scim),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so that a kill reaches the servers it started too.
+    detached: true,
   });
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const until = Date.now() + 120_000;
   while (!out.includes('Offboard is running')) {
     if (proc.exitCode !== null || Date.now() > until) {
-      proc.kill('SIGKILL');
+      killGroup(proc);
       throw new Error(`npm start did not come up (exit ${String(proc.exitCode)}):\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -66,11 +68,20 @@ async function start(): Promise<Running> {
   return { proc, out: () => out };
 }
 
+/** Kills `npm start` and every process it started (Temporal, PGlite), which would otherwise outlive it. */
+function killGroup(proc: ChildProcess): void {
+  try {
+    process.kill(-proc.pid!, 'SIGKILL');
+  } catch {
+    proc.kill('SIGKILL');
+  }
+}
+
 /** Ctrl-C; the exit code. One that does not stop within 90 s is killed and its output shown. */
 async function stop(r: Running): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => r.proc.once('exit', (code) => resolve(code)));
   r.proc.kill('SIGINT');
-  const kill = setTimeout(() => r.proc.kill('SIGKILL'), 90_000);
+  const kill = setTimeout(() => killGroup(r.proc), 90_000);
   const code = await exited;
   clearTimeout(kill);
   if (code === null)
