@@ -30,6 +30,7 @@ import {
   UnknownSystemError,
 } from './errors';
 import { withPace } from './pace';
+import { withTimeout } from '../lib/timeout';
 import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
@@ -138,6 +139,16 @@ function sweepFailure(stepId: string, startedAt: string, e: unknown): SweepStepR
         : e instanceof ApplicationFailure && e.nextRetryDelay !== undefined && e.nextRetryDelay !== null
           ? msToNumber(e.nextRetryDelay)
           : null,
+  };
+}
+
+/** Just the step's key and attempts of a larger activity input (what the step table's writes take). */
+function stepRefOf(x: StepRef): StepRef {
+  return {
+    departureId: x.departureId,
+    systemId: x.systemId,
+    action: x.action,
+    priorAttempts: x.priorAttempts,
   };
 }
 
@@ -551,12 +562,7 @@ export function createActivities(deps: ActivityDeps) {
    * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
    */
   async function discoverStep(input: DiscoverRef, sweep?: Sweep): Promise<StepOutcome> {
-    const ref = {
-      departureId: input.departureId,
-      systemId: input.systemId,
-      action: input.action,
-      priorAttempts: input.priorAttempts,
-    };
+    const ref = stepRefOf(input);
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
     const connector = connectorOf(sys);
@@ -607,12 +613,7 @@ export function createActivities(deps: ActivityDeps) {
   async function revokeOwnedStep(ref: OwnedStepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
-    const stepRef = {
-      departureId: ref.departureId,
-      systemId: ref.systemId,
-      action: ref.action,
-      priorAttempts: ref.priorAttempts,
-    };
+    const stepRef = stepRefOf(ref);
     return paced(
       sys,
       async () => {
@@ -810,18 +811,13 @@ export function createActivities(deps: ActivityDeps) {
         const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
         const startedAt = new Date().toISOString();
         const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
-        let timer: NodeJS.Timeout | undefined;
         // The step's own timeout, from when it may start (after its system's pace, pace.ts).
         const guard: Guard = (work) =>
-          Promise.race([
+          withTimeout(
             work,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(
-                () => reject(new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`)),
-                limitMs,
-              );
-            }),
-          ]);
+            limitMs,
+            () => new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`),
+          );
         try {
           const r =
             p.kind === 'revoke'
@@ -835,8 +831,6 @@ export function createActivities(deps: ActivityDeps) {
         } catch (e) {
           if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
           return sweepFailure(p.stepId, startedAt, e);
-        } finally {
-          clearTimeout(timer);
         }
       };
       try {

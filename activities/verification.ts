@@ -15,6 +15,7 @@ import type {
 import type { Catalog } from '../config/catalog';
 import { addBusinessDays, nextBusinessDayAt, type BusinessCalendar } from '../lib/calendar';
 import { audit, auditOnce as appendOnce, Prisma, type Db } from '../lib/db';
+import { withTimeout } from '../lib/timeout';
 import type { Mailer } from '../lib/mailer';
 import type { Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
@@ -31,16 +32,6 @@ export interface VerificationActivityDeps {
 }
 
 const json = (v: unknown) => v as Prisma.InputJsonValue;
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 const MARK: Record<string, string> = { green: 'GREEN ', yellow: 'YELLOW', red: 'RED   ' };
 

@@ -23,6 +23,7 @@ import { loadConfig } from '../config/env';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../contract';
 import { generateCodecKey } from '../lib/codec';
 import { createLogger } from '../lib/logger';
+import { settlesWithin } from '../lib/timeout';
 import { hashToken } from '../server/auth';
 import { runServer } from '../server/main';
 import { startWorkerInProcess } from '../workers/main';
@@ -371,14 +372,7 @@ async function main(): Promise<void> {
     say('stopping…');
     // Each part gets a bounded time: Ctrl-C always ends the process.
     const bounded = async (what: string, p: Promise<unknown>, ms: number) => {
-      const ended = await Promise.race([
-        p.then(
-          () => true,
-          () => true,
-        ),
-        sleep(ms, false, { ref: false }),
-      ]);
-      if (!ended) say(`${what} did not stop within ${ms / 1000} s; going on`);
+      if (!(await settlesWithin(p, ms))) say(`${what} did not stop within ${ms / 1000} s; going on`);
     };
     await bounded('the API', api.close(), 10_000);
     await bounded('the worker', worker.stop(), 40_000);

@@ -2,7 +2,6 @@
  * Worker process: `npm run start:worker`. Parses config and the catalog (failing fast with the field
  * named), then serves the offboarding task queue until SIGINT/SIGTERM.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 import { loadCatalog } from '../config/catalog';
 import { loadConfig } from '../config/env';
@@ -10,6 +9,7 @@ import { closeConnectors, createConnectors } from '../activities/connectors';
 import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
+import { settlesWithin } from '../lib/timeout';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
 import { msToNumber } from '@temporalio/common';
 import { SHUTDOWN_FORCE_TIME, createOffboardingWorker, followupWorkerLimits, workerTuning } from './worker';
@@ -85,8 +85,8 @@ export async function startWorkerInProcess(
     async stop() {
       worker.shutdown();
       const bound = msToNumber(SHUTDOWN_FORCE_TIME) + 10_000;
-      const ended = await Promise.race([done.then(() => true), delay(bound, false, { ref: false })]);
-      if (!ended) logger.warn({ afterMs: bound }, 'worker did not stop in time; leaving it');
+      if (!(await settlesWithin(done, bound)))
+        logger.warn({ afterMs: bound }, 'worker did not stop in time; leaving it');
     },
   };
 }

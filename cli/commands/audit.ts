@@ -11,6 +11,7 @@ import { AppError } from '../../lib/errors';
 import { createApi, resolveDeparture, withApi } from '../lib/api';
 import { apiOptions, durationArg, jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
+import { withTimeout } from '../../lib/timeout';
 import { colourWord, printJson, println, table } from '../lib/output';
 
 export const DEFAULT_CATALOG = 'config/catalog.demo.yaml';
@@ -44,16 +45,6 @@ export function catalogFrom(file: string | undefined, secretsEnv: NodeJS.Process
     if (e instanceof AppError) throw new CliError(EXIT.usage, e.message.replace(/\n\s*/g, ' '));
     throw e;
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export function auditCommand(): Command {
