@@ -13,7 +13,7 @@ import { DateTime } from 'luxon';
 import type { AssetReceipt, AssetRecoveryPlan, AssetToRecover } from '../contract';
 import type { Catalog } from '../config/catalog';
 import { addBusinessDays, nextBusinessDayAt, type BusinessCalendar } from '../lib/calendar';
-import { auditOnce as appendOnce, Prisma, type Db } from '../lib/db';
+import { auditOnce as appendOnce, findDeparture, Prisma, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import type { AssetSystem } from './asset-systems';
 import { DepartureNotFoundError, TargetThrottledError } from './errors';
@@ -105,7 +105,7 @@ export function createAssetActivities(deps: AssetActivityDeps) {
       : 'the end of the return window';
 
   async function loadDeparture(departureId: string): Promise<Departure> {
-    const d = await db.departure.findUnique({ where: { id: departureId } });
+    const d = await findDeparture(db, departureId);
     if (!d) throw new DepartureNotFoundError(`no departure ${departureId}`);
     return d;
   }

@@ -21,7 +21,15 @@ import { randomUUID } from 'node:crypto';
 import type { Departure, Document } from '@prisma/client';
 import { DateTime } from 'luxon';
 import type { Catalog, DataSource } from '../config/catalog';
-import { auditChainHead, auditOnce as appendOnce, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
+import {
+  auditChainHead,
+  auditOnce as appendOnce,
+  findDeparture,
+  isUniqueViolation,
+  Prisma,
+  sql,
+  type Db,
+} from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import { archivingConfirmationPdf, completionCertificatePdf, sha256Hex } from '../lib/pdf';
 import { createBuiltinESignatureProvider, sendWithFreshLink, type ESignatureProvider } from './esign';
@@ -137,7 +145,7 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
   const departureUrl = (id: string) => `${deps.publicUrl.replace(/\/+$/, '')}/departures/${id}`;
 
   async function loadDeparture(departureId: string): Promise<Departure> {
-    const d = await db.departure.findUnique({ where: { id: departureId } });
+    const d = await findDeparture(db, departureId);
     if (!d) throw new DepartureNotFoundError(`no departure ${departureId}`);
     return d;
   }

@@ -18,7 +18,7 @@ import {
 } from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import { endOfLastDay, noticePeriodEnd } from '../lib/calendar';
-import { audit, isDatabaseUnavailable, Prisma, sql, type Db } from '../lib/db';
+import { audit, findDeparture, isDatabaseUnavailable, Prisma, sql, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import type { RevokeResult, Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
@@ -185,7 +185,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   async function loadDeparture(departureId: string) {
-    const d = await db.departure.findUnique({ where: { id: departureId } });
+    const d = await findDeparture(db, departureId);
     if (!d) throw new DepartureNotFoundError(`no departure ${departureId}`);
     return d;
   }

@@ -214,6 +214,16 @@ const envFields = z.object({
     .enum(['true', 'false'], 'must be true or false')
     .default('true')
     .transform((v) => v === 'true'),
+  /**
+   * The SDK's workflow stack traces (the Web UI's "Stack Trace" tab, `temporal workflow stack`). Their
+   * promise hook builds an Error and a source-mapped stack for every promise of workflow code: about
+   * half the workflow thread's CPU (temporalio/sdk-typescript#1587; patches/@temporalio+worker*.patch).
+   * Off by default; `true` while looking into a stuck offboarding (restart the worker).
+   */
+  WORKER_WORKFLOW_STACK_TRACES: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 /** The configuration schema: the fields, plus what depends on more than one of them. */

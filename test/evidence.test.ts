@@ -1,6 +1,9 @@
-/** The evidence trail: the audit table refuses changes, and an email is never sent twice for one purpose. */
+/**
+ * The evidence trail: the audit table refuses changes, an email is never sent twice for one purpose, and
+ * the activities' raw read of a departure gives the instants the Prisma client gives.
+ */
 import { createMailer } from '../lib/mailer';
-import { audit } from '../lib/db';
+import { audit, findDeparture } from '../lib/db';
 import { startStack, uniq, type Stack } from './support/harness';
 
 let stack: Stack;
@@ -46,4 +49,37 @@ test('an SMTP server that is down fails the send (so the activity retries) and r
   ).rejects.toThrow();
   expect((await stack.db.notification.findUniqueOrThrow({ where: { key } })).status).toBe('pending');
   down.close();
+});
+
+test('findDeparture (one pg round trip) returns the row as the Prisma client does, instants in UTC', async () => {
+  // The suite runs in a time zone far from UTC (globalSetup): a `timestamp` read as local time would
+  // be off by hours.
+  expect(new Date('2026-01-01T00:00:00').getTimezoneOffset()).not.toBe(0);
+  const id = uniq('dep');
+  const confirmedAt = new Date('2026-11-25T14:00:00.123Z');
+  await stack.db.departure.create({
+    data: {
+      id,
+      employeeId: uniq('E'),
+      terminationKey: confirmedAt.toISOString(),
+      workflowId: `offboarding:${id}`,
+      employeeName: 'Dana Reyes',
+      workEmail: 'dana@example.com',
+      department: 'Finance',
+      workLocation: 'remote',
+      terminationType: 'involuntary',
+      confirmedAt,
+      occurredAt: new Date('2026-11-25T13:59:59.999Z'),
+      revokeRestAt: new Date('2026-11-26T10:59:59.000Z'),
+      lastDay: '2026-11-25',
+      redSteps: 2,
+      legalHold: true,
+    },
+  });
+  const viaClient = await stack.db.departure.findUniqueOrThrow({ where: { id } });
+  const raw = await findDeparture(stack.db, id);
+  expect(raw).toEqual(viaClient);
+  expect(raw!.confirmedAt.toISOString()).toBe('2026-11-25T14:00:00.123Z');
+  expect(raw!.workflowStartedAt).toBeNull();
+  expect(await findDeparture(stack.db, uniq('none'))).toBeNull();
 });

@@ -30,7 +30,7 @@ let catalogFile: string;
 const children: ChildProcess[] = [];
 let workerLog = '';
 
-function spawnWorker(): ChildProcess {
+function spawnWorker(more: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'workers/main.ts'], {
     cwd: path.resolve(__dirname, '..'),
     env: {
@@ -44,6 +44,7 @@ function spawnWorker(): ChildProcess {
       WORKFLOW_BUNDLE: workflowBundlePath(),
       PAYLOAD_CODEC_KEYS: CODEC_KEYS_SPEC,
       LOG_LEVEL: 'warn',
+      ...more,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -85,6 +86,10 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
     60_000,
     'VPN step in flight',
   );
+  // Workflow stack traces are off by default (WORKER_WORKFLOW_STACK_TRACES): the worker refuses the Web
+  // UI's query (its message, "stack traces are not enabled", is encrypted like every failure message).
+  const handle = stack.client.workflow.getHandle(res.json.workflowId as string);
+  await expect(handle.query('__stack_trace')).rejects.toThrow(/Encoded failure/);
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const greenBefore = await stack.db.stepRecord.findMany({ where: { departureId, status: 'green' } });
@@ -92,7 +97,7 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   const callsBefore = stack.standIns.graph.control.calls.length;
 
   stack.standIns.scim.control.latencyMs = 0;
-  spawnWorker();
+  spawnWorker({ WORKER_WORKFLOW_STACK_TRACES: 'true' });
   const rows = await eventually(
     async () => {
       const r = await stack.db.stepRecord.findMany({ where: { departureId } });
@@ -107,6 +112,8 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   });
   // 8 systems (Entra's account and its MFA methods are two) and 2 searches for owned credentials.
   expect(rows).toHaveLength(10);
+  // The second worker collects stack traces: the query shows where the workflow's code waits.
+  await expect(handle.query('__stack_trace')).resolves.toMatch(/workflows\/offboarding\.ts/);
 
   // Confirmed steps were not re-run: after the restart Entra saw only the later MFA and owned-credential
   // steps, nothing of the account step (no user PATCH, no session revocation, no group removal).

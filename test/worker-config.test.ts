@@ -104,10 +104,11 @@ test.each([
   expect(error.trim().split('\n')).toHaveLength(2);
 });
 
-test('follow-up pace, sweep and local revocation: defaults and values from the environment', () => {
+test('follow-up pace, sweep, local revocation, stack traces: defaults and values from the environment', () => {
   const cfg = loadConfig(base);
   expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
   expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
+  expect(cfg.WORKER_WORKFLOW_STACK_TRACES).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
     maxConcurrentActivityTaskExecutions: 8,
@@ -118,9 +119,14 @@ test('follow-up pace, sweep and local revocation: defaults and values from the e
     WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
     WORKER_LOCAL_REVOCATION: 'true',
     WORKER_REVOCATION_SWEEP: 'false',
+    WORKER_WORKFLOW_STACK_TRACES: 'true',
   });
   expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
   expect(set.WORKER_REVOCATION_SWEEP).toBe(false);
+  expect(set.WORKER_WORKFLOW_STACK_TRACES).toBe(true);
+  expect(errorOf({ WORKER_WORKFLOW_STACK_TRACES: 'yes' })).toMatch(
+    /WORKER_WORKFLOW_STACK_TRACES: must be true or false/,
+  );
   expect(followupWorkerLimits(set)).toEqual({
     maxActivitiesPerSecond: 0.5,
     maxConcurrentActivityTaskExecutions: 2,

@@ -46,6 +46,7 @@ export async function startWorkerInProcess(
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
     extra: workerTuning(cfg),
     followup: followupWorkerLimits(cfg),
+    workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
   });
   const o = worker.main.options;
   logger.info(
@@ -59,6 +60,7 @@ export async function startWorkerInProcess(
       followupMaxConcurrent: cfg.WORKER_FOLLOWUP_MAX_CONCURRENT,
       localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
+      workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
     },
     'worker started',

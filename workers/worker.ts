@@ -27,6 +27,8 @@ export interface OffboardingWorkerOptions {
   extra?: Partial<WorkerOptions>;
   /** The follow-up worker's pace (`followupWorkerLimits`); default WORKER_FOLLOWUP_* defaults. */
   followup?: Partial<WorkerOptions>;
+  /** WORKER_WORKFLOW_STACK_TRACES (`workflowStackTraces`); default the SDK's own (collected). */
+  workflowStackTraces?: boolean;
 }
 
 /** The main worker and the per-system workers, run and shut down together. */
@@ -121,8 +123,18 @@ export function followupWorkerLimits(
  */
 export const SHUTDOWN_FORCE_TIME: Duration = '20s';
 
+/**
+ * Whether the workflow threads of workers created from now on in this process collect stack traces
+ * (WORKER_WORKFLOW_STACK_TRACES): read by the SDK, as patched here, when it starts a workflow thread
+ * (temporalio/sdk-typescript#1587).
+ */
+export function workflowStackTraces(enabled: boolean): void {
+  process.env.TEMPORAL_WORKFLOW_STACK_TRACES = String(enabled);
+}
+
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
+  if (o.workflowStackTraces !== undefined) workflowStackTraces(o.workflowStackTraces);
   // What every worker of the process shares: the connection, the activities, the codec, the shutdown bound.
   const common = {
     connection: o.connection,

@@ -16,7 +16,12 @@ import { createDb } from '../../lib/db';
 import { createLogger } from '../../lib/logger';
 import { createMailer } from '../../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from '../../workers/temporal';
-import { createOffboardingWorker, followupWorkerLimits, workerTuning } from '../../workers/worker';
+import {
+  createOffboardingWorker,
+  followupWorkerLimits,
+  workerTuning,
+  workflowStackTraces,
+} from '../../workers/worker';
 
 function settings(w: Worker) {
   const o = w.options;
@@ -36,6 +41,8 @@ function settings(w: Worker) {
 async function main(): Promise<void> {
   const kind = process.env.BENCH_WORKER_KIND ?? 'offboard';
   const cfg = loadConfig(process.env);
+  // The floor's worker as Offboard's: with or without workflow stack traces.
+  workflowStackTraces(cfg.WORKER_WORKFLOW_STACK_TRACES);
   const extra: Partial<WorkerOptions> = {
     ...workerTuning(cfg),
     ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>),
@@ -98,6 +105,7 @@ async function main(): Promise<void> {
       followup: settings(workers.followup),
       localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
+      workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };
   }
