@@ -284,7 +284,11 @@ common(
     .option('--max-concurrent <n>', 'rateLimit.maxConcurrent of every system', num(1, 1000), 10)
     .option('--cli-concurrency <n>', "the CLI's --concurrency", num(1, 32), 8)
     .option('--no-floors', 'skip the two floors')
-    .option('--floor-count <n>', 'departures in each floor (scaled to --count)', num(1, 100_000), 500),
+    .option('--floor-count <n>', 'departures in each floor (scaled to --count)', num(1, 100_000), 500)
+    .option(
+      '--worker-node-args <args>',
+      'node flags for the Offboard worker, e.g. "--max-semi-space-size=32"',
+    ),
 ).action(
   async (
     o: Common & {
@@ -295,6 +299,7 @@ common(
       cliConcurrency: number;
       floors: boolean;
       floorCount: number;
+      workerNodeArgs?: string;
     },
   ) => {
     for (const count of o.sizes ?? [o.count])
@@ -307,6 +312,7 @@ common(
           floors: o.floors,
           floorCount: o.floorCount,
           workerOptions: workerOptionsOf(o),
+          workerNodeArgs: o.workerNodeArgs?.split(/\s+/).filter(Boolean),
         }),
       );
   },

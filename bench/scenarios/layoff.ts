@@ -32,6 +32,7 @@ export interface LayoffOptions {
   floors: boolean;
   floorCount: number;
   workerOptions?: Record<string, unknown>;
+  workerNodeArgs?: string[];
 }
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -57,7 +58,11 @@ function runCli(
 export async function layoffScenario(s: Services, o: LayoffOptions) {
   const limit: RateLimit = { revocationsPerSecond: o.rateLimit, maxConcurrent: o.maxConcurrent };
   const rateLimits = Object.fromEntries(ALL_SYSTEMS.map((x) => [x, limit])) as Record<SystemId, RateLimit>;
-  const stack = await startOffboard(s, { catalog: { rateLimits }, workerOptions: o.workerOptions });
+  const stack = await startOffboard(s, {
+    catalog: { rateLimits },
+    workerOptions: o.workerOptions,
+    workerNodeArgs: o.workerNodeArgs,
+  });
   const steps = stepsPerDeparture(stack.systems);
   const id = runId();
   const prefix = `X${id}`;
