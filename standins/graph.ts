@@ -324,6 +324,11 @@ export class GraphStandIn {
   static readonly SKUS = DEMO_SKUS;
   readonly control = new StandInControl();
   readonly users = new Map<string, GraphUserState>();
+  /**
+   * User ids by lower-cased userPrincipalName, as Graph resolves `/users/{upn}` (a cache: users put
+   * straight into `users` are found by a scan once, then cached).
+   */
+  private readonly byUpn = new Map<string, string>();
   /** Group definitions seen (seeded, or found in a user's memberships). */
   readonly groups = new Map<string, GraphGroupState>();
   /** SKUs the tenant is subscribed to (skuId → skuPartNumber). */
@@ -406,6 +411,7 @@ export class GraphStandIn {
     }
     for (const g of u.groups ?? []) this.addMember(state, g);
     this.users.set(state.id, state);
+    this.byUpn.set(state.userPrincipalName.toLowerCase(), state.id);
     return state;
   }
 
@@ -419,10 +425,15 @@ export class GraphStandIn {
   }
 
   find(idOrUpn: string): GraphUserState | undefined {
+    const byId = this.users.get(idOrUpn);
+    if (byId) return normalise(byId);
     const key = idOrUpn.toLowerCase();
+    const cached = this.users.get(this.byUpn.get(key) ?? '');
     const u =
-      this.users.get(idOrUpn) ??
-      [...this.users.values()].find((x) => x.userPrincipalName.toLowerCase() === key);
+      cached && cached.userPrincipalName.toLowerCase() === key
+        ? cached
+        : [...this.users.values()].find((x) => x.userPrincipalName.toLowerCase() === key);
+    if (u) this.byUpn.set(key, u.id);
     return u ? normalise(u) : undefined;
   }
 

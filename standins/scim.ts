@@ -26,6 +26,32 @@ export interface ScimUserState {
 interface AppStore {
   token: string;
   users: Map<string, ScimUserState>;
+  /** User ids by lower-cased userName: a filter `userName eq "..."` is a lookup, as in a real server. */
+  byUserName: Map<string, Set<string>>;
+}
+
+function indexUser(store: AppStore, u: ScimUserState): void {
+  const key = u.userName.toLowerCase();
+  const ids = store.byUserName.get(key) ?? new Set<string>();
+  ids.add(u.id);
+  store.byUserName.set(key, ids);
+}
+
+function unindexUser(store: AppStore, u: ScimUserState): void {
+  store.byUserName.get(u.userName.toLowerCase())?.delete(u.id);
+}
+
+type ParsedFilter = { match(v: unknown[]): unknown[] } & ArrayLike<Record<string, unknown>>;
+
+/** The userName of a filter that is exactly `userName eq "<value>"`, else null. */
+function userNameEquals(filter: ParsedFilter): string | null {
+  if (filter.length !== 1) return null;
+  const entries = Object.entries(filter[0]!);
+  if (entries.length !== 1) return null;
+  const [attr, expr] = entries[0]!;
+  if (attr.toLowerCase() !== 'username' || !Array.isArray(expr) || expr.length !== 2) return null;
+  const [op, value] = expr as unknown[];
+  return typeof op === 'string' && op.toLowerCase() === 'eq' && typeof value === 'string' ? value : null;
 }
 
 interface Ctx {
@@ -48,15 +74,21 @@ function declareOnce(): void {
   if (declared) return;
   declared = true;
   S.Resources.declare(S.Resources.User)
-    .egress((resource: { id?: string; filter?: { match(v: unknown[]): unknown[] } }, ctx: Ctx) => {
+    .egress((resource: { id?: string; filter?: ParsedFilter }, ctx: Ctx) => {
       const store = ctx.standIn.store(ctx.app);
-      const all = [...store.users.values()].map(toScim);
       if (resource.id) {
         const u = store.users.get(resource.id);
         if (!u) throw scimError(404, null, `Resource ${resource.id} not found`);
         return toScim(u);
       }
-      return resource.filter ? resource.filter.match(all) : all;
+      // The lookup by userName narrows the candidates; SCIMMY's match still decides.
+      const userName = resource.filter ? userNameEquals(resource.filter) : null;
+      const candidates =
+        userName === null
+          ? [...store.users.values()]
+          : [...(store.byUserName.get(userName.toLowerCase()) ?? [])].map((id) => store.users.get(id)!);
+      const scim = candidates.map(toScim);
+      return resource.filter ? resource.filter.match(scim) : scim;
     })
     .ingress(
       (
@@ -75,17 +107,21 @@ function declareOnce(): void {
           u.writes += 1;
           return toScim(u);
         }
-        if ([...store.users.values()].some((u) => u.userName === instance.userName))
+        const same = store.byUserName.get(instance.userName.toLowerCase()) ?? [];
+        if ([...same].some((id) => store.users.get(id)?.userName === instance.userName))
           throw scimError(409, 'uniqueness', `userName ${instance.userName} already exists`);
         const u = newUser(instance.userName, instance.displayName, instance.active ?? true);
         store.users.set(u.id, u);
+        indexUser(store, u);
         return toScim(u);
       },
     )
     .degress((resource: { id?: string }, ctx: Ctx) => {
       const store = ctx.standIn.store(ctx.app);
-      if (!resource.id || !store.users.delete(resource.id))
-        throw scimError(404, null, `Resource ${resource.id ?? ''} not found`);
+      const u = resource.id ? store.users.get(resource.id) : undefined;
+      if (!u) throw scimError(404, null, `Resource ${resource.id ?? ''} not found`);
+      store.users.delete(u.id);
+      unindexUser(store, u);
     });
 }
 
@@ -121,7 +157,7 @@ export class ScimStandIn {
   }
 
   addApp(name: string, token: string): void {
-    this.apps.set(name, { token, users: new Map() });
+    this.apps.set(name, { token, users: new Map(), byUserName: new Map() });
   }
 
   store(app: string): AppStore {
@@ -136,12 +172,26 @@ export class ScimStandIn {
     opts: { displayName?: string; active?: boolean } = {},
   ): ScimUserState {
     const u = newUser(userName, opts.displayName, opts.active ?? true);
-    this.store(app).users.set(u.id, u);
+    const store = this.store(app);
+    store.users.set(u.id, u);
+    indexUser(store, u);
     return u;
   }
 
+  /** Puts back a user saved from an earlier run (`GET /_standin/apps`), as it was. */
+  restoreUser(app: string, u: ScimUserState): void {
+    const store = this.store(app);
+    store.users.set(u.id, u);
+    indexUser(store, u);
+  }
+
   findUser(app: string, userName: string): ScimUserState | undefined {
-    return [...this.store(app).users.values()].find((u) => u.userName === userName);
+    const store = this.store(app);
+    for (const id of store.byUserName.get(userName.toLowerCase()) ?? []) {
+      const u = store.users.get(id);
+      if (u?.userName === userName) return u;
+    }
+    return undefined;
   }
 
   /** Base URL of an app's SCIM endpoint. */
