@@ -245,8 +245,7 @@ async function main(): Promise<void> {
       scim: Record<string, ScimUserState[]>;
     };
     for (const u of st.graph) graph.users.set(u.id, u);
-    for (const [app, users] of Object.entries(st.scim))
-      for (const u of users) scim.restoreUser(app, u);
+    for (const [app, users] of Object.entries(st.scim)) for (const u of users) scim.restoreUser(app, u);
   } else {
     // Entra demo data: a manager (learned when a departure arrives without one), assigned groups, a
     // dynamic group (reported, never touched), direct and group-based licences, MFA methods with a
