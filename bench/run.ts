@@ -14,6 +14,7 @@ import { intakeScenario } from './scenarios/intake';
 import { latencyScenario } from './scenarios/latency';
 import { layoffScenario } from './scenarios/layoff';
 import { memoryScenario } from './scenarios/memory';
+import { shapesScenario } from './scenarios/shapes';
 import { loadAverage, machine, median, printTable, writeResult } from './lib/report';
 import { startServices, type TemporalStore } from './lib/services';
 
@@ -325,6 +326,17 @@ common(
     .option('--statements <n>', 'statements of each kind', num(100, 1_000_000), 3000),
 ).action(async (o: Common & { statements: number }) => {
   await measure('db', o, (s) => dbScenario(s, { statements: o.statements }));
+});
+
+common(
+  program
+    .command('shapes')
+    .description(
+      "Temporal's CPU per workflow for the parts of an offboarding: start + activity, scheduled activities, upserts, timers",
+    )
+    .option('--count <n>', 'workflows of each shape', num(10, 100_000), 500),
+).action(async (o: Common & { count: number }) => {
+  await measure('shapes', o, (s) => shapesScenario(s, { count: o.count }));
 });
 
 program.parseAsync(process.argv).then(
