@@ -1,6 +1,8 @@
 /**
  * A worker process killed (SIGKILL) in the middle of the revocation sequence, then started again:
- * the offboarding finishes, and no confirmed step is repeated in a way the target would notice.
+ * the offboarding finishes, and no confirmed step is repeated in a way the target would notice. The two
+ * production worker processes also show WORKER_WORKFLOW_STACK_TRACES: off (the default), the stack trace
+ * query is refused; on, it answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
