@@ -182,7 +182,12 @@ export function createStarter(deps: StarterDeps) {
         workflowId: d.workflowId,
         args: [inputOf(d)] as [OffboardingInput],
         memo: { departureId: d.id },
-        typedSearchAttributes: searchAttributesOf(d),
+        // Its status starts as `planning` with no red step; the workflow upserts both from then on.
+        typedSearchAttributes: [
+          ...searchAttributesOf(d),
+          { key: SEARCH_ATTRIBUTES.status, value: 'planning' },
+          { key: SEARCH_ATTRIBUTES.redSteps, value: 0 },
+        ] as SearchAttributePair[],
         // A rehired employee's next departure may reuse the id; a running one may not.
         workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
       };

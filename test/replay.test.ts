@@ -6,8 +6,9 @@
  * they guard the old branch of `patched('verification-checkpoint')`), `pre-local-revocation/` (signed
  * off by HR and IT, every step an ordinary activity: the old branches of `patched('local-revocation-plan')`
  * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches as
- * today, every step an activity of its own: plans without `sweep`), `local-steps/` and today's
- * histories beside them (a sweep per pass). `offboard replay` is run as a child process over the files
+ * today, every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/`
+ * (a sweep per pass, the three patches above each recorded) and today's histories beside them (one
+ * `patched('lean-start')` for all three, no `planning` upsert). `offboard replay` is run as a child process over the files
  * and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
@@ -67,6 +68,11 @@ const SCENARIOS = [
   'pre-sweep/signed-off-after-continue-as-new.run-1',
   'pre-sweep/signed-off-after-continue-as-new.run-2',
   'pre-sweep/voluntary-notice-signed-off',
+  'pre-lean-start/involuntary-signed-off',
+  'pre-lean-start/rescinded-notice-period-checkpoint',
+  'pre-lean-start/signed-off-after-continue-as-new.run-1',
+  'pre-lean-start/signed-off-after-continue-as-new.run-2',
+  'pre-lean-start/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -155,16 +161,21 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       history: scenarioOf(h),
       patches: ['verification-checkpoint'],
     });
-  // Today's: a run that plans does so locally (a resumed run carries its plan over); the follow-up
-  // queue wherever assets and documents ran (not in a run rescinded before them, nor a resumed run).
+  // Before `lean-start`: a run that plans does so locally (a resumed run carries its plan over); the
+  // follow-up queue wherever assets and documents ran (not in a run rescinded before them, nor a
+  // resumed run). Since: that one patch stands for all three.
   const resumedRun = (h: HistorySource) =>
     !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+  const lean = current.filter((h) => !scenarioOf(h).includes('/'));
+  expect(lean.length).toBeGreaterThanOrEqual(4);
   for (const h of current) {
-    const expected = resumedRun(h)
-      ? ['verification-checkpoint']
-      : path.basename(scenarioOf(h)).startsWith('rescinded-')
-        ? ['verification-checkpoint', 'local-revocation-plan']
-        : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
+    const expected = lean.includes(h)
+      ? ['lean-start']
+      : resumedRun(h)
+        ? ['verification-checkpoint']
+        : path.basename(scenarioOf(h)).startsWith('rescinded-')
+          ? ['verification-checkpoint', 'local-revocation-plan']
+          : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
     expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
       history: scenarioOf(h),
       patches: expected,
@@ -188,6 +199,17 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   expect(activities(current.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!)).toContain(
     'revokeAccess',
   );
+  // `lean-start`: two search-attribute writes before the first revocation (the patch's
+  // `TemporalChangeVersion` and status `revoking`) where there were four (status `planning` and one per
+  // patch besides).
+  const upsertsBeforeSweep = (h: HistorySource) => {
+    const events = h.history.events ?? [];
+    const first = events.findIndex((e) => e.activityTaskScheduledEventAttributes);
+    return events.slice(0, first).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+  };
+  expect(upsertsBeforeSweep(involuntaryNow)).toBe(2);
+  const involuntaryBefore = current.find((h) => scenarioOf(h) === 'pre-lean-start/involuntary-signed-off')!;
+  expect(upsertsBeforeSweep(involuntaryBefore)).toBe(4);
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
@@ -203,6 +225,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
     (h) => h.history.events?.at(-1)?.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
   );
   expect(continued.map(scenarioOf).sort()).toEqual([
+    'pre-lean-start/signed-off-after-continue-as-new.run-1',
     'pre-sweep/signed-off-after-continue-as-new.run-1',
     'signed-off-after-continue-as-new.run-1',
   ]);
@@ -227,12 +250,15 @@ test('a changed workflow fails replay with a DeterminismViolationError naming th
   for (const h of offboardings) {
     const r = results[histories.indexOf(h)]!;
     expect(r.error).toBeInstanceOf(DeterminismViolationError);
-    // The fixture's timer comes first where every run, of both generations and also a run resumed by
-    // continue-as-new, has the status upsert as event 5.
+    // The fixture's timer comes first where every run has either the `lean-start` patch marker as
+    // event 5 (since that patch) or, before it, the status upsert (also a run resumed by
+    // continue-as-new).
     expect({ history: scenarioOf(h), message: r.error!.message }).toEqual({
       history: scenarioOf(h),
       message: expect.stringMatching(
-        /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
+        patchesOf(h).includes('lean-start')
+          ? /Nondeterminism error: Non-deprecated patch marker encountered for change lean-start/
+          : /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
       ),
     });
   }
@@ -318,7 +344,9 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
       error: {
         message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
         eventId: 5,
-        event: expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
+        event: patchesOf(h).includes('lean-start')
+          ? 'MARKER_RECORDED (patch lean-start)'
+          : expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
       },
     });
 

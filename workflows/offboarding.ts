@@ -208,8 +208,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   setHandler(statusQuery, status);
 
   // Status and red step count as search attributes, upserted whenever either changes, so operators
-  // can filter in the Web UI. (No offboarding history predates this: if these upserts ever change,
-  // guard the change with `patched()` so running workflows replay.)
+  // can filter in the Web UI. (Changes to when they are upserted are guarded with `patched()`, as
+  // `lean-start` below, so running workflows replay.)
   let published: { status: OffboardingSearchStatus; red: number } | null = null;
   const publish = (searchStatus: OffboardingSearchStatus = phase) => {
     const red = [...steps.values()].filter((s) => s.view.status === 'red').length;
@@ -224,9 +224,16 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     phase = p;
     publish();
   };
-  publish();
+  // Each `patched()` call and each upsert is a search-attribute write in Temporal's visibility store
+  // (the SDK upserts `TemporalChangeVersion` with every new patch id). Offboardings started since
+  // `lean-start` record this one patch for the three before it (all on in their runs) and no `planning`
+  // upsert: the starter sets status `planning` and 0 red steps with the workflow's other attributes.
+  // Older offboardings replay through the calls they recorded.
+  const lean = patched('lean-start');
+  if (lean && !resume) published = { status: 'planning', red: 0 };
+  else publish();
   // The verification checkpoint came after the first offboardings: theirs replay without it.
-  const withCheckpoint = patched('verification-checkpoint');
+  const withCheckpoint = lean || patched('verification-checkpoint');
   setHandler(confirmTicketSignal, (c) => {
     const s = [...steps.values()].find((x) => x.view.ticketId === c.ticketId);
     if (s && (s.view.systemId !== c.systemId || s.view.status !== 'yellow')) {
@@ -293,9 +300,10 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   } else {
     // Planning is the first thing between the webhook and the first revocation: as a local activity it
     // runs in the workflow's first task instead of a round trip through an activity task.
-    plan = patched('local-revocation-plan')
-      ? await localControl.planRevocation({ departureId: input.departureId })
-      : await control.planRevocation({ departureId: input.departureId });
+    plan =
+      lean || patched('local-revocation-plan')
+        ? await localControl.planRevocation({ departureId: input.departureId })
+        : await control.planRevocation({ departureId: input.departureId });
     revokeRestAt = plan.revokeRestAt;
     for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
     setPhase('revoking');
@@ -668,7 +676,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
 
     // Every credential has been acted on: recover the assets and produce the documents while any ticket
     // still waits for its owner.
-    if (!rescission && patched('followup-task-queue'))
+    if (!rescission && (lean || patched('followup-task-queue')))
       after.taskQueue = followupTaskQueue(workflowInfo().taskQueue);
     const assetsAndDocuments = rescission
       ? Promise.resolve()

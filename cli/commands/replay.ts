@@ -125,6 +125,18 @@ function workflowTypeOf(history: History): string | null {
   return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? null;
 }
 
+/** `patch <id>` for a `patched()` marker (Core's `core_patch`), else null. */
+function patchIdOf(e: proto.temporal.api.history.v1.IHistoryEvent): string | null {
+  const m = e.markerRecordedEventAttributes;
+  const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : null;
+  if (!data) return null;
+  try {
+    return `patch ${(JSON.parse(Buffer.from(data).toString()) as { id: string }).id}`;
+  } catch {
+    return null;
+  }
+}
+
 /** A short description of what an event recorded: the activity, the timer, the signal, … */
 function describeEvent(e: proto.temporal.api.history.v1.IHistoryEvent | undefined): string | null {
   if (!e) return null;
@@ -134,6 +146,7 @@ function describeEvent(e: proto.temporal.api.history.v1.IHistoryEvent | undefine
     (e.timerStartedEventAttributes ? `timer ${e.timerStartedEventAttributes.timerId ?? ''}` : null) ??
     e.workflowExecutionSignaledEventAttributes?.signalName ??
     e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ??
+    patchIdOf(e) ??
     (e.upsertWorkflowSearchAttributesEventAttributes
       ? Object.keys(
           e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {},
@@ -144,14 +157,19 @@ function describeEvent(e: proto.temporal.api.history.v1.IHistoryEvent | undefine
 
 /**
  * Turns a replay error into what an operator needs: Core's own sentence, and the event it names
- * (`HistoryEvent(id: 5, …)` in Core's messages), looked up in the history for what it recorded.
+ * (`HistoryEvent(id: 5, …)` in Core's messages, or the marker of the patch it names), looked up in the
+ * history for what it recorded.
  */
 export function explainReplayError(err: Error, history: History): NonNullable<ReplayOutcome['error']> {
   const detail = err.message;
   const core = /\[TMPRL\d+\][^"\\]*/.exec(detail)?.[0]?.trim();
   const details = /Details: (.*)$/s.exec(detail)?.[1]?.trim();
   const at = /HistoryEvent\(id: (\d+), (\w+)/.exec(detail) ?? /event (?:id )?(\d+)/i.exec(detail);
-  const eventId = at ? Number(at[1]) : null;
+  // "patch marker encountered for change <id>, but there is no corresponding change command": Core
+  // names the patch, not the event; its marker is the event.
+  const patch = /patch marker encountered for change ([^\s,]+)/.exec(detail)?.[1];
+  const marker = patch ? history.events?.find((e) => patchIdOf(e) === `patch ${patch}`) : undefined;
+  const eventId = at ? Number(at[1]) : marker ? num(marker.eventId) : null;
   const event = eventId != null ? history.events?.find((e) => num(e.eventId) === eventId) : undefined;
   return {
     name: err.name,
