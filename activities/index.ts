@@ -61,6 +61,11 @@ export interface ActivityDeps {
    * WORKER_REVOCATION_SWEEP in config/env.ts).
    */
   revocationSweep?: boolean;
+  /**
+   * The sweep runs as a local activity (default true; see WORKER_REVOCATION_SWEEP_LOCAL in
+   * config/env.ts).
+   */
+  localSweep?: boolean;
 }
 
 export interface StepRef {
@@ -169,12 +174,21 @@ function stepNotFound(ref: StepRef): Prisma.PrismaClientKnownRequestError {
   );
 }
 
+/**
+ * Heartbeats an ordinary activity. A local activity has no heartbeat (Core keeps its workflow task
+ * alive instead), so there it does nothing.
+ */
+function heartbeat(ctx: Context, details?: unknown): void {
+  if (!ctx.info.isLocal) ctx.heartbeat(details);
+}
+
 /** Creates the activity functions bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
   const { db, catalog, connectors, mailer } = deps;
   const systems = new Map(catalog.systems.map((s) => [s.id, s]));
   const subjects = new Map<string, Subject>();
   const sweep = deps.revocationSweep ?? true;
+  const localSweep = sweep && (deps.localSweep ?? true);
   // A sweep already makes a pass one activity: its fallback steps stay ordinary activities.
   const planOptions: PlanOptions = { localSteps: !sweep && (deps.localRevocation ?? false) };
 
@@ -236,7 +250,7 @@ export function createActivities(deps: ActivityDeps) {
         return await fn();
       } catch (e) {
         if (!isDatabaseUnavailable(e) || Date.now() + delay >= deadline) throw e;
-        ctx.heartbeat();
+        heartbeat(ctx);
         await ctx.sleep(delay);
       }
     }
@@ -715,6 +729,7 @@ export function createActivities(deps: ActivityDeps) {
       return {
         steps,
         ...(sweep ? { sweep: true } : {}),
+        ...(localSweep ? { localSweep: true } : {}),
         revokeRestAt: restAt?.toISOString() ?? null,
         documents: {
           ndaReminderEveryHours: catalog.documents.nda.reminderEveryHours,
@@ -805,9 +820,9 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const results: SweepStepResult[] = [];
       const discovered: PlannedStep[] = [];
-      const beat = setInterval(() => ctx.heartbeat(results.length), 2_000);
+      const beat = setInterval(() => heartbeat(ctx, results.length), 2_000);
       const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
-        ctx.heartbeat(results.length);
+        heartbeat(ctx, results.length);
         const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
         const startedAt = new Date().toISOString();
         const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);

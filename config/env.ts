@@ -215,6 +215,17 @@ const envFields = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   /**
+   * The sweep runs as a local activity, inside the workflow task that planned the pass: no activity
+   * task and no extra workflow task per pass (docs/runbook.md). A worker that dies mid-sweep leaves the
+   * task open; after the workflow task timeout (10 s) another worker runs the task, and the sweep, again
+   * (every step idempotent). `false`: an ordinary activity (heartbeats; on a lost worker the pass goes on
+   * step by step). Only with WORKER_REVOCATION_SWEEP.
+   */
+  WORKER_REVOCATION_SWEEP_LOCAL: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('true')
+    .transform((v) => v === 'true'),
+  /**
    * The SDK's workflow stack traces (the Web UI's "Stack Trace" tab, `temporal workflow stack`). Their
    * promise hook builds an Error and a source-mapped stack for every promise of workflow code: about
    * half the workflow thread's CPU (temporalio/sdk-typescript#1587; patches/@temporalio+worker*.patch).

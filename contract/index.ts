@@ -170,6 +170,12 @@ export interface RevocationPlan {
    * Absent in plans made before the sweep existed (or with WORKER_REVOCATION_SWEEP=false): step by step.
    */
   sweep?: boolean;
+  /**
+   * The sweep runs as a local activity, in the workflow task that planned (or that the last day's timer
+   * woke): no activity task through Temporal's matching and no second workflow task per pass
+   * (WORKER_REVOCATION_SWEEP_LOCAL, default true). Absent in plans made before it: an ordinary activity.
+   */
+  localSweep?: boolean;
 }
 
 /** What `sweepRevocations` is given: one revocation pass of a departure. */

@@ -2,14 +2,15 @@
  * Replay: the recorded histories in test/replay/histories (see test/replay/README.md) replay against
  * today's workflow code, so a change that would break running offboardings fails the build; a
  * deliberately changed workflow (test/fixtures/changed-workflow) fails with a DeterminismViolationError
- * naming the workflow. Three generations: `pre-checkpoint/` (recorded before the verification checkpoint:
+ * naming the workflow. The generations: `pre-checkpoint/` (recorded before the verification checkpoint:
  * they guard the old branch of `patched('verification-checkpoint')`), `pre-local-revocation/` (signed
  * off by HR and IT, every step an ordinary activity: the old branches of `patched('local-revocation-plan')`
- * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches as
- * today, every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/`
- * (a sweep per pass, the three patches above each recorded) and today's histories beside them (one
- * `patched('lean-start')` for all three, no `planning` upsert). `offboard replay` is run as a child process over the files
- * and over a workflow fetched from the Temporal dev server.
+ * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches,
+ * every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/` (a sweep
+ * activity per pass, the three patches above each recorded), `sweep-activity/` (one
+ * `patched('lean-start')` for all three, no `planning` upsert, a sweep activity per pass) and today's
+ * histories beside them (the same, the sweep a local activity). `offboard replay` is run as a child
+ * process over the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -73,6 +74,11 @@ const SCENARIOS = [
   'pre-lean-start/signed-off-after-continue-as-new.run-1',
   'pre-lean-start/signed-off-after-continue-as-new.run-2',
   'pre-lean-start/voluntary-notice-signed-off',
+  'sweep-activity/involuntary-signed-off',
+  'sweep-activity/rescinded-notice-period-checkpoint',
+  'sweep-activity/signed-off-after-continue-as-new.run-1',
+  'sweep-activity/signed-off-after-continue-as-new.run-2',
+  'sweep-activity/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -166,8 +172,8 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   // resumed run). Since: that one patch stands for all three.
   const resumedRun = (h: HistorySource) =>
     !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
-  const lean = current.filter((h) => !scenarioOf(h).includes('/'));
-  expect(lean.length).toBeGreaterThanOrEqual(4);
+  const lean = current.filter((h) => /^(sweep-activity\/)?[^/]+$/.test(scenarioOf(h)));
+  expect(lean.length).toBeGreaterThanOrEqual(8);
   for (const h of current) {
     const expected = lean.includes(h)
       ? ['lean-start']
@@ -181,21 +187,51 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       patches: expected,
     });
   }
-  // The sweep: a pass is one `sweepRevocations` activity (its plan says `sweep`); before it, and with
-  // local steps, each step was an activity or a marker of its own.
+  // The sweep: a pass is one `sweepRevocations`, today a local activity (its plan says `localSweep`),
+  // before that (and in `sweep-activity/`, WORKER_REVOCATION_SWEEP_LOCAL=false) an activity (its plan
+  // says `sweep`); before the sweep, and with local steps, each step was an activity or a marker of its
+  // own.
   const activities = (h: HistorySource) =>
     (h.history.events ?? []).flatMap((e) => {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       return name ? [name] : [];
     });
-  const sweeps = (h: HistorySource) => activities(h).filter((a) => a === 'sweepRevocations').length;
+  /** The local activities' types, from Core's markers (their `data` is Core's JSON, not encoded). */
+  const localActivities = (h: HistorySource) =>
+    (h.history.events ?? []).flatMap((e) => {
+      const m = e.markerRecordedEventAttributes;
+      const data = m?.markerName === 'core_local_activity' ? m.details?.data?.payloads?.[0]?.data : null;
+      return data
+        ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type]
+        : [];
+    });
+  const sweeps = (h: HistorySource) => ({
+    activities: activities(h).filter((a) => a === 'sweepRevocations').length,
+    local: localActivities(h).filter((a) => a === 'sweepRevocations').length,
+  });
   const involuntaryNow = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
-  expect(sweeps(involuntaryNow)).toBe(1);
+  expect(sweeps(involuntaryNow)).toEqual({ activities: 0, local: 1 });
+  expect(localActivities(involuntaryNow)).toEqual(['planRevocation', 'sweepRevocations']);
   expect(activities(involuntaryNow)).not.toContain('revokeAccess');
   const voluntaryNow = current.find((h) => scenarioOf(h) === 'voluntary-notice-signed-off')!;
-  expect(sweeps(voluntaryNow)).toBe(2); // privileged systems at once, the rest at the end of the last day
+  // Privileged systems at once, the rest at the end of the last day.
+  expect(sweeps(voluntaryNow)).toEqual({ activities: 0, local: 2 });
+  for (const name of ['sweep-activity/involuntary-signed-off', 'pre-lean-start/involuntary-signed-off'])
+    expect({ name, sweeps: sweeps(current.find((h) => scenarioOf(h) === name)!) }).toEqual({
+      name,
+      sweeps: { activities: 1, local: 0 },
+    });
+  expect(
+    sweeps(current.find((h) => scenarioOf(h) === 'sweep-activity/voluntary-notice-signed-off')!),
+  ).toEqual({
+    activities: 2,
+    local: 0,
+  });
   for (const h of current.filter((x) => /^(pre-sweep|local-steps)\//.test(scenarioOf(x))))
-    expect({ history: scenarioOf(h), sweeps: sweeps(h) }).toEqual({ history: scenarioOf(h), sweeps: 0 });
+    expect({ history: scenarioOf(h), sweeps: sweeps(h) }).toEqual({
+      history: scenarioOf(h),
+      sweeps: { activities: 0, local: 0 },
+    });
   expect(activities(current.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!)).toContain(
     'revokeAccess',
   );
@@ -204,12 +240,25 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   // patch besides).
   const upsertsBeforeSweep = (h: HistorySource) => {
     const events = h.history.events ?? [];
-    const first = events.findIndex((e) => e.activityTaskScheduledEventAttributes);
-    return events.slice(0, first).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+    const sweep = events.findIndex(
+      (e) =>
+        e.activityTaskScheduledEventAttributes?.activityType?.name === 'sweepRevocations' ||
+        (e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+          localActivities({ ...h, history: { events: [e] } })[0] === 'sweepRevocations'),
+    );
+    return events.slice(0, sweep).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
   };
-  expect(upsertsBeforeSweep(involuntaryNow)).toBe(2);
-  const involuntaryBefore = current.find((h) => scenarioOf(h) === 'pre-lean-start/involuntary-signed-off')!;
-  expect(upsertsBeforeSweep(involuntaryBefore)).toBe(4);
+  expect(
+    [
+      'involuntary-signed-off',
+      'sweep-activity/involuntary-signed-off',
+      'pre-lean-start/involuntary-signed-off',
+    ].map((name) => ({ name, upserts: upsertsBeforeSweep(current.find((h) => scenarioOf(h) === name)!) })),
+  ).toEqual([
+    { name: 'involuntary-signed-off', upserts: 2 },
+    { name: 'sweep-activity/involuntary-signed-off', upserts: 2 },
+    { name: 'pre-lean-start/involuntary-signed-off', upserts: 4 },
+  ]);
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
@@ -218,7 +267,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   const localSteps = current.filter((h) => scenarioOf(h).startsWith('local-steps/'));
   expect(localSteps.map(scenarioOf)).toEqual(['local-steps/involuntary-signed-off']);
   expect(localMarkers(localSteps[0]!)).toBeGreaterThan(5);
-  expect(localMarkers(involuntaryNow)).toBe(1);
+  expect(localMarkers(involuntaryNow)).toBe(2); // planRevocation, sweepRevocations
   // A run that continued as new while awaiting sign-off, and the run that resumed it.
   const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
   const continued = current.filter(
@@ -228,6 +277,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
     'pre-lean-start/signed-off-after-continue-as-new.run-1',
     'pre-sweep/signed-off-after-continue-as-new.run-1',
     'signed-off-after-continue-as-new.run-1',
+    'sweep-activity/signed-off-after-continue-as-new.run-1',
   ]);
   const runIdOf = (h: HistorySource) =>
     h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId;

@@ -220,14 +220,12 @@ test('a confirmed termination revokes every system in order, each confirmed gree
     ]),
   );
 
-  // How the steps ran (Temporal's history): the planning as a local activity in the first workflow
-  // task; then one sweep activity per pass on the workflow's queue that ran every step (none failed, so
-  // no step ran as an activity of its own); the follow-up work (assets, documents) on the follow-up queue.
+  // How the steps ran (Temporal's history): the planning and then the pass's sweep as local activities
+  // in the first workflow task, the sweep running every step (none failed, so no step ran as an
+  // activity of its own); the follow-up work (assets, documents) on the follow-up queue.
   const { scheduled, localActivities } = await historyOf(id);
-  expect(scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
-    { type: 'sweepRevocations', queue: stack.taskQueue },
-  ]);
-  expect(localActivities).toBe(1); // planRevocation
+  expect(scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([]);
+  expect(localActivities).toEqual(['planRevocation', 'sweepRevocations']);
   // The rate-limited Entra was paced through the shared pace.
   expect(await stack.db.systemPace.count({ where: { systemId: 'entra' } })).toBe(1);
   const followups = scheduled.filter((a) =>
@@ -303,9 +301,16 @@ async function historyOf(employeeId: string) {
       .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
       .map((e) => e.activityTaskScheduledEventAttributes!)
       .map((a) => ({ type: a.activityType!.name!, queue: a.taskQueue!.name! })),
-    localActivities: events.filter(
-      (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
-    ).length,
+    /** The local activities' types, from Core's markers (their `data` is Core's own JSON, not encoded). */
+    localActivities: events
+      .map((e) => e.markerRecordedEventAttributes)
+      .filter((m) => m?.markerName === 'core_local_activity')
+      .map((m) => {
+        const data = m!.details?.data?.payloads?.[0]?.data;
+        return data
+          ? (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type
+          : '?';
+      }),
   };
 }
 
@@ -352,7 +357,20 @@ test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order,
       'revokeOwnedCredential',
     ]);
     // planRevocation + ldap, vpn, MFA, the LDAP search, wiki, badge, crm, slack, the LDAP service account.
-    expect(h.localActivities).toBe(10);
+    expect(h.localActivities).toHaveLength(10);
+  });
+});
+
+test('WORKER_REVOCATION_SWEEP_LOCAL=false: the sweep is an ordinary activity on the workflow queue, each target changed once', async () => {
+  await runOnOwnWorker('sweepact', { localSweep: false }, async ({ id, person, taskQueue }) => {
+    const h = await historyOf(id);
+    expect(h.scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
+      { type: 'sweepRevocations', queue: taskQueue },
+    ]);
+    expect(h.localActivities).toEqual(['planRevocation']);
+    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+    for (const app of ['crm', 'wiki', 'vpn'] as const)
+      expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
   });
 });
 

@@ -91,6 +91,7 @@ test.each([
   ['WORKER_FOLLOWUP_MAX_CONCURRENT', '0', /WORKER_FOLLOWUP_MAX_CONCURRENT: must be a whole number from 1/],
   ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
   ['WORKER_REVOCATION_SWEEP', 'off', /WORKER_REVOCATION_SWEEP: must be true or false/],
+  ['WORKER_REVOCATION_SWEEP_LOCAL', '1', /WORKER_REVOCATION_SWEEP_LOCAL: must be true or false/],
   [
     'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
     '1',
@@ -108,6 +109,7 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
   const cfg = loadConfig(base);
   expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
   expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
+  expect(cfg.WORKER_REVOCATION_SWEEP_LOCAL).toBe(true);
   expect(cfg.WORKER_WORKFLOW_STACK_TRACES).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
@@ -119,8 +121,10 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
     WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
     WORKER_LOCAL_REVOCATION: 'true',
     WORKER_REVOCATION_SWEEP: 'false',
+    WORKER_REVOCATION_SWEEP_LOCAL: 'false',
     WORKER_WORKFLOW_STACK_TRACES: 'true',
   });
+  expect(set.WORKER_REVOCATION_SWEEP_LOCAL).toBe(false);
   expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
   expect(set.WORKER_REVOCATION_SWEEP).toBe(false);
   expect(set.WORKER_WORKFLOW_STACK_TRACES).toBe(true);

@@ -97,10 +97,16 @@ const { generateCompletionCertificate } = proxyActivities<Activities>({
  * A revocation pass as one activity (`plan.sweep`), with time for every step's own timeout plus a
  * minute. Not retried: whatever it could not report (a worker killed mid-sweep: no heartbeat for 10 s)
  * runs step by step, each step being idempotent and a step already confirmed not touching its target
- * again.
+ * again. With `plan.localSweep` a local activity, in this workflow task: a worker killed mid-sweep
+ * leaves the task unfinished, and the next worker runs it (and the sweep) again from its start.
  */
-function sweepActivity(steps: PlannedStep[]) {
+function sweepActivity(steps: PlannedStep[], local: boolean) {
   const stepsMs = steps.reduce((sum, p) => sum + msToNumber(p.startToCloseTimeout as Duration), 0);
+  if (local)
+    return proxyLocalActivities<Activities>({
+      startToCloseTimeout: stepsMs + 60_000,
+      retry: { maximumAttempts: 1 },
+    }).sweepRevocations;
   return proxyActivities<Activities>({
     startToCloseTimeout: stepsMs + 60_000,
     heartbeatTimeout: '10s',
@@ -459,16 +465,21 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     };
     sweeping = true;
     const sweptAt = new Date().toISOString();
+    const local = plan.localSweep === true;
     // A rescission signalled straight to Temporal (the API and the intake store theirs first) is
-    // recorded, so the sweep halts at its next step.
-    const noting = (async () => {
-      await condition(() => rescission !== null || !sweeping);
-      if (sweeping && rescission)
-        await control.noteRescission({ departureId: input.departureId, rescission });
-    })();
+    // recorded, so the sweep halts at its next step. Not beside a local sweep: no signal reaches the
+    // workflow while the task that runs it is open, and an activity scheduled beside a local activity in
+    // flight is what once recorded a history that did not replay (see `runBatch`).
+    const noting = local
+      ? Promise.resolve()
+      : (async () => {
+          await condition(() => rescission !== null || !sweeping);
+          if (sweeping && rescission)
+            await control.noteRescission({ departureId: input.departureId, rescission });
+        })();
     let result;
     try {
-      result = await sweepActivity(batch)(sweepInput);
+      result = await sweepActivity(batch, local)(sweepInput);
     } catch (err) {
       log.warn('revocation sweep did not finish; the pass goes on step by step', {
         error: describeFailure(err).message,

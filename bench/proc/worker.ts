@@ -86,6 +86,7 @@ async function main(): Promise<void> {
         publicUrl: cfg.PUBLIC_URL ?? 'http://127.0.0.1:3000',
         localRevocation: cfg.WORKER_LOCAL_REVOCATION,
         revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
+        localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
       },
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
       followup: settings(workers.followup),
       localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
+      localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
       workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };
