@@ -13,6 +13,7 @@ import {
   statusQuery,
   type OffboardingInput,
   type OffboardingStatus,
+  type Rescission,
 } from '../contract';
 import { endOfLastDay } from '../lib/calendar';
 import {
@@ -58,16 +59,24 @@ const SYSTEMS = ['vpn', 'crm', 'wiki'];
 async function run<T>(
   input: OffboardingInput,
   fn: (h: Awaited<ReturnType<typeof testEnv.client.workflow.start>>) => Promise<T>,
+  options: { localSweep?: boolean } = {},
 ): Promise<T> {
   const taskQueue = uniq('notice');
-  return withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalogOf(stack, SYSTEMS), async () => {
-    const h = await testEnv.client.workflow.start('offboardingWorkflow', {
-      taskQueue,
-      workflowId: `offboarding:${input.employeeId}`,
-      args: [input],
-    });
-    return fn(h);
-  });
+  return withWorkerOn(
+    testEnv.nativeConnection,
+    stack,
+    taskQueue,
+    catalogOf(stack, SYSTEMS),
+    async () => {
+      const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+        taskQueue,
+        workflowId: `offboarding:${input.employeeId}`,
+        args: [input],
+      });
+      return fn(h);
+    },
+    options,
+  );
 }
 
 async function until(
@@ -195,31 +204,39 @@ test('a rescission during the notice period halts the waiting systems and opens 
   expect(mail.text).toMatch(/NOTHING has been re-enabled/);
 });
 
-test('a rescission mid-sweep lets the running step finish and leaves the not-yet-run systems untouched', async () => {
+/**
+ * A rescission while a sweep runs: the VPN step in flight finishes (green), CRM and the wiki are not
+ * touched (halted). `deliver` gets it to the offboarding once the VPN step is running.
+ */
+async function rescindMidSweep(
+  deliver: (
+    h: { signal: (s: typeof rescindSignal, r: Rescission) => Promise<void> },
+    departureId: string,
+  ) => Promise<void>,
+  options: { localSweep?: boolean } = {},
+) {
   const id = uniq('N');
   const person = seedEmployee(stack.standIns, id, { ldap: false });
   const input = await createDeparture(stack.db, id, { terminationType: 'involuntary' });
   stack.standIns.scim.control.latencyMs = 1_500; // the VPN step is in flight when the rescission lands
   try {
-    const final = await run(input, async (h) => {
-      // The step table says what a sweep is doing (the workflow learns when the sweep returns).
-      for (let i = 0; ; i++) {
-        const vpn = await stack.db.stepRecord.findFirst({
-          where: { departureId: input.departureId, systemId: 'vpn' },
-        });
-        if (vpn?.status === 'running') break;
-        if (i > 200) throw new Error(`the VPN step never ran: ${JSON.stringify(vpn)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      // Sent straight to Temporal (not through the API, which stores the rescission first): the
-      // workflow records it for the sweep, which halts before its next step.
-      await h.signal(rescindSignal, {
-        at: new Date().toISOString(),
-        by: 'operator:hr-user',
-        reason: 'error',
-      });
-      return (await h.result()) as OffboardingStatus;
-    });
+    const final = await run(
+      input,
+      async (h) => {
+        // The step table says what a sweep is doing (the workflow learns when the sweep returns).
+        for (let i = 0; ; i++) {
+          const vpn = await stack.db.stepRecord.findFirst({
+            where: { departureId: input.departureId, systemId: 'vpn' },
+          });
+          if (vpn?.status === 'running') break;
+          if (i > 200) throw new Error(`the VPN step never ran: ${JSON.stringify(vpn)}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await deliver(h, input.departureId);
+        return (await h.result()) as OffboardingStatus;
+      },
+      options,
+    );
     expect(final.phase).toBe('rescinded');
     expect(step(final, 'vpn').status).toBe('green');
     expect(step(final, 'crm').status).toBe('halted');
@@ -230,4 +247,25 @@ test('a rescission mid-sweep lets the running step finish and leaves the not-yet
   expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
   expect(stack.standIns.scim.findUser('wiki', person.workEmail)!.active).toBe(true);
   expect(await stack.db.review.count({ where: { departureId: input.departureId, status: 'open' } })).toBe(1);
+}
+
+const rescission = (): Rescission => ({
+  at: new Date().toISOString(),
+  by: 'operator:hr-user',
+  reason: 'error',
+});
+
+test('a rescission mid-sweep (stored, then signalled, as the API and the HRIS intake do) halts the sweep before its next step', async () => {
+  // The sweep is a local activity (the default): the signal reaches the workflow only when the sweep's
+  // workflow task ends, but the sweep reads the stored rescission before every step.
+  await rescindMidSweep(async (h, departureId) => {
+    await stack.db.departure.update({ where: { id: departureId }, data: { rescindedAt: new Date() } });
+    await h.signal(rescindSignal, rescission());
+  });
+});
+
+test('with the sweep an ordinary activity, a rescission signalled straight to Temporal is recorded for the sweep, which halts', async () => {
+  // WORKER_REVOCATION_SWEEP_LOCAL=false: the signal reaches the workflow mid-sweep, and the workflow
+  // records it (`noteRescission`) for the sweep to see.
+  await rescindMidSweep((h) => h.signal(rescindSignal, rescission()), { localSweep: false });
 });

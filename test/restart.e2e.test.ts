@@ -1,8 +1,9 @@
 /**
  * A worker process killed (SIGKILL) in the middle of the revocation sequence, then started again:
- * the offboarding finishes, and no confirmed step is repeated in a way the target would notice. The two
- * production worker processes also show WORKER_WORKFLOW_STACK_TRACES: off (the default), the stack trace
- * query is refused; on, it answers.
+ * the offboarding finishes, and no confirmed step is repeated in a way the target would notice (the sweep
+ * is a local activity: the next worker runs the interrupted workflow task, planning and sweep, again).
+ * The production worker processes also show WORKER_WORKFLOW_STACK_TRACES: off (the default), the stack
+ * trace query is refused; on, it answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -88,10 +89,7 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
     60_000,
     'VPN step in flight',
   );
-  // Workflow stack traces are off by default (WORKER_WORKFLOW_STACK_TRACES): the worker refuses the Web
-  // UI's query (its message, "stack traces are not enabled", is encrypted like every failure message).
-  const handle = stack.client.workflow.getHandle(res.json.workflowId as string);
-  await expect(handle.query('__stack_trace')).rejects.toThrow(/Encoded failure/);
+  // The sweep is a local activity: the worker dies inside the workflow task that planned the pass.
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const greenBefore = await stack.db.stepRecord.findMany({ where: { departureId, status: 'green' } });
@@ -99,7 +97,8 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   const callsBefore = stack.standIns.graph.control.calls.length;
 
   stack.standIns.scim.control.latencyMs = 0;
-  spawnWorker({ WORKER_WORKFLOW_STACK_TRACES: 'true' });
+  // After the workflow task timeout the next worker runs that task again: planning and sweep.
+  const second = spawnWorker();
   const rows = await eventually(
     async () => {
       const r = await stack.db.stepRecord.findMany({ where: { departureId } });
@@ -114,7 +113,14 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   });
   // 8 systems (Entra's account and its MFA methods are two) and 2 searches for owned credentials.
   expect(rows).toHaveLength(10);
-  // The second worker collects stack traces: the query shows where the workflow's code waits.
+  // Workflow stack traces are off by default (WORKER_WORKFLOW_STACK_TRACES): the worker refuses the Web
+  // UI's query (its message, "stack traces are not enabled", is encrypted like every failure message).
+  const handle = stack.client.workflow.getHandle(res.json.workflowId as string);
+  await expect(handle.query('__stack_trace')).rejects.toThrow(/Encoded failure/);
+  // A worker that collects them answers it: the query shows where the workflow's code waits.
+  second.kill('SIGKILL');
+  await new Promise((r) => second.once('exit', r));
+  spawnWorker({ WORKER_WORKFLOW_STACK_TRACES: 'true' });
   await expect(handle.query('__stack_trace')).resolves.toMatch(/workflows\/offboarding\.ts/);
 
   // Confirmed steps were not re-run: after the restart Entra saw only the later MFA and owned-credential

@@ -620,12 +620,21 @@ export async function withWorkerOn<T>(
   taskQueue: string,
   catalog: Catalog,
   fn: () => Promise<T>,
+  /** Worker settings beside the defaults (e.g. `localSweep: false`). */
+  options: { localSweep?: boolean } = {},
 ): Promise<T> {
   const workers = await createOffboardingWorker({
     connection,
     namespace: 'default',
     taskQueue,
-    deps: { db: s.db, catalog, connectors: s.connectors, mailer: s.mailer, publicUrl: 'http://x' },
+    deps: {
+      db: s.db,
+      catalog,
+      connectors: s.connectors,
+      mailer: s.mailer,
+      publicUrl: 'http://x',
+      ...options,
+    },
     dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
     extra: { stickyQueueScheduleToStartTimeout: '1s' },
