@@ -56,6 +56,9 @@ export class MailCatcher {
   private server: SMTPServer;
   private waiters: (() => void)[] = [];
   port = 0;
+  /** Connection errors of clients since start (e.g. a sender killed mid-session), and the last one. */
+  clientErrors = 0;
+  lastClientError: string | null = null;
 
   constructor(private readonly dir?: string) {
     if (dir) {
@@ -100,7 +103,16 @@ export class MailCatcher {
   async start(port = 0): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => resolve());
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // A client's connection that breaks (a worker killed mid-session: `read ECONNRESET`) is that
+    // client's problem; without a listener the server's 'error' event would end this process.
+    this.server.on('error', (e: Error) => {
+      this.clientErrors++;
+      this.lastClientError = e.message;
     });
     this.port = (this.server.server.address() as AddressInfo).port;
     return this.port;
