@@ -34,6 +34,7 @@ import { withTimeout } from '../lib/timeout';
 import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
+import { createFollowupActivities } from './followup';
 import { createVerificationActivities } from './verification';
 import { createAssetSystem, type AssetSystem } from './asset-systems';
 import { createShippingProvider, type ShippingProvider } from './shipping';
@@ -66,6 +67,13 @@ export interface ActivityDeps {
    * config/env.ts).
    */
   localSweep?: boolean;
+  /**
+   * An offboarding's follow-up work starts with one activity, `firstFollowupRound` (default true; see
+   * WORKER_FOLLOWUP_FIRST_ROUND in config/env.ts).
+   */
+  followupFirstRound?: boolean;
+  /** Parts per second of the first rounds in this process (WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND). */
+  followupPartsPerSecond?: number;
 }
 
 export interface StepRef {
@@ -189,6 +197,7 @@ export function createActivities(deps: ActivityDeps) {
   const subjects = new Map<string, Subject>();
   const sweep = deps.revocationSweep ?? true;
   const localSweep = sweep && (deps.localSweep ?? true);
+  const firstRound = deps.followupFirstRound ?? true;
   // A sweep already makes a pass one activity: its fallback steps stay ordinary activities.
   const planOptions: PlanOptions = { localSteps: !sweep && (deps.localRevocation ?? false) };
 
@@ -655,6 +664,12 @@ export function createActivities(deps: ActivityDeps) {
 
   const documents = createDocumentActivities({ db, catalog, mailer, publicUrl: deps.publicUrl });
 
+  const followup = createFollowupActivities({
+    assets,
+    documents,
+    partsPerSecond: deps.followupPartsPerSecond,
+  });
+
   const verification = createVerificationActivities({
     db,
     catalog,
@@ -666,6 +681,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...assets,
     ...documents,
+    ...followup,
     ...verification,
     /**
      * Plans the revocation of a departure from the catalog, records the step table (all `pending`) and
@@ -730,6 +746,7 @@ export function createActivities(deps: ActivityDeps) {
         steps,
         ...(sweep ? { sweep: true } : {}),
         ...(localSweep ? { localSweep: true } : {}),
+        ...(firstRound ? { firstRound: true } : {}),
         revokeRestAt: restAt?.toISOString() ?? null,
         documents: {
           ndaReminderEveryHours: catalog.documents.nda.reminderEveryHours,

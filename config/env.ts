@@ -173,7 +173,7 @@ const envFields = z.object({
   ),
   /**
    * Follow-up activities (asset recovery, documents, notifications) this worker starts per second at
-   * most. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
+   * most; the parts of a first round (WORKER_FOLLOWUP_FIRST_ROUND) take their turns at the same pace. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
    * Temporal and catches up afterwards, instead of taking the CPU the revocations need.
    */
   WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: z
@@ -222,6 +222,17 @@ const envFields = z.object({
    * step by step). Only with WORKER_REVOCATION_SWEEP.
    */
   WORKER_REVOCATION_SWEEP_LOCAL: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('true')
+    .transform((v) => v === 'true'),
+  /**
+   * An offboarding's follow-up work starts with one activity that does the first round of every part
+   * (asset recovery plan and return requests, notifications, exit survey, data archiving, NDA sent), its
+   * parts paced at WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND; later rounds (escalations, reminders,
+   * receipts) and any part it could not do run as their own activities. About seven activity tasks fewer
+   * per departure (docs/runbook.md). `false`: an activity per part from the start.
+   */
+  WORKER_FOLLOWUP_FIRST_ROUND: z
     .enum(['true', 'false'], 'must be true or false')
     .default('true')
     .transform((v) => v === 'true'),

@@ -176,7 +176,26 @@ export interface RevocationPlan {
    * (WORKER_REVOCATION_SWEEP_LOCAL, default true). Absent in plans made before it: an ordinary activity.
    */
   localSweep?: boolean;
+  /**
+   * The follow-up work (asset recovery, documents) starts with one activity, `firstFollowupRound`, that
+   * does the first round of every part and reports what it did; the rest (and whatever it could not do)
+   * runs as before, an activity per part (WORKER_FOLLOWUP_FIRST_ROUND, default true). Absent in plans
+   * made before it: an activity per part from the start.
+   */
+  firstRound?: boolean;
 }
+
+/**
+ * Names of the document parts of an offboarding's first follow-up round (`RevocationPlan.firstRound`),
+ * as its result reports them done (`archive:<sourceId>` per data source).
+ */
+export const FIRST_ROUND_PARTS = {
+  notifications: 'notifications',
+  exitSurvey: 'exit_survey',
+  archive: (sourceId: string) => `archive:${sourceId}`,
+  archiveConfirmation: 'archive_confirmation',
+  nda: 'nda',
+} as const;
 
 /** What `sweepRevocations` is given: one revocation pass of a departure. */
 export interface SweepInput {

@@ -47,19 +47,59 @@ afterAll(async () => {
 
 type Handle = Awaited<ReturnType<typeof testEnv.client.workflow.start>>;
 
-async function run<T>(input: OffboardingInput, fn: (h: Handle) => Promise<T>): Promise<T> {
+async function run<T>(
+  input: OffboardingInput,
+  fn: (h: Handle) => Promise<T>,
+  options: { followupFirstRound?: boolean; dataSources?: boolean } = {},
+): Promise<T> {
   const taskQueue = uniq('recovery');
   const catalog = catalogOf(stack, ['crm']);
   catalog.assets = { ...catalog.assets, holidays: { country: 'DE' } };
-  return withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalog, async () => {
-    const h = await testEnv.client.workflow.start('offboardingWorkflow', {
-      taskQueue,
-      workflowId: `offboarding:${input.employeeId}`,
-      args: [input],
-    });
-    return fn(h);
-  });
+  if (options.dataSources)
+    catalog.dataSources = ['mailbox', 'drive'].map((sourceId) => ({
+      id: sourceId,
+      name: `The ${sourceId}`,
+      retentionPolicy: 'keep-3y',
+      archiveLocation: `s3://archive/${sourceId}`,
+      deleteAfterArchive: false,
+      owner: { name: 'Data Owner', email: 'data-owner@example.com' },
+      connector: { kind: 'manual' as const },
+    }));
+  return withWorkerOn(
+    testEnv.nativeConnection,
+    stack,
+    taskQueue,
+    catalog,
+    async () => {
+      const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+        taskQueue,
+        workflowId: `offboarding:${input.employeeId}`,
+        args: [input],
+      });
+      return fn(h);
+    },
+    options,
+  );
 }
+
+/** The follow-up activities a workflow scheduled (types, in order), from its history. */
+async function scheduledActivities(h: Handle): Promise<string[]> {
+  const events = (await h.fetchHistory()).events ?? [];
+  return events
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+    .filter((t): t is string => !!t);
+}
+
+/** The follow-up parts that are activities of their own when the first round does not do them. */
+const PARTS = [
+  'planAssetRecovery',
+  'requestAssetReturn',
+  'sendBenefitsAndPayrollNotifications',
+  'sendExitSurvey',
+  'archiveDataSource',
+  'recordDataArchivingConfirmation',
+  'sendNdaForSignature',
+];
 
 async function until(h: Handle, ok: (s: OffboardingStatus) => boolean): Promise<OffboardingStatus> {
   let last: OffboardingStatus | null = null;
@@ -199,4 +239,106 @@ test('no assets: recorded; an NDA never signed gets reminders, then turns expire
     .to(`${id.toLowerCase()}@personal.example.net`)
     .filter((m) => /\/sign\//.test(m.text));
   expect(ndaMails.length).toBeGreaterThanOrEqual(6);
+});
+
+test('the first round does every part in one activity; WORKER_FOLLOWUP_FIRST_ROUND=false runs each on its own, same outcome', async () => {
+  const outcomes = [];
+  for (const followupFirstRound of [true, false]) {
+    const id = uniq('A');
+    seedEmployee(stack.standIns, id, { ldap: false });
+    const tag = await giveAsset(id);
+    const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+    const { final, scheduled } = await run(
+      input,
+      async (h) => {
+        await until(h, (x) => x.assets[0]?.status === 'requested');
+        await h.signal(assetReceivedSignal, receipt(tag));
+        await signNda(h);
+        const final = await resultAfterSignOff(testEnv.client, h);
+        return { final, scheduled: await scheduledActivities(h) };
+      },
+      { followupFirstRound, dataSources: true },
+    );
+    const parts = scheduled.filter((t) => PARTS.includes(t)).sort();
+    if (followupFirstRound) {
+      expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
+      expect(parts).toEqual([]);
+    } else {
+      expect(scheduled).not.toContain('firstFollowupRound');
+      // Two data sources: each archived on its own.
+      expect(parts).toEqual([...PARTS, 'archiveDataSource'].sort());
+    }
+    // The same outcome either way, and each email sent once.
+    const personal = `${id.toLowerCase()}@personal.example.net`;
+    outcomes.push({
+      assets: final.assets.map((a) => a.status),
+      documents: Object.fromEntries(final.documents.map((d) => [d.type, d.status])),
+      returnRequests: stack.mail.to(personal).filter((m) => m.text.includes(tag)).length,
+      surveys: stack.mail.to(personal).filter((m) => /survey/i.test(m.subject)).length,
+      ndaRequests: stack.mail.to(personal).filter((m) => /\/sign\//.test(m.text)).length,
+      archived: (
+        await stack.db.archiveRecord.findMany({
+          where: { departureId: input.departureId },
+          orderBy: { sourceId: 'asc' },
+        })
+      ).map((r) => r.sourceId),
+    });
+  }
+  expect(outcomes[0]).toEqual(outcomes[1]);
+  expect(outcomes[0]).toMatchObject({
+    assets: ['received'],
+    documents: {
+      nda_acknowledgment: 'signed',
+      payroll_notification: 'delivered',
+      benefits_notification: 'delivered',
+      exit_survey: 'sent',
+      data_archiving_confirmation: 'generated',
+    },
+    returnRequests: 1,
+    surveys: 1,
+    ndaRequests: 1,
+    archived: ['drive', 'mailbox'],
+  });
+});
+
+test('a part the first round could not do runs again as its own activity, with its own retries and error', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id);
+  const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+  // No personal address: the return request, the exit survey and the NDA cannot reach the leaver.
+  await stack.db.departure.update({ where: { id: input.departureId }, data: { personalEmail: null } });
+  const { status, scheduled } = await run(
+    input,
+    async (h) => {
+      const status = await until(
+        h,
+        (x) =>
+          x.assets[0]?.status === 'failed' &&
+          ['exit_survey', 'nda_acknowledgment'].every(
+            (t) => x.documents.find((d) => d.type === t)?.status === 'failed',
+          ),
+      );
+      return { status, scheduled: await scheduledActivities(h) };
+    },
+    { dataSources: true },
+  );
+  // The round did what it could (plan, notifications, archiving); the three parts it reported failed
+  // ran again on their own and failed the same way (a missing address is not retried).
+  expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
+  expect(scheduled.filter((t) => PARTS.includes(t)).sort()).toEqual([
+    'requestAssetReturn',
+    'sendExitSurvey',
+    'sendNdaForSignature',
+  ]);
+  expect(status.assets[0]).toMatchObject({ assetTag: tag, status: 'failed' });
+  expect(status.assets[0]!.lastError).toMatch(/personalEmail/);
+  const byType = Object.fromEntries(status.documents.map((d) => [d.type, d]));
+  expect(byType.exit_survey!.lastError).toMatch(/personalEmail/);
+  expect(byType.nda_acknowledgment!.lastError).toMatch(/personalEmail/);
+  expect(byType).toMatchObject({
+    payroll_notification: { status: 'delivered' },
+    benefits_notification: { status: 'delivered' },
+    data_archiving_confirmation: { status: 'generated' },
+  });
 });

@@ -8,8 +8,9 @@
  * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches,
  * every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/` (a sweep
  * activity per pass, the three patches above each recorded), `sweep-activity/` (one
- * `patched('lean-start')` for all three, no `planning` upsert, a sweep activity per pass) and today's
- * histories beside them (the same, the sweep a local activity). `offboard replay` is run as a child
+ * `patched('lean-start')` for all three, no `planning` upsert, a sweep activity per pass),
+ * `pre-first-round/` (the same, the sweep a local activity, each follow-up part an activity) and today's
+ * histories beside them (the same, the follow-up work starting with one `firstFollowupRound`). `offboard replay` is run as a child
  * process over the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
@@ -79,6 +80,11 @@ const SCENARIOS = [
   'sweep-activity/signed-off-after-continue-as-new.run-1',
   'sweep-activity/signed-off-after-continue-as-new.run-2',
   'sweep-activity/voluntary-notice-signed-off',
+  'pre-first-round/involuntary-signed-off',
+  'pre-first-round/rescinded-notice-period-checkpoint',
+  'pre-first-round/signed-off-after-continue-as-new.run-1',
+  'pre-first-round/signed-off-after-continue-as-new.run-2',
+  'pre-first-round/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -172,8 +178,8 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   // resumed run). Since: that one patch stands for all three.
   const resumedRun = (h: HistorySource) =>
     !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
-  const lean = current.filter((h) => /^(sweep-activity\/)?[^/]+$/.test(scenarioOf(h)));
-  expect(lean.length).toBeGreaterThanOrEqual(8);
+  const lean = current.filter((h) => /^((sweep-activity|pre-first-round)\/)?[^/]+$/.test(scenarioOf(h)));
+  expect(lean.length).toBeGreaterThanOrEqual(12);
   for (const h of current) {
     const expected = lean.includes(h)
       ? ['lean-start']
@@ -216,6 +222,10 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   const voluntaryNow = current.find((h) => scenarioOf(h) === 'voluntary-notice-signed-off')!;
   // Privileged systems at once, the rest at the end of the last day.
   expect(sweeps(voluntaryNow)).toEqual({ activities: 0, local: 2 });
+  expect(sweeps(current.find((h) => scenarioOf(h) === 'pre-first-round/involuntary-signed-off')!)).toEqual({
+    activities: 0,
+    local: 1,
+  });
   for (const name of ['sweep-activity/involuntary-signed-off', 'pre-lean-start/involuntary-signed-off'])
     expect({ name, sweeps: sweeps(current.find((h) => scenarioOf(h) === name)!) }).toEqual({
       name,
@@ -259,6 +269,43 @@ test('both branches of the verification checkpoint are covered, and continue-as-
     { name: 'sweep-activity/involuntary-signed-off', upserts: 2 },
     { name: 'pre-lean-start/involuntary-signed-off', upserts: 4 },
   ]);
+  // The first follow-up round (the plan's `firstRound`): one `firstFollowupRound` where assets and
+  // documents started, none of the parts it did as an activity of its own; before it (every other
+  // generation) each part an activity.
+  const FIRST_ROUND_PARTS = [
+    'planAssetRecovery',
+    'requestAssetReturn',
+    'sendBenefitsAndPayrollNotifications',
+    'sendExitSurvey',
+    'archiveDataSource',
+    'recordDataArchivingConfirmation',
+    'sendNdaForSignature',
+  ];
+  const followupStart = (h: HistorySource) => ({
+    history: scenarioOf(h),
+    rounds: activities(h).filter((a) => a === 'firstFollowupRound').length,
+    parts: activities(h).filter((a) => FIRST_ROUND_PARTS.includes(a)).length > 0,
+  });
+  const withPaperwork = [
+    'involuntary-signed-off',
+    'voluntary-notice-signed-off',
+    'signed-off-after-continue-as-new.run-1',
+  ];
+  for (const name of withPaperwork) {
+    expect(followupStart(current.find((h) => scenarioOf(h) === name)!)).toEqual({
+      history: name,
+      rounds: 1,
+      parts: false,
+    });
+    const before = `pre-first-round/${name}`;
+    expect(followupStart(current.find((h) => scenarioOf(h) === before)!)).toEqual({
+      history: before,
+      rounds: 0,
+      parts: true,
+    });
+  }
+  for (const h of current.filter((x) => !/^[^/]+$/.test(scenarioOf(x))))
+    expect(followupStart(h)).toMatchObject({ history: scenarioOf(h), rounds: 0 });
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
@@ -274,6 +321,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
     (h) => h.history.events?.at(-1)?.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
   );
   expect(continued.map(scenarioOf).sort()).toEqual([
+    'pre-first-round/signed-off-after-continue-as-new.run-1',
     'pre-lean-start/signed-off-after-continue-as-new.run-1',
     'pre-sweep/signed-off-after-continue-as-new.run-1',
     'signed-off-after-continue-as-new.run-1',

@@ -208,6 +208,14 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(done.redSteps).toBe(0);
   const final = await getJson(`${api.url}/departures/${departureId}`, TOKENS.hr);
   expect((final.json.steps as { status: string }[]).every((s) => s.status === 'green')).toBe(true);
+  const documents = final.json.documents as { type: string; status: string }[];
+  expect(Object.fromEntries(documents.map((d) => [d.type, d.status]))).toMatchObject({
+    nda_acknowledgment: 'signed',
+    payroll_notification: 'delivered',
+    benefits_notification: 'delivered',
+    exit_survey: 'sent',
+    data_archiving_confirmation: 'generated',
+  });
   const audit = await stack.db.auditEvent.findMany({ where: { departureId }, orderBy: { id: 'asc' } });
   expect(audit.map((a) => a.action)).toEqual(
     expect.arrayContaining([
@@ -228,20 +236,21 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(localActivities).toEqual(['planRevocation', 'sweepRevocations']);
   // The rate-limited Entra was paced through the shared pace.
   expect(await stack.db.systemPace.count({ where: { systemId: 'entra' } })).toBe(1);
-  const followups = scheduled.filter((a) =>
-    [
-      'planAssetRecovery',
-      'sendBenefitsAndPayrollNotifications',
-      'sendExitSurvey',
-      'sendNdaForSignature',
-    ].includes(a.type),
-  );
-  expect(followups.map((a) => a.type).sort()).toEqual([
+  // The follow-up work started as one activity, the first round (asset plan and return requests,
+  // notifications, exit survey, data archiving, the NDA sent): none of its parts ran on its own, and
+  // every document above came out of it.
+  const PARTS = [
     'planAssetRecovery',
+    'requestAssetReturn',
     'sendBenefitsAndPayrollNotifications',
     'sendExitSurvey',
+    'archiveDataSource',
+    'recordDataArchivingConfirmation',
     'sendNdaForSignature',
-  ]);
+  ];
+  expect(scheduled.filter((a) => PARTS.includes(a.type))).toEqual([]);
+  const followups = scheduled.filter((a) => a.type === 'firstFollowupRound');
+  expect(followups).toHaveLength(1);
   for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);
 });
 

@@ -92,6 +92,7 @@ test.each([
   ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
   ['WORKER_REVOCATION_SWEEP', 'off', /WORKER_REVOCATION_SWEEP: must be true or false/],
   ['WORKER_REVOCATION_SWEEP_LOCAL', '1', /WORKER_REVOCATION_SWEEP_LOCAL: must be true or false/],
+  ['WORKER_FOLLOWUP_FIRST_ROUND', 'no', /WORKER_FOLLOWUP_FIRST_ROUND: must be true or false/],
   [
     'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
     '1',
@@ -110,6 +111,7 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
   expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
   expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
   expect(cfg.WORKER_REVOCATION_SWEEP_LOCAL).toBe(true);
+  expect(cfg.WORKER_FOLLOWUP_FIRST_ROUND).toBe(true);
   expect(cfg.WORKER_WORKFLOW_STACK_TRACES).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
@@ -122,8 +124,10 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
     WORKER_LOCAL_REVOCATION: 'true',
     WORKER_REVOCATION_SWEEP: 'false',
     WORKER_REVOCATION_SWEEP_LOCAL: 'false',
+    WORKER_FOLLOWUP_FIRST_ROUND: 'false',
     WORKER_WORKFLOW_STACK_TRACES: 'true',
   });
+  expect(set.WORKER_FOLLOWUP_FIRST_ROUND).toBe(false);
   expect(set.WORKER_REVOCATION_SWEEP_LOCAL).toBe(false);
   expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
   expect(set.WORKER_REVOCATION_SWEEP).toBe(false);

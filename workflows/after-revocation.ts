@@ -6,7 +6,13 @@
  */
 import { condition, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES, type AssetReceipt, type AssetView, type DocumentView } from '../contract';
+import {
+  FIRST_ROUND_PARTS,
+  NON_RETRYABLE_ERROR_TYPES,
+  type AssetReceipt,
+  type AssetView,
+  type DocumentView,
+} from '../contract';
 
 const OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1m',
@@ -23,6 +29,19 @@ const OPTIONS: ActivityOptions = {
 function activitiesOf(s: AfterRevocationState) {
   return proxyActivities<Activities>(s.taskQueue ? { ...OPTIONS, taskQueue: s.taskQueue } : OPTIONS);
 }
+
+/**
+ * The first round as one activity: time for every part plus their turns at the worker's pace, a
+ * heartbeat after each part, and no retry (whatever it does not report done runs as its own activity).
+ */
+const FIRST_ROUND_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 1 },
+};
+
+/** What `firstFollowupRound` reports. */
+type FirstRoundResult = Awaited<ReturnType<Activities['firstFollowupRound']>>;
 
 const HOUR = 3_600_000;
 
@@ -57,6 +76,28 @@ export interface AfterRevocationState {
    * started before the queue existed (their activities stay on the workflow's queue).
    */
   taskQueue?: string;
+  /** What the first-round activity did (`firstRound`); unset: every part runs as its own activity. */
+  firstRound?: FirstRoundResult;
+}
+
+/**
+ * Runs the first round of the follow-up work as one activity (`firstFollowupRound`) and keeps what it
+ * did in `s.firstRound`, so `recoverAssets` and `produceDocuments` run only the rest. A round that fails
+ * as a whole (a worker lost mid-round) leaves every part to its own activity; each is idempotent.
+ */
+export async function firstRound(s: AfterRevocationState, dataSourceIds: string[]): Promise<void> {
+  const acts = proxyActivities<Activities>(
+    s.taskQueue ? { ...FIRST_ROUND_OPTIONS, taskQueue: s.taskQueue } : FIRST_ROUND_OPTIONS,
+  );
+  try {
+    s.firstRound = await acts.firstFollowupRound({ departureId: s.departureId, dataSourceIds });
+    if (s.firstRound.failed.length > 0)
+      log.warn('first follow-up round: parts failed, each runs again on its own', {
+        failed: s.firstRound.failed,
+      });
+  } catch (err) {
+    log.warn('first follow-up round failed: every part runs on its own', { error: failureText(err) });
+  }
 }
 
 /**
@@ -66,7 +107,8 @@ export interface AfterRevocationState {
  */
 export async function recoverAssets(s: AfterRevocationState): Promise<void> {
   const acts = activitiesOf(s);
-  const plan = await acts.planAssetRecovery({ departureId: s.departureId });
+  const first = s.firstRound;
+  const plan = first?.assetPlan ?? (await acts.planAssetRecovery({ departureId: s.departureId }));
   if (plan.assets.length === 0) {
     log.info('no assets assigned: recorded');
     return;
@@ -88,9 +130,12 @@ export async function recoverAssets(s: AfterRevocationState): Promise<void> {
     s.assets.map(async (view) => {
       const received = () => s.receipts.has(view.assetTag);
       try {
+        if (first?.requested.includes(view.recoveryId)) view.status = 'requested';
         if (s.halted()) return;
-        await acts.requestAssetReturn({ departureId: s.departureId, recoveryId: view.recoveryId });
-        view.status = 'requested';
+        if (view.status !== 'requested') {
+          await acts.requestAssetReturn({ departureId: s.departureId, recoveryId: view.recoveryId });
+          view.status = 'requested';
+        }
         if (!(await waitUntil(() => received() || s.halted(), view.dueAt))) {
           await acts.escalateOverdueAsset({
             departureId: s.departureId,
@@ -135,8 +180,17 @@ async function documentStep(
   s: AfterRevocationState,
   types: DocumentView['type'][],
   fn: () => Promise<DocumentView['status']>,
+  /** The status the first round left these documents in, when it did this step. */
+  done?: DocumentView['status'],
 ): Promise<void> {
   const views = types.map((t) => documentView(s, t));
+  if (done && s.halted()) {
+    for (const v of views) {
+      v.status = done;
+      v.updatedAt = new Date().toISOString();
+    }
+    return;
+  }
   if (s.halted()) return;
   try {
     const status = await fn();
@@ -165,25 +219,48 @@ export async function produceDocuments(
 ): Promise<void> {
   const acts = activitiesOf(s);
   const ids = { departureId: s.departureId };
+  /** True when the first round did this part. */
+  const did = (part: string) => s.firstRound?.done.includes(part) ?? false;
+  const notified = did(FIRST_ROUND_PARTS.notifications);
+  const surveyed = did(FIRST_ROUND_PARTS.exitSurvey);
+  const confirmed = did(FIRST_ROUND_PARTS.archiveConfirmation);
+  const ndaSent = did(FIRST_ROUND_PARTS.nda);
   await Promise.all([
-    documentStep(s, ['payroll_notification', 'benefits_notification'], async () => {
-      await acts.sendBenefitsAndPayrollNotifications(ids);
-      return 'delivered';
-    }),
-    documentStep(s, ['exit_survey'], async () => {
-      await acts.sendExitSurvey(ids);
-      return 'sent';
-    }),
-    documentStep(s, ['data_archiving_confirmation'], async () => {
-      for (const sourceId of dataSourceIds) {
-        if (s.halted()) return 'pending';
-        await acts.archiveDataSource({ ...ids, sourceId });
-      }
-      await acts.recordDataArchivingConfirmation(ids);
-      return 'generated';
-    }),
+    documentStep(
+      s,
+      ['payroll_notification', 'benefits_notification'],
+      async () => {
+        if (!notified) await acts.sendBenefitsAndPayrollNotifications(ids);
+        return 'delivered';
+      },
+      notified ? 'delivered' : undefined,
+    ),
+    documentStep(
+      s,
+      ['exit_survey'],
+      async () => {
+        if (!surveyed) await acts.sendExitSurvey(ids);
+        return 'sent';
+      },
+      surveyed ? 'sent' : undefined,
+    ),
+    documentStep(
+      s,
+      ['data_archiving_confirmation'],
+      async () => {
+        if (confirmed) return 'generated';
+        for (const sourceId of dataSourceIds) {
+          if (did(FIRST_ROUND_PARTS.archive(sourceId))) continue;
+          if (s.halted()) return 'pending';
+          await acts.archiveDataSource({ ...ids, sourceId });
+        }
+        await acts.recordDataArchivingConfirmation(ids);
+        return 'generated';
+      },
+      confirmed ? 'generated' : undefined,
+    ),
     documentStep(s, ['nda_acknowledgment'], async () => {
-      await acts.sendNdaForSignature(ids);
+      if (!ndaSent) await acts.sendNdaForSignature(ids);
       documentView(s, 'nda_acknowledgment').status = 'sent';
       const deadline = new Date(Date.now() + nda.deadlineDays * 24 * HOUR).toISOString();
       const signed = () => s.signed.has('nda_acknowledgment');

@@ -33,7 +33,7 @@ import {
 } from '@temporalio/workflow';
 import { msToNumber, type Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
+import { firstRound, produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
 import { createCheckpoint, type Checkpoint } from './verification';
 import {
   NON_RETRYABLE_ERROR_TYPES,
@@ -689,19 +689,23 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     // still waits for its owner.
     if (!rescission && (lean || patched('followup-task-queue')))
       after.taskQueue = followupTaskQueue(workflowInfo().taskQueue);
+    // Plans made since `firstRound` start with one activity for the first round of every part.
     const assetsAndDocuments = rescission
       ? Promise.resolve()
-      : Promise.all([
-          recoverAssets(after),
-          produceDocuments(
-            after,
-            {
-              reminderEveryHours: plan.documents.ndaReminderEveryHours,
-              deadlineDays: plan.documents.ndaDeadlineDays,
-            },
-            plan.documents.dataSourceIds,
-          ),
-        ]);
+      : (async () => {
+          if (plan.firstRound) await firstRound(after, plan.documents.dataSourceIds);
+          await Promise.all([
+            recoverAssets(after),
+            produceDocuments(
+              after,
+              {
+                reminderEveryHours: plan.documents.ndaReminderEveryHours,
+                deadlineDays: plan.documents.ndaDeadlineDays,
+              },
+              plan.documents.dataSourceIds,
+            ),
+          ]);
+        })();
     if (!rescission) setPhase(ticketWaits.length > 0 ? 'awaiting_tickets' : 'recovering');
     await Promise.all(ticketWaits);
     if (!rescission) setPhase('recovering');

@@ -87,6 +87,8 @@ async function main(): Promise<void> {
         localRevocation: cfg.WORKER_LOCAL_REVOCATION,
         revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
         localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
+        followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
+        followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
       },
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
       localRevocation: cfg.WORKER_LOCAL_REVOCATION,
       revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
       localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
+      followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
       workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };

@@ -621,7 +621,7 @@ export async function withWorkerOn<T>(
   catalog: Catalog,
   fn: () => Promise<T>,
   /** Worker settings beside the defaults (e.g. `localSweep: false`). */
-  options: { localSweep?: boolean } = {},
+  options: { localSweep?: boolean; followupFirstRound?: boolean } = {},
 ): Promise<T> {
   const workers = await createOffboardingWorker({
     connection,

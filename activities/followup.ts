@@ -1,0 +1,127 @@
+/**
+ * The first round of an offboarding's follow-up work as one activity, `firstFollowupRound`: the asset
+ * recovery plan and every return request, the benefits and payroll notifications, the exit survey, the
+ * data archiving with its confirmation and the NDA sent for signature. Each of these is otherwise an
+ * activity of its own, and each activity costs Temporal a task, a poll and a workflow task for its
+ * result; in a mass layoff that overhead took CPU from the revocations.
+ *
+ * Every part is the same code as its own activity (idempotent), run once, in order; a part that fails is
+ * reported, not retried here: the workflow runs whatever the round did not report done as its own
+ * activity, with that activity's retries and error handling, so the outcome is the same either way.
+ * Parts are paced by the worker's follow-up pace (WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND), one turn each,
+ * so a burst of departures' paperwork is no heavier for the machine or the targets than before.
+ */
+import { Context, sleep as activitySleep } from '@temporalio/activity';
+import { FIRST_ROUND_PARTS } from '../contract';
+import type { createAssetActivities } from './assets';
+import type { createDocumentActivities } from './documents';
+
+type AssetActivities = ReturnType<typeof createAssetActivities>;
+type DocumentActivities = ReturnType<typeof createDocumentActivities>;
+
+/** What `firstFollowupRound` did. */
+export interface FirstRoundResult {
+  /** The asset recovery plan (null when planning failed: the workflow plans again on its own). */
+  assetPlan: Awaited<ReturnType<AssetActivities['planAssetRecovery']>> | null;
+  /** Recovery ids whose return was requested. */
+  requested: string[];
+  /** Document parts done (`FIRST_ROUND_PARTS`). */
+  done: string[];
+  /** Parts that failed, with the error (they run again as their own activities). */
+  failed: { part: string; error: string }[];
+}
+
+/** Spaces calls `1 / perSecond` apart in this process, shared by every first round running in it. */
+export function createPacer(perSecond: number | undefined): () => Promise<void> {
+  if (!perSecond || !Number.isFinite(perSecond)) return async () => {};
+  const interval = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const now = Date.now();
+    const at = Math.max(now, next);
+    next = at + interval;
+    if (at > now) await activitySleep(at - now);
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** The first-round activity, over the asset and document activities of the same worker. */
+export function createFollowupActivities(deps: {
+  assets: Pick<AssetActivities, 'planAssetRecovery' | 'requestAssetReturn'>;
+  documents: Pick<
+    DocumentActivities,
+    | 'sendBenefitsAndPayrollNotifications'
+    | 'sendExitSurvey'
+    | 'archiveDataSource'
+    | 'recordDataArchivingConfirmation'
+    | 'sendNdaForSignature'
+  >;
+  /** Parts per second in this process (the follow-up pace); undefined = unpaced. */
+  partsPerSecond?: number;
+}) {
+  const { assets, documents } = deps;
+  const turn = createPacer(deps.partsPerSecond);
+  return {
+    /**
+     * Runs the first round of a departure's asset recovery and documents (see the module comment) and
+     * reports what it did; never throws for a part (each is reported in `failed`). Not retried by the
+     * workflow: a round that does not return leaves every part to its own activity.
+     */
+    async firstFollowupRound(input: {
+      departureId: string;
+      dataSourceIds: string[];
+    }): Promise<FirstRoundResult> {
+      const ctx = Context.current();
+      const ids = { departureId: input.departureId };
+      const result: FirstRoundResult = { assetPlan: null, requested: [], done: [], failed: [] };
+      const part = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
+        await turn();
+        try {
+          await fn();
+          return true;
+        } catch (err) {
+          result.failed.push({ part: name, error: errorText(err) });
+          return false;
+        } finally {
+          ctx.heartbeat(name);
+        }
+      };
+      await part('asset_plan', async () => {
+        result.assetPlan = await assets.planAssetRecovery(ids);
+      });
+      for (const a of result.assetPlan?.assets ?? []) {
+        if (
+          await part(`request:${a.recoveryId}`, () =>
+            assets.requestAssetReturn({ ...ids, recoveryId: a.recoveryId }),
+          )
+        )
+          result.requested.push(a.recoveryId);
+      }
+      const doc = async (name: string, fn: () => Promise<unknown>) => {
+        if (await part(name, fn)) result.done.push(name);
+      };
+      await doc(FIRST_ROUND_PARTS.notifications, () => documents.sendBenefitsAndPayrollNotifications(ids));
+      await doc(FIRST_ROUND_PARTS.exitSurvey, () => documents.sendExitSurvey(ids));
+      let archived = true;
+      for (const sourceId of input.dataSourceIds) {
+        const name = FIRST_ROUND_PARTS.archive(sourceId);
+        await doc(name, () => documents.archiveDataSource({ ...ids, sourceId }));
+        archived &&= result.done.includes(name);
+      }
+      if (archived)
+        await doc(FIRST_ROUND_PARTS.archiveConfirmation, () =>
+          documents.recordDataArchivingConfirmation(ids),
+        );
+      await doc(FIRST_ROUND_PARTS.nda, () => documents.sendNdaForSignature(ids));
+      ctx.log.info('first follow-up round', {
+        departureId: input.departureId,
+        done: result.done.length + result.requested.length + (result.assetPlan ? 1 : 0),
+        failed: result.failed.map((f) => f.part),
+      });
+      return result;
+    },
+  };
+}

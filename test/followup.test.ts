@@ -1,0 +1,133 @@
+/**
+ * The first follow-up round (`firstFollowupRound`) as an activity, under MockActivityEnvironment over
+ * the real asset and document activities (PostgreSQL, built-in asset register, SMTP catcher): what it
+ * reports done and failed, that a failed part does not stop the others, that a second round changes
+ * nothing, and that its parts take their turns at the worker's follow-up pace, shared by every round in
+ * the process.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import type { FirstRoundResult } from '../activities/followup';
+import { PinoTemporalLogger } from '../workers/temporal';
+import { createDeparture, quietLogger, seedEmployee, startStack, uniq, type Stack } from './support/harness';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** A departure with one laptop to recover. */
+async function departure(opts: { personalEmail?: null } = {}) {
+  const id = uniq('F');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = uniq('TAG').toUpperCase();
+  await stack.db.asset.create({
+    data: { tag, name: 'Laptop', category: 'laptop', assignedToEmployeeId: id },
+  });
+  const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+  if (opts.personalEmail === null)
+    await stack.db.departure.update({ where: { id: input.departureId }, data: { personalEmail: null } });
+  return { id, tag, departureId: input.departureId };
+}
+
+function activitiesAt(partsPerSecond?: number) {
+  return createActivities({
+    db: stack.db,
+    catalog: {
+      ...stack.catalog,
+      dataSources: [
+        {
+          id: 'mailbox',
+          name: 'Mailbox',
+          retentionPolicy: 'email-7y',
+          archiveLocation: 's3://archive/mail',
+          deleteAfterArchive: false,
+          owner: { name: 'Mail Owner', email: 'mail-owner@example.com' },
+          connector: { kind: 'manual' },
+        },
+      ],
+    },
+    connectors: stack.connectors,
+    mailer: stack.mailer,
+    publicUrl: 'http://x',
+    followupPartsPerSecond: partsPerSecond,
+  });
+}
+
+/** Runs a round in a mocked activity context, recording when each part ended (its heartbeat). */
+async function round(acts: ReturnType<typeof activitiesAt>, departureId: string) {
+  const env = new MockActivityEnvironment(undefined, { logger: new PinoTemporalLogger(quietLogger) });
+  const beats: { part: string; at: number }[] = [];
+  env.on('heartbeat', (part: string) => beats.push({ part, at: Date.now() }));
+  const result = (await env.run(acts.firstFollowupRound, {
+    departureId,
+    dataSourceIds: ['mailbox'],
+  })) as FirstRoundResult;
+  return { result, beats };
+}
+
+test('a round does every part once and reports it; a second round changes nothing', async () => {
+  const acts = activitiesAt();
+  const d = await departure();
+  const { result, beats } = await round(acts, d.departureId);
+  expect(result.failed).toEqual([]);
+  expect(result.assetPlan?.assets.map((a) => a.assetTag)).toEqual([d.tag]);
+  expect(result.requested).toEqual([result.assetPlan!.assets[0]!.recoveryId]);
+  expect(result.done).toEqual([
+    'notifications',
+    'exit_survey',
+    'archive:mailbox',
+    'archive_confirmation',
+    'nda',
+  ]);
+  expect(beats.map((b) => b.part)).toEqual([
+    'asset_plan',
+    `request:${result.requested[0]}`,
+    'notifications',
+    'exit_survey',
+    'archive:mailbox',
+    'archive_confirmation',
+    'nda',
+  ]);
+  const personal = `${d.id.toLowerCase()}@personal.example.net`;
+  const mails = () => stack.mail.to(personal).map((m) => m.subject);
+  const before = mails();
+  expect(before.length).toBeGreaterThanOrEqual(3); // return request, exit survey, NDA
+  const docs = await stack.db.document.findMany({ where: { departureId: d.departureId } });
+  expect(docs.map((x) => x.type).sort()).toEqual(
+    expect.arrayContaining(['data_archiving_confirmation', 'exit_survey', 'nda_acknowledgment']),
+  );
+
+  // Again (as a lost round's parts would run again): the same answer, no second email.
+  const again = await round(acts, d.departureId);
+  expect(again.result.failed).toEqual([]);
+  expect(again.result.assetPlan).toEqual(result.assetPlan);
+  expect(mails()).toEqual(before);
+});
+
+test('a part that fails is reported with its error and the rest still run', async () => {
+  const d = await departure({ personalEmail: null });
+  const { result } = await round(activitiesAt(), d.departureId);
+  expect(result.failed.map((f) => f.part)).toEqual([
+    `request:${result.assetPlan!.assets[0]!.recoveryId}`,
+    'exit_survey',
+    'nda',
+  ]);
+  for (const f of result.failed) expect(f.error).toMatch(/personalEmail/);
+  expect(result.requested).toEqual([]);
+  expect(result.done).toEqual(['notifications', 'archive:mailbox', 'archive_confirmation']);
+});
+
+test('parts take turns at the follow-up pace, shared by every round in the process', async () => {
+  const acts = activitiesAt(10); // one part every 100 ms
+  const [a, b] = await Promise.all([departure(), departure()]);
+  const rounds = await Promise.all([round(acts, a.departureId), round(acts, b.departureId)]);
+  const ends = rounds.flatMap((r) => r.beats.map((x) => x.at)).sort((x, y) => x - y);
+  expect(ends).toHaveLength(14);
+  // 14 turns 100 ms apart: the last part cannot end before 1.3 s after the first one started.
+  expect(ends.at(-1)! - ends[0]!).toBeGreaterThanOrEqual(1_200);
+});
