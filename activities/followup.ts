@@ -77,8 +77,12 @@ export function createFollowupActivities(deps: {
       const ctx = Context.current();
       const ids = { departureId: input.departureId };
       const result: FirstRoundResult = { assetPlan: null, requested: [], done: [], failed: [] };
+      // Alive while a part (or its turn) takes long: a lost worker shows within the heartbeat timeout.
+      let last = 'start';
+      const beat = setInterval(() => ctx.heartbeat(last), 5_000);
       const part = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
         await turn();
+        last = name;
         try {
           await fn();
           return true;
@@ -89,33 +93,41 @@ export function createFollowupActivities(deps: {
           ctx.heartbeat(name);
         }
       };
-      await part('asset_plan', async () => {
-        result.assetPlan = await assets.planAssetRecovery(ids);
-      });
-      for (const a of result.assetPlan?.assets ?? []) {
-        if (
-          await part(`request:${a.recoveryId}`, () =>
-            assets.requestAssetReturn({ ...ids, recoveryId: a.recoveryId }),
+      /** Every part, in order. */
+      const parts = async () => {
+        await part('asset_plan', async () => {
+          result.assetPlan = await assets.planAssetRecovery(ids);
+        });
+        for (const a of result.assetPlan?.assets ?? []) {
+          if (
+            await part(`request:${a.recoveryId}`, () =>
+              assets.requestAssetReturn({ ...ids, recoveryId: a.recoveryId }),
+            )
           )
-        )
-          result.requested.push(a.recoveryId);
-      }
-      const doc = async (name: string, fn: () => Promise<unknown>) => {
-        if (await part(name, fn)) result.done.push(name);
+            result.requested.push(a.recoveryId);
+        }
+        const doc = async (name: string, fn: () => Promise<unknown>) => {
+          if (await part(name, fn)) result.done.push(name);
+        };
+        await doc(FIRST_ROUND_PARTS.notifications, () => documents.sendBenefitsAndPayrollNotifications(ids));
+        await doc(FIRST_ROUND_PARTS.exitSurvey, () => documents.sendExitSurvey(ids));
+        let archived = true;
+        for (const sourceId of input.dataSourceIds) {
+          const name = FIRST_ROUND_PARTS.archive(sourceId);
+          await doc(name, () => documents.archiveDataSource({ ...ids, sourceId }));
+          archived &&= result.done.includes(name);
+        }
+        if (archived)
+          await doc(FIRST_ROUND_PARTS.archiveConfirmation, () =>
+            documents.recordDataArchivingConfirmation(ids),
+          );
+        await doc(FIRST_ROUND_PARTS.nda, () => documents.sendNdaForSignature(ids));
       };
-      await doc(FIRST_ROUND_PARTS.notifications, () => documents.sendBenefitsAndPayrollNotifications(ids));
-      await doc(FIRST_ROUND_PARTS.exitSurvey, () => documents.sendExitSurvey(ids));
-      let archived = true;
-      for (const sourceId of input.dataSourceIds) {
-        const name = FIRST_ROUND_PARTS.archive(sourceId);
-        await doc(name, () => documents.archiveDataSource({ ...ids, sourceId }));
-        archived &&= result.done.includes(name);
+      try {
+        await parts();
+      } finally {
+        clearInterval(beat);
       }
-      if (archived)
-        await doc(FIRST_ROUND_PARTS.archiveConfirmation, () =>
-          documents.recordDataArchivingConfirmation(ids),
-        );
-      await doc(FIRST_ROUND_PARTS.nda, () => documents.sendNdaForSignature(ids));
       ctx.log.info('first follow-up round', {
         departureId: input.departureId,
         done: result.done.length + result.requested.length + (result.assetPlan ? 1 : 0),

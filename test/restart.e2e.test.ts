@@ -3,11 +3,13 @@
  * the offboarding finishes, and no confirmed step is repeated in a way the target would notice (the sweep
  * is a local activity: the next worker runs the interrupted workflow task, planning and sweep, again).
  * The production worker processes also show WORKER_WORKFLOW_STACK_TRACES: off (the default), the stack
- * trace query is refused; on, it answers.
+ * trace query is refused; on, it answers. A worker killed inside the first follow-up round: the parts it
+ * did not report run as activities of their own, and nothing is sent twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
@@ -143,3 +145,69 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
   const ticketMails = stack.mail.to('badge-owner@example.com').filter((m) => m.text.includes(id));
   expect(ticketMails).toHaveLength(1);
 }, 120_000);
+
+test('worker SIGKILLed mid-way through the first follow-up round: the parts it did not do run on their own, none twice', async () => {
+  const id = uniq('R');
+  seedEmployee(stack.standIns, id);
+  // A slow follow-up pace (a part every 2.5 s) so that the kill lands inside the round.
+  const first = spawnWorker({ WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: '0.4' });
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const res = await post(`${api.url}/webhooks/hris`, d.body, d.headers);
+  expect(res.status).toBe(202);
+  const departureId = res.json.departureId as string;
+  // The round's first part (the asset plan) is done: kill the worker before the rest.
+  await eventually(
+    () =>
+      stack.db.auditEvent.findFirst({
+        where: { departureId, action: { in: ['asset_recovery_planned', 'no_assets_assigned'] } },
+      }),
+    60_000,
+    'the first round planned the asset recovery',
+  );
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  const personal = `${id.toLowerCase()}@personal.example.net`;
+  const surveys = () => stack.mail.to(personal).filter((m) => /exit survey/.test(m.subject));
+  const ndaRequests = () => stack.mail.to(personal).filter((m) => /\/sign\//.test(m.text));
+  expect(ndaRequests()).toHaveLength(0);
+
+  // The next worker: once the round misses its heartbeat (30 s), every part runs as its own activity.
+  spawnWorker();
+  await eventually(
+    async () => {
+      const docs = await stack.db.document.findMany({ where: { departureId } });
+      const status = Object.fromEntries(docs.map((x) => [x.type, x.status]));
+      return status.exit_survey === 'sent' && status.nda_acknowledgment === 'sent' ? status : null;
+    },
+    90_000,
+    'exit survey and NDA sent after the restart',
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\nworker log tail:\n${workerLog}`);
+  });
+  expect(surveys()).toHaveLength(1);
+  expect(ndaRequests()).toHaveLength(1);
+  const { EventType } = temporal.api.enums.v1;
+  const events =
+    (await stack.client.workflow.getHandle(res.json.workflowId as string).fetchHistory()).events ?? [];
+  const scheduled = events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
+  expect(events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT)).toHaveLength(1);
+  expect(scheduled).toEqual(
+    expect.arrayContaining([
+      'planAssetRecovery',
+      'sendBenefitsAndPayrollNotifications',
+      'sendExitSurvey',
+      'recordDataArchivingConfirmation',
+      'sendNdaForSignature',
+    ]),
+  );
+  // The payroll and benefits notices (sent by the round or after it) reached SMTP once each.
+  const notices = await eventually(async () => {
+    const rows = await stack.db.notification.findMany({
+      where: { departureId, purpose: { in: ['payroll_notification', 'benefits_notification'] } },
+    });
+    return rows.length === 2 && rows.every((n) => n.status === 'sent') ? rows : null;
+  });
+  for (const n of notices)
+    expect(stack.mail.messages.filter((m) => m.messageId === n.messageId)).toHaveLength(1);
+}, 180_000);

@@ -36,7 +36,7 @@ function activitiesOf(s: AfterRevocationState) {
  */
 const FIRST_ROUND_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '2m',
+  heartbeatTimeout: '30s',
   retry: { maximumAttempts: 1 },
 };
 
