@@ -13,6 +13,7 @@
  */
 import { Context, sleep as activitySleep } from '@temporalio/activity';
 import { FIRST_ROUND_PARTS } from '../contract';
+import { sql, type Db } from '../lib/db';
 import type { createAssetActivities } from './assets';
 import type { createDocumentActivities } from './documents';
 
@@ -29,7 +30,12 @@ export interface FirstRoundResult {
   done: string[];
   /** Parts that failed, with the error (they run again as their own activities). */
   failed: { part: string; error: string }[];
+  /** True when the round stopped because the termination was rescinded (the rest was not done). */
+  halted?: boolean;
 }
+
+/** Raised inside a round when the termination was rescinded: the parts after it do not run. */
+class RoundHalted extends Error {}
 
 /** Spaces calls `1 / perSecond` apart in this process, shared by every first round running in it. */
 export function createPacer(perSecond: number | undefined): () => Promise<void> {
@@ -50,6 +56,7 @@ function errorText(err: unknown): string {
 
 /** The first-round activity, over the asset and document activities of the same worker. */
 export function createFollowupActivities(deps: {
+  db: Pick<Db, 'pool'>;
   assets: Pick<AssetActivities, 'planAssetRecovery' | 'requestAssetReturn'>;
   documents: Pick<
     DocumentActivities,
@@ -67,7 +74,8 @@ export function createFollowupActivities(deps: {
   return {
     /**
      * Runs the first round of a departure's asset recovery and documents (see the module comment) and
-     * reports what it did; never throws for a part (each is reported in `failed`). Not retried by the
+     * reports what it did; never throws for a part (each is reported in `failed`). Before each part it
+     * reads whether the termination was rescinded and stops if so (`halted`). Not retried by the
      * workflow: a round that does not return leaves every part to its own activity.
      */
     async firstFollowupRound(input: {
@@ -83,6 +91,13 @@ export function createFollowupActivities(deps: {
       const part = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
         await turn();
         last = name;
+        // The API and the intake store a rescission before they signal it (as the sweep reads it).
+        const { rowCount } = await sql(
+          deps.db,
+          `SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL`,
+          [input.departureId],
+        );
+        if (rowCount) throw new RoundHalted();
         try {
           await fn();
           return true;
@@ -125,6 +140,9 @@ export function createFollowupActivities(deps: {
       };
       try {
         await parts();
+      } catch (err) {
+        if (!(err instanceof RoundHalted)) throw err;
+        result.halted = true;
       } finally {
         clearInterval(beat);
       }
@@ -132,6 +150,7 @@ export function createFollowupActivities(deps: {
         departureId: input.departureId,
         done: result.done.length + result.requested.length + (result.assetPlan ? 1 : 0),
         failed: result.failed.map((f) => f.part),
+        halted: result.halted ?? false,
       });
       return result;
     },

@@ -665,6 +665,7 @@ export function createActivities(deps: ActivityDeps) {
   const documents = createDocumentActivities({ db, catalog, mailer, publicUrl: deps.publicUrl });
 
   const followup = createFollowupActivities({
+    db,
     assets,
     documents,
     partsPerSecond: deps.followupPartsPerSecond,

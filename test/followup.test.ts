@@ -131,3 +131,15 @@ test('parts take turns at the follow-up pace, shared by every round in the proce
   // 14 turns 100 ms apart: the last part cannot end before 1.3 s after the first one started.
   expect(ends.at(-1)! - ends[0]!).toBeGreaterThanOrEqual(1_200);
 });
+
+test('a rescission stored before a part stops the round there: nothing more is done or sent', async () => {
+  const d = await departure();
+  await stack.db.departure.update({
+    where: { id: d.departureId },
+    data: { rescindedAt: new Date() },
+  });
+  const { result } = await round(activitiesAt(), d.departureId);
+  expect(result).toEqual({ assetPlan: null, requested: [], done: [], failed: [], halted: true });
+  expect(stack.mail.to(`${d.id.toLowerCase()}@personal.example.net`)).toEqual([]);
+  expect(await stack.db.assetRecovery.count({ where: { departureId: d.departureId } })).toBe(0);
+});

@@ -91,6 +91,9 @@ export async function firstRound(s: AfterRevocationState, dataSourceIds: string[
   );
   try {
     s.firstRound = await acts.firstFollowupRound({ departureId: s.departureId, dataSourceIds });
+    // It stopped at a rescission stored by the API or the intake, whose signal follows: wait for it
+    // rather than run the rest (the wait is bounded: without the signal the rest runs as before).
+    if (s.firstRound.halted) await condition(s.halted, '5 minutes');
     if (s.firstRound.failed.length > 0)
       log.warn('first follow-up round: parts failed, each runs again on its own', {
         failed: s.firstRound.failed,
