@@ -91,10 +91,12 @@ export function createFollowupActivities(deps: {
       const part = async (name: string, fn: () => Promise<unknown>): Promise<boolean> => {
         await turn();
         last = name;
-        // The API and the intake store a rescission before they signal it (as the sweep reads it).
+        // The API and the intake store a rescission (a `rescind` message) before they signal it, and
+        // the workflow records one it got otherwise (`noteRescission`): read as the sweep reads it.
         const { rowCount } = await sql(
           deps.db,
-          `SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL`,
+          `SELECT 1 WHERE EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
+                       OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL)`,
           [input.departureId],
         );
         if (rowCount) throw new RoundHalted();

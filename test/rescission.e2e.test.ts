@@ -1,7 +1,8 @@
 /**
  * Notice periods and rescissions through the real intake, API, worker and Temporal dev server: the HRIS
  * moving a last day reaches the running workflow; `termination_rescinded` halts what has not run and
- * opens a review for HR and IT (also after the offboarding has finished); HR can rescind from the API.
+ * opens a review for HR and IT (also after the offboarding has finished); HR can rescind from the API;
+ * a rescission during the first follow-up round stops it.
  */
 import { DateTime } from 'luxon';
 import { endOfLastDay } from '../lib/calendar';
@@ -10,11 +11,13 @@ import type { RunningServer } from '../server/main';
 import {
   TOKENS,
   WEBHOOK_SECRET,
+  createTestWorker,
   eventually,
   getJson,
   hrisEvent,
   post,
   seedEmployee,
+  startApi,
   startRunningStack,
   uniq,
   type Stack,
@@ -192,4 +195,50 @@ test('HR can rescind from the API; other roles cannot; twice is a conflict', asy
     'rescinded',
   );
   expect(v.reviews[0]).toMatchObject({ openedBy: 'operator:hr-user' });
+}, 120_000);
+
+test('a rescission during the first follow-up round stops it: the leaver gets no NDA and no exit survey', async () => {
+  // A worker and an API of their own, with a slow follow-up pace (a part every 2 s).
+  const own = { ...stack, taskQueue: uniq('rescind-round') };
+  const w = await createTestWorker(own, stack.connectors, stack.mailer, { followupPartsPerSecond: 0.5 });
+  const running = w.run();
+  const ownApi = await startApi(own);
+  try {
+    const id = uniq('R');
+    seedEmployee(stack.standIns, id);
+    const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+    const r = await post(`${ownApi.url}/webhooks/hris`, d.body, d.headers);
+    const departureId = r.json.departureId as string;
+    // The round has planned the asset recovery: HR rescinds before its other parts.
+    await eventually(
+      () =>
+        stack.db.auditEvent.findFirst({
+          where: { departureId, action: { in: ['asset_recovery_planned', 'no_assets_assigned'] } },
+        }),
+      60_000,
+      'the first round planned the asset recovery',
+    );
+    const ok = await post(
+      `${ownApi.url}/departures/${departureId}/rescind`,
+      JSON.stringify({ reason: 'offer accepted after all' }),
+      { authorization: `Bearer ${TOKENS.hr}`, 'content-type': 'application/json' },
+    );
+    expect(ok.status).toBe(202);
+    await eventually(
+      async () => (await view(departureId)).departure.status === 'rescinded',
+      30_000,
+      'rescinded',
+    );
+    // The review is open; what the round had not done stays undone, also after a while.
+    await new Promise((res) => setTimeout(res, 3_000));
+    const personal = `${id.toLowerCase()}@personal.example.net`;
+    const toLeaver = stack.mail.to(personal);
+    expect(toLeaver.filter((m) => /\/sign\/|exit survey/.test(`${m.subject}\n${m.text}`))).toEqual([]);
+    const docs = await stack.db.document.findMany({ where: { departureId } });
+    expect(docs.filter((x) => ['nda_acknowledgment', 'exit_survey'].includes(x.type))).toEqual([]);
+  } finally {
+    await ownApi.close();
+    w.shutdown();
+    await running;
+  }
 }, 120_000);
