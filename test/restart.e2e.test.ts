@@ -59,6 +59,19 @@ function spawnWorker(more: Record<string, string> = {}): ChildProcess {
   return child;
 }
 
+/** Kills every worker this file started that still runs. */
+async function stopWorkers(): Promise<void> {
+  await Promise.all(
+    children
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map((c) => {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGKILL');
+        return exited;
+      }),
+  );
+}
+
 beforeAll(async () => {
   stack = await startStack();
   catalogFile = path.join(env.root, `${uniq('catalog')}.yaml`);
@@ -67,7 +80,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await stopWorkers();
   await api?.close();
   await stack?.stop();
 });
@@ -147,6 +160,8 @@ test('SIGKILL mid-sequence, restart: every step completes once', async () => {
 }, 120_000);
 
 test('worker SIGKILLed mid-way through the first follow-up round: the parts it did not do run on their own, none twice', async () => {
+  // Only this test's workers on the task queue (the test above leaves one running).
+  await stopWorkers();
   const id = uniq('R');
   seedEmployee(stack.standIns, id);
   // A slow follow-up pace (a part every 2.5 s) so that the kill lands inside the round.
