@@ -23,6 +23,7 @@ import {
   type Stack,
   startTimeSkipping,
   resultAfterSignOff,
+  FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
 
 let testEnv: TestWorkflowEnvironment;
@@ -89,17 +90,6 @@ async function scheduledActivities(h: Handle): Promise<string[]> {
     .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
     .filter((t): t is string => !!t);
 }
-
-/** The follow-up parts that are activities of their own when the first round does not do them. */
-const PARTS = [
-  'planAssetRecovery',
-  'requestAssetReturn',
-  'sendBenefitsAndPayrollNotifications',
-  'sendExitSurvey',
-  'archiveDataSource',
-  'recordDataArchivingConfirmation',
-  'sendNdaForSignature',
-];
 
 async function until(h: Handle, ok: (s: OffboardingStatus) => boolean): Promise<OffboardingStatus> {
   let last: OffboardingStatus | null = null;
@@ -262,14 +252,14 @@ test.each([
     },
     { followupFirstRound, dataSources: true },
   );
-  const parts = scheduled.filter((t) => PARTS.includes(t)).sort();
+  const parts = scheduled.filter((t) => FOLLOWUP_PART_ACTIVITIES.includes(t)).sort();
   if (followupFirstRound) {
     expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
     expect(parts).toEqual([]);
   } else {
     expect(scheduled).not.toContain('firstFollowupRound');
     // Two data sources: each archived on its own.
-    expect(parts).toEqual([...PARTS, 'archiveDataSource'].sort());
+    expect(parts).toEqual([...FOLLOWUP_PART_ACTIVITIES, 'archiveDataSource'].sort());
   }
   const personal = `${id.toLowerCase()}@personal.example.net`;
   expect({
@@ -326,7 +316,7 @@ test('a part the first round could not do runs again as its own activity, with i
   // The round did what it could (plan, notifications, archiving); the three parts it reported failed
   // ran again on their own and failed the same way (a missing address is not retried).
   expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
-  expect(scheduled.filter((t) => PARTS.includes(t)).sort()).toEqual([
+  expect(scheduled.filter((t) => FOLLOWUP_PART_ACTIVITIES.includes(t)).sort()).toEqual([
     'requestAssetReturn',
     'sendExitSurvey',
     'sendNdaForSignature',

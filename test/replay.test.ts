@@ -34,6 +34,7 @@ import {
   uniq,
   workflowBundlePath,
   type Stack,
+  FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
 
 const ROOT = path.join(__dirname, '..');
@@ -272,19 +273,10 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   // The first follow-up round (the plan's `firstRound`): one `firstFollowupRound` where assets and
   // documents started, none of the parts it did as an activity of its own; before it (every other
   // generation) each part an activity.
-  const FIRST_ROUND_PARTS = [
-    'planAssetRecovery',
-    'requestAssetReturn',
-    'sendBenefitsAndPayrollNotifications',
-    'sendExitSurvey',
-    'archiveDataSource',
-    'recordDataArchivingConfirmation',
-    'sendNdaForSignature',
-  ];
   const followupStart = (h: HistorySource) => ({
     history: scenarioOf(h),
     rounds: activities(h).filter((a) => a === 'firstFollowupRound').length,
-    parts: activities(h).filter((a) => FIRST_ROUND_PARTS.includes(a)).length > 0,
+    parts: activities(h).filter((a) => FOLLOWUP_PART_ACTIVITIES.includes(a)).length > 0,
   });
   const withPaperwork = [
     'involuntary-signed-off',

@@ -23,6 +23,7 @@ import {
   type Stack,
   signNdaFromMail,
   signOff,
+  firstRoundPlanned,
 } from './support/harness';
 
 let stack: Stack;
@@ -210,14 +211,7 @@ test('a rescission during the first follow-up round stops it: the leaver gets no
     const r = await post(`${ownApi.url}/webhooks/hris`, d.body, d.headers);
     const departureId = r.json.departureId as string;
     // The round has planned the asset recovery: HR rescinds before its other parts.
-    await eventually(
-      () =>
-        stack.db.auditEvent.findFirst({
-          where: { departureId, action: { in: ['asset_recovery_planned', 'no_assets_assigned'] } },
-        }),
-      60_000,
-      'the first round planned the asset recovery',
-    );
+    await firstRoundPlanned(stack, departureId);
     const ok = await post(
       `${ownApi.url}/departures/${departureId}/rescind`,
       JSON.stringify({ reason: 'offer accepted after all' }),

@@ -27,6 +27,7 @@ import {
   uniq,
   workflowBundlePath,
   type Stack,
+  firstRoundPlanned,
 } from './support/harness';
 
 let stack: Stack;
@@ -171,14 +172,7 @@ test('worker SIGKILLed mid-way through the first follow-up round: the parts it d
   expect(res.status).toBe(202);
   const departureId = res.json.departureId as string;
   // The round's first part (the asset plan) is done: kill the worker before the rest.
-  await eventually(
-    () =>
-      stack.db.auditEvent.findFirst({
-        where: { departureId, action: { in: ['asset_recovery_planned', 'no_assets_assigned'] } },
-      }),
-    60_000,
-    'the first round planned the asset recovery',
-  );
+  await firstRoundPlanned(stack, departureId);
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const personal = `${id.toLowerCase()}@personal.example.net`;

@@ -24,6 +24,7 @@ import {
   type Stack,
   signNdaFromMail,
   signOff,
+  FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
 
 let stack: Stack;
@@ -239,16 +240,7 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   // The follow-up work started as one activity, the first round (asset plan and return requests,
   // notifications, exit survey, data archiving, the NDA sent): none of its parts ran on its own, and
   // every document above came out of it.
-  const PARTS = [
-    'planAssetRecovery',
-    'requestAssetReturn',
-    'sendBenefitsAndPayrollNotifications',
-    'sendExitSurvey',
-    'archiveDataSource',
-    'recordDataArchivingConfirmation',
-    'sendNdaForSignature',
-  ];
-  expect(scheduled.filter((a) => PARTS.includes(a.type))).toEqual([]);
+  expect(scheduled.filter((a) => FOLLOWUP_PART_ACTIVITIES.includes(a.type))).toEqual([]);
   const followups = scheduled.filter((a) => a.type === 'firstFollowupRound');
   expect(followups).toHaveLength(1);
   for (const a of followups) expect(a.queue).toBe(`${stack.taskQueue}.followup`);

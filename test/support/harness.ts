@@ -769,3 +769,29 @@ export async function resultAfterSignOff(
   const [result] = await Promise.all([handle.result(), signOff(client, handle.workflowId, opts)]);
   return result as OffboardingStatus;
 }
+
+/**
+ * The follow-up parts that are activities of their own when the first round (`firstFollowupRound`)
+ * does not do them (before it existed, or with WORKER_FOLLOWUP_FIRST_ROUND=false).
+ */
+export const FOLLOWUP_PART_ACTIVITIES: readonly string[] = [
+  'planAssetRecovery',
+  'requestAssetReturn',
+  'sendBenefitsAndPayrollNotifications',
+  'sendExitSurvey',
+  'archiveDataSource',
+  'recordDataArchivingConfirmation',
+  'sendNdaForSignature',
+];
+
+/** Waits until the first part of a departure's first follow-up round (the asset plan) is done. */
+export function firstRoundPlanned(s: Pick<Stack, 'db'>, departureId: string) {
+  return eventually(
+    () =>
+      s.db.auditEvent.findFirst({
+        where: { departureId, action: { in: ['asset_recovery_planned', 'no_assets_assigned'] } },
+      }),
+    60_000,
+    'the first round planned the asset recovery',
+  );
+}
