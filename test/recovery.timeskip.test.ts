@@ -26,6 +26,10 @@ import {
   FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
 
+// Each test starts a time-skipping server and a worker and runs an offboarding to its end: on a busy
+// 2-core machine (the chaos suite beside it) the first one took longer than Jest's default minute.
+jest.setTimeout(150_000);
+
 let testEnv: TestWorkflowEnvironment;
 let stack: Stack;
 
