@@ -9,7 +9,9 @@
  * reported, not retried here: the workflow runs whatever the round did not report done as its own
  * activity, with that activity's retries and error handling, so the outcome is the same either way.
  * Parts are paced by the worker's follow-up pace (WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND), one turn each,
- * so a burst of departures' paperwork is no heavier for the machine or the targets than before.
+ * so a burst of departures' paperwork is no heavier for the machine or the targets than before; while
+ * the worker revokes (a layoff), at the slower WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING, so
+ * the revocations get the machine and the paperwork catches up after them.
  */
 import { Context, sleep as activitySleep } from '@temporalio/activity';
 import { FIRST_ROUND_PARTS } from '../contract';
@@ -37,15 +39,51 @@ export interface FirstRoundResult {
 /** Raised inside a round when the termination was rescinded: the parts after it do not run. */
 class RoundHalted extends Error {}
 
-/** Spaces calls `1 / perSecond` apart in this process, shared by every first round running in it. */
-export function createPacer(perSecond: number | undefined): () => Promise<void> {
+/**
+ * Counts the revocation work running in this process (sweeps and step activities), so that the
+ * paperwork can give way to it: revocations first.
+ */
+export interface RevocationGauge {
+  /** Runs `work` counted as revocation work in flight. */
+  track<T>(work: () => Promise<T>): Promise<T>;
+  /** True while revocation work runs here, and for `quietMs` after the last of it ended. */
+  busy(): boolean;
+}
+
+/** A gauge of this process's revocation work; `quietMs` after the last ends, it is no longer busy. */
+export function createRevocationGauge(quietMs = 2_000): RevocationGauge {
+  let inFlight = 0;
+  let lastEnded = -Infinity;
+  return {
+    async track(work) {
+      inFlight++;
+      try {
+        return await work();
+      } finally {
+        inFlight--;
+        lastEnded = Date.now();
+      }
+    },
+    busy: () => inFlight > 0 || Date.now() - lastEnded < quietMs,
+  };
+}
+
+/**
+ * Spaces calls `1 / perSecond` apart in this process, shared by every first round running in it; while
+ * `slower.busy()` (revocations in flight) the next turn comes `1 / slower.perSecond` after the last.
+ */
+export function createPacer(
+  perSecond: number | undefined,
+  slower?: { busy: () => boolean; perSecond: number },
+): () => Promise<void> {
   if (!perSecond || !Number.isFinite(perSecond)) return async () => {};
   const interval = 1000 / perSecond;
+  const busyInterval = slower ? 1000 / Math.min(slower.perSecond, perSecond) : interval;
   let next = 0;
   return async () => {
     const now = Date.now();
     const at = Math.max(now, next);
-    next = at + interval;
+    next = at + (slower?.busy() ? busyInterval : interval);
     if (at > now) await activitySleep(at - now);
   };
 }
@@ -68,9 +106,18 @@ export function createFollowupActivities(deps: {
   >;
   /** Parts per second in this process (the follow-up pace); undefined = unpaced. */
   partsPerSecond?: number;
+  /** The pace while `revocations.busy()` (at most `partsPerSecond`); undefined = no slower pace. */
+  partsPerSecondWhileRevoking?: number;
+  /** Revocation work in flight in this process. */
+  revocations?: Pick<RevocationGauge, 'busy'>;
 }) {
   const { assets, documents } = deps;
-  const turn = createPacer(deps.partsPerSecond);
+  const turn = createPacer(
+    deps.partsPerSecond,
+    deps.revocations && deps.partsPerSecondWhileRevoking
+      ? { busy: deps.revocations.busy, perSecond: deps.partsPerSecondWhileRevoking }
+      : undefined,
+  );
   return {
     /**
      * Runs the first round of a departure's asset recovery and documents (see the module comment) and

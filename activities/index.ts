@@ -34,7 +34,7 @@ import { withTimeout } from '../lib/timeout';
 import { buildPlan, ownedCredentialStep, type PlanOptions } from './plan';
 import { createAssetActivities } from './assets';
 import { createDocumentActivities } from './documents';
-import { createFollowupActivities } from './followup';
+import { createFollowupActivities, createRevocationGauge } from './followup';
 import { createVerificationActivities } from './verification';
 import { createAssetSystem, type AssetSystem } from './asset-systems';
 import { createShippingProvider, type ShippingProvider } from './shipping';
@@ -74,6 +74,11 @@ export interface ActivityDeps {
   followupFirstRound?: boolean;
   /** Parts per second of the first rounds in this process (WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND). */
   followupPartsPerSecond?: number;
+  /**
+   * Their pace while this process runs revocations (WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING);
+   * undefined: always `followupPartsPerSecond`.
+   */
+  followupPartsPerSecondWhileRevoking?: number;
 }
 
 export interface StepRef {
@@ -664,11 +669,15 @@ export function createActivities(deps: ActivityDeps) {
 
   const documents = createDocumentActivities({ db, catalog, mailer, publicUrl: deps.publicUrl });
 
+  // Revocations first: the first rounds' parts slow down while revocation work runs here.
+  const revocations = createRevocationGauge();
   const followup = createFollowupActivities({
     db,
     assets,
     documents,
     partsPerSecond: deps.followupPartsPerSecond,
+    partsPerSecondWhileRevoking: deps.followupPartsPerSecondWhileRevoking,
+    revocations,
   });
 
   const verification = createVerificationActivities({
@@ -809,19 +818,19 @@ export function createActivities(deps: ActivityDeps) {
      * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
      * Records each attempt in the step table. Idempotent.
      */
-    revokeAccess: revokeStep,
+    revokeAccess: (ref: StepRef) => revocations.track(() => revokeStep(ref)),
 
     /**
      * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
      * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
      */
-    discoverOwnedCredentials: discoverStep,
+    discoverOwnedCredentials: (input: DiscoverRef) => revocations.track(() => discoverStep(input)),
 
     /**
      * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
      * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
      */
-    revokeOwnedCredential: revokeOwnedStep,
+    revokeOwnedCredential: (ref: OwnedStepRef) => revocations.track(() => revokeOwnedStep(ref)),
 
     /**
      * One revocation pass in one activity: tries every step once, in PRODUCT order (identity,
@@ -835,53 +844,55 @@ export function createActivities(deps: ActivityDeps) {
      * not trusted: the workflow runs the pass step by step, every step being idempotent.
      */
     async sweepRevocations(input: SweepInput): Promise<SweepResult> {
-      const ctx = Context.current();
-      const results: SweepStepResult[] = [];
-      const discovered: PlannedStep[] = [];
-      const beat = setInterval(() => heartbeat(ctx, results.length), 2_000);
-      const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
-        heartbeat(ctx, results.length);
-        const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
-        const startedAt = new Date().toISOString();
-        const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
-        // The step's own timeout, from when it may start (after its system's pace, pace.ts).
-        const guard: Guard = (work) =>
-          withTimeout(
-            work,
-            limitMs,
-            () => new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`),
-          );
-        try {
-          const r =
-            p.kind === 'revoke'
-              ? await revokeStep(ref, { guard })
-              : p.kind === 'discover_owned'
-                ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, { guard })
-                : await revokeOwnedStep({ ...ref, owned: p.owned! }, { guard });
-          const { discovered: found, ...outcome } = r;
-          discovered.push(...(found ?? []));
-          return { stepId: p.stepId, startedAt, ...outcome };
-        } catch (e) {
-          if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
-          return sweepFailure(p.stepId, startedAt, e);
-        }
-      };
-      try {
-        for (const p of input.ordered) {
-          const r = await tryStep(p);
-          results.push(r);
-          if (r.outcome === 'failed' || r.outcome === 'halted') return { results, discovered };
-        }
-        const sweepSteps = () => [...input.applications, ...discovered];
-        let next = 0;
-        const lane = async () => {
-          for (let p = sweepSteps()[next++]; p; p = sweepSteps()[next++]) results.push(await tryStep(p));
+      return revocations.track(async () => {
+        const ctx = Context.current();
+        const results: SweepStepResult[] = [];
+        const discovered: PlannedStep[] = [];
+        const beat = setInterval(() => heartbeat(ctx, results.length), 2_000);
+        const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
+          heartbeat(ctx, results.length);
+          const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
+          const startedAt = new Date().toISOString();
+          const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
+          // The step's own timeout, from when it may start (after its system's pace, pace.ts).
+          const guard: Guard = (work) =>
+            withTimeout(
+              work,
+              limitMs,
+              () => new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`),
+            );
+          try {
+            const r =
+              p.kind === 'revoke'
+                ? await revokeStep(ref, { guard })
+                : p.kind === 'discover_owned'
+                  ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, { guard })
+                  : await revokeOwnedStep({ ...ref, owned: p.owned! }, { guard });
+            const { discovered: found, ...outcome } = r;
+            discovered.push(...(found ?? []));
+            return { stepId: p.stepId, startedAt, ...outcome };
+          } catch (e) {
+            if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
+            return sweepFailure(p.stepId, startedAt, e);
+          }
         };
-        await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
-        return { results, discovered };
-      } finally {
-        clearInterval(beat);
-      }
+        try {
+          for (const p of input.ordered) {
+            const r = await tryStep(p);
+            results.push(r);
+            if (r.outcome === 'failed' || r.outcome === 'halted') return { results, discovered };
+          }
+          const sweepSteps = () => [...input.applications, ...discovered];
+          let next = 0;
+          const lane = async () => {
+            for (let p = sweepSteps()[next++]; p; p = sweepSteps()[next++]) results.push(await tryStep(p));
+          };
+          await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
+          return { results, discovered };
+        } finally {
+          clearInterval(beat);
+        }
+      });
     },
 
     /**

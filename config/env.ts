@@ -94,6 +94,7 @@ export const WORKER_TUNING_DEFAULTS = {
   WORKER_MAX_CONCURRENT_ACTIVITIES: 100,
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 40,
   WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: 20,
+  WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: 1,
   WORKER_FOLLOWUP_MAX_CONCURRENT: 8,
 } as const;
 
@@ -188,6 +189,26 @@ const envFields = z.object({
         .max(10_000, 'must be a number above 0, up to 10000 (e.g. 20 or 0.5)'),
     )
     .default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND),
+  /**
+   * Revocations first: while this worker has revocation work in flight (and for 2 s after), the parts of
+   * first follow-up rounds take their turns at this pace instead (the lower of this and
+   * WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND applies). In a layoff the paperwork then leaves the machine to
+   * the revocations and catches up after them; a lone departure's paperwork starts after its own
+   * revocations anyway. At least 0.5, so that a round (about ten parts, eight rounds at once) stays
+   * well inside its 10-minute limit. Set it to the follow-up pace to turn the priority off.
+   */
+  WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(0.5, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)')
+        .max(10_000, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)'),
+    )
+    .default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING),
   /** Follow-up activities this worker runs at once. */
   WORKER_FOLLOWUP_MAX_CONCURRENT: wholeNumber(1, 10_000).default(
     WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_MAX_CONCURRENT,

@@ -3,11 +3,12 @@
  * the real asset and document activities (PostgreSQL, built-in asset register, SMTP catcher): what it
  * reports done and failed, that a failed part does not stop the others, that a second round changes
  * nothing, and that its parts take their turns at the worker's follow-up pace, shared by every round in
- * the process.
+ * the process, slower while the same worker revokes.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { RevocationPlan } from '../contract';
 import { createActivities } from '../activities';
-import type { FirstRoundResult } from '../activities/followup';
+import { createPacer, createRevocationGauge, type FirstRoundResult } from '../activities/followup';
 import { PinoTemporalLogger } from '../workers/temporal';
 import { createDeparture, quietLogger, seedEmployee, startStack, uniq, type Stack } from './support/harness';
 
@@ -34,7 +35,7 @@ async function departure(opts: { personalEmail?: null } = {}) {
   return { id, tag, departureId: input.departureId };
 }
 
-function activitiesAt(partsPerSecond?: number) {
+function activitiesAt(partsPerSecond?: number, whileRevoking?: number) {
   return createActivities({
     db: stack.db,
     catalog: {
@@ -55,6 +56,7 @@ function activitiesAt(partsPerSecond?: number) {
     mailer: stack.mailer,
     publicUrl: 'http://x',
     followupPartsPerSecond: partsPerSecond,
+    followupPartsPerSecondWhileRevoking: whileRevoking,
   });
 }
 
@@ -142,4 +144,67 @@ test('a rescission stored before a part stops the round there: nothing more is d
   expect(result).toEqual({ assetPlan: null, requested: [], done: [], failed: [], halted: true });
   expect(stack.mail.to(`${d.id.toLowerCase()}@personal.example.net`)).toEqual([]);
   expect(await stack.db.assetRecovery.count({ where: { departureId: d.departureId } })).toBe(0);
+});
+
+test('the pace gives way to revocations: slower while one runs, as before 2 s after the last ended', async () => {
+  const gauge = createRevocationGauge(300);
+  const turn = createPacer(20, { busy: gauge.busy, perSecond: 4 }); // 50 ms apart; 250 ms while revoking
+  const env = new MockActivityEnvironment(undefined, { logger: new PinoTemporalLogger(quietLogger) });
+  const gaps = (n: number): Promise<number[]> =>
+    env.run(async () => {
+      const at: number[] = [];
+      for (let i = 0; i < n; i++) {
+        await turn();
+        at.push(Date.now());
+      }
+      return at.slice(1).map((t, i) => t - at[i]!);
+    });
+  let release!: () => void;
+  const revoking = gauge.track(() => new Promise<void>((r) => (release = r)));
+  expect(gauge.busy()).toBe(true);
+  for (const gap of await gaps(5)) expect(gap).toBeGreaterThanOrEqual(240);
+  release();
+  await revoking;
+  expect(gauge.busy()).toBe(true); // the quiet period after the last one
+  await new Promise((r) => setTimeout(r, 600));
+  expect(gauge.busy()).toBe(false);
+  // The first turn after busy ones may still wait out one slow interval; the rest are 50 ms apart.
+  const fast = await gaps(6);
+  expect(fast.slice(1).reduce((a, b) => a + b, 0)).toBeLessThan(4 * 240);
+  for (const gap of fast.slice(1)) expect(gap).toBeGreaterThanOrEqual(45);
+  // A failed revocation counts too, and leaves the gauge as it found it.
+  await expect(gauge.track(() => Promise.reject(new Error('target down')))).rejects.toThrow('target down');
+  await new Promise((r) => setTimeout(r, 400));
+  expect(gauge.busy()).toBe(false);
+});
+
+test("a worker's revocation in flight slows its rounds' parts to the while-revoking pace", async () => {
+  const acts = activitiesAt(20, 2); // 50 ms apart; 500 ms while this worker revokes
+  const [d, leaver] = await Promise.all([departure(), departure()]);
+  const env = new MockActivityEnvironment(undefined, { logger: new PinoTemporalLogger(quietLogger) });
+  const plan = (await env.run(acts.planRevocation, {
+    departureId: leaver.departureId,
+  })) as RevocationPlan;
+  const wiki = plan.steps.find((p) => p.systemId === 'wiki' && p.kind === 'revoke');
+  if (!wiki) throw new Error('the test catalog has no wiki step');
+  stack.standIns.scim.control.latencyMs = 1_000; // each SCIM call of the revocation takes 1 s
+  try {
+    const revocation = new MockActivityEnvironment().run(acts.revokeAccess, {
+      departureId: leaver.departureId,
+      systemId: wiki.systemId,
+      action: wiki.action,
+    });
+    let revokedAt = Infinity;
+    void revocation.then(() => (revokedAt = Date.now()));
+    await new Promise((r) => setTimeout(r, 100));
+    const { result, beats } = await round(acts, d.departureId);
+    expect(result.failed).toEqual([]);
+    expect(await revocation).toMatchObject({ outcome: 'confirmed' });
+    const during = beats.filter((b) => b.at < revokedAt);
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    // Turns 500 ms apart (beats mark parts' ends, so one part's own time can shift one end).
+    expect(during.at(-1)!.at - during[0]!.at).toBeGreaterThanOrEqual((during.length - 1) * 500 - 250);
+  } finally {
+    stack.standIns.scim.control.latencyMs = 0;
+  }
 });

@@ -88,6 +88,21 @@ test.each([
     '20000',
     /WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: must be a number above 0/,
   ],
+  [
+    'WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING',
+    '0.2',
+    /WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: must be a number from 0.5 up to 10000/,
+  ],
+  [
+    'WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING',
+    'slow',
+    /WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: must be a number from 0.5 up to 10000/,
+  ],
+  [
+    'WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING',
+    '10001',
+    /WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: must be a number from 0.5 up to 10000/,
+  ],
   ['WORKER_FOLLOWUP_MAX_CONCURRENT', '0', /WORKER_FOLLOWUP_MAX_CONCURRENT: must be a whole number from 1/],
   ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
   ['WORKER_REVOCATION_SWEEP', 'off', /WORKER_REVOCATION_SWEEP: must be true or false/],
@@ -112,6 +127,7 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
   expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
   expect(cfg.WORKER_REVOCATION_SWEEP_LOCAL).toBe(true);
   expect(cfg.WORKER_FOLLOWUP_FIRST_ROUND).toBe(true);
+  expect(cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING).toBe(1);
   expect(cfg.WORKER_WORKFLOW_STACK_TRACES).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
     maxActivitiesPerSecond: 20,
@@ -125,8 +141,10 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
     WORKER_REVOCATION_SWEEP: 'false',
     WORKER_REVOCATION_SWEEP_LOCAL: 'false',
     WORKER_FOLLOWUP_FIRST_ROUND: 'false',
+    WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: '2.5',
     WORKER_WORKFLOW_STACK_TRACES: 'true',
   });
+  expect(set.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING).toBe(2.5);
   expect(set.WORKER_FOLLOWUP_FIRST_ROUND).toBe(false);
   expect(set.WORKER_REVOCATION_SWEEP_LOCAL).toBe(false);
   expect(set.WORKER_LOCAL_REVOCATION).toBe(true);

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
         localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
         followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
         followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
+        followupPartsPerSecondWhileRevoking: cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING,
       },
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
