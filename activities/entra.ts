@@ -18,10 +18,11 @@ import {
   AuthenticationHandler,
   Client,
   GraphError,
-  HTTPMessageHandler,
   type AuthenticationProvider,
+  type Context as GraphContext,
+  type Middleware,
 } from '@microsoft/microsoft-graph-client';
-import { Agent } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { EntraConnectorConfig } from '../config/catalog';
 import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
 import {
@@ -183,6 +184,46 @@ function methodLabel(m: GraphAuthMethod): string {
   return m.phoneType ? `${what} (${m.phoneType})` : what;
 }
 
+/** A Graph call's answer (its headers, then its body) must come within this. */
+const CALL_TIMEOUT_MS = 15_000;
+
+/**
+ * The last link of the SDK's middleware chain, in place of its `HTTPMessageHandler` (a `fetch`):
+ * sends the request with undici's `request` on the connector's keep-alive pool and hands the SDK the
+ * answer as a `Response`, which it parses as before. Same wire traffic, without fetch's WHATWG
+ * Request and stream layers: about half the client CPU per call (README, "Performance").
+ */
+class UndiciHttpHandler implements Middleware {
+  constructor(private readonly dispatcher: Dispatcher) {}
+
+  async execute(context: GraphContext): Promise<void> {
+    const url = typeof context.request === 'string' ? context.request : context.request.url;
+    const o = context.options ?? {};
+    const res = await request(url, {
+      method: (o.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: plainHeaders(o.headers),
+      body: o.body as string | Buffer | undefined,
+      dispatcher: this.dispatcher,
+      headersTimeout: CALL_TIMEOUT_MS,
+      bodyTimeout: CALL_TIMEOUT_MS,
+    });
+    const body = await res.body.text();
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(res.headers))
+      for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) headers.append(k, x);
+    const empty = res.statusCode === 204 || res.statusCode === 304;
+    context.response = new Response(empty ? null : body, { status: res.statusCode, headers });
+  }
+}
+
+/** The SDK's request headers (a plain object, a `Headers` or pairs) as a plain object. */
+function plainHeaders(h: ConstructorParameters<typeof Headers>[0]): Record<string, string> {
+  if (!h) return {};
+  if (h instanceof Headers) return Object.fromEntries(h.entries());
+  if (Array.isArray(h)) return Object.fromEntries(h as [string, string][]);
+  return h as Record<string, string>;
+}
+
 const credentialLabel = (c: { keyId: string; displayName?: string | null }) =>
   c.displayName ? `"${c.displayName}" (${c.keyId})` : c.keyId;
 
@@ -193,18 +234,18 @@ export type EntraConnector = RevocationConnector & {
 
 /** Creates the Entra connector for one catalog entry. */
 export function createEntraConnector(cfg: EntraConnectorConfig, secret: string): EntraConnector {
-  const dispatcher = cfg.caFile
-    ? new Agent({ connect: { ca: readFileSync(cfg.caFile, 'utf8') }, keepAliveTimeout: 30_000 })
-    : undefined;
+  const dispatcher = new Agent({
+    keepAliveTimeout: 30_000,
+    ...(cfg.caFile ? { connect: { ca: readFileSync(cfg.caFile, 'utf8') } } : {}),
+  });
   const tokens = clientCredentials(cfg, secret, dispatcher);
   const auth = new AuthenticationHandler(tokens);
-  auth.setNext(new HTTPMessageHandler());
+  auth.setNext(new UndiciHttpHandler(dispatcher));
   const client = Client.initWithMiddleware({
     middleware: auth,
     baseUrl: cfg.graphBaseUrl.replace(/\/$/, '') + '/',
     defaultVersion: 'v1.0',
     customHosts: new Set([new URL(cfg.graphBaseUrl).hostname]),
-    fetchOptions: dispatcher ? { dispatcher } : undefined,
   });
 
   function mapGraphError(e: unknown, what: string): Error {
@@ -623,7 +664,7 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     },
     ...(account ? { discoverOwned, revokeOwned } : {}),
     async close() {
-      await dispatcher?.close();
+      await dispatcher.close();
     },
   };
 }

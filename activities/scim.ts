@@ -2,6 +2,7 @@
  * Non-SSO applications through SCIM 2.0 (RFC 7644): find the user by `userName`, `PATCH active=false`,
  * then `GET` the user to confirm.
  */
+import { Agent, request } from 'undici';
 import type { ScimConnectorConfig } from '../config/catalog';
 import type { RevocationConnector, Subject } from './connector';
 import {
@@ -13,6 +14,9 @@ import {
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
+/** A call's answer (its headers, then its body) must come within this (a sweep's step has its own bound). */
+const CALL_TIMEOUT_MS = 15_000;
+
 interface ScimUser {
   id: string;
   userName: string;
@@ -23,42 +27,53 @@ interface ScimUser {
 export function createScimConnector(cfg: ScimConnectorConfig, token: string): RevocationConnector {
   const base = cfg.baseUrl.replace(/\/$/, '');
 
+  // undici's `request` rather than `fetch`: the same HTTP/1.1 keep-alive connections without the
+  // WHATWG Request/Response/stream layers, about half the client CPU per call (README, "Performance").
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+  const headers = {
+    authorization: `Bearer ${token}`,
+    accept: 'application/scim+json, application/json',
+  };
+
   async function call(
-    method: string,
+    method: 'GET' | 'PATCH',
     path: string,
     body?: unknown,
   ): Promise<{ status: number; json: unknown }> {
-    let res: Response;
+    let status: number;
+    let text: string;
+    let retryAfter: string | null = null;
     try {
-      res = await fetch(`${base}${path}`, {
+      const res = await request(`${base}${path}`, {
         method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          accept: 'application/scim+json, application/json',
-          ...(body ? { 'content-type': 'application/scim+json' } : {}),
-        },
+        dispatcher,
+        headers: body ? { ...headers, 'content-type': 'application/scim+json' } : headers,
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(15_000),
+        headersTimeout: CALL_TIMEOUT_MS,
+        bodyTimeout: CALL_TIMEOUT_MS,
       });
+      status = res.statusCode;
+      const ra = res.headers['retry-after'];
+      retryAfter = (Array.isArray(ra) ? ra[0] : ra) ?? null;
+      text = await res.body.text();
     } catch (e) {
       throw new TargetUnavailableError(`SCIM ${method} ${path}: ${(e as Error).message}`);
     }
-    const text = await res.text();
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
     }
-    if (res.status >= 400 && res.status !== 404) {
+    if (status >= 400 && status !== 404) {
       const detail = (json as { detail?: string; scimType?: string } | null) ?? {};
       throw errorForStatus(
-        res.status,
-        `SCIM ${method} ${path}: ${res.status} ${detail.scimType ?? ''} ${detail.detail ?? text.slice(0, 200)}`.trim(),
-        res.headers.get('retry-after'),
+        status,
+        `SCIM ${method} ${path}: ${status} ${detail.scimType ?? ''} ${detail.detail ?? text.slice(0, 200)}`.trim(),
+        retryAfter,
       );
     }
-    return { status: res.status, json };
+    return { status, json };
   }
 
   function userName(subject: Subject): string {
@@ -118,6 +133,9 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
     async hasActiveAccount(subject) {
       const u = await find(subject);
       return !!u && u.active !== false;
+    },
+    async close() {
+      await dispatcher.close();
     },
   };
 }
