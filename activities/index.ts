@@ -755,7 +755,7 @@ export function createActivities(deps: ActivityDeps) {
       return {
         steps,
         ...(sweep ? { sweep: true } : {}),
-        ...(localSweep ? { localSweep: true } : {}),
+        ...(localSweep ? { localSweep: true, quietRevoking: true } : {}),
         ...(firstRound ? { firstRound: true } : {}),
         revokeRestAt: restAt?.toISOString() ?? null,
         documents: {

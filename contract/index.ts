@@ -75,6 +75,13 @@ export interface OffboardingInput {
   /** Last working day (YYYY-MM-DD), when the HRIS sent one. */
   lastDay: string | null;
   /**
+   * Set by the starter (since 2026-11-27): the workflow takes the `lean-start` path without recording
+   * `patched('lean-start')`, a marker and the SDK's `TemporalChangeVersion` upsert (a visibility write)
+   * at every start. Offboardings started before it replay through the patch they recorded; a run
+   * started without it (by hand) records the patch as before. Carried into continued runs.
+   */
+  leanStart?: true;
+  /**
    * Set only by the workflow itself when it continues as new while waiting for sign-off: everything
    * it had done, so the new run picks up where the old one stopped.
    */
@@ -183,6 +190,12 @@ export interface RevocationPlan {
    * made before it: an activity per part from the start.
    */
   firstRound?: boolean;
+  /**
+   * Status `revoking` is not upserted after planning: the local sweep runs in the same workflow task,
+   * so that upsert would reach Temporal together with the status after the sweep (one visibility write
+   * fewer per offboarding). Set with `localSweep`; absent in plans made before (they upsert it).
+   */
+  quietRevoking?: boolean;
 }
 
 /**

@@ -56,6 +56,7 @@ function inputOf(d: DepartureRow): OffboardingInput {
     terminationType: d.terminationType as TerminationType,
     confirmedAt: d.confirmedAt.toISOString(),
     lastDay: d.lastDay,
+    leanStart: true,
   };
 }
 

@@ -9,8 +9,9 @@
  * every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/` (a sweep
  * activity per pass, the three patches above each recorded), `sweep-activity/` (one
  * `patched('lean-start')` for all three, no `planning` upsert, a sweep activity per pass),
- * `pre-first-round/` (the same, the sweep a local activity, each follow-up part an activity) and today's
- * histories beside them (the same, the follow-up work starting with one `firstFollowupRound`). `offboard replay` is run as a child
+ * `pre-first-round/` (the same, the sweep a local activity, each follow-up part an activity),
+ * `pre-quiet-start/` (the same, the follow-up work starting with one `firstFollowupRound`) and today's
+ * histories beside them (the same, started with `leanStart`: no patch, no upsert before the sweep). `offboard replay` is run as a child
  * process over the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
@@ -86,6 +87,11 @@ const SCENARIOS = [
   'pre-first-round/signed-off-after-continue-as-new.run-1',
   'pre-first-round/signed-off-after-continue-as-new.run-2',
   'pre-first-round/voluntary-notice-signed-off',
+  'pre-quiet-start/involuntary-signed-off',
+  'pre-quiet-start/rescinded-notice-period-checkpoint',
+  'pre-quiet-start/signed-off-after-continue-as-new.run-1',
+  'pre-quiet-start/signed-off-after-continue-as-new.run-2',
+  'pre-quiet-start/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -131,6 +137,15 @@ const isPreCheckpoint = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_CH
 const isPreLocal = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_LOCAL;
 
 /** The patch ids a history recorded (`patched()` markers). */
+/**
+ * Today's histories (the top level) of runs that plan: started with `leanStart`, no patch recorded,
+ * the planning's marker first (a run resumed by continue-as-new upserts its status first).
+ */
+function quietStart(h: HistorySource): boolean {
+  const resumed = !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+  return !scenarioOf(h).includes('/') && !resumed;
+}
+
 function patchesOf(h: HistorySource): string[] {
   return (h.history.events ?? []).flatMap((e) => {
     const m = e.markerRecordedEventAttributes;
@@ -179,16 +194,23 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   // resumed run). Since: that one patch stands for all three.
   const resumedRun = (h: HistorySource) =>
     !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
-  const lean = current.filter((h) => /^((sweep-activity|pre-first-round)\/)?[^/]+$/.test(scenarioOf(h)));
-  expect(lean.length).toBeGreaterThanOrEqual(12);
+  const lean = current.filter((h) =>
+    /^(sweep-activity|pre-first-round|pre-quiet-start)\/[^/]+$/.test(scenarioOf(h)),
+  );
+  expect(lean.length).toBeGreaterThanOrEqual(15);
+  // Since the starter says `leanStart` in the input: no patch recorded at all.
+  const quiet = current.filter((h) => !scenarioOf(h).includes('/'));
+  expect(quiet.length).toBeGreaterThanOrEqual(5);
   for (const h of current) {
-    const expected = lean.includes(h)
-      ? ['lean-start']
-      : resumedRun(h)
-        ? ['verification-checkpoint']
-        : path.basename(scenarioOf(h)).startsWith('rescinded-')
-          ? ['verification-checkpoint', 'local-revocation-plan']
-          : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
+    const expected = quiet.includes(h)
+      ? []
+      : lean.includes(h)
+        ? ['lean-start']
+        : resumedRun(h)
+          ? ['verification-checkpoint']
+          : path.basename(scenarioOf(h)).startsWith('rescinded-')
+            ? ['verification-checkpoint', 'local-revocation-plan']
+            : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
     expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
       history: scenarioOf(h),
       patches: expected,
@@ -248,7 +270,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   );
   // `lean-start`: two search-attribute writes before the first revocation (the patch's
   // `TemporalChangeVersion` and status `revoking`) where there were four (status `planning` and one per
-  // patch besides).
+  // patch besides); since `leanStart` and the plan's `quietRevoking`, none.
   const upsertsBeforeSweep = (h: HistorySource) => {
     const events = h.history.events ?? [];
     const sweep = events.findIndex(
@@ -262,11 +284,13 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   expect(
     [
       'involuntary-signed-off',
+      'pre-quiet-start/involuntary-signed-off',
       'sweep-activity/involuntary-signed-off',
       'pre-lean-start/involuntary-signed-off',
     ].map((name) => ({ name, upserts: upsertsBeforeSweep(current.find((h) => scenarioOf(h) === name)!) })),
   ).toEqual([
-    { name: 'involuntary-signed-off', upserts: 2 },
+    { name: 'involuntary-signed-off', upserts: 0 },
+    { name: 'pre-quiet-start/involuntary-signed-off', upserts: 2 },
     { name: 'sweep-activity/involuntary-signed-off', upserts: 2 },
     { name: 'pre-lean-start/involuntary-signed-off', upserts: 4 },
   ]);
@@ -296,7 +320,15 @@ test('both branches of the verification checkpoint are covered, and continue-as-
       parts: true,
     });
   }
-  for (const h of current.filter((x) => !/^[^/]+$/.test(scenarioOf(x))))
+  for (const name of withPaperwork) {
+    const quietBefore = `pre-quiet-start/${name}`;
+    expect(followupStart(current.find((h) => scenarioOf(h) === quietBefore)!)).toEqual({
+      history: quietBefore,
+      rounds: 1,
+      parts: false,
+    });
+  }
+  for (const h of current.filter((x) => !/^(pre-quiet-start\/)?[^/]+$/.test(scenarioOf(x))))
     expect(followupStart(h)).toMatchObject({ history: scenarioOf(h), rounds: 0 });
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
@@ -315,6 +347,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   expect(continued.map(scenarioOf).sort()).toEqual([
     'pre-first-round/signed-off-after-continue-as-new.run-1',
     'pre-lean-start/signed-off-after-continue-as-new.run-1',
+    'pre-quiet-start/signed-off-after-continue-as-new.run-1',
     'pre-sweep/signed-off-after-continue-as-new.run-1',
     'signed-off-after-continue-as-new.run-1',
     'sweep-activity/signed-off-after-continue-as-new.run-1',
@@ -342,13 +375,16 @@ test('a changed workflow fails replay with a DeterminismViolationError naming th
     expect(r.error).toBeInstanceOf(DeterminismViolationError);
     // The fixture's timer comes first where every run has either the `lean-start` patch marker as
     // event 5 (since that patch) or, before it, the status upsert (also a run resumed by
-    // continue-as-new).
+    // continue-as-new); since `leanStart` (today's histories) the planning's local activity marker,
+    // which Core reports without an event id.
     expect({ history: scenarioOf(h), message: r.error!.message }).toEqual({
       history: scenarioOf(h),
       message: expect.stringMatching(
-        patchesOf(h).includes('lean-start')
-          ? /Nondeterminism error: Non-deprecated patch marker encountered for change lean-start/
-          : /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
+        quietStart(h)
+          ? /Nondeterminism error: Missing associated machine for LocalActivity\(1\)/
+          : patchesOf(h).includes('lean-start')
+            ? /Nondeterminism error: Non-deprecated patch marker encountered for change lean-start/
+            : /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
       ),
     });
   }
@@ -431,13 +467,19 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
   for (const h of offboardings)
     expect(report.results.find((r) => r.source === h.source)).toMatchObject({
       status: 'nondeterminism',
-      error: {
-        message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
-        eventId: 5,
-        event: patchesOf(h).includes('lean-start')
-          ? 'MARKER_RECORDED (patch lean-start)'
-          : expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
-      },
+      error: quietStart(h)
+        ? {
+            message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error: Missing associated machine/),
+            eventId: null,
+            event: null,
+          }
+        : {
+            message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
+            eventId: 5,
+            event: patchesOf(h).includes('lean-start')
+              ? 'MARKER_RECORDED (patch lean-start)'
+              : expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
+          },
     });
 
   // The text report names each workflow and the event it diverged at.

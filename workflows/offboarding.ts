@@ -234,8 +234,9 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   // (the SDK upserts `TemporalChangeVersion` with every new patch id). Offboardings started since
   // `lean-start` record this one patch for the three before it (all on in their runs) and no `planning`
   // upsert: the starter sets status `planning` and 0 red steps with the workflow's other attributes.
-  // Older offboardings replay through the calls they recorded.
-  const lean = patched('lean-start');
+  // Older offboardings replay through the calls they recorded. Since 2026-11-27 the starter says so in
+  // the input (`leanStart`) and the patch is not recorded at all: no marker, no upsert.
+  const lean = input.leanStart === true || patched('lean-start');
   if (lean && !resume) published = { status: 'planning', red: 0 };
   else publish();
   // The verification checkpoint came after the first offboardings: theirs replay without it.
@@ -312,7 +313,9 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         : await control.planRevocation({ departureId: input.departureId });
     revokeRestAt = plan.revokeRestAt;
     for (const p of plan.steps) addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
-    setPhase('revoking');
+    // With a local sweep next in this same task, the upsert would land with the status after it.
+    if (plan.quietRevoking) phase = 'revoking';
+    else setPhase('revoking');
   }
   const ticketWaits: Promise<void>[] = [];
   const reports: Promise<unknown>[] = [];

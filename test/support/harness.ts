@@ -602,6 +602,7 @@ export async function createDeparture(
     terminationType,
     confirmedAt: confirmedAt.toISOString(),
     lastDay: opts.lastDay ?? null,
+    leanStart: true,
   };
 }
 
