@@ -26,9 +26,14 @@ import {
   FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
 
-// Each test starts a time-skipping server and a worker and runs an offboarding to its end: on a busy
-// 2-core machine (the chaos suite beside it) the first one took longer than Jest's default minute.
-jest.setTimeout(150_000);
+// Each test starts a time-skipping server and a worker and runs an offboarding to its end (3–4 s
+// alone, up to about 20 s on a busy machine). Twice in about seven full runs (2026-11-27, both times
+// the file's first test, on a loaded machine, never alone) a test hung on the time-skipping server
+// until Jest's timeout, a wait that a longer timeout (150 s) did not end; not yet explained. A test
+// that hangs is tried again, on a fresh server and worker, and logged; one that fails three times
+// fails the run.
+jest.setTimeout(60_000);
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
 let testEnv: TestWorkflowEnvironment;
 let stack: Stack;
