@@ -5,6 +5,7 @@
  * and an NDA that is signed vs one that is never signed (reminders, then expired at the deadline).
  * Real activities underneath: PostgreSQL (built-in asset register), SMTP catcher, SCIM stand-in.
  */
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   assetReceivedSignal,
@@ -86,10 +87,39 @@ async function run<T>(
         workflowId: `offboarding:${input.employeeId}`,
         args: [input],
       });
-      return fn(h);
+      // For the hang described at the top: what the workflow was doing when a test outlived 45 s.
+      const watch = setTimeout(() => void describeHang(h), 45_000);
+      try {
+        return await fn(h);
+      } finally {
+        clearTimeout(watch);
+      }
     },
     options,
   );
+}
+
+/** Logs a workflow's state, pending activities and last history events (see the top of the file). */
+async function describeHang(h: Handle): Promise<void> {
+  try {
+    const d = await h.describe();
+    const events = ((await h.fetchHistory()).events ?? []).slice(-15);
+    console.warn('recovery.timeskip: still running after 45 s', {
+      workflowId: h.workflowId,
+      status: d.status.name,
+      pendingActivities: d.raw.pendingActivities?.map((a) => ({
+        type: a.activityType?.name,
+        state: temporal.api.enums.v1.PendingActivityState[a.state ?? 0],
+        attempt: a.attempt,
+      })),
+      lastEvents: events.map(
+        (e) =>
+          `${String(e.eventId)} ${temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)}`,
+      ),
+    });
+  } catch (e) {
+    console.warn('recovery.timeskip: still running after 45 s; describe failed', e);
+  }
 }
 
 /** The follow-up activities a workflow scheduled (types, in order), from its history. */
