@@ -548,6 +548,57 @@ export function createActivities(deps: ActivityDeps) {
     );
   }
 
+  /** One revocation pass in one activity (`sweepRevocations`, documented where it is exported). */
+  async function sweepPass(input: SweepInput): Promise<SweepResult> {
+    const ctx = Context.current();
+    const results: SweepStepResult[] = [];
+    const discovered: PlannedStep[] = [];
+    const beat = setInterval(() => heartbeat(ctx, results.length), 2_000);
+    const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
+      heartbeat(ctx, results.length);
+      const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
+      const startedAt = new Date().toISOString();
+      const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
+      // The step's own timeout, from when it may start (after its system's pace, pace.ts).
+      const guard: Guard = (work) =>
+        withTimeout(
+          work,
+          limitMs,
+          () => new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`),
+        );
+      try {
+        const r =
+          p.kind === 'revoke'
+            ? await revokeStep(ref, { guard })
+            : p.kind === 'discover_owned'
+              ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, { guard })
+              : await revokeOwnedStep({ ...ref, owned: p.owned! }, { guard });
+        const { discovered: found, ...outcome } = r;
+        discovered.push(...(found ?? []));
+        return { stepId: p.stepId, startedAt, ...outcome };
+      } catch (e) {
+        if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
+        return sweepFailure(p.stepId, startedAt, e);
+      }
+    };
+    try {
+      for (const p of input.ordered) {
+        const r = await tryStep(p);
+        results.push(r);
+        if (r.outcome === 'failed' || r.outcome === 'halted') return { results, discovered };
+      }
+      const sweepSteps = () => [...input.applications, ...discovered];
+      let next = 0;
+      const lane = async () => {
+        for (let p = sweepSteps()[next++]; p; p = sweepSteps()[next++]) results.push(await tryStep(p));
+      };
+      await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
+      return { results, discovered };
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   /** The HRIS sent no manager; a target (Entra) knew it: keep it on the departure record. */
   async function learnManager(departureId: string, managerEmail: string, from: string): Promise<void> {
     const res = await db.departure.updateMany({
@@ -671,6 +722,11 @@ export function createActivities(deps: ActivityDeps) {
 
   // Revocations first: the first rounds' parts slow down while revocation work runs here.
   const revocations = createRevocationGauge();
+  /** An activity counted as revocation work in flight. */
+  const tracked =
+    <A, R>(activity: (input: A) => Promise<R>) =>
+    (input: A): Promise<R> =>
+      revocations.track(() => activity(input));
   const followup = createFollowupActivities({
     db,
     assets,
@@ -818,19 +874,19 @@ export function createActivities(deps: ActivityDeps) {
      * (`confirmed`), or opens a ticket to the system's owner where there is no API (`ticket_opened`).
      * Records each attempt in the step table. Idempotent.
      */
-    revokeAccess: (ref: StepRef) => revocations.track(() => revokeStep(ref)),
+    revokeAccess: tracked((ref: StepRef) => revokeStep(ref)),
 
     /**
      * Finds the credentials the leaver owns in a system (app registrations, service accounts) and adds
      * one step per credential to the step table; the workflow runs them. Confirmed by the search itself.
      */
-    discoverOwnedCredentials: (input: DiscoverRef) => revocations.track(() => discoverStep(input)),
+    discoverOwnedCredentials: tracked((input: DiscoverRef) => discoverStep(input)),
 
     /**
      * Revokes one credential the leaver owns (rotating its secrets through the API) and confirms it, or
      * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
      */
-    revokeOwnedCredential: (ref: OwnedStepRef) => revocations.track(() => revokeOwnedStep(ref)),
+    revokeOwnedCredential: tracked((ref: OwnedStepRef) => revokeOwnedStep(ref)),
 
     /**
      * One revocation pass in one activity: tries every step once, in PRODUCT order (identity,
@@ -843,57 +899,7 @@ export function createActivities(deps: ActivityDeps) {
      * policy, counting this try. Heartbeats while it runs; a sweep that dies (worker killed) is simply
      * not trusted: the workflow runs the pass step by step, every step being idempotent.
      */
-    async sweepRevocations(input: SweepInput): Promise<SweepResult> {
-      return revocations.track(async () => {
-        const ctx = Context.current();
-        const results: SweepStepResult[] = [];
-        const discovered: PlannedStep[] = [];
-        const beat = setInterval(() => heartbeat(ctx, results.length), 2_000);
-        const tryStep = async (p: PlannedStep): Promise<SweepStepResult> => {
-          heartbeat(ctx, results.length);
-          const ref = { departureId: input.departureId, systemId: p.systemId, action: p.action };
-          const startedAt = new Date().toISOString();
-          const limitMs = msToNumber(p.startToCloseTimeout as Parameters<typeof msToNumber>[0]);
-          // The step's own timeout, from when it may start (after its system's pace, pace.ts).
-          const guard: Guard = (work) =>
-            withTimeout(
-              work,
-              limitMs,
-              () => new TargetUnavailableError(`no answer within ${p.startToCloseTimeout}`),
-            );
-          try {
-            const r =
-              p.kind === 'revoke'
-                ? await revokeStep(ref, { guard })
-                : p.kind === 'discover_owned'
-                  ? await discoverStep({ ...ref, taskQueue: p.taskQueue }, { guard })
-                  : await revokeOwnedStep({ ...ref, owned: p.owned! }, { guard });
-            const { discovered: found, ...outcome } = r;
-            discovered.push(...(found ?? []));
-            return { stepId: p.stepId, startedAt, ...outcome };
-          } catch (e) {
-            if (e instanceof StepHalted) return { stepId: p.stepId, outcome: 'halted' };
-            return sweepFailure(p.stepId, startedAt, e);
-          }
-        };
-        try {
-          for (const p of input.ordered) {
-            const r = await tryStep(p);
-            results.push(r);
-            if (r.outcome === 'failed' || r.outcome === 'halted') return { results, discovered };
-          }
-          const sweepSteps = () => [...input.applications, ...discovered];
-          let next = 0;
-          const lane = async () => {
-            for (let p = sweepSteps()[next++]; p; p = sweepSteps()[next++]) results.push(await tryStep(p));
-          };
-          await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, lane));
-          return { results, discovered };
-        } finally {
-          clearInterval(beat);
-        }
-      });
-    },
+    sweepRevocations: tracked(sweepPass),
 
     /**
      * Records a rescission the workflow received while a sweep was running, so that the sweep halts

@@ -2,8 +2,9 @@
  * Non-SSO applications through SCIM 2.0 (RFC 7644): find the user by `userName`, `PATCH active=false`,
  * then `GET` the user to confirm.
  */
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import type { ScimConnectorConfig } from '../config/catalog';
+import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
 import type { RevocationConnector, Subject } from './connector';
 import {
   ConfirmationMismatchError,
@@ -13,9 +14,6 @@ import {
 } from './errors';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-
-/** A call's answer (its headers, then its body) must come within this (a sweep's step has its own bound). */
-const CALL_TIMEOUT_MS = 15_000;
 
 interface ScimUser {
   id: string;
@@ -27,9 +25,7 @@ interface ScimUser {
 export function createScimConnector(cfg: ScimConnectorConfig, token: string): RevocationConnector {
   const base = cfg.baseUrl.replace(/\/$/, '');
 
-  // undici's `request` rather than `fetch`: the same HTTP/1.1 keep-alive connections without the
-  // WHATWG Request/Response/stream layers, about half the client CPU per call (README, "Performance").
-  const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+  const dispatcher = connectorAgent();
   const headers = {
     authorization: `Bearer ${token}`,
     accept: 'application/scim+json, application/json',

@@ -83,6 +83,20 @@ const wholeNumber = (min: number, max: number) =>
         .max(max, `must be a whole number from ${min} to ${max}`),
     );
 
+/** A decimal number ("20", "0.5") within bounds; `message` states them and is the error for any miss. */
+const decimalNumber = (message: string, min: { above: number } | { from: number }, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, message)
+    .transform(Number)
+    .pipe(
+      ('above' in min ? z.number().gt(min.above, message) : z.number().min(min.from, message)).max(
+        max,
+        message,
+      ),
+    );
+
 /**
  * Defaults of the worker's tuning (docs/runbook.md, "Sizing the worker"). The cache bounds the worker's
  * memory: the SDK's own default (derived from the V8 heap limit: about 2,300 on a 4 GiB heap) let 1,000
@@ -177,18 +191,11 @@ const envFields = z.object({
    * most; the parts of a first round (WORKER_FOLLOWUP_FIRST_ROUND) take their turns at the same pace. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
    * Temporal and catches up afterwards, instead of taking the CPU the revocations need.
    */
-  WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: z
-    .string()
-    .trim()
-    .regex(/^\d+(\.\d+)?$/, 'must be a number above 0, up to 10000 (e.g. 20 or 0.5)')
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .positive('must be a number above 0, up to 10000 (e.g. 20 or 0.5)')
-        .max(10_000, 'must be a number above 0, up to 10000 (e.g. 20 or 0.5)'),
-    )
-    .default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND),
+  WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: decimalNumber(
+    'must be a number above 0, up to 10000 (e.g. 20 or 0.5)',
+    { above: 0 },
+    10_000,
+  ).default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND),
   /**
    * Revocations first: while this worker has revocation work in flight (and for 2 s after), the parts of
    * first follow-up rounds take their turns at this pace instead (the lower of this and
@@ -197,18 +204,11 @@ const envFields = z.object({
    * revocations anyway. At least 0.5, so that a round (about ten parts, eight rounds at once) stays
    * well inside its 10-minute limit. Set it to the follow-up pace to turn the priority off.
    */
-  WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: z
-    .string()
-    .trim()
-    .regex(/^\d+(\.\d+)?$/, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)')
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .min(0.5, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)')
-        .max(10_000, 'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)'),
-    )
-    .default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING),
+  WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: decimalNumber(
+    'must be a number from 0.5 up to 10000 (e.g. 1 or 2.5)',
+    { from: 0.5 },
+    10_000,
+  ).default(WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING),
   /** Follow-up activities this worker runs at once. */
   WORKER_FOLLOWUP_MAX_CONCURRENT: wholeNumber(1, 10_000).default(
     WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_MAX_CONCURRENT,
