@@ -27,6 +27,9 @@ import {
   startTimeSkipping,
   resultAfterSignOff,
 } from './support/harness';
+import { skipTime } from './support/timeskip';
+
+const DAY = 86_400_000;
 
 let testEnv: TestWorkflowEnvironment;
 let stack: Stack;
@@ -140,7 +143,7 @@ test('a moved last day moves the timer; moving it into the past revokes the rest
     expect(moved.lastDay).toBe(later);
     expect(step(moved, 'crm').scheduledFor).toBe(laterEnd);
     // Four days pass (past the original last day): CRM is still there.
-    await testEnv.sleep('4 days');
+    await skipTime(testEnv, h, 4 * DAY);
     expect(step(await h.query(statusQuery), 'crm').status).toBe('pending');
     expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
     // A malformed date changes nothing.
@@ -168,7 +171,7 @@ test('a rescission during the notice period halts the waiting systems and opens 
 
   const final = await run(input, async (h) => {
     await until(h, (s) => s.phase === 'scoped');
-    await testEnv.sleep('1 day');
+    await skipTime(testEnv, h, DAY);
     await h.signal(rescindSignal, { at: new Date().toISOString(), by: 'hris:evt-1', reason: 'rescinded' });
     await h.signal(rescindSignal, { at: new Date().toISOString(), by: 'hris:evt-2', reason: 'again' });
     return (await h.result()) as OffboardingStatus;

@@ -5,7 +5,6 @@
  * and an NDA that is signed vs one that is never signed (reminders, then expired at the deadline).
  * Real activities underneath: PostgreSQL (built-in asset register), SMTP catcher, SCIM stand-in.
  */
-import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   assetReceivedSignal,
@@ -26,17 +25,12 @@ import {
   resultAfterSignOff,
   FOLLOWUP_PART_ACTIVITIES,
 } from './support/harness';
+import { skipTime } from './support/timeskip';
 
 // Each test starts a time-skipping server and a worker and runs an offboarding to its end (3–4 s
-// alone, up to about 20 s on a busy machine). In about one full run in four on a loaded machine (never
-// alone), the time-skipping server refuses a workflow task's completion ("invalid history builder
-// state for action", logged by Core) and then leaves that task started for good: the workflow waits
-// forever (the 45 s log below shows it: last event WORKFLOW_TASK_STARTED, nothing pending). A real
-// server times such a task out and retries it. A test that hangs is tried again on a fresh server and
-// worker; the abandoned attempt's client errors ("Channel has been shut down") can fail the next test's
-// first attempts too, hence eight retries (one CI run needed five attempts). Each retry is logged.
+// alone, up to about 20 s on a busy machine). Time moves with `skipTime` (support/timeskip.ts), which
+// leaves no timer due right after a skip for a signal to race (temporalio/sdk-java#3088).
 jest.setTimeout(60_000);
-jest.retryTimes(8, { logErrorsBeforeRetry: true });
 
 let testEnv: TestWorkflowEnvironment;
 let stack: Stack;
@@ -89,39 +83,10 @@ async function run<T>(
         workflowId: `offboarding:${input.employeeId}`,
         args: [input],
       });
-      // For the hang described at the top: what the workflow was doing when a test outlived 45 s.
-      const watch = setTimeout(() => void describeHang(h), 45_000);
-      try {
-        return await fn(h);
-      } finally {
-        clearTimeout(watch);
-      }
+      return fn(h);
     },
     options,
   );
-}
-
-/** Logs a workflow's state, pending activities and last history events (see the top of the file). */
-async function describeHang(h: Handle): Promise<void> {
-  try {
-    const d = await h.describe();
-    const events = ((await h.fetchHistory()).events ?? []).slice(-15);
-    console.warn('recovery.timeskip: still running after 45 s', {
-      workflowId: h.workflowId,
-      status: d.status.name,
-      pendingActivities: d.raw.pendingActivities?.map((a) => ({
-        type: a.activityType?.name,
-        state: temporal.api.enums.v1.PendingActivityState[a.state ?? 0],
-        attempt: a.attempt,
-      })),
-      lastEvents: events.map(
-        (e) =>
-          `${String(e.eventId)} ${temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)}`,
-      ),
-    });
-  } catch (e) {
-    console.warn('recovery.timeskip: still running after 45 s; describe failed', e);
-  }
 }
 
 /** The follow-up activities a workflow scheduled (types, in order), from its history. */
@@ -175,7 +140,7 @@ test('remote: return request to the personal email, label request, received in t
     expect(s.assets[0]).toMatchObject({ assetTag: tag, route: 'remote' });
     // Seven business days (German holidays excluded) are more than seven calendar days.
     expect(Date.parse(s.assets[0]!.dueAt) - Date.now()).toBeGreaterThan(7 * 86_400_000);
-    await testEnv.sleep('2 days');
+    await skipTime(testEnv, h, 2 * 86_400_000);
     await h.signal(assetReceivedSignal, receipt(tag));
     await signNda(h);
     return resultAfterSignOff(testEnv.client, h);
@@ -215,7 +180,7 @@ test('in office: an appointment invite; late, the IT owner is told; received aft
     const s = await until(h, (x) => x.assets[0]?.status === 'requested');
     expect(s.assets[0]!.route).toBe('in_office');
     await signNda(h);
-    await testEnv.sleep(Date.parse(s.assets[0]!.dueAt) - Date.now() + 3_600_000);
+    await skipTime(testEnv, h, Date.parse(s.assets[0]!.dueAt) - (await testEnv.currentTimeMs()) + 3_600_000);
     await until(h, (x) => x.assets[0]?.status === 'escalated_it');
     await h.signal(assetReceivedSignal, receipt(tag));
     return resultAfterSignOff(testEnv.client, h);

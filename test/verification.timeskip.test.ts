@@ -28,6 +28,7 @@ import {
   withWorkerOn,
   type Stack,
 } from './support/harness';
+import { skipTime } from './support/timeskip';
 
 jest.setTimeout(180_000);
 
@@ -94,10 +95,9 @@ async function until(
   throw new Error(`workflow never reached the expected state: ${JSON.stringify(last?.verification ?? last)}`);
 }
 
-/** Skips the test server's clock to `iso` (plus a minute). */
-async function skipTo(iso: string): Promise<void> {
-  const ms = Date.parse(iso) - (await testEnv.currentTimeMs()) + 60_000;
-  if (ms > 0) await testEnv.sleep(ms);
+/** Skips the test server's clock to `iso` (plus a minute), leaving the workflow settled (`skipTime`). */
+async function skipTo(h: Pick<Handle, 'workflowId' | 'fetchHistory'>, iso: string): Promise<void> {
+  await skipTime(testEnv, h, Date.parse(iso) - (await testEnv.currentTimeMs()) + 60_000);
 }
 
 const signNda = (h: Handle) =>
@@ -141,9 +141,9 @@ test('the report is compiled at trigger + 24 h, not before; HR and IT acknowledg
     // Nothing to acknowledge yet.
     expect(await rejection(ack(h, 'hr'))).toMatch(/^Conflict: .*not been compiled yet/);
 
-    await testEnv.sleep(23 * HOUR);
+    await skipTime(testEnv, h, 23 * HOUR);
     expect((await h.query(statusQuery)).verification!.report).toBeNull();
-    await skipTo(waiting.verification!.reportAt);
+    await skipTo(h, waiting.verification!.reportAt);
     const s = await until(h, (x) => x.verification?.report != null);
     const items = s.verification!.report!.items;
     expect(items.find((i) => i.itemId === 'step:crm')).toMatchObject({
@@ -208,7 +208,7 @@ test('a missing acknowledgment is reminded after one business day and escalates 
     await until(h, (s) => s.documents.some((d) => d.type === 'nda_acknowledgment' && d.status === 'sent'));
     await signNda(h);
     const waiting = await until(h, (s) => s.phase === 'awaiting_signoff');
-    await skipTo(waiting.verification!.reportAt);
+    await skipTo(h, waiting.verification!.reportAt);
     const s = await until(h, (x) => x.verification?.report != null);
     await ack(h, 'hr');
     const due = s.verification!.report!.ackDueAt;
@@ -217,7 +217,7 @@ test('a missing acknowledgment is reminded after one business day and escalates 
     expect(
       stack.mail.messages.filter((m) => m.purpose === 'acknowledgment_reminder' && m.text.includes(id)),
     ).toEqual([]);
-    await skipTo(due);
+    await skipTo(h, due);
     const r1 = await until(h, (x) => x.verification!.reminders === 1);
     expect(r1.verification!.ackEscalated).toBe(true);
     const reminder = await stack.mail.waitFor(
@@ -230,7 +230,7 @@ test('a missing acknowledgment is reminded after one business day and escalates 
     expect(escalation.to).toEqual(['head@example.com']);
     expect(escalation.subject).toMatch(/IT has not acknowledged/);
     // The next business day: another reminder, no second escalation.
-    await skipTo(r1.verification!.nextReminderAt!);
+    await skipTo(h, r1.verification!.nextReminderAt!);
     await until(h, (x) => x.verification!.reminders === 2);
     await ack(h, 'it');
     return (await h.result()) as OffboardingStatus;
@@ -260,7 +260,7 @@ test('a red unresolved at 48 h escalates to the department head; resolutions are
     await until(h, (s) => s.documents.some((d) => d.type === 'nda_acknowledgment' && d.status === 'sent'));
     await signNda(h);
     const waiting = await until(h, (s) => s.phase === 'awaiting_signoff');
-    await skipTo(waiting.verification!.reportAt);
+    await skipTo(h, waiting.verification!.reportAt);
     const s = await until(h, (x) => x.verification?.report != null);
     const item = (x: OffboardingStatus, itemId: string) =>
       x.verification!.report!.items.find((i) => i.itemId === itemId);
@@ -287,7 +287,7 @@ test('a red unresolved at 48 h escalates to the department head; resolutions are
       /^Unprocessable: .*still active cannot be accepted risk/,
     );
 
-    await skipTo(s.verification!.redEscalationAt);
+    await skipTo(h, s.verification!.redEscalationAt);
     await until(h, (x) => x.verification!.redEscalated);
     const esc = await stack.mail.waitFor((m) => m.purpose === 'red_escalated' && m.text.includes(id));
     expect(esc.to).toEqual(['head@example.com']);
@@ -338,7 +338,7 @@ test('the final live audit finds an account re-enabled after revocation: not don
     await until(h, (s) => s.documents.some((d) => d.type === 'nda_acknowledgment' && d.status === 'sent'));
     await signNda(h);
     const waiting = await until(h, (s) => s.phase === 'awaiting_signoff');
-    await skipTo(waiting.verification!.reportAt);
+    await skipTo(h, waiting.verification!.reportAt);
     await until(h, (x) => x.verification?.report != null);
     // Someone re-enables the account in the CRM behind Offboard's back.
     const user = stack.standIns.scim.findUser('crm', person.workEmail)!;
@@ -393,11 +393,11 @@ test('a long wait for sign-off continues as new and keeps the whole state', asyn
       await until(h, (s) => s.documents.some((d) => d.type === 'nda_acknowledgment' && d.status === 'sent'));
       await signNda(h);
       const waiting = await until(h, (s) => s.phase === 'awaiting_signoff');
-      await skipTo(waiting.verification!.reportAt);
+      await skipTo(h, waiting.verification!.reportAt);
       const latest = testEnv.client.workflow.getHandle(h.workflowId);
       await until(latest, (x) => x.verification?.report != null);
       // Two weeks of daily reminders nobody answers.
-      await testEnv.sleep(14 * 24 * HOUR);
+      await skipTime(testEnv, latest, 14 * 24 * HOUR);
       const s = await until(latest, (x) => x.verification!.reminders >= 5);
       const first = await testEnv.client.workflow.getHandle(h.workflowId, h.firstExecutionRunId).describe();
       expect(first.status.name).toBe('CONTINUED_AS_NEW');
