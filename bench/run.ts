@@ -55,11 +55,12 @@ function gitState() {
       return null;
     }
   };
-  const dirty = git(['status', '--porcelain', '--untracked-files=no']);
+  // Names only: `status --porcelain` lines lose their leading blank to the trim above.
+  const dirty = git(['diff', '--name-only', 'HEAD']);
   return {
     // BENCH_COMMIT: for a run from an exported tree (`git archive`), which has no .git of its own.
     commit: git(['rev-parse', 'HEAD']) ?? process.env.BENCH_COMMIT ?? null,
-    changedFiles: dirty ? dirty.split('\n').map((l) => l.slice(3)) : [],
+    changedFiles: dirty ? dirty.split('\n') : [],
   };
 }
 
