@@ -3,6 +3,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cpuSecondsOf } from './procs';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 
 export interface Summary {
   n: number;
@@ -163,4 +165,61 @@ export function writeResult(scenario: string, result: unknown, dir = 'bench-resu
   const file = path.join(out, `${scenario}-${stamp}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
+}
+
+/**
+ * What Temporal stores for a sample of workflows: events and encoded bytes per workflow (medians) and,
+ * by event type, the mean count and bytes per workflow. Taken when called (a run still going on adds
+ * to it), so a scenario calls it at the instant its measure ends.
+ */
+export async function historyProfile(
+  temporalAddress: string,
+  workflowIds: readonly string[],
+): Promise<{
+  sampled: number;
+  eventsMedian: number;
+  bytesMedian: number;
+  byType: Record<string, { count: number; bytes: number }>;
+}> {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const client = new Client({ connection });
+    const events: number[] = [];
+    const bytes: number[] = [];
+    const byType = new Map<string, { count: number; bytes: number }>();
+    for (const id of workflowIds) {
+      const history = await client.workflow.getHandle(id).fetchHistory();
+      let total = 0;
+      for (const e of history.events ?? []) {
+        const size = temporal.api.history.v1.HistoryEvent.encode(e).finish().length;
+        const type = (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(
+          /^EVENT_TYPE_/,
+          '',
+        );
+        const t = byType.get(type) ?? { count: 0, bytes: 0 };
+        t.count++;
+        t.bytes += size;
+        byType.set(type, t);
+        total += size;
+      }
+      events.push(history.events?.length ?? 0);
+      bytes.push(total);
+    }
+    const n = workflowIds.length;
+    return {
+      sampled: n,
+      eventsMedian: median(events),
+      bytesMedian: median(bytes),
+      byType: Object.fromEntries(
+        [...byType.entries()]
+          .sort((a, b) => b[1].bytes - a[1].bytes)
+          .map(([k, v]) => [
+            k,
+            { count: Math.round((v.count / n) * 10) / 10, bytes: Math.round(v.bytes / n) },
+          ]),
+      ),
+    };
+  } finally {
+    await connection.close();
+  }
 }

@@ -20,7 +20,8 @@ import { ALL_SYSTEMS, type RateLimit, type SystemId } from '../lib/catalog';
 import { directFloorBatch, temporalFloorBatch } from '../lib/floors';
 import { openLoop, webhookSender } from '../lib/load';
 import { waitIdle } from '../lib/procs';
-import { cpuMeter, loadAverage, printTable } from '../lib/report';
+import { offboardingWorkflowId } from '../../contract';
+import { cpuMeter, historyProfile, loadAverage, printTable } from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId, seedEmployees, startOffboard, stepsPerDeparture, waitForGreen } from '../lib/stack';
 
@@ -113,6 +114,11 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     const cli = await cliRun;
     const cpuUsed = cpu.stop();
     const loadAfter = loadAverage();
+    // What Temporal holds for a departure when the last credential is confirmed (20 spread over the run).
+    const sample = Array.from({ length: Math.min(20, o.count) }, (_, i) =>
+      offboardingWorkflowId(ids[Math.floor((i * o.count) / Math.min(20, o.count))]!),
+    );
+    const history = await historyProfile(s.temporalAddress, sample);
     let cliSummary: unknown = null;
     try {
       cliSummary = (JSON.parse(cli.stdout) as { summary: unknown }).summary;
@@ -244,6 +250,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
         Object.entries(cpuUsed.cpuSeconds).map(([k, v]) => [k, Math.round((v / o.count) * 1000) / 1000]),
       ),
       load: { before: loadBefore, after: loadAfter },
+      history,
       workerSettings: stack.worker!.settings,
     };
     printTable(
@@ -281,6 +288,9 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     ]);
     console.log(`rate limits honoured: ${honoured}; load ${loadBefore.join(' ')} -> ${loadAfter.join(' ')}`);
     console.log(`cpu seconds per departure: ${JSON.stringify(result.cpuSecondsPerDeparture)}`);
+    console.log(
+      `history per departure at the end (median of ${history.sampled}): ${history.eventsMedian} events, ${history.bytesMedian} bytes; by type ${JSON.stringify(history.byType)}`,
+    );
     if (temporal)
       console.log(`floor (b) cpu seconds per workflow: ${JSON.stringify(temporal.cpuSecondsPerWorkflow)}`);
     return result;
