@@ -16,7 +16,7 @@ import { layoffScenario } from './scenarios/layoff';
 import { memoryScenario } from './scenarios/memory';
 import { shapesScenario } from './scenarios/shapes';
 import { loadAverage, machine, median, printTable, writeResult } from './lib/report';
-import { startServices, type TemporalStore } from './lib/services';
+import { dynamicConfig, startServices, type TemporalStore } from './lib/services';
 
 const num = (min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -113,6 +113,7 @@ async function measure<T>(
         o.temporalStore === 'sqlite'
           ? 'SQLite file, --sqlite-pragma journal_mode=WAL --sqlite-pragma synchronous=OFF'
           : 'in memory',
+      dynamicConfig: dynamicConfig(),
     },
     postgres: 'Debian postgresql server, fsync=off, synchronous_commit=off (as in the tests)',
     git: gitState(),

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SMTPServer } from 'smtp-server';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
-import { findTemporalBinaries } from '../../embedded/binaries';
+import { findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
 import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
 import { createDb, type Db } from '../../lib/db';
@@ -71,7 +71,17 @@ export async function stopChild(proc: ChildProcess, ms = 10_000): Promise<void> 
   clearTimeout(t);
 }
 
-/** The Temporal dev server, like the tests' one, with the chosen persistence. */
+/**
+ * The dev server's dynamic-config values: `npm start`'s one-node values, then BENCH_TEMPORAL_DYNAMIC_CONFIG
+ * ("key=value ..."), whose keys win.
+ */
+export function dynamicConfig(): string[] {
+  const extra = (process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '').split(/\s+/).filter(Boolean);
+  const keys = new Set(extra.map((v) => v.split('=')[0]));
+  return [...SINGLE_NODE_DYNAMIC_CONFIG.filter((v) => !keys.has(v.split('=')[0])), ...extra];
+}
+
+/** The Temporal dev server, like `npm start`'s, with the chosen persistence. */
 export async function startTemporal(
   root: string,
   store: TemporalStore,
@@ -103,10 +113,7 @@ export async function startTemporal(
     'error',
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecution=true',
-    ...(process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ?? '')
-      .split(/\s+/)
-      .filter(Boolean)
-      .flatMap((v) => ['--dynamic-config-value', v]),
+    ...dynamicConfig().flatMap((v) => ['--dynamic-config-value', v]),
     ...persistence,
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((s) => ['--search-attribute', s]),
   ];
