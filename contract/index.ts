@@ -88,6 +88,27 @@ export interface OffboardingInput {
   resume?: OffboardingResume;
 }
 
+/**
+ * The input a new offboarding starts with, from its departure record: the one place it is built (the
+ * API's starter and the tests), so every new start carries `leanStart`.
+ */
+export function offboardingInput(d: {
+  id: string;
+  employeeId: string;
+  terminationType: string;
+  confirmedAt: Date;
+  lastDay: string | null;
+}): OffboardingInput {
+  return {
+    departureId: d.id,
+    employeeId: d.employeeId,
+    terminationType: d.terminationType as TerminationType,
+    confirmedAt: d.confirmedAt.toISOString(),
+    lastDay: d.lastDay,
+    leanStart: true,
+  };
+}
+
 /** The state an offboarding carries into a new run (continue-as-new) while it waits for sign-off. */
 export interface OffboardingResume {
   plan: RevocationPlan;

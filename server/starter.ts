@@ -10,12 +10,12 @@ import {
   RESCISSION_REVIEW_WORKFLOW,
   SEARCH_ATTRIBUTES,
   lastDayChangedSignal,
+  offboardingInput,
   rescindSignal,
   rescissionReviewWorkflowId,
   type LastDayChange,
   type OffboardingInput,
   type Rescission,
-  type TerminationType,
 } from '../contract';
 import { audit, sql, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
@@ -48,17 +48,6 @@ export interface StarterDeps {
 }
 
 export type StartResult = { started: true } | { started: false; error: string };
-
-function inputOf(d: DepartureRow): OffboardingInput {
-  return {
-    departureId: d.id,
-    employeeId: d.employeeId,
-    terminationType: d.terminationType as TerminationType,
-    confirmedAt: d.confirmedAt.toISOString(),
-    lastDay: d.lastDay,
-    leanStart: true,
-  };
-}
 
 /**
  * The search attributes a departure's workflows start with (status and red count are the workflow's
@@ -181,7 +170,7 @@ export function createStarter(deps: StarterDeps) {
       const options = {
         taskQueue: deps.taskQueue,
         workflowId: d.workflowId,
-        args: [inputOf(d)] as [OffboardingInput],
+        args: [offboardingInput(d)] as [OffboardingInput],
         memo: { departureId: d.id },
         // Its status starts as `planning` with no red step; the workflow upserts both from then on.
         typedSearchAttributes: [

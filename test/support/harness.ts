@@ -16,6 +16,7 @@ import { temporal } from '@temporalio/proto';
 import {
   SEARCH_ATTRIBUTES,
   acknowledgeUpdate,
+  offboardingInput,
   offboardingWorkflowId,
   resolveUpdate,
   statusQuery,
@@ -577,7 +578,7 @@ export async function createDeparture(
   const id = `dep_${randomUUID()}`;
   const confirmedAt = new Date(Date.now() - 60_000);
   const terminationType = opts.terminationType ?? 'involuntary';
-  await db.departure.create({
+  const row = await db.departure.create({
     data: {
       id,
       employeeId,
@@ -596,14 +597,7 @@ export async function createDeparture(
       occurredAt: confirmedAt,
     },
   });
-  return {
-    departureId: id,
-    employeeId,
-    terminationType,
-    confirmedAt: confirmedAt.toISOString(),
-    lastDay: opts.lastDay ?? null,
-    leanStart: true,
-  };
+  return offboardingInput(row);
 }
 
 /** The stack's catalog narrowed to some systems. */
