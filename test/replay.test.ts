@@ -2,17 +2,9 @@
  * Replay: the recorded histories in test/replay/histories (see test/replay/README.md) replay against
  * today's workflow code, so a change that would break running offboardings fails the build; a
  * deliberately changed workflow (test/fixtures/changed-workflow) fails with a DeterminismViolationError
- * naming the workflow. The generations: `pre-checkpoint/` (recorded before the verification checkpoint:
- * they guard the old branch of `patched('verification-checkpoint')`), `pre-local-revocation/` (signed
- * off by HR and IT, every step an ordinary activity: the old branches of `patched('local-revocation-plan')`
- * and `patched('followup-task-queue')`, and plans without `local`), `pre-sweep/` (the same patches,
- * every step an activity of its own: plans without `sweep`), `local-steps/`, `pre-lean-start/` (a sweep
- * activity per pass, the three patches above each recorded), `sweep-activity/` (one
- * `patched('lean-start')` for all three, no `planning` upsert, a sweep activity per pass),
- * `pre-first-round/` (the same, the sweep a local activity, each follow-up part an activity),
- * `pre-quiet-start/` (the same, the follow-up work starting with one `firstFollowupRound`) and today's
- * histories beside them (the same, started with `leanStart`: no patch, no upsert before the sweep). `offboard replay` is run as a child
- * process over the files and over a workflow fetched from the Temporal dev server.
+ * naming the workflow. Each generation of histories (a folder: recorded before a patched change; the
+ * top level: today's) is checked against what its code did (`GENERATIONS`). `offboard replay` is run
+ * as a child process over the files and over a workflow fetched from the Temporal dev server.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -41,7 +33,6 @@ import {
 const ROOT = path.join(__dirname, '..');
 const HISTORIES = path.join(__dirname, 'replay', 'histories');
 const PRE_CHECKPOINT = path.join(HISTORIES, 'pre-checkpoint');
-const PRE_LOCAL = path.join(HISTORIES, 'pre-local-revocation');
 const CHANGED = path.join(__dirname, 'fixtures', 'changed-workflow');
 const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
 
@@ -133,19 +124,118 @@ const scenarioOf = (h: HistorySource) =>
     .replace(/\.json$/, '')
     .split(path.sep)
     .join('/');
-const isPreCheckpoint = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_CHECKPOINT;
-const isPreLocal = (h: HistorySource) => path.dirname(fileOf(h)) === PRE_LOCAL;
+/** The generation a history belongs to: its folder under test/replay/histories ('' for today's). */
+const generationOf = (h: HistorySource) => path.dirname(scenarioOf(h)).replace(/^\.$/, '');
+/** A run started by continue-as-new (it carries its plan over instead of planning). */
+const resumedRun = (h: HistorySource) =>
+  !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
 
-/** The patch ids a history recorded (`patched()` markers). */
+/** `sweepRevocations` a run scheduled as activities and ran as local activities. */
+interface Sweeps {
+  activities: number;
+  local: number;
+}
+const NO_SWEEP: Sweeps = { activities: 0, local: 0 };
+const THREE_PATCHES = ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
+/** What replaying a generation's runs against the changed-workflow fixture reports. */
+const CHANGED_AT_UPSERT = /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/;
+const CHANGED_AT_LEAN_START =
+  /Nondeterminism error: Non-deprecated patch marker encountered for change lean-start/;
+const CHANGED_AT_PLANNING = /Nondeterminism error: Missing associated machine for LocalActivity\(1\)/;
+
 /**
- * Today's histories (the top level) of runs that plan: started with `leanStart`, no patch recorded,
- * the planning's marker first (a run resumed by continue-as-new upserts its status first).
+ * What each generation of recorded offboardings shows (test/replay/README.md tells their story). A new
+ * generation is a folder of histories and a row here.
  */
-function quietStart(h: HistorySource): boolean {
-  const resumed = !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
-  return !scenarioOf(h).includes('/') && !resumed;
+interface Generation {
+  /**
+   * The `patched()` ids a run recorded: one that planned, one rescinded before its assets and documents
+   * (no follow-up queue; defaults to `planned`), one resumed by continue-as-new (its plan carried over).
+   */
+  patches: { planned: readonly string[]; rescinded?: readonly string[]; resumed: readonly string[] };
+  /** How its revocation passes ran: in every run (`all`), or in the involuntary and voluntary runs. */
+  sweeps: { all: Sweeps } | { involuntary: Sweeps; voluntary?: Sweeps };
+  /** Search-attribute writes before the involuntary run's first sweep. */
+  upsertsBeforeSweep?: number;
+  /** The follow-up work starts with one `firstFollowupRound` ('round') or an activity per part. */
+  followup: 'round' | 'parts';
+  /** The changed-workflow fixture's error on a run that planned, and on a resumed one. */
+  changed: { planned: RegExp; resumed: RegExp };
 }
 
+const BEFORE_LEAN_START: Pick<Generation, 'patches' | 'followup' | 'changed'> = {
+  patches: {
+    planned: THREE_PATCHES,
+    rescinded: THREE_PATCHES.slice(0, 2),
+    resumed: ['verification-checkpoint'],
+  },
+  followup: 'parts',
+  changed: { planned: CHANGED_AT_UPSERT, resumed: CHANGED_AT_UPSERT },
+};
+const LEAN_START: Pick<Generation, 'patches' | 'changed'> = {
+  patches: { planned: ['lean-start'], resumed: ['lean-start'] },
+  changed: { planned: CHANGED_AT_LEAN_START, resumed: CHANGED_AT_LEAN_START },
+};
+
+const GENERATIONS: Record<string, Generation> = {
+  'pre-checkpoint': {
+    patches: { planned: [], resumed: [] },
+    sweeps: { all: NO_SWEEP },
+    followup: 'parts',
+    changed: { planned: CHANGED_AT_UPSERT, resumed: CHANGED_AT_UPSERT },
+  },
+  'pre-local-revocation': {
+    patches: { planned: ['verification-checkpoint'], resumed: ['verification-checkpoint'] },
+    sweeps: { all: NO_SWEEP },
+    followup: 'parts',
+    changed: { planned: CHANGED_AT_UPSERT, resumed: CHANGED_AT_UPSERT },
+  },
+  'pre-sweep': { ...BEFORE_LEAN_START, sweeps: { all: NO_SWEEP } },
+  'local-steps': { ...BEFORE_LEAN_START, sweeps: { all: NO_SWEEP } },
+  'pre-lean-start': {
+    ...BEFORE_LEAN_START,
+    sweeps: { involuntary: { activities: 1, local: 0 } },
+    upsertsBeforeSweep: 4,
+  },
+  'sweep-activity': {
+    ...LEAN_START,
+    sweeps: { involuntary: { activities: 1, local: 0 }, voluntary: { activities: 2, local: 0 } },
+    upsertsBeforeSweep: 2,
+    followup: 'parts',
+  },
+  'pre-first-round': {
+    ...LEAN_START,
+    sweeps: { involuntary: { activities: 0, local: 1 } },
+    upsertsBeforeSweep: 2,
+    followup: 'parts',
+  },
+  'pre-quiet-start': {
+    ...LEAN_START,
+    sweeps: { involuntary: { activities: 0, local: 1 }, voluntary: { activities: 0, local: 2 } },
+    upsertsBeforeSweep: 2,
+    followup: 'round',
+  },
+  // Today's: started with `leanStart` (no patch), the planning's local activity first.
+  '': {
+    patches: { planned: [], resumed: [] },
+    sweeps: { involuntary: { activities: 0, local: 1 }, voluntary: { activities: 0, local: 2 } },
+    upsertsBeforeSweep: 0,
+    followup: 'round',
+    changed: { planned: CHANGED_AT_PLANNING, resumed: CHANGED_AT_UPSERT },
+  },
+};
+/** Where the changed-workflow fixture's replay of this run diverges. */
+const changedAt = (h: HistorySource): RegExp => {
+  const { changed } = generation(h);
+  return resumedRun(h) ? changed.resumed : changed.planned;
+};
+const generation = (h: HistorySource): Generation => {
+  const g = GENERATIONS[generationOf(h)];
+  if (!g) throw new Error(`${scenarioOf(h)}: no row for its generation in GENERATIONS`);
+  return g;
+};
+
+/** The patch ids a history recorded (`patched()` markers). */
 function patchesOf(h: HistorySource): string[] {
   return (h.history.events ?? []).flatMap((e) => {
     const m = e.markerRecordedEventAttributes;
@@ -169,57 +259,12 @@ test('every recorded history replays against the current workflow code', async (
   );
 });
 
-test('both branches of the verification checkpoint are covered, and continue-as-new with its resume', () => {
+test('each generation of histories shows what its code did, and continue-as-new with its resume', () => {
   const offboardings = histories.filter((h) => typeOf(h) === 'offboardingWorkflow');
-  const old = offboardings.filter(isPreCheckpoint);
-  const preLocal = offboardings.filter(isPreLocal);
-  const current = offboardings.filter((h) => !isPreCheckpoint(h) && !isPreLocal(h));
-  expect(old.length).toBeGreaterThanOrEqual(3);
-  expect(preLocal.length).toBeGreaterThanOrEqual(4);
-  expect(current.length).toBeGreaterThanOrEqual(4);
-  // Recorded before the checkpoint: no patch marker, so they replay through the old branch.
-  for (const h of old)
-    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
-      history: scenarioOf(h),
-      patches: [],
-    });
-  // Recorded before local revocation and the follow-up queue: ordinary activities for every step.
-  for (const h of preLocal)
-    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
-      history: scenarioOf(h),
-      patches: ['verification-checkpoint'],
-    });
-  // Before `lean-start`: a run that plans does so locally (a resumed run carries its plan over); the
-  // follow-up queue wherever assets and documents ran (not in a run rescinded before them, nor a
-  // resumed run). Since: that one patch stands for all three.
-  const resumedRun = (h: HistorySource) =>
-    !!h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
-  const lean = current.filter((h) =>
-    /^(sweep-activity|pre-first-round|pre-quiet-start)\/[^/]+$/.test(scenarioOf(h)),
-  );
-  expect(lean.length).toBeGreaterThanOrEqual(15);
-  // Since the starter says `leanStart` in the input: no patch recorded at all.
-  const quiet = current.filter((h) => !scenarioOf(h).includes('/'));
-  expect(quiet.length).toBeGreaterThanOrEqual(5);
-  for (const h of current) {
-    const expected = quiet.includes(h)
-      ? []
-      : lean.includes(h)
-        ? ['lean-start']
-        : resumedRun(h)
-          ? ['verification-checkpoint']
-          : path.basename(scenarioOf(h)).startsWith('rescinded-')
-            ? ['verification-checkpoint', 'local-revocation-plan']
-            : ['verification-checkpoint', 'local-revocation-plan', 'followup-task-queue'];
-    expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
-      history: scenarioOf(h),
-      patches: expected,
-    });
-  }
-  // The sweep: a pass is one `sweepRevocations`, today a local activity (its plan says `localSweep`),
-  // before that (and in `sweep-activity/`, WORKER_REVOCATION_SWEEP_LOCAL=false) an activity (its plan
-  // says `sweep`); before the sweep, and with local steps, each step was an activity or a marker of its
-  // own.
+  const byGeneration = new Map<string, HistorySource[]>();
+  for (const h of offboardings)
+    byGeneration.set(generationOf(h), [...(byGeneration.get(generationOf(h)) ?? []), h]);
+  expect([...byGeneration.keys()].sort()).toEqual(Object.keys(GENERATIONS).sort());
   const activities = (h: HistorySource) =>
     (h.history.events ?? []).flatMap((e) => {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
@@ -234,43 +279,10 @@ test('both branches of the verification checkpoint are covered, and continue-as-
         ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type]
         : [];
     });
-  const sweeps = (h: HistorySource) => ({
+  const sweeps = (h: HistorySource): Sweeps => ({
     activities: activities(h).filter((a) => a === 'sweepRevocations').length,
     local: localActivities(h).filter((a) => a === 'sweepRevocations').length,
   });
-  const involuntaryNow = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
-  expect(sweeps(involuntaryNow)).toEqual({ activities: 0, local: 1 });
-  expect(localActivities(involuntaryNow)).toEqual(['planRevocation', 'sweepRevocations']);
-  expect(activities(involuntaryNow)).not.toContain('revokeAccess');
-  const voluntaryNow = current.find((h) => scenarioOf(h) === 'voluntary-notice-signed-off')!;
-  // Privileged systems at once, the rest at the end of the last day.
-  expect(sweeps(voluntaryNow)).toEqual({ activities: 0, local: 2 });
-  expect(sweeps(current.find((h) => scenarioOf(h) === 'pre-first-round/involuntary-signed-off')!)).toEqual({
-    activities: 0,
-    local: 1,
-  });
-  for (const name of ['sweep-activity/involuntary-signed-off', 'pre-lean-start/involuntary-signed-off'])
-    expect({ name, sweeps: sweeps(current.find((h) => scenarioOf(h) === name)!) }).toEqual({
-      name,
-      sweeps: { activities: 1, local: 0 },
-    });
-  expect(
-    sweeps(current.find((h) => scenarioOf(h) === 'sweep-activity/voluntary-notice-signed-off')!),
-  ).toEqual({
-    activities: 2,
-    local: 0,
-  });
-  for (const h of current.filter((x) => /^(pre-sweep|local-steps)\//.test(scenarioOf(x))))
-    expect({ history: scenarioOf(h), sweeps: sweeps(h) }).toEqual({
-      history: scenarioOf(h),
-      sweeps: { activities: 0, local: 0 },
-    });
-  expect(activities(current.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!)).toContain(
-    'revokeAccess',
-  );
-  // `lean-start`: two search-attribute writes before the first revocation (the patch's
-  // `TemporalChangeVersion` and status `revoking`) where there were four (status `planning` and one per
-  // patch besides); since `leanStart` and the plan's `quietRevoking`, none.
   const upsertsBeforeSweep = (h: HistorySource) => {
     const events = h.history.events ?? [];
     const sweep = events.findIndex(
@@ -281,72 +293,84 @@ test('both branches of the verification checkpoint are covered, and continue-as-
     );
     return events.slice(0, sweep).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
   };
-  expect(
-    [
-      'involuntary-signed-off',
-      'pre-quiet-start/involuntary-signed-off',
-      'sweep-activity/involuntary-signed-off',
-      'pre-lean-start/involuntary-signed-off',
-    ].map((name) => ({ name, upserts: upsertsBeforeSweep(current.find((h) => scenarioOf(h) === name)!) })),
-  ).toEqual([
-    { name: 'involuntary-signed-off', upserts: 0 },
-    { name: 'pre-quiet-start/involuntary-signed-off', upserts: 2 },
-    { name: 'sweep-activity/involuntary-signed-off', upserts: 2 },
-    { name: 'pre-lean-start/involuntary-signed-off', upserts: 4 },
-  ]);
-  // The first follow-up round (the plan's `firstRound`): one `firstFollowupRound` where assets and
-  // documents started, none of the parts it did as an activity of its own; before it (every other
-  // generation) each part an activity.
-  const followupStart = (h: HistorySource) => ({
-    history: scenarioOf(h),
-    rounds: activities(h).filter((a) => a === 'firstFollowupRound').length,
-    parts: activities(h).filter((a) => FOLLOWUP_PART_ACTIVITIES.includes(a)).length > 0,
-  });
+  /** The runs that did assets and documents (not one rescinded before them, nor the resumed run). */
   const withPaperwork = [
     'involuntary-signed-off',
     'voluntary-notice-signed-off',
     'signed-off-after-continue-as-new.run-1',
   ];
-  for (const name of withPaperwork) {
-    expect(followupStart(current.find((h) => scenarioOf(h) === name)!)).toEqual({
-      history: name,
-      rounds: 1,
-      parts: false,
-    });
-    const before = `pre-first-round/${name}`;
-    expect(followupStart(current.find((h) => scenarioOf(h) === before)!)).toEqual({
-      history: before,
-      rounds: 0,
-      parts: true,
-    });
+  for (const [dir, runs] of byGeneration) {
+    const g = GENERATIONS[dir]!;
+    const named = (name: string) => runs.find((h) => path.basename(scenarioOf(h)) === name);
+    for (const h of runs) {
+      const expected = resumedRun(h)
+        ? g.patches.resumed
+        : path.basename(scenarioOf(h)).startsWith('rescinded-')
+          ? (g.patches.rescinded ?? g.patches.planned)
+          : g.patches.planned;
+      expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
+        history: scenarioOf(h),
+        patches: expected,
+      });
+    }
+    const sweepRuns: [HistorySource | undefined, Sweeps | undefined][] =
+      'all' in g.sweeps
+        ? runs.map((h) => [h, (g.sweeps as { all: Sweeps }).all])
+        : [
+            [named('involuntary-signed-off'), g.sweeps.involuntary],
+            [named('voluntary-notice-signed-off'), g.sweeps.voluntary],
+          ];
+    for (const [h, want] of sweepRuns)
+      if (want)
+        expect({ history: h && scenarioOf(h), sweeps: h && sweeps(h) }).toEqual({
+          history: h && scenarioOf(h),
+          sweeps: want,
+        });
+    if (g.upsertsBeforeSweep !== undefined) {
+      const h = named('involuntary-signed-off')!;
+      expect({ history: scenarioOf(h), upserts: upsertsBeforeSweep(h) }).toEqual({
+        history: scenarioOf(h),
+        upserts: g.upsertsBeforeSweep,
+      });
+    }
+    // The follow-up work: one `firstFollowupRound` and none of the parts it did as an activity of its
+    // own, or (before the first round) each part an activity and no round.
+    for (const h of runs) {
+      const paperwork = withPaperwork.includes(path.basename(scenarioOf(h)));
+      const rounds = activities(h).filter((a) => a === 'firstFollowupRound').length;
+      const parts = activities(h).some((a) => FOLLOWUP_PART_ACTIVITIES.includes(a));
+      expect({ history: scenarioOf(h), rounds, ...(paperwork ? { parts } : {}) }).toEqual({
+        history: scenarioOf(h),
+        rounds: g.followup === 'round' && paperwork ? 1 : 0,
+        ...(paperwork ? { parts: g.followup === 'parts' } : {}),
+      });
+    }
   }
-  for (const name of withPaperwork) {
-    const quietBefore = `pre-quiet-start/${name}`;
-    expect(followupStart(current.find((h) => scenarioOf(h) === quietBefore)!)).toEqual({
-      history: quietBefore,
-      rounds: 1,
-      parts: false,
-    });
-  }
-  for (const h of current.filter((x) => !/^(pre-quiet-start\/)?[^/]+$/.test(scenarioOf(x))))
-    expect(followupStart(h)).toMatchObject({ history: scenarioOf(h), rounds: 0 });
+  const current = byGeneration.get('')!;
+  const involuntaryNow = current.find((h) => scenarioOf(h) === 'involuntary-signed-off')!;
+  expect(localActivities(involuntaryNow)).toEqual(['planRevocation', 'sweepRevocations']);
+  expect(activities(involuntaryNow)).not.toContain('revokeAccess');
+  expect(
+    activities(offboardings.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!),
+  ).toContain('revokeAccess');
   // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     ).length;
-  const localSteps = current.filter((h) => scenarioOf(h).startsWith('local-steps/'));
+  const localSteps = byGeneration.get('local-steps')!;
   expect(localSteps.map(scenarioOf)).toEqual(['local-steps/involuntary-signed-off']);
   expect(localMarkers(localSteps[0]!)).toBeGreaterThan(5);
   expect(localMarkers(involuntaryNow)).toBe(2); // planRevocation, sweepRevocations
   // A run that continued as new while awaiting sign-off, and the run that resumed it.
   const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
-  const continued = current.filter(
+  const continued = offboardings.filter(
     (h) => h.history.events?.at(-1)?.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
   );
   expect(continued.map(scenarioOf).sort()).toEqual([
     'pre-first-round/signed-off-after-continue-as-new.run-1',
     'pre-lean-start/signed-off-after-continue-as-new.run-1',
+    'pre-local-revocation/signed-off-after-continue-as-new.run-1',
     'pre-quiet-start/signed-off-after-continue-as-new.run-1',
     'pre-sweep/signed-off-after-continue-as-new.run-1',
     'signed-off-after-continue-as-new.run-1',
@@ -355,7 +379,7 @@ test('both branches of the verification checkpoint are covered, and continue-as-
   const runIdOf = (h: HistorySource) =>
     h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId;
   for (const run1 of continued) {
-    const resumed = current.filter(
+    const resumed = offboardings.filter(
       (h) =>
         h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ===
         runIdOf(run1),
@@ -379,13 +403,7 @@ test('a changed workflow fails replay with a DeterminismViolationError naming th
     // which Core reports without an event id.
     expect({ history: scenarioOf(h), message: r.error!.message }).toEqual({
       history: scenarioOf(h),
-      message: expect.stringMatching(
-        quietStart(h)
-          ? /Nondeterminism error: Missing associated machine for LocalActivity\(1\)/
-          : patchesOf(h).includes('lean-start')
-            ? /Nondeterminism error: Non-deprecated patch marker encountered for change lean-start/
-            : /Nondeterminism error: .*HistoryEvent\(id: 5, UpsertWorkflowSearchAttributes\)/,
-      ),
+      message: expect.stringMatching(changedAt(h)),
     });
   }
   // The fixture leaves the review workflow alone: its history still replays.
@@ -467,19 +485,23 @@ test('offboard replay --file: 0 when every history replays, 1 with the changed w
   for (const h of offboardings)
     expect(report.results.find((r) => r.source === h.source)).toMatchObject({
       status: 'nondeterminism',
-      error: quietStart(h)
-        ? {
-            message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error: Missing associated machine/),
-            eventId: null,
-            event: null,
-          }
-        : {
-            message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
-            eventId: 5,
-            event: patchesOf(h).includes('lean-start')
-              ? 'MARKER_RECORDED (patch lean-start)'
-              : expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
-          },
+      error:
+        changedAt(h) === CHANGED_AT_PLANNING
+          ? {
+              message: expect.stringMatching(
+                /^\[TMPRL1100\] Nondeterminism error: Missing associated machine/,
+              ),
+              eventId: null,
+              event: null,
+            }
+          : {
+              message: expect.stringMatching(/^\[TMPRL1100\] Nondeterminism error/),
+              eventId: 5,
+              event:
+                changedAt(h) === CHANGED_AT_LEAN_START
+                  ? 'MARKER_RECORDED (patch lean-start)'
+                  : expect.stringMatching(/^UPSERT_WORKFLOW_SEARCH_ATTRIBUTES/),
+            },
     });
 
   // The text report names each workflow and the event it diverged at.
