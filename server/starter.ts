@@ -14,7 +14,6 @@ import {
   rescindSignal,
   rescissionReviewWorkflowId,
   type LastDayChange,
-  type OffboardingInput,
   type Rescission,
 } from '../contract';
 import { audit, sql, type Db } from '../lib/db';
@@ -170,7 +169,7 @@ export function createStarter(deps: StarterDeps) {
       const options = {
         taskQueue: deps.taskQueue,
         workflowId: d.workflowId,
-        args: [offboardingInput(d)] as [OffboardingInput],
+        args: [offboardingInput(d)],
         memo: { departureId: d.id },
         // Its status starts as `planning` with no red step; the workflow upserts both from then on.
         typedSearchAttributes: [

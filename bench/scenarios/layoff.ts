@@ -115,8 +115,9 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     const cpuUsed = cpu.stop();
     const loadAfter = loadAverage();
     // What Temporal holds for a departure when the last credential is confirmed (20 spread over the run).
-    const sample = Array.from({ length: Math.min(20, o.count) }, (_, i) =>
-      offboardingWorkflowId(ids[Math.floor((i * o.count) / Math.min(20, o.count))]!),
+    const sampled = Math.min(20, o.count);
+    const sample = Array.from({ length: sampled }, (_, i) =>
+      offboardingWorkflowId(ids[Math.floor((i * o.count) / sampled)]!),
     );
     const history = await historyProfile(s.temporalAddress, sample);
     let cliSummary: unknown = null;

@@ -15,6 +15,7 @@
  * skips on past any timer due within `TIMER_GUARD_MS` of where it landed, so what the test sends next
  * cannot race a timer.
  */
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
@@ -123,16 +124,10 @@ function pendingTimersDueAt(events: readonly HistoryEvent[]): number[] {
   const pending = new Map<string, number>();
   for (const e of events) {
     const started = e.timerStartedEventAttributes;
-    if (started?.timerId) pending.set(started.timerId, ms(e.eventTime) + ms(started.startToFireTimeout));
+    if (started?.timerId)
+      pending.set(started.timerId, tsToMs(e.eventTime) + tsToMs(started.startToFireTimeout));
     const ended = e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes;
     if (ended?.timerId) pending.delete(ended.timerId);
   }
   return [...pending.values()];
-}
-
-/** A protobuf timestamp or duration in milliseconds. */
-function ms(
-  v: { seconds?: { toString(): string } | null; nanos?: number | null } | null | undefined,
-): number {
-  return Number(v?.seconds?.toString() ?? 0) * 1000 + Math.floor((v?.nanos ?? 0) / 1e6);
 }
