@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { cpuSecondsOf } from './procs';
+import { cpuSecondsOf, reapedChildrenCpuSeconds } from './procs';
 
 export interface Summary {
   n: number;
@@ -107,8 +107,10 @@ export interface CpuTarget {
 /**
  * CPU seconds used by each named process between `start()` and `stop()`, plus the whole machine's busy
  * time (which includes other users' work: on a shared machine the difference is contention).
+ * `reaped` names the children of this process that exit within the window (their CPU is read when
+ * they are reaped, e.g. the layoff's CLI); without it that CPU counts as other work.
  */
-export function cpuMeter(targets: CpuTarget[]) {
+export function cpuMeter(targets: CpuTarget[], reaped?: string) {
   const self = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e6;
@@ -117,6 +119,7 @@ export function cpuMeter(targets: CpuTarget[]) {
     at: Date.now(),
     machine: machineCpu(),
     bench: self(),
+    reaped: reapedChildrenCpuSeconds(),
     each: targets.map((t) => cpuOfTree(t.pid, !!t.tree)),
   });
   const start = take();
@@ -129,6 +132,7 @@ export function cpuMeter(targets: CpuTarget[]) {
         'bench (stand-ins, load, smtp)': r(end.bench - start.bench),
       };
       targets.forEach((t, i) => (perProcess[t.name] = r(end.each[i]! - start.each[i]!)));
+      if (reaped) perProcess[reaped] = r(end.reaped - start.reaped);
       const busy = end.machine.busy - start.machine.busy;
       const ours = Object.values(perProcess).reduce((a, b) => a + b, 0);
       return {
@@ -222,4 +226,39 @@ export async function historyProfile(
   } finally {
     await connection.close();
   }
+}
+
+/** The counters of the Temporal server's metrics a run's report breaks down by operation. */
+const TEMPORAL_COUNTERS = ['service_requests', 'persistence_requests', 'task_requests'] as const;
+
+/**
+ * A snapshot of the Temporal server's request counters (Prometheus text from `--metrics-port`),
+ * summed by metric and operation (and service), e.g. `service_requests history RecordWorkflowTaskStarted`.
+ */
+export async function temporalCounters(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
+    if (!m || !(TEMPORAL_COUNTERS as readonly string[]).includes(m[1]!)) continue;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = [m[1], labels.service_name, labels.operation].filter(Boolean).join(' ');
+    out.set(key, (out.get(key) ?? 0) + Number(m[3]));
+  }
+  return out;
+}
+
+/** Counter increases between two snapshots, per `per` units (e.g. departures), largest first. */
+export function counterDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  per: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    [...after]
+      .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / per] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, Math.round(v * 100) / 100]),
+  );
 }

@@ -85,9 +85,11 @@ export function dynamicConfig(): string[] {
 export async function startTemporal(
   root: string,
   store: TemporalStore,
-): Promise<Started & { address: string; flags: string[]; pid: number }> {
+): Promise<Started & { address: string; flags: string[]; pid: number; metricsUrl: string | null }> {
   const { temporal } = findTemporalBinaries();
   const port = await freePort();
+  // BENCH_TEMPORAL_METRICS=1: the server's Prometheus endpoint, for the operations a run cost it.
+  const metricsPort = process.env.BENCH_TEMPORAL_METRICS === '1' ? await freePort() : null;
   const persistence =
     store === 'sqlite'
       ? [
@@ -115,6 +117,7 @@ export async function startTemporal(
     'frontend.enableUpdateWorkflowExecution=true',
     ...dynamicConfig().flatMap((v) => ['--dynamic-config-value', v]),
     ...persistence,
+    ...(metricsPort ? ['--metrics-port', String(metricsPort)] : []),
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((s) => ['--search-attribute', s]),
   ];
   const proc = spawn(temporal, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -129,6 +132,7 @@ export async function startTemporal(
     flags:
       store === 'sqlite' ? ['--db-filename <tmp>/temporal.db', ...persistence.slice(2)] : ['(in memory)'],
     pid: proc.pid!,
+    metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : null,
     async stop() {
       await stopChild(proc);
     },
@@ -144,6 +148,8 @@ export interface Services {
   temporalFlags: string[];
   /** Process ids whose CPU time a run reports: the Temporal server and PostgreSQL's postmaster. */
   temporalPid: number;
+  /** The Temporal server's Prometheus endpoint when BENCH_TEMPORAL_METRICS=1, else null. */
+  temporalMetricsUrl: string | null;
   postgresPid(): number | null;
   offboardBundle: string;
   floorBundle: string;
@@ -194,6 +200,7 @@ export async function startServices(opts: { temporalStore: TemporalStore }): Pro
     temporalStore: opts.temporalStore,
     temporalFlags: temporal.flags,
     temporalPid: temporal.pid,
+    temporalMetricsUrl: temporal.metricsUrl,
     postgresPid() {
       try {
         return Number(readFileSync(path.join(root, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);

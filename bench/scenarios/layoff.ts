@@ -21,7 +21,14 @@ import { directFloorBatch, temporalFloorBatch } from '../lib/floors';
 import { openLoop, webhookSender } from '../lib/load';
 import { waitIdle } from '../lib/procs';
 import { offboardingWorkflowId } from '../../contract';
-import { cpuMeter, historyProfile, loadAverage, printTable } from '../lib/report';
+import {
+  counterDelta,
+  cpuMeter,
+  historyProfile,
+  loadAverage,
+  printTable,
+  temporalCounters,
+} from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId, seedEmployees, startOffboard, stepsPerDeparture, waitForGreen } from '../lib/stack';
 
@@ -93,12 +100,16 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     s.standIns.graph.control.calls.length = 0;
     const loadBefore = loadAverage();
     console.log(`[layoff] ${o.count} departures via the CLI CSV import (load ${loadBefore.join(' ')})`);
-    const cpu = cpuMeter([
-      { name: 'worker', pid: stack.worker!.pid },
-      { name: 'api', pid: stack.api!.pid },
-      { name: 'temporal', pid: s.temporalPid },
-      { name: 'postgres', pid: s.postgresPid() ?? -1, tree: true },
-    ]);
+    const cpu = cpuMeter(
+      [
+        { name: 'worker', pid: stack.worker!.pid },
+        { name: 'api', pid: stack.api!.pid },
+        { name: 'temporal', pid: s.temporalPid },
+        { name: 'postgres', pid: s.postgresPid() ?? -1, tree: true },
+      ],
+      'cli',
+    );
+    const opsBefore = s.temporalMetricsUrl ? await temporalCounters(s.temporalMetricsUrl) : null;
     const t0 = Date.now();
     const cliRun = runCli(['start', '--csv', csv, '--json', '--concurrency', String(o.cliConcurrency)], {
       OFFBOARD_URL: stack.api!.url,
@@ -113,6 +124,11 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     });
     const cli = await cliRun;
     const cpuUsed = cpu.stop();
+    // The server's requests per departure in the window (BENCH_TEMPORAL_METRICS=1).
+    const temporalOps =
+      opsBefore && s.temporalMetricsUrl
+        ? counterDelta(opsBefore, await temporalCounters(s.temporalMetricsUrl), o.count)
+        : null;
     const loadAfter = loadAverage();
     // What Temporal holds for a departure when the last credential is confirmed (20 spread over the run).
     const sampled = Math.min(20, o.count);
@@ -252,6 +268,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
       ),
       load: { before: loadBefore, after: loadAfter },
       history,
+      temporalOps,
       workerSettings: stack.worker!.settings,
     };
     printTable(
@@ -292,6 +309,7 @@ export async function layoffScenario(s: Services, o: LayoffOptions) {
     console.log(
       `history per departure at the end (median of ${history.sampled}): ${history.eventsMedian} events, ${history.bytesMedian} bytes; by type ${JSON.stringify(history.byType)}`,
     );
+    if (temporalOps) console.log(`Temporal requests per departure: ${JSON.stringify(temporalOps)}`);
     if (temporal)
       console.log(`floor (b) cpu seconds per workflow: ${JSON.stringify(temporal.cpuSecondsPerWorkflow)}`);
     return result;
