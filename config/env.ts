@@ -120,6 +120,16 @@ const envFields = z.object({
   /** Public base URL of the API, used in emails and printed links. */
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
+  /**
+   * The hot-path statements run as prepared statements, parsed and planned once per connection
+   * (lib/db.ts `sql`). `false` for a database whose connections share one session (PGlite over its
+   * socket, which `npm start` sets itself) or a pooler that cannot keep them (PgBouncer in transaction
+   * mode before 1.21).
+   */
+  DATABASE_PREPARED_STATEMENTS: z
+    .enum(['true', 'false'], 'must be true or false')
+    .default('true')
+    .transform((v) => v === 'true'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('offboarding'),

@@ -195,6 +195,8 @@ async function main(): Promise<void> {
     children.push(pg);
     await waitPort('PGlite', DEMO_PORTS.postgres, pg);
     env.DATABASE_URL = `postgresql://postgres:postgres@127.0.0.1:${DEMO_PORTS.postgres}/postgres?sslmode=disable`;
+    // PGlite's connections share one session: prepared statements of one would collide with another's.
+    env.DATABASE_PREPARED_STATEMENTS = 'false';
   }
   say('applying database migrations');
   const mig = spawnSync(

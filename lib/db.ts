@@ -14,9 +14,42 @@ import pg from 'pg';
 export type Db = PrismaClient & { readonly pool: pg.Pool };
 export { Prisma };
 
-/** Opens a Prisma client (and its pool) for `connectionString`. The caller owns `$disconnect()`. */
-export function createDb(connectionString: string, opts: { max?: number } = {}): Db {
+/** Pools whose `sql`/`rows` statements are prepared (createDb's `preparedStatements`). */
+const preparing = new WeakSet<pg.Pool>();
+
+/** Statement names by text: one name per distinct statement, the same in every connection. */
+const statementNames = new Map<string, string>();
+/** Beyond this many distinct texts (text built at run time?) statements run unnamed, as before. */
+const MAX_PREPARED = 500;
+
+/**
+ * The name `text` runs under as a prepared statement, or undefined (unnamed: parsed and planned at
+ * every execution). `pg` parses a named statement once per connection and then only binds and runs
+ * it; PostgreSQL keeps its plan. For the revocation path's statements that is about a quarter of the
+ * server's CPU per statement for the attempt, half for the pace booking (docs/runbook.md).
+ */
+function statementName(db: Pick<Db, 'pool'>, text: string): string | undefined {
+  if (!preparing.has(db.pool)) return undefined;
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_PREPARED) {
+    name = `offboard_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Opens a Prisma client (and its pool) for `connectionString`. The caller owns `$disconnect()`.
+ * `preparedStatements` (default true; DATABASE_PREPARED_STATEMENTS): `sql` and `rows` prepare their
+ * statements. Off for PGlite's socket, whose connections share one session (a second connection
+ * preparing the same name fails with "prepared statement ... already exists").
+ */
+export function createDb(
+  connectionString: string,
+  opts: { max?: number; preparedStatements?: boolean } = {},
+): Db {
   const pool = new pg.Pool({ connectionString, max: opts.max ?? 10, connectionTimeoutMillis: 5_000 });
+  if (opts.preparedStatements ?? true) preparing.add(pool);
   // An idle connection dropped by the server (restart, crash) must not crash the process; the next
   // query opens a new one.
   pool.on('error', () => undefined);
@@ -40,7 +73,7 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(
   text: string,
   params: unknown[] = [],
 ): Promise<pg.QueryResult<R>> {
-  return db.pool.query<R>(text, params);
+  return db.pool.query<R>({ name: statementName(db, text), text, values: params });
 }
 
 /**
@@ -61,7 +94,12 @@ export async function rows<R extends pg.QueryResultRow>(
   text: string,
   params: unknown[] = [],
 ): Promise<R[]> {
-  const r = await db.pool.query<R>({ text, values: params, types: UTC_TIMESTAMPS });
+  const r = await db.pool.query<R>({
+    name: statementName(db, text),
+    text,
+    values: params,
+    types: UTC_TIMESTAMPS,
+  });
   return r.rows;
 }
 

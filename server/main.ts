@@ -33,7 +33,7 @@ export async function runServer(
       'Invalid configuration:\n  HRIS_WEBHOOK_SECRET: is required (whsec_<base64 key>)',
     );
   const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
-  const db = createDb(cfg.DATABASE_URL);
+  const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const connection = connectClient(cfg);
   const client = new Client({
     connection,

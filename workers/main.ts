@@ -25,7 +25,7 @@ export async function startWorkerInProcess(
     createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
   const catalog = loadCatalog(cfg.CATALOG_FILE, env);
   installRuntime(logger);
-  const db = createDb(cfg.DATABASE_URL);
+  const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const mailer = createMailer({ db, smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
   const connectors = createConnectors(catalog, env);
   const connection = await connectWorker(cfg);

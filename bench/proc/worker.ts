@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     ready = { kind, main: settings(worker) };
   } else {
     const catalog = loadCatalog(cfg.CATALOG_FILE, process.env);
-    const db = createDb(cfg.DATABASE_URL);
+    const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
     const mailer = createMailer({ db, smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
     const connectors = createConnectors(catalog, process.env);
     const connection = await connectWorker(cfg);
