@@ -14,6 +14,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { historyFiles, readHistoryFile, windowQuery, type HistorySource } from '../cli/commands/replay';
 import { statusQuery } from '../contract';
 import { FAILURE_CONVERTER_PATH } from '../lib/codec';
+import { patchIdOf } from '../lib/history';
 import type { OffboardingWorkers } from '../workers/worker';
 import {
   CODEC_KEYS_SPEC,
@@ -237,11 +238,7 @@ const generation = (h: HistorySource): Generation => {
 
 /** The patch ids a history recorded (`patched()` markers). */
 function patchesOf(h: HistorySource): string[] {
-  return (h.history.events ?? []).flatMap((e) => {
-    const m = e.markerRecordedEventAttributes;
-    const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : null;
-    return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
-  });
+  return (h.history.events ?? []).flatMap((e) => patchIdOf(e) ?? []);
 }
 
 test('every recorded history replays against the current workflow code', async () => {

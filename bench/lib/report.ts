@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { eventTypeName } from '../../lib/history';
 import { cpuSecondsOf, reapedChildrenCpuSeconds } from './procs';
 
 export interface Summary {
@@ -196,10 +197,7 @@ export async function historyProfile(
       let total = 0;
       for (const e of history.events ?? []) {
         const size = temporal.api.history.v1.HistoryEvent.encode(e).finish().length;
-        const type = (temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(
-          /^EVENT_TYPE_/,
-          '',
-        );
+        const type = eventTypeName(e.eventType);
         const t = byType.get(type) ?? { count: 0, bytes: 0 };
         t.count++;
         t.bytes += size;

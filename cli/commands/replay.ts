@@ -30,6 +30,7 @@ import {
 } from '@temporalio/worker';
 import { OFFBOARDING_WORKFLOW, RESCISSION_REVIEW_WORKFLOW } from '../../contract';
 import { KEY_ID_METADATA, parseCodecKeys } from '../../lib/codec';
+import { eventTypeName, patchIdOf } from '../../lib/history';
 import { dataConverterFrom } from '../../workers/temporal';
 import { intIn, jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
@@ -125,28 +126,17 @@ function workflowTypeOf(history: History): string | null {
   return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? null;
 }
 
-/** `patch <id>` for a `patched()` marker (Core's `core_patch`), else null. */
-function patchIdOf(e: proto.temporal.api.history.v1.IHistoryEvent): string | null {
-  const m = e.markerRecordedEventAttributes;
-  const data = m?.markerName === 'core_patch' ? m.details?.['patch-data']?.payloads?.[0]?.data : null;
-  if (!data) return null;
-  try {
-    return `patch ${(JSON.parse(Buffer.from(data).toString()) as { id: string }).id}`;
-  } catch {
-    return null;
-  }
-}
-
 /** A short description of what an event recorded: the activity, the timer, the signal, … */
 function describeEvent(e: proto.temporal.api.history.v1.IHistoryEvent | undefined): string | null {
   if (!e) return null;
-  const type = (EventType[e.eventType ?? 0] ?? 'UNKNOWN').replace('EVENT_TYPE_', '');
+  const type = eventTypeName(e.eventType);
+  const patch = patchIdOf(e);
   const extra =
     e.activityTaskScheduledEventAttributes?.activityType?.name ??
     (e.timerStartedEventAttributes ? `timer ${e.timerStartedEventAttributes.timerId ?? ''}` : null) ??
     e.workflowExecutionSignaledEventAttributes?.signalName ??
     e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ??
-    patchIdOf(e) ??
+    (patch ? `patch ${patch}` : null) ??
     (e.upsertWorkflowSearchAttributesEventAttributes
       ? Object.keys(
           e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields ?? {},
@@ -168,14 +158,14 @@ export function explainReplayError(err: Error, history: History): NonNullable<Re
   // "patch marker encountered for change <id>, but there is no corresponding change command": Core
   // names the patch, not the event; its marker is the event.
   const patch = /patch marker encountered for change ([^\s,]+)/.exec(detail)?.[1];
-  const marker = patch ? history.events?.find((e) => patchIdOf(e) === `patch ${patch}`) : undefined;
+  const marker = patch ? history.events?.find((e) => patchIdOf(e) === patch) : undefined;
   const eventId = at ? Number(at[1]) : marker ? num(marker.eventId) : null;
   const event = eventId != null ? history.events?.find((e) => num(e.eventId) === eventId) : undefined;
   return {
     name: err.name,
     message: core ?? details ?? detail,
     eventId,
-    eventType: at?.[2] ?? (event ? (EventType[event.eventType ?? 0] ?? '').replace('EVENT_TYPE_', '') : null),
+    eventType: at?.[2] ?? (event ? eventTypeName(event.eventType) : null),
     event: describeEvent(event),
     detail,
   };

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
+import { eventTypeName } from '../../lib/history';
 import { jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
 import { printJson, println } from '../lib/output';
@@ -182,7 +183,7 @@ export function planReset(events: HistoryEvent[], state: 'failed' | 'stuck' | 'e
   const what =
     state === 'stuck'
       ? 'its workflow task keeps failing'
-      : `it ended ${terminal ? (EventType[terminal.eventType ?? 0] ?? '').replace('EVENT_TYPE_WORKFLOW_EXECUTION_', '').toLowerCase() : ''}`;
+      : `it ended ${terminal ? eventTypeName(terminal.eventType).replace('WORKFLOW_EXECUTION_', '').toLowerCase() : ''}`;
   return {
     eventId: num(lastCompleted.eventId),
     why: `${what}; going back to the last completed workflow task (${num(lastCompleted.eventId)})`,

@@ -18,6 +18,7 @@
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { eventTypeName } from '../../lib/history';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
@@ -68,9 +69,7 @@ export async function untilSettled(handle: Handle): Promise<HistoryEvent[]> {
     const events = (await handle.fetchHistory()).events ?? [];
     if (!outstanding(events)) return events;
     if (Date.now() > deadline) {
-      const last = events
-        .slice(-8)
-        .map((e) => `${String(e.eventId)} ${EventType[e.eventType ?? 0] ?? String(e.eventType)}`);
+      const last = events.slice(-8).map((e) => `${String(e.eventId)} ${eventTypeName(e.eventType)}`);
       throw new Error(
         `${handle.workflowId} did not settle within ${String(SETTLE_TIMEOUT_MS)} ms; last events: ${last.join(', ')}`,
       );
