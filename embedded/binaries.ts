@@ -43,3 +43,8 @@ export const SINGLE_NODE_DYNAMIC_CONFIG: readonly string[] = [
   'matching.numTaskqueueReadPartitions=1',
   'matching.numTaskqueueWritePartitions=1',
 ];
+
+/** `temporal server start-dev` flags setting these dynamic-config values (`key=value` each). */
+export function dynamicConfigFlags(values: readonly string[]): string[] {
+  return values.flatMap((v) => ['--dynamic-config-value', v]);
+}

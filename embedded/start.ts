@@ -29,7 +29,7 @@ import { runServer } from '../server/main';
 import { startWorkerInProcess } from '../workers/main';
 import { GraphStandIn, type GraphUserState } from '../standins/graph';
 import { ScimStandIn, type ScimUserState } from '../standins/scim';
-import { findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from './binaries';
+import { dynamicConfigFlags, findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from './binaries';
 import { MailCatcher } from './mailcatcher';
 import { portOpen } from './net';
 import { DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
         'journal_mode=WAL',
         '--sqlite-pragma',
         'synchronous=NORMAL',
-        ...SINGLE_NODE_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
+        ...dynamicConfigFlags(SINGLE_NODE_DYNAMIC_CONFIG),
         '--log-level',
         'error',
         // Registering an attribute that exists already is a no-op, so every start passes them all.

@@ -11,7 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SMTPServer } from 'smtp-server';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
-import { findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from '../../embedded/binaries';
+import {
+  dynamicConfigFlags,
+  findTemporalBinaries,
+  SINGLE_NODE_DYNAMIC_CONFIG,
+} from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
 import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
 import { createDb, type Db } from '../../lib/db';
@@ -113,9 +117,7 @@ export async function startTemporal(
     'default',
     '--log-level',
     'error',
-    '--dynamic-config-value',
-    'frontend.enableUpdateWorkflowExecution=true',
-    ...dynamicConfig().flatMap((v) => ['--dynamic-config-value', v]),
+    ...dynamicConfigFlags(['frontend.enableUpdateWorkflowExecution=true', ...dynamicConfig()]),
     ...persistence,
     ...(metricsPort ? ['--metrics-port', String(metricsPort)] : []),
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((s) => ['--search-attribute', s]),

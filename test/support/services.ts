@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
-import { findTemporalBinaries } from '../../embedded/binaries';
+import { dynamicConfigFlags, findTemporalBinaries } from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
 
 export async function freePort(): Promise<number> {
@@ -319,8 +319,7 @@ export async function startTemporalDev(
       'default',
       '--log-level',
       'error',
-      '--dynamic-config-value',
-      'frontend.enableUpdateWorkflowExecution=true',
+      ...dynamicConfigFlags(['frontend.enableUpdateWorkflowExecution=true']),
       ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
       // A file that already holds the namespace and attributes must not get them registered again.
       ...(opts.dbFilename && existsSync(opts.dbFilename)
