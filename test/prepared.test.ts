@@ -100,18 +100,26 @@ describe('on PGlite over its socket (the embedded setup)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('prepared, a second connection collides; off, two pools run the same statements', async () => {
-    const [a, b, c, d] = [true, true, false, false].map((preparedStatements) => {
-      const db = createDb(url, { max: 1, preparedStatements });
-      pools.push(db);
-      return db;
-    });
-    expect((await sql(a!, PROBE, [1])).rows).toEqual([{ next: 2, tag: 'prepared-test' }]);
-    await expect(sql(b!, PROBE, [1])).rejects.toThrow(/prepared statement "offboard_\d+" already exists/);
+  const open = (preparedStatements: boolean) => {
+    const db = createDb(url, { max: 1, preparedStatements });
+    pools.push(db);
+    return db;
+  };
+
+  test('off (as npm start runs): two pools run the same statements side by side', async () => {
+    const [c, d] = [open(false), open(false)];
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => sql(i % 2 ? c! : d!, PROBE, [i]).then((r) => r.rows[0])),
+      Array.from({ length: 20 }, (_, i) => sql(i % 2 ? c : d, PROBE, [i]).then((r) => r.rows[0])),
     );
     expect(answers).toEqual(Array.from({ length: 20 }, (_, i) => ({ next: i + 1, tag: 'prepared-test' })));
+  });
+
+  // Last: after the collision the socket server can stop accepting connections (seen once in CI: the
+  // next pools' connects timed out), so nothing runs on it afterwards.
+  test('prepared: a second connection preparing the same statement collides', async () => {
+    const [a, b] = [open(true), open(true)];
+    expect((await sql(a, PROBE, [1])).rows).toEqual([{ next: 2, tag: 'prepared-test' }]);
+    await expect(sql(b, PROBE, [1])).rejects.toThrow(/prepared statement "offboard_\d+" already exists/);
   });
 });
 
