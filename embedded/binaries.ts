@@ -48,3 +48,25 @@ export const SINGLE_NODE_DYNAMIC_CONFIG: readonly string[] = [
 export function dynamicConfigFlags(values: readonly string[]): string[] {
   return values.flatMap((v) => ['--dynamic-config-value', v]);
 }
+
+/**
+ * The arguments of a headless `temporal server start-dev` on 127.0.0.1 with the `default` namespace, as
+ * the tests and the benchmarks run it, followed by `extra` (persistence, search attributes, ...).
+ */
+export function headlessDevServerArgs(port: number, extra: readonly string[] = []): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--headless',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    'default',
+    '--log-level',
+    'error',
+    ...dynamicConfigFlags(['frontend.enableUpdateWorkflowExecution=true']),
+    ...extra,
+  ];
+}

@@ -14,6 +14,7 @@ import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
 import {
   dynamicConfigFlags,
   findTemporalBinaries,
+  headlessDevServerArgs,
   SINGLE_NODE_DYNAMIC_CONFIG,
 } from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
@@ -105,23 +106,12 @@ export async function startTemporal(
           'synchronous=OFF',
         ]
       : [];
-  const flags = [
-    'server',
-    'start-dev',
-    '--headless',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--namespace',
-    'default',
-    '--log-level',
-    'error',
-    ...dynamicConfigFlags(['frontend.enableUpdateWorkflowExecution=true', ...dynamicConfig()]),
+  const flags = headlessDevServerArgs(port, [
+    ...dynamicConfigFlags(dynamicConfig()),
     ...persistence,
     ...(metricsPort ? ['--metrics-port', String(metricsPort)] : []),
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap((s) => ['--search-attribute', s]),
-  ];
+  ]);
   const proc = spawn(temporal, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));

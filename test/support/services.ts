@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contract';
-import { dynamicConfigFlags, findTemporalBinaries } from '../../embedded/binaries';
+import { findTemporalBinaries, headlessDevServerArgs } from '../../embedded/binaries';
 import { portOpen } from '../../embedded/net';
 
 export async function freePort(): Promise<number> {
@@ -307,25 +307,13 @@ export async function startTemporalDev(
   mkdirSync(dir, { recursive: true });
   const proc = spawn(
     temporal,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--namespace',
-      'default',
-      '--log-level',
-      'error',
-      ...dynamicConfigFlags(['frontend.enableUpdateWorkflowExecution=true']),
+    headlessDevServerArgs(port, [
       ...(opts.dbFilename ? ['--db-filename', opts.dbFilename] : []),
       // A file that already holds the namespace and attributes must not get them registered again.
       ...(opts.dbFilename && existsSync(opts.dbFilename)
         ? []
         : SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', s])),
-    ],
+    ]),
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
