@@ -12,7 +12,13 @@ import { createMailer } from '../lib/mailer';
 import { settlesWithin } from '../lib/timeout';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
 import { msToNumber } from '@temporalio/common';
-import { SHUTDOWN_FORCE_TIME, createOffboardingWorker, followupWorkerLimits, workerTuning } from './worker';
+import {
+  SHUTDOWN_FORCE_TIME,
+  activityDepsFrom,
+  createOffboardingWorker,
+  followupWorkerLimits,
+  workerTuning,
+} from './worker';
 
 /** Starts a worker in this process; `stop()` shuts it down and releases its connections. */
 export async function startWorkerInProcess(
@@ -34,19 +40,7 @@ export async function startWorkerInProcess(
     namespace: cfg.TEMPORAL_NAMESPACE,
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     dataConverter: dataConverterFrom(cfg),
-    deps: {
-      db,
-      catalog,
-      connectors,
-      mailer,
-      publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
-      localRevocation: cfg.WORKER_LOCAL_REVOCATION,
-      revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
-      localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
-      followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
-      followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
-      followupPartsPerSecondWhileRevoking: cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING,
-    },
+    deps: activityDepsFrom(cfg, { db, catalog, connectors, mailer }),
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
     extra: workerTuning(cfg),
     followup: followupWorkerLimits(cfg),

@@ -17,6 +17,7 @@ import { createLogger } from '../../lib/logger';
 import { createMailer } from '../../lib/mailer';
 import { connectWorker, dataConverterFrom, installRuntime } from '../../workers/temporal';
 import {
+  activityDepsFrom,
   createOffboardingWorker,
   followupWorkerLimits,
   workerTuning,
@@ -78,19 +79,7 @@ async function main(): Promise<void> {
       namespace: cfg.TEMPORAL_NAMESPACE,
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       dataConverter: dataConverterFrom(cfg),
-      deps: {
-        db,
-        catalog,
-        connectors,
-        mailer,
-        publicUrl: cfg.PUBLIC_URL ?? 'http://127.0.0.1:3000',
-        localRevocation: cfg.WORKER_LOCAL_REVOCATION,
-        revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
-        localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
-        followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
-        followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
-        followupPartsPerSecondWhileRevoking: cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING,
-      },
+      deps: activityDepsFrom(cfg, { db, catalog, connectors, mailer }),
       workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
       extra,
       followup: followupWorkerLimits(cfg),
