@@ -135,6 +135,48 @@ interface PriorStep {
   confirmedAt: string | null;
 }
 
+/**
+ * A step's attempt, in one statement: reads the step's record as it was, marks it running with this
+ * attempt's number unless it is settled, and (in a sweep, $7) reads whether the termination was
+ * rescinded, in which case nothing is marked (`markAttempt`). Exported for `npm run bench -- db`.
+ */
+export const ATTEMPT_SQL = `WITH halt AS (
+     SELECT $7::boolean AND (
+              EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
+              OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL)
+            ) AS rescinded),
+   prior AS (
+     SELECT status, attempts,
+            to_char("actedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "actedAt",
+            to_char("confirmedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "confirmedAt"
+       FROM "StepRecord" WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3),
+   attempt AS (
+   UPDATE "StepRecord"
+      SET "startedAt" = coalesce("startedAt", $4::timestamp),
+          status = CASE WHEN status = ANY($6) THEN status ELSE 'running' END,
+          attempts = CASE WHEN status = ANY($6) THEN attempts ELSE $5 END,
+          "updatedAt" = $4::timestamp
+    WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
+      AND ("startedAt" IS NULL OR NOT (status = ANY($6)))
+      AND NOT (SELECT rescinded FROM halt)
+   RETURNING 1)
+   SELECT prior.*, (SELECT rescinded FROM halt) AS rescinded FROM prior`;
+
+/**
+ * A step confirmed: green with its evidence and its `step_confirmed` audit row, in one statement
+ * (`recordConfirmed`). Exported for `npm run bench -- db`.
+ */
+export const CONFIRM_SQL = `WITH step AS (
+     UPDATE "StepRecord"
+        SET status = 'green', "actedAt" = $4::timestamp, "confirmedAt" = $4::timestamp,
+            "finishedAt" = $4::timestamp, "lastError" = NULL, evidence = $5::jsonb,
+            "updatedAt" = $4::timestamp
+      WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
+     RETURNING "departureId")
+   INSERT INTO "AuditEvent" (at, "createdAt", actor, action, "departureId", details)
+   SELECT $4::timestamp, $4::timestamp, $6, 'step_confirmed', step."departureId", $7::jsonb
+     FROM step`;
+
 /** A sweep tries this many application steps at once (as the workflow sweeps them step by step). */
 const SWEEP_CONCURRENCY = 4;
 
@@ -359,39 +401,15 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function markAttempt(ref: StepRef, sweep?: Sweep): Promise<PriorStep | null> {
     const attempt = attemptOf(ref);
-    const { rows } = await sql<PriorStep & { rescinded: boolean }>(
-      db,
-      `WITH halt AS (
-         SELECT $7::boolean AND (
-                  EXISTS (SELECT 1 FROM "WorkflowMessage" WHERE "departureId" = $1 AND kind = 'rescind')
-                  OR EXISTS (SELECT 1 FROM "Departure" WHERE id = $1 AND "rescindedAt" IS NOT NULL)
-                ) AS rescinded),
-       prior AS (
-         SELECT status, attempts,
-                to_char("actedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "actedAt",
-                to_char("confirmedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "confirmedAt"
-           FROM "StepRecord" WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3),
-       attempt AS (
-       UPDATE "StepRecord"
-          SET "startedAt" = coalesce("startedAt", $4::timestamp),
-              status = CASE WHEN status = ANY($6) THEN status ELSE 'running' END,
-              attempts = CASE WHEN status = ANY($6) THEN attempts ELSE $5 END,
-              "updatedAt" = $4::timestamp
-        WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
-          AND ("startedAt" IS NULL OR NOT (status = ANY($6)))
-          AND NOT (SELECT rescinded FROM halt)
-       RETURNING 1)
-       SELECT prior.*, (SELECT rescinded FROM halt) AS rescinded FROM prior`,
-      [
-        ref.departureId,
-        ref.systemId,
-        ref.action,
-        new Date().toISOString(),
-        attempt,
-        SETTLED_STEP_STATUSES,
-        sweep !== undefined,
-      ],
-    );
+    const { rows } = await sql<PriorStep & { rescinded: boolean }>(db, ATTEMPT_SQL, [
+      ref.departureId,
+      ref.systemId,
+      ref.action,
+      new Date().toISOString(),
+      attempt,
+      SETTLED_STEP_STATUSES,
+      sweep !== undefined,
+    ]);
     const row = rows[0];
     if (row?.rescinded) throw new StepHalted();
     return row ?? null;
@@ -427,20 +445,15 @@ export function createActivities(deps: ActivityDeps) {
     entry: { actor: string; details: Prisma.InputJsonValue },
   ): Promise<void> {
     const at = confirmedAt.toISOString();
-    const { rowCount: inserted } = await sql(
-      db,
-      `WITH step AS (
-         UPDATE "StepRecord"
-            SET status = 'green', "actedAt" = $4::timestamp, "confirmedAt" = $4::timestamp,
-                "finishedAt" = $4::timestamp, "lastError" = NULL, evidence = $5::jsonb,
-                "updatedAt" = $4::timestamp
-          WHERE "departureId" = $1 AND "systemId" = $2 AND action = $3
-         RETURNING "departureId")
-       INSERT INTO "AuditEvent" (at, "createdAt", actor, action, "departureId", details)
-       SELECT $4::timestamp, $4::timestamp, $6, 'step_confirmed', step."departureId", $7::jsonb
-         FROM step`,
-      [ref.departureId, ref.systemId, ref.action, at, jsonb(evidence), entry.actor, jsonb(entry.details)],
-    );
+    const { rowCount: inserted } = await sql(db, CONFIRM_SQL, [
+      ref.departureId,
+      ref.systemId,
+      ref.action,
+      at,
+      jsonb(evidence),
+      entry.actor,
+      jsonb(entry.details),
+    ]);
     if (inserted === 0) throw stepNotFound(ref);
   }
 

@@ -60,6 +60,16 @@ export function paceIntervalMs(limit: { revocationsPerSecond: number; maxConcurr
   return 1000 / systemWorkerLimits(limit).maxActivitiesPerSecond;
 }
 
+/** The pace booking (`bookSlot`): the next free instant of $1, spaced $2 ms apart. Exported for the db bench. */
+export const BOOK_SLOT_SQL = `INSERT INTO "SystemPace" ("systemId", "nextAt", "createdAt", "updatedAt")
+   VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond', now() AT TIME ZONE 'UTC',
+           now() AT TIME ZONE 'UTC')
+   ON CONFLICT ("systemId") DO UPDATE
+      SET "nextAt" = greatest("SystemPace"."nextAt", clock_timestamp()) + $2 * interval '1 millisecond',
+          "updatedAt" = now() AT TIME ZONE 'UTC'
+   RETURNING greatest(0, extract(epoch FROM "nextAt" - $2 * interval '1 millisecond' - clock_timestamp())
+                         * 1000)::float8 AS "waitMs"`;
+
 /**
  * Books `sys`'s next call slot in the shared pace and returns the milliseconds to wait for it (0 for a
  * system without a rate limit, without a database round trip).
@@ -67,18 +77,7 @@ export function paceIntervalMs(limit: { revocationsPerSecond: number; maxConcurr
 export async function bookSlot(db: Pick<Db, 'pool'>, sys: Limited): Promise<number> {
   if (!sys.rateLimit) return 0;
   const interval = paceIntervalMs(sys.rateLimit);
-  const { rows } = await sql<{ waitMs: number }>(
-    db,
-    `INSERT INTO "SystemPace" ("systemId", "nextAt", "createdAt", "updatedAt")
-     VALUES ($1, clock_timestamp() + $2 * interval '1 millisecond', now() AT TIME ZONE 'UTC',
-             now() AT TIME ZONE 'UTC')
-     ON CONFLICT ("systemId") DO UPDATE
-        SET "nextAt" = greatest("SystemPace"."nextAt", clock_timestamp()) + $2 * interval '1 millisecond',
-            "updatedAt" = now() AT TIME ZONE 'UTC'
-     RETURNING greatest(0, extract(epoch FROM "nextAt" - $2 * interval '1 millisecond' - clock_timestamp())
-                           * 1000)::float8 AS "waitMs"`,
-    [sys.id, interval],
-  );
+  const { rows } = await sql<{ waitMs: number }>(db, BOOK_SLOT_SQL, [sys.id, interval]);
   return Number(rows[0]?.waitMs ?? 0);
 }
 

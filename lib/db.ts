@@ -25,10 +25,10 @@ const MAX_PREPARED = 500;
 /**
  * The name `text` runs under as a prepared statement, or undefined (unnamed: parsed and planned at
  * every execution). `pg` parses a named statement once per connection and then only binds and runs
- * it; PostgreSQL keeps its plan. Measured once per statement (one connection, 3,000 runs), the
- * server's CPU: a revocation attempt 533-657 µs unnamed, 110-120 prepared; its pace booking 277-290
- * against 90-110; its confirmation (with the chained audit row) 533-570 against 333-347. In a layoff:
- * docs/runbook.md, "Prepared statements and connection poolers".
+ * it; PostgreSQL keeps its plan. `npm run bench -- db` measures the revocation path's statements both
+ * ways (2026-11-27, PostgreSQL's CPU per statement: a step's attempt 650-740 µs unnamed, 140-150
+ * prepared; its pace booking 280-370 against 110-130; its confirmation with the chained audit row
+ * 610-730 against 420). In a layoff: docs/runbook.md, "Prepared statements and connection poolers".
  */
 function statementName(db: Pick<Db, 'pool'>, text: string): string | undefined {
   if (!preparing.has(db.pool)) return undefined;

@@ -86,7 +86,8 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-function cpuOfTree(pid: number, withChildren: boolean): number {
+/** CPU seconds of a process, with its descendants when `withChildren` (from /proc, 10 ms ticks). */
+export function cpuOfTree(pid: number, withChildren: boolean): number {
   let sum = 0;
   for (const p of withChildren ? [pid, ...childrenOf(pid)] : [pid]) {
     try {

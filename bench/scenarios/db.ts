@@ -4,11 +4,16 @@
  * @prisma/adapter-pg), through Prisma's `$executeRaw`, and through `pg` directly. The worker's and the
  * API's CPU profiles are dominated by the first (see bench/README.md); this measures it in isolation.
  * Statements run one after the other (no concurrency), so the figures are per statement.
+ * Then the revocation path's own statements (a step's attempt, its pace booking, its confirmation with
+ * the chained audit row) through lib/db.ts `sql`, unnamed and prepared (DATABASE_PREPARED_STATEMENTS),
+ * with PostgreSQL's CPU per statement beside this process's.
  */
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
-import { Prisma } from '../../lib/db';
-import { printTable } from '../lib/report';
+import { ATTEMPT_SQL, CONFIRM_SQL } from '../../activities';
+import { BOOK_SLOT_SQL } from '../../activities/pace';
+import { createDb, Prisma, sql } from '../../lib/db';
+import { cpuOfTree, printTable } from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId } from '../lib/stack';
 
@@ -91,6 +96,7 @@ export async function dbScenario(s: Services, o: DbOptions) {
         pg: await timed(n, () => pool.query(`SELECT * FROM "Departure" WHERE id = $1`, [departureId])),
       },
     };
+    const revocation = await revocationStatements(s, n, departureId, systems);
     printTable(`db: ${n} statements each, one at a time (µs per statement: CPU of this process / wall)`, [
       ['statement', 'Prisma client', 'Prisma $executeRaw', 'pg'],
       ...Object.entries(rows).map(([k, v]) => [
@@ -100,8 +106,78 @@ export async function dbScenario(s: Services, o: DbOptions) {
         `${v.pg.cpuMicrosPerStatement} / ${v.pg.wallMicrosPerStatement}`,
       ]),
     ]);
-    return { scenario: 'db', options: o, microsPerStatement: rows };
+    printTable(
+      `db: the revocation path's statements through sql(), ${n} each (µs per statement: this process / PostgreSQL)`,
+      [
+        ['statement', 'unnamed', 'prepared'],
+        ...Object.entries(revocation).map(([k, v]) => [
+          k,
+          `${v.unnamed.client} / ${v.unnamed.postgres}`,
+          `${v.prepared.client} / ${v.prepared.postgres}`,
+        ]),
+      ],
+    );
+    return { scenario: 'db', options: o, microsPerStatement: rows, revocationStatements: revocation };
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * The revocation path's statements (activities/index.ts, activities/pace.ts) through `sql`, on a
+ * one-connection pool without and with prepared statements: µs of CPU per statement in this process
+ * and in PostgreSQL (the pool's one backend process, /proc).
+ */
+async function revocationStatements(s: Services, n: number, departureId: string, systems: string[]) {
+  const params: Record<string, (i: number) => unknown[]> = {
+    "step's attempt": (i) => [
+      departureId,
+      systems[i % 50],
+      'revoke',
+      new Date().toISOString(),
+      i,
+      ['green', 'yellow'],
+      true,
+    ],
+    'pace booking': (i) => [`bench-sys${i % 5}`, 25],
+    'confirmation + audit row': (i) => [
+      departureId,
+      systems[i % 50],
+      'revoke',
+      new Date().toISOString(),
+      JSON.stringify({ changes: ['active=false'], confirmation: { id: 'x', active: false } }),
+      'worker:bench',
+      JSON.stringify({ systemId: systems[i % 50], action: 'revoke', changes: ['active=false'], attempt: 1 }),
+    ],
+  };
+  const texts: Record<string, string> = {
+    "step's attempt": ATTEMPT_SQL,
+    'pace booking': BOOK_SLOT_SQL,
+    'confirmation + audit row': CONFIRM_SQL,
+  };
+  const out: Record<string, Record<'unnamed' | 'prepared', { client: number; postgres: number }>> = {};
+  for (const prepared of [false, true]) {
+    const db = createDb(s.databaseUrl, { max: 1, preparedStatements: prepared });
+    try {
+      for (const [name, text] of Object.entries(texts)) {
+        const run = (i: number) => sql(db, text, params[name]!(i));
+        for (let i = 0; i < Math.min(200, n); i++) await run(i); // warm-up (and the prepare)
+        // The one backend serving this pool (other backends come and go: not counted).
+        const { rows } = await sql<{ pid: number }>(db, 'SELECT pg_backend_pid() AS pid');
+        const backend = rows[0]!.pid;
+        const pg0 = cpuOfTree(backend, false);
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < n; i++) await run(i);
+        const c = process.cpuUsage(c0);
+        const pgSeconds = cpuOfTree(backend, false) - pg0;
+        (out[name] ??= {} as (typeof out)[string])[prepared ? 'prepared' : 'unnamed'] = {
+          client: Math.round((c.user + c.system) / n),
+          postgres: Math.round((pgSeconds * 1e6) / n),
+        };
+      }
+    } finally {
+      await db.$disconnect();
+    }
+  }
+  return out;
 }
