@@ -129,11 +129,16 @@ export function rssOf(pid: number): { rss: number; peak: number } {
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(String(pid));
   // utime and stime are fields 14 and 15 of /proc/<pid>/stat (1-based), i.e. 11 and 12 after the name.
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks / 100;
+}
+
+/** The fields of /proc/<pid>/stat after the process name (which may hold spaces). */
+function statFields(pid: string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /**
@@ -141,8 +146,7 @@ export function cpuSecondsOf(pid: number): number {
  * /proc/self/stat): how a child that ends within a measured window (the layoff's CLI) is counted.
  */
 export function reapedChildrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields('self');
   // cutime and cstime are fields 16 and 17 (1-based), i.e. 13 and 14 after the name.
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }

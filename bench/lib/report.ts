@@ -86,8 +86,7 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds of a process, with its descendants when `withChildren` (from /proc, 10 ms ticks). */
-export function cpuOfTree(pid: number, withChildren: boolean): number {
+function cpuOfTree(pid: number, withChildren: boolean): number {
   let sum = 0;
   for (const p of withChildren ? [pid, ...childrenOf(pid)] : [pid]) {
     try {

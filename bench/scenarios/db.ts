@@ -13,7 +13,8 @@ import { Pool } from 'pg';
 import { ATTEMPT_SQL, CONFIRM_SQL } from '../../activities';
 import { BOOK_SLOT_SQL } from '../../activities/pace';
 import { createDb, Prisma, sql } from '../../lib/db';
-import { cpuOfTree, printTable } from '../lib/report';
+import { cpuSecondsOf } from '../lib/procs';
+import { printTable } from '../lib/report';
 import type { Services } from '../lib/services';
 import { runId } from '../lib/stack';
 
@@ -165,11 +166,11 @@ async function revocationStatements(s: Services, n: number, departureId: string,
         // The one backend serving this pool (other backends come and go: not counted).
         const { rows } = await sql<{ pid: number }>(db, 'SELECT pg_backend_pid() AS pid');
         const backend = rows[0]!.pid;
-        const pg0 = cpuOfTree(backend, false);
+        const pg0 = cpuSecondsOf(backend);
         const c0 = process.cpuUsage();
         for (let i = 0; i < n; i++) await run(i);
         const c = process.cpuUsage(c0);
-        const pgSeconds = cpuOfTree(backend, false) - pg0;
+        const pgSeconds = cpuSecondsOf(backend) - pg0;
         (out[name] ??= {} as (typeof out)[string])[prepared ? 'prepared' : 'unnamed'] = {
           client: Math.round((c.user + c.system) / n),
           postgres: Math.round((pgSeconds * 1e6) / n),
