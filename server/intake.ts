@@ -58,6 +58,13 @@ export const MAX_WEBHOOK_ID = 200;
 
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
+/**
+ * Departures that no longer stand in the way of the employee's next termination: finished, failed,
+ * blocked, or rescinded (also while the rescission is still being delivered: a departure with a stored
+ * `rescind` message counts as rescinded). A new termination of the same employee then starts a new
+ * offboarding; the same termination again (its `confirmedAt`) stays a duplicate.
+ */
+export const CLOSED_DEPARTURE_STATUSES = ['completed', 'failed', 'blocked', 'rescinded'];
 
 /** The audit detail naming the idempotency key. */
 function keyName(origin: Origin): string {
@@ -310,7 +317,10 @@ export function createIntake(deps: IntakeDeps) {
             WHERE NOT EXISTS (
               SELECT 1 FROM "Departure"
                WHERE "employeeId" = $2
-                 AND ("terminationKey" = $3 OR status NOT IN ('completed', 'failed', 'blocked')))
+                 AND ("terminationKey" = $3
+                      OR (status <> ALL($30::text[]) AND "rescindedAt" IS NULL
+                          AND NOT EXISTS (SELECT 1 FROM "WorkflowMessage" m
+                                           WHERE m."departureId" = "Departure".id AND m.kind = 'rescind'))))
            RETURNING id),
          ev AS (
            INSERT INTO "TriggerEvent" (id, source, "webhookId", "idempotencyKey", "receivedAt",
@@ -354,6 +364,7 @@ export function createIntake(deps: IntakeDeps) {
           JSON.stringify(event),
           origin.actor,
           JSON.stringify(details),
+          CLOSED_DEPARTURE_STATUSES,
         ],
       );
       return r.rowCount === 1 ? departure : null;
@@ -395,7 +406,14 @@ export function createIntake(deps: IntakeDeps) {
         const open = await tx.departure.findFirst({
           where: {
             employeeId: event.employee.id,
-            OR: [{ terminationKey }, { status: { notIn: ['completed', 'failed', 'blocked'] } }],
+            OR: [
+              { terminationKey },
+              {
+                status: { notIn: CLOSED_DEPARTURE_STATUSES },
+                rescindedAt: null,
+                messages: { none: { kind: 'rescind' } },
+              },
+            ],
           },
           orderBy: { createdAt: 'desc' },
         });

@@ -70,18 +70,38 @@ export function createStarter(deps: StarterDeps) {
   /** Set by `runDispatcher`: runs a dispatcher pass now rather than at the next interval. */
   let wakeDispatcher: () => void = () => undefined;
 
-  /** True when the workflow with this id already runs (or ran) for this very departure. */
-  async function alreadyOurs(d: DepartureRow): Promise<boolean> {
+  /** The departure the latest workflow under this departure's id runs (or ran) for; null: none. */
+  async function departureOfWorkflow(d: DepartureRow): Promise<string | null> {
     try {
       const desc = await client.withDeadline(Date.now() + timeout, () =>
         client.workflow.getHandle(d.workflowId).describe(),
       );
       const memo = (await desc.memo) as { departureId?: string } | undefined;
-      return memo?.departureId === d.id;
+      return memo?.departureId ?? null;
     } catch (e) {
-      if (e instanceof WorkflowNotFoundError) return false;
+      if (e instanceof WorkflowNotFoundError) return null;
       throw e;
     }
+  }
+
+  /** True when the workflow with this id already runs (or ran) for this very departure. */
+  async function alreadyOurs(d: DepartureRow): Promise<boolean> {
+    return (await departureOfWorkflow(d)) === d.id;
+  }
+
+  /**
+   * True when the workflow running under the departure's id is an earlier, rescinded offboarding of the
+   * same employee that is still closing (halting its steps, opening its review): the new one waits.
+   */
+  async function previousStillClosing(d: DepartureRow): Promise<string | null> {
+    const previous = await departureOfWorkflow(d);
+    if (!previous || previous === d.id) return null;
+    const prev = await db.departure.findUnique({
+      where: { id: previous },
+      select: { employeeId: true, status: true, rescindedAt: true, messages: { where: { kind: 'rescind' } } },
+    });
+    const rescinded = prev && (prev.status === 'rescinded' || prev.rescindedAt || prev.messages.length > 0);
+    return rescinded && prev.employeeId === d.employeeId ? previous : null;
   }
 
   /**
@@ -205,6 +225,16 @@ export function createStarter(deps: StarterDeps) {
         if (await alreadyOurs(d).catch(() => false)) {
           await markStarted(d, by);
           return { started: true };
+        }
+        const closing = await previousStillClosing(d).catch(() => null);
+        if (closing) {
+          // Stays accepted: the dispatcher starts it once the rescinded run has finished.
+          const error = `waiting for the rescinded offboarding ${closing} to finish closing`;
+          await db.departure
+            .update({ where: { id: d.id }, data: { lastStartError: error } })
+            .catch(() => undefined);
+          logger.info({ departureId: d.id, previous: closing }, error);
+          return { started: false, error };
         }
         const error = `a different offboarding is already running as ${d.workflowId}`;
         await db.departure.update({

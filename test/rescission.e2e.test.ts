@@ -98,6 +98,26 @@ test('a moved last day reaches the running workflow; a rescission halts the rest
 
   // A second rescission is a duplicate; one for an employee without an offboarding is ignored.
   expect((await send(hrisEvent(id, { status: 'termination_rescinded' }))).json.action).toBe('duplicate');
+  // The same termination again is still a duplicate of the rescinded offboarding...
+  const sameTermination = await send(resign(inDays(3)));
+  expect(sameTermination.json).toMatchObject({ departureId, action: 'duplicate' });
+  // ...but a later termination of the same employee is a new offboarding, under the same workflow id.
+  const later = await send(
+    hrisEvent(id, { status: 'terminated', type: 'involuntary', confirmedAt: new Date().toISOString() }),
+  );
+  expect(later.status).toBe(202);
+  expect(['started', 'queued']).toContain(later.json.action);
+  expect(later.json.departureId).not.toBe(departureId);
+  const next = later.json.departureId as string;
+  await eventually(
+    async () => {
+      const x = await view(next);
+      return x.steps.length > 0 && x.steps.every((s) => s.status !== 'halted') ? x : null;
+    },
+    30_000,
+    'the later offboarding runs',
+  );
+  expect((await view(departureId)).departure.status).toBe('rescinded');
   const stranger = await send(hrisEvent(uniq('R'), { status: 'termination_rescinded' }));
   expect(stranger.status).toBe(200);
   expect(stranger.json).toEqual({ action: 'ignored', reason: 'no offboarding of this employee to rescind' });
