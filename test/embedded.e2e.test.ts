@@ -77,10 +77,13 @@ function killGroup(proc: ChildProcess): void {
   }
 }
 
-/** Ctrl-C; the exit code. One that does not stop within 90 s is killed and its output shown. */
+/**
+ * Ctrl-C as a terminal sends it, to the whole foreground process group (npm and the node process it
+ * runs); the exit code. One that does not stop within 90 s is killed and its output shown.
+ */
 async function stop(r: Running): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => r.proc.once('exit', (code) => resolve(code)));
-  r.proc.kill('SIGINT');
+  process.kill(-r.proc.pid!, 'SIGINT');
   const kill = setTimeout(() => killGroup(r.proc), 90_000);
   const code = await exited;
   clearTimeout(kill);
@@ -153,7 +156,18 @@ test('npm start runs a sample departure, stops on Ctrl-C and keeps its state', a
   const inbox = (await (await fetch(`http://127.0.0.1:${ports.inbox}`)).json()) as { to: string[] }[];
   expect(inbox.some((m) => m.to.includes('facilities@example.com'))).toBe(true);
 
+  // Ctrl-C while busy (four more departures just accepted) still stops everything it started: the
+  // restart below finds every port free. (Under `tsx`'s signal relay a busy process was SIGKILLed
+  // mid-stop and left Temporal and PGlite running.)
+  for (const n of [1, 2, 3, 4]) {
+    const busy = signDelivery(secrets.HRIS_WEBHOOK_SECRET, hrisEvent(`E-90${n}`));
+    expect(
+      (await fetch(`${api}/webhooks/hris`, { method: 'POST', headers: busy.headers, body: busy.body }))
+        .status,
+    ).toBe(202);
+  }
   expect(await stop(run)).toBe(0);
+  expect(run.out()).toContain('[offboard] stopped');
 
   // Start again: same departure, same secrets, the redelivery is a duplicate.
   run = await start();
