@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Departure, Document } from '@prisma/client';
 import { DateTime } from 'luxon';
 import type { Catalog, DataSource } from '../config/catalog';
+import type { ArchiveConfirmation } from '../contract';
 import {
   auditChainHead,
   auditOnce as appendOnce,
@@ -478,9 +479,14 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
      * Records the data-archiving confirmation (PDF): per catalog data source, what was archived, under
      * which retention policy, where, its status, and whether deletion was blocked by legal hold.
      */
-    async recordDataArchivingConfirmation(input: {
-      departureId: string;
-    }): Promise<{ documentId: string; sha256: string; sources: number; changed: boolean }> {
+    async recordDataArchivingConfirmation(input: { departureId: string }): Promise<{
+      documentId: string;
+      sha256: string;
+      sources: number;
+      changed: boolean;
+      /** Data sources whose archive is not confirmed yet (their owner was tasked). */
+      pending: string[];
+    }> {
       const d = await loadDeparture(input.departureId);
       const records = await db.archiveRecord.findMany({
         where: { departureId: d.id },
@@ -543,7 +549,54 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
         key: `${doc.id}:${sha256}`,
         details: { documentId: doc.id, type: 'data_archiving_confirmation', sha256, bytes: pdf.length },
       });
-      return { documentId: doc.id, sha256, sources: sources.length, changed };
+      return {
+        documentId: doc.id,
+        sha256,
+        sources: sources.length,
+        changed,
+        pending: sources.filter((x) => x.status !== 'archived').map((x) => x.sourceId),
+      };
+    },
+
+    /**
+     * Records a data source's archive as confirmed (the owner's word, relayed by an operator): the
+     * ArchiveRecord becomes `archived` with the item count, who confirmed it and when, and an
+     * `archive_confirmed` audit row. Idempotent: a second confirmation changes nothing (the first stands).
+     * No record (the source was never tasked for this departure): `TargetRejectedError`.
+     */
+    async confirmArchive(input: {
+      departureId: string;
+      confirmation: ArchiveConfirmation;
+    }): Promise<{ alreadyConfirmed: boolean }> {
+      const c = input.confirmation;
+      const record = await db.archiveRecord.findUnique({
+        where: { departureId_sourceId: { departureId: input.departureId, sourceId: c.sourceId } },
+      });
+      if (!record)
+        throw new TargetRejectedError(
+          `departure ${input.departureId} has no archive of ${c.sourceId} to confirm`,
+        );
+      if (record.status === 'archived') return { alreadyConfirmed: true };
+      const updated = await db.archiveRecord.updateMany({
+        where: { id: record.id, status: { not: 'archived' } },
+        data: {
+          status: 'archived',
+          archivedAt: new Date(c.at),
+          items: c.items,
+          details: json({
+            ...obj(record.details),
+            confirmation: { by: c.confirmedBy, note: c.note, at: c.at, items: c.items },
+          }),
+        },
+      });
+      await auditOnce({
+        actor: `operator:${c.confirmedBy}`,
+        action: 'archive_confirmed',
+        departureId: input.departureId,
+        key: `${input.departureId}:${c.sourceId}`,
+        details: { sourceId: c.sourceId, recordId: record.id, items: c.items, note: c.note, at: c.at },
+      });
+      return { alreadyConfirmed: updated.count === 0 };
     },
 
     /**

@@ -34,6 +34,8 @@ export interface FirstRoundResult {
   failed: { part: string; error: string }[];
   /** True when the round stopped because the termination was rescinded (the rest was not done). */
   halted?: boolean;
+  /** With the archiving confirmation done: the data sources whose archive awaits its owner's word. */
+  archivesPending?: string[];
 }
 
 /** Raised inside a round when the termination was rescinded: the parts after it do not run. */
@@ -182,9 +184,9 @@ export function createFollowupActivities(deps: {
           archived &&= result.done.includes(name);
         }
         if (archived)
-          await doc(FIRST_ROUND_PARTS.archiveConfirmation, () =>
-            documents.recordDataArchivingConfirmation(ids),
-          );
+          await doc(FIRST_ROUND_PARTS.archiveConfirmation, async () => {
+            result.archivesPending = (await documents.recordDataArchivingConfirmation(ids)).pending;
+          });
         await doc(FIRST_ROUND_PARTS.nda, () => documents.sendNdaForSignature(ids));
       };
       try {

@@ -13,7 +13,7 @@ import { replayCommand } from './commands/replay';
 import { shadowItCommand } from './commands/shadow-it';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
-import { assetReceivedCommand, redriveCommand } from './commands/redrive';
+import { archiveConfirmedCommand, assetReceivedCommand, redriveCommand } from './commands/redrive';
 import { acknowledgeCommand, resolveCommand } from './commands/signoff';
 import { verifyAuditCommand } from './commands/verify-audit';
 import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
@@ -40,6 +40,7 @@ ${EXIT_CODES_HELP}`,
     statusCommand(),
     redriveCommand(),
     assetReceivedCommand(),
+    archiveConfirmedCommand(),
     resolveCommand(),
     acknowledgeCommand(),
     listCommand(),

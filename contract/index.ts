@@ -43,6 +43,23 @@ export function offboardingWorkflowId(employeeId: string): string {
   return `offboarding:${employeeId}`;
 }
 
+/**
+ * A departure record's status (the API's projection): accepted (stored, workflow not started yet),
+ * started, running, scoped (notice period), awaiting_signoff, completed, rescinded, blocked (a different
+ * offboarding ran under its workflow id).
+ */
+export const DEPARTURE_STATUSES = [
+  'accepted',
+  'started',
+  'running',
+  'scoped',
+  'awaiting_signoff',
+  'completed',
+  'rescinded',
+  'blocked',
+] as const;
+export type DepartureStatus = (typeof DEPARTURE_STATUSES)[number];
+
 export const WORK_LOCATIONS = ['remote', 'in_office', 'hybrid'] as const;
 export type WorkLocation = (typeof WORK_LOCATIONS)[number];
 
@@ -463,6 +480,23 @@ export interface AssetRecoveryPlan {
 
 /** The IT desk received an asset (event from outside: a signal). */
 export const assetReceivedSignal = defineSignal<[AssetReceipt]>('assetReceived');
+
+/**
+ * A data source's owner reports the leaver's data archived (payload of `archiveConfirmedSignal`): the
+ * built-in manual archive connector tasks the owner and keeps the archive `pending` until this arrives.
+ */
+export interface ArchiveConfirmation {
+  sourceId: string;
+  /** How many items the owner archived. */
+  items: number;
+  /** Who confirmed it (the operator recording the owner's word). */
+  confirmedBy: string;
+  note: string;
+  at: string;
+}
+
+/** An archive of a data source was confirmed (event from outside: a signal). */
+export const archiveConfirmedSignal = defineSignal<[ArchiveConfirmation]>('archiveConfirmed');
 
 /** A document was signed on the built-in signing page (event from outside: a signal). */
 export interface DocumentSigned {

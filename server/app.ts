@@ -15,6 +15,8 @@ import {
 } from '@temporalio/client';
 import { z } from 'zod';
 import {
+  DEPARTURE_STATUSES,
+  archiveConfirmedSignal,
   RESOLUTION_KINDS,
   UPDATE_REJECTIONS,
   DOCUMENT_TYPES,
@@ -68,6 +70,15 @@ export const assetReceivedBody = z
     condition: z.enum(['good', 'damaged', 'missing_parts', 'wiped', 'not_working']),
     inspectedBy: text().trim().min(1).max(200),
     notes: text().trim().max(2000).default(''),
+  })
+  .strict();
+
+/** An archive owner's word that the leaver's data is archived, relayed by IT. */
+export const archiveConfirmedBody = z
+  .object({
+    /** How many items were archived (what the owner reported). */
+    items: z.number().int().min(0).max(1_000_000_000),
+    note: text().trim().min(3).max(2000),
   })
   .strict();
 
@@ -138,7 +149,7 @@ const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 /** The query of `GET /departures`. */
 export const departureListQuery = z
   .object({
-    status: z.string().max(40).optional(),
+    status: z.enum(DEPARTURE_STATUSES).optional(),
     department: z.string().max(200).optional(),
     employeeId: z.string().min(1).max(64).optional(),
     red: z.enum(['true', 'false']).optional(),
@@ -516,6 +527,62 @@ export function createApp(deps: AppDeps): express.Express {
         details: { ...receipt, role: operator.role },
       });
       res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
+    },
+  );
+
+  /**
+   * Records that a data source's owner archived the leaver's data (the built-in manual archive connector
+   * keeps it pending until then): signal `archiveConfirmed`; the workflow records it and generates the
+   * data-archiving confirmation again. Roles it, admin.
+   */
+  app.post(
+    '/departures/:id/archives/:sourceId/confirmed',
+    requireRole('it'),
+    express.json({ limit: '16kb' }),
+    async (req, res) => {
+      const body = parseBody(archiveConfirmedBody, req.body);
+      const id = String(req.params.id);
+      const sourceId = String(req.params.sourceId);
+      const dep = { workflowId: await workflowIdOf(id) };
+      const record = await db.archiveRecord.findUnique({
+        where: { departureId_sourceId: { departureId: id, sourceId } },
+      });
+      if (!record)
+        throw new AppError(
+          'not_found',
+          `departure ${id} has no archive of data source ${sourceId} to confirm`,
+        );
+      if (record.status === 'archived')
+        throw new AppError(
+          'conflict',
+          `the archive of ${sourceId} was already confirmed${record.archivedAt ? ` (${record.archivedAt.toISOString()})` : ''}`,
+        );
+      const operator = req.operator!;
+      const confirmation = {
+        sourceId,
+        items: body.items,
+        confirmedBy: operator.name,
+        note: body.note,
+        at: new Date().toISOString(),
+      };
+      try {
+        const run = await runOf(id, dep.workflowId, `record the archive of ${sourceId} by hand`);
+        await client.withDeadline(Date.now() + 5_000, () => run.signal(archiveConfirmedSignal, confirmation));
+      } catch (e) {
+        if (e instanceof WorkflowNotFoundError)
+          throw new AppError(
+            'conflict',
+            `the offboarding of departure ${id} has finished; record the archive of ${sourceId} by hand`,
+          );
+        throw e;
+      }
+      await audit(db, {
+        actor: `operator:${operator.name}`,
+        action: 'archive_confirmation_sent',
+        departureId: id,
+        details: { ...confirmation, role: operator.role },
+      });
+      res.status(202).json({ departureId: id, sourceId, action: 'confirmation_sent' });
     },
   );
 

@@ -32,6 +32,7 @@ import {
 import { httpStatusFor, type ErrorCode } from '../lib/errors';
 import {
   acknowledgeBody,
+  archiveConfirmedBody,
   assetReceivedBody,
   departureListQuery,
   redriveBody,
@@ -756,6 +757,28 @@ function build(): Json {
         },
       }),
     },
+    '/departures/{id}/archives/{sourceId}/confirmed': {
+      post: operation({
+        operationId: 'recordArchiveConfirmed',
+        summary: "Record a data source's archive as done",
+        description:
+          "The owner of a catalog data source reported the leaver's data archived (the built-in manual " +
+          'connector tasks them and keeps the archive pending, yellow in the report, until then). The ' +
+          'workflow records it and generates the data-archiving confirmation again. Audited.',
+        tags: ['documents'],
+        roles: ['it'],
+        parameters: [idParam, pathParam('sourceId', 'Catalog data source id')],
+        requestBody: jsonBody('ArchiveConfirmedRequest'),
+        responses: {
+          202: ok('The confirmation was sent to the offboarding', ref('ArchiveConfirmationSent')),
+          400: err(400),
+          404: { ...err(404), description: 'No such departure, or no archive of this data source' },
+          409: { ...err(409), description: 'Already confirmed, or the offboarding has finished' },
+          413: err(413),
+          500: err(500),
+        },
+      }),
+    },
     '/departures/{id}/acknowledge': {
       post: operation({
         operationId: 'acknowledgeReport',
@@ -1101,6 +1124,15 @@ function build(): Json {
     Resolved: schema(resolved, 'output'),
     DocumentList: schema(documentList, 'output'),
     Operator: schema(me, 'output'),
+    ArchiveConfirmedRequest: schema(archiveConfirmedBody),
+    ArchiveConfirmationSent: schema(
+      z.object({
+        departureId: z.string(),
+        sourceId: z.string(),
+        action: z.literal('confirmation_sent'),
+      }),
+      'output',
+    ),
     AssetReceiptSent: schema(
       z.object({ departureId: z.string(), assetTag: z.string(), action: z.literal('receipt_sent') }),
       'output',

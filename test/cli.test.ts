@@ -119,6 +119,7 @@ test('--help works for the program and every command, with the exit codes', asyn
     'status',
     'redrive',
     'asset-received',
+    'archive-confirmed',
     'resolve',
     'acknowledge',
     'list',
@@ -310,6 +311,17 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   const refused = await offboard(['start', '--csv', wrong]);
   expect(refused.code).toBe(64);
   expect(refused.stderr).toMatch(/unknown column\(s\) "employee".*missing column\(s\) employeeId/);
+  // Flags for one departure beside --csv: a usage error, nothing started (the flags were ignored before).
+  const both = await offboard(['start', '--csv', file, '--employee-id', uniq('FLAG')]);
+  expect(both).toMatchObject({
+    code: 64,
+    stderr: expect.stringMatching(/not both \(got --csv with --employee-id\)/),
+  });
+  // The help names the required columns as the checks do.
+  const help = await offboard(['start', '--help']);
+  expect(help.stdout).toMatch(
+    /required: employeeId, name, workEmail, department, workLocation, terminationType, confirmedAt\n +optional: personalEmail,/,
+  );
 
   // list: by department (the layoff), and dates.
   const listed = await offboard(['list', '--department', dept, '--json']);
@@ -330,6 +342,16 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   expect(json<unknown[]>(future)).toHaveLength(0);
   const badDate = await offboard(['list', '--since', 'last tuesday']);
   expect(badDate.code).toBe(64);
+  const inverted = await offboard(['list', '--since', '2026-12-01', '--until', '2026-11-01']);
+  expect(inverted).toMatchObject({
+    code: 64,
+    stderr: expect.stringContaining('--since (2026-12-01) is after --until'),
+  });
+  const badStatus = await offboard(['list', '--status', 'bogus']);
+  expect(badStatus).toMatchObject({
+    code: 64,
+    stderr: expect.stringMatching(/Allowed choices are accepted, started/),
+  });
 });
 
 test('status and audit: active accounts before, step table and no active account after revocation', async () => {
@@ -525,6 +547,13 @@ test('retry: a workflow failed by a faulty worker is reset to its last good task
 
   // --reason is required; --dry-run shows the reset point and changes nothing.
   expect((await offboard(['retry', workflowId])).code).toBe(64);
+  // A run id that is not one is a usage error; a well-formed unknown one names the run, not the workflow.
+  const bogus = await offboard(['retry', workflowId, '--reason', 'test', '--run-id', 'bogus', '--dry-run']);
+  expect(bogus).toMatchObject({ code: 64, stderr: expect.stringMatching(/--run-id must be a run id/) });
+  const unknownRun = '00000000-0000-4000-8000-000000000000';
+  const unknown = await offboard(['retry', workflowId, '--reason', 'test', '--run-id', unknownRun]);
+  expect(unknown.code).toBe(3);
+  expect(unknown.stderr).toContain(`no run ${unknownRun} of workflow ${workflowId}`);
   const dry = await offboard(['retry', workflowId, '--reason', 'planning bug fixed', '--dry-run', '--json']);
   expect(dry.stderr).toBe('');
   expect(dry.code).toBe(0);

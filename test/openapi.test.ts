@@ -421,11 +421,12 @@ test('400 with field errors: bodies, queries and the signed webhook, as document
   expect(fields).toEqual(expect.arrayContaining(['reason']));
   expectDocumented(op('post', '/departures/{id}/redrive'), redrive);
 
-  const query = await call('get', '/departures?limit=0&red=maybe', { role: 'hr' });
+  const query = await call('get', '/departures?limit=0&red=maybe&status=bogus', { role: 'hr' });
   expect(query.status).toBe(400);
   expect((query.json!.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual([
     'limit',
     'red',
+    'status',
   ]);
   expectDocumented(op('get', '/departures'), query);
 

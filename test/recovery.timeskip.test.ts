@@ -7,6 +7,7 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
+  archiveConfirmedSignal,
   assetReceivedSignal,
   documentSignedSignal,
   statusQuery,
@@ -253,19 +254,39 @@ test.each([
       await until(h, (x) => x.assets[0]?.status === 'requested');
       await h.signal(assetReceivedSignal, receipt(tag));
       await signNda(h);
+      // The archives wait for their owners' word: the confirmation stays pending (yellow) until then.
+      await until(
+        h,
+        (x) => x.documents.find((d) => d.type === 'data_archiving_confirmation')?.status === 'pending',
+      );
+      for (const sourceId of ['drive', 'mailbox'])
+        await h.signal(archiveConfirmedSignal, {
+          sourceId,
+          items: 42,
+          confirmedBy: 'it-user',
+          note: 'owner confirmed by mail',
+          at: new Date().toISOString(),
+        });
+      await until(
+        h,
+        (x) => x.documents.find((d) => d.type === 'data_archiving_confirmation')?.status === 'generated',
+      );
       const final = await resultAfterSignOff(testEnv.client, h);
       return { final, scheduled: await scheduledActivities(h) };
     },
     { followupFirstRound, dataSources: true },
   );
   const parts = scheduled.filter((t) => FOLLOWUP_PART_ACTIVITIES.includes(t)).sort();
+  // Each archive confirmed: recorded, and the data-archiving confirmation generated again.
+  expect(scheduled.filter((t) => t === 'confirmArchive')).toHaveLength(2);
+  const regenerated = ['recordDataArchivingConfirmation', 'recordDataArchivingConfirmation'];
   if (followupFirstRound) {
     expect(scheduled.filter((t) => t === 'firstFollowupRound')).toHaveLength(1);
-    expect(parts).toEqual([]);
+    expect(parts).toEqual(regenerated);
   } else {
     expect(scheduled).not.toContain('firstFollowupRound');
     // Two data sources: each archived on its own.
-    expect(parts).toEqual([...FOLLOWUP_PART_ACTIVITIES, 'archiveDataSource'].sort());
+    expect(parts).toEqual([...FOLLOWUP_PART_ACTIVITIES, 'archiveDataSource', ...regenerated].sort());
   }
   const personal = `${id.toLowerCase()}@personal.example.net`;
   expect({
@@ -279,7 +300,7 @@ test.each([
         where: { departureId: input.departureId },
         orderBy: { sourceId: 'asc' },
       })
-    ).map((r) => r.sourceId),
+    ).map((r) => [r.sourceId, r.status, r.items]),
   }).toEqual({
     assets: ['received'],
     documents: {
@@ -293,8 +314,21 @@ test.each([
     returnRequests: 1,
     surveys: 1,
     ndaRequests: 1,
-    archived: ['drive', 'mailbox'],
+    archived: [
+      ['drive', 'archived', 42],
+      ['mailbox', 'archived', 42],
+    ],
   });
+  // Each confirmation audited once; the regenerated confirmation says archived.
+  expect(
+    await stack.db.auditEvent.count({
+      where: { departureId: input.departureId, action: 'archive_confirmed' },
+    }),
+  ).toBe(2);
+  const pdf = await stack.db.document.findFirstOrThrow({
+    where: { departureId: input.departureId, type: 'data_archiving_confirmation' },
+  });
+  expect(pdf.meta).toMatchObject({ sources: [{ status: 'archived' }, { status: 'archived' }] });
 });
 
 test('a part the first round could not do runs again as its own activity, with its own retries and error', async () => {
@@ -335,6 +369,7 @@ test('a part the first round could not do runs again as its own activity, with i
   expect(byType).toMatchObject({
     payroll_notification: { status: 'delivered' },
     benefits_notification: { status: 'delivered' },
-    data_archiving_confirmation: { status: 'generated' },
+    // The archives were tasked; their owners have not confirmed them yet.
+    data_archiving_confirmation: { status: 'pending' },
   });
 });

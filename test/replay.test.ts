@@ -577,6 +577,16 @@ describe('from Temporal', () => {
         results: [{ workflowId, status: 'ok', source: 'temporal' }],
       });
 
+      // Without the codec keys a query still lists its workflows (their memos stay encrypted) and each
+      // history says which key it needs, as a named workflow does; never an unexpected error.
+      const keyless = { PAYLOAD_CODEC_KEYS: undefined };
+      for (const args of [[workflowId], ['--query', `WorkflowId = '${workflowId}'`]]) {
+        const noKeys = await offboard(args, keyless);
+        expect(noKeys.stderr).not.toMatch(/unexpected error/);
+        expect(noKeys.stdout).toMatch(/PAYLOAD_CODEC_KEYS does not hold \(it is not set\)/);
+        expect(noKeys.code).not.toBe(0);
+      }
+
       const changed = await offboard([workflowId, '--workflows', CHANGED]);
       expect(changed.code).toBe(1);
       expect(changed.stdout).toMatch(new RegExp(`^NONDETERMINISM +${workflowId} `, 'm'));

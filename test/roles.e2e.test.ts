@@ -30,6 +30,7 @@ const ROLE_MATRIX: Record<string, Role[]> = {
   'POST /departures/{id}/redrive': ['it', 'admin'],
   'POST /tickets/{id}/confirm': ['it', 'admin'],
   'POST /departures/{id}/assets/{tag}/received': ['itdesk', 'admin'],
+  'POST /departures/{id}/archives/{sourceId}/confirmed': ['it', 'admin'],
   // A sign-off is personal to its function: admin may not acknowledge for HR or IT.
   'POST /departures/{id}/acknowledge': ['hr', 'it'],
   'POST /departures/{id}/resolutions': ['hr', 'it', 'admin'],
@@ -83,6 +84,8 @@ function validBody(key: string): unknown {
       return { note: 'role matrix test' };
     case 'POST /departures/{id}/assets/{tag}/received':
       return { condition: 'good', inspectedBy: 'Desk' };
+    case 'POST /departures/{id}/archives/{sourceId}/confirmed':
+      return { items: 1, note: 'role matrix test' };
     case 'POST /departures/{id}/acknowledge':
       return { note: 'role matrix test' };
     case 'POST /departures/{id}/resolutions':

@@ -4,11 +4,12 @@
  * documents (NDA signature with reminders and a deadline, benefits and payroll notifications, exit
  * survey, data archiving). Deterministic: activities only, timers only through `condition`.
  */
-import { condition, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { condition, log, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   FIRST_ROUND_PARTS,
   NON_RETRYABLE_ERROR_TYPES,
+  type ArchiveConfirmation,
   type AssetReceipt,
   type AssetView,
   type DocumentView,
@@ -78,6 +79,13 @@ export interface AfterRevocationState {
   taskQueue?: string;
   /** What the first-round activity did (`firstRound`); unset: every part runs as its own activity. */
   firstRound?: FirstRoundResult;
+  /**
+   * Data sources whose archive awaits its owner's word (`archiveConfirmedSignal`): while any does, the
+   * data-archiving confirmation is `pending` (yellow in the report). Null until the confirmation is made.
+   */
+  archivesPending: Set<string> | null;
+  /** Data sources confirmed archived in this run (a confirmation can overtake the pending list). */
+  archivesConfirmed: Set<string>;
 }
 
 /**
@@ -170,6 +178,35 @@ export async function recoverAssets(s: AfterRevocationState): Promise<void> {
   );
 }
 
+/** Records which archives still wait (less those confirmed meanwhile); true when any does. */
+function archivesPendingFrom(s: AfterRevocationState, pending: string[]): boolean {
+  s.archivesPending = new Set(pending.filter((id) => !s.archivesConfirmed.has(id)));
+  return s.archivesPending.size > 0;
+}
+
+/**
+ * An archive confirmed by its owner (`archiveConfirmedSignal`, run by its handler): recorded, the
+ * data-archiving confirmation generated again, and the document green once no archive waits. A failure
+ * is logged and leaves the document as it was (the API checked the archive exists before signalling).
+ */
+export async function confirmArchive(s: AfterRevocationState, c: ArchiveConfirmation): Promise<void> {
+  if (s.archivesConfirmed.has(c.sourceId)) return; // The first confirmation stands.
+  s.archivesConfirmed.add(c.sourceId);
+  const acts = activitiesOf(s);
+  const v = documentView(s, 'data_archiving_confirmation');
+  try {
+    await acts.confirmArchive({ departureId: s.departureId, confirmation: c });
+    const r = await acts.recordDataArchivingConfirmation({ departureId: s.departureId });
+    // What the database says waits now (after a continue-as-new this run never saw the list).
+    if (!archivesPendingFrom(s, r.pending) && v.status === 'pending') v.status = 'generated';
+    v.sha256 = r.sha256;
+    v.updatedAt = new Date().toISOString();
+  } catch (err) {
+    s.archivesConfirmed.delete(c.sourceId);
+    log.warn('archive confirmation failed', { sourceId: c.sourceId, error: failureText(err) });
+  }
+}
+
 function documentView(s: AfterRevocationState, type: DocumentView['type']): DocumentView {
   let v = s.documents.find((d) => d.type === type);
   if (!v) {
@@ -251,16 +288,24 @@ export async function produceDocuments(
       s,
       ['data_archiving_confirmation'],
       async () => {
-        if (confirmed) return 'generated';
+        // An archive still waiting for its owner's word keeps the document pending (yellow), so the
+        // report asks for it; offboardings started before (no marker) were generated at once.
+        const waiting = (pending: string[] | undefined): boolean =>
+          pending !== undefined &&
+          pending.length > 0 &&
+          patched('archive-confirmation') &&
+          archivesPendingFrom(s, pending);
+        if (confirmed) return waiting(s.firstRound?.archivesPending) ? 'pending' : 'generated';
         for (const sourceId of dataSourceIds) {
           if (did(FIRST_ROUND_PARTS.archive(sourceId))) continue;
           if (s.halted()) return 'pending';
           await acts.archiveDataSource({ ...ids, sourceId });
         }
-        await acts.recordDataArchivingConfirmation(ids);
-        return 'generated';
+        const r = await acts.recordDataArchivingConfirmation(ids);
+        return waiting(r.pending) ? 'pending' : 'generated';
       },
-      confirmed ? 'generated' : undefined,
+      // The first round's confirmation, unless an archive still waits (then the step above decides).
+      confirmed && !(s.firstRound?.archivesPending?.length ?? 0) ? 'generated' : undefined,
     ),
     documentStep(s, ['nda_acknowledgment'], async () => {
       if (!ndaSent) await acts.sendNdaForSignature(ids);

@@ -33,7 +33,13 @@ import {
 } from '@temporalio/workflow';
 import { msToNumber, type Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
-import { firstRound, produceDocuments, recoverAssets, type AfterRevocationState } from './after-revocation';
+import {
+  confirmArchive,
+  firstRound,
+  produceDocuments,
+  recoverAssets,
+  type AfterRevocationState,
+} from './after-revocation';
 import { createCheckpoint, type Checkpoint } from './verification';
 import {
   NON_RETRYABLE_ERROR_TYPES,
@@ -41,6 +47,7 @@ import {
   followupTaskQueue,
   assetReceivedSignal,
   confirmTicketSignal,
+  archiveConfirmedSignal,
   documentSignedSignal,
   lastDayChangedSignal,
   redriveUpdate,
@@ -192,6 +199,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     receipts: new Map(),
     signed: new Set(),
     halted: () => rescission !== null,
+    archivesPending: null,
+    archivesConfirmed: new Set(),
   };
 
   const status = (): OffboardingStatus => {
@@ -268,6 +277,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   setHandler(documentSignedSignal, (d) => {
     after.signed.add(d.type);
   });
+  setHandler(archiveConfirmedSignal, (c) => confirmArchive(after, c));
   setHandler(rescindSignal, (r) => {
     if (rescission) return; // The first rescission stands; repeats change nothing.
     rescission = r;

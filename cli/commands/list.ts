@@ -2,7 +2,8 @@
  * `offboard list`: departures with filters (running, failed, red steps, awaiting sign-off, department,
  * dates).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEPARTURE_STATUSES } from '../../contract';
 import { createApi, withApi, type DepartureRow } from '../lib/api';
 import { apiOptions, intIn, jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
@@ -44,7 +45,7 @@ export function listCommand(): Command {
         'verification report waits for HR/IT acknowledgment or resolutions). Dates filter on when the ' +
         'departure was accepted. Any operator role.',
     )
-    .option('--status <status>', 'departure status')
+    .addOption(new Option('--status <status>', 'departure status').choices(DEPARTURE_STATUSES))
     .option('--awaiting-signoff', 'only departures waiting for the verification sign-off')
     .option('--running', 'only departures whose workflow is running')
     .option('--failed', 'only departures whose workflow ended without completing')
@@ -65,6 +66,11 @@ export function listCommand(): Command {
       throw new CliError(EXIT.usage, '--running and --failed exclude each other');
     if (opts.awaitingSignoff && opts.status && opts.status !== 'awaiting_signoff')
       throw new CliError(EXIT.usage, '--awaiting-signoff and --status exclude each other');
+    if (opts.since && opts.until) {
+      const endOf = (d: string) => Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(d) ? `${d}T23:59:59.999Z` : d);
+      if (Date.parse(opts.since) > endOf(opts.until))
+        throw new CliError(EXIT.usage, `--since (${opts.since}) is after --until (${opts.until})`);
+    }
     const q = new URLSearchParams();
     if (opts.awaitingSignoff) q.set('status', 'awaiting_signoff');
     else if (opts.status) q.set('status', opts.status);

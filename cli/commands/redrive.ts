@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { createApi, resolveDeparture, withApi } from '../lib/api';
-import { apiOptions, jsonOption } from '../lib/common';
+import { apiOptions, intIn, jsonOption } from '../lib/common';
 import { EXIT } from '../lib/exit';
 import { printJson, println } from '../lib/output';
 
@@ -95,6 +95,47 @@ export function assetReceivedCommand(): Command {
       );
       if (opts.json) printJson(r.body);
       else println(`asset ${tag} of ${v.departure.id}: receipt recorded`);
+      process.exitCode = EXIT.ok;
+    },
+  );
+  return cmd;
+}
+
+export function archiveConfirmedCommand(): Command {
+  const cmd = new Command('archive-confirmed')
+    .summary("record a data source's archive as done (IT)")
+    .description(
+      "Record that the owner of a catalog data source archived the leaver's data (the built-in manual " +
+        'archive connector tasks them and keeps the archive pending, yellow in the report, until then): ' +
+        'the workflow records it and generates the data-archiving confirmation again. REF is a departure ' +
+        'id, workflow id or employee id. Roles it, admin.',
+    )
+    .argument('<ref>', 'employee id, workflow id or departure id')
+    .argument('<source>', 'catalog data source id (e.g. mailbox)')
+    .requiredOption('--items <n>', 'how many items the owner archived', intIn(0, 1_000_000_000))
+    .requiredOption('--note <text>', "the owner's word: who said it was archived, and how");
+  apiOptions(cmd);
+  jsonOption(cmd);
+  cmd.addHelpText(
+    'after',
+    '\nExit codes: 0 recorded; 3 refused (unknown archive, already confirmed, bad input, not allowed); 69 API unreachable.',
+  );
+  cmd.action(
+    async (
+      ref: string,
+      source: string,
+      opts: { items: number; note: string; url?: string; token?: string; json?: boolean },
+    ) => {
+      const api = createApi(opts);
+      const v = await withApi(() => resolveDeparture(api, ref));
+      const r = await withApi(() =>
+        api.post<Record<string, unknown>>(
+          `/departures/${encodeURIComponent(v.departure.id)}/archives/${encodeURIComponent(source)}/confirmed`,
+          { items: opts.items, note: opts.note },
+        ),
+      );
+      if (opts.json) printJson(r.body);
+      else println(`archive of ${source} for ${v.departure.id}: confirmation recorded`);
       process.exitCode = EXIT.ok;
     },
   );

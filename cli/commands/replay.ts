@@ -396,6 +396,27 @@ function workflowCode(opts: ReplayOptions): {
   };
 }
 
+/**
+ * The executions a visibility query matches, newest first, as ids only. Read from the service directly
+ * rather than through `client.workflow.list`, which decodes every memo and so fails outright (with the
+ * codec's "Unknown encoding: binary/encrypted") when PAYLOAD_CODEC_KEYS is not set; each history then
+ * reports its own missing key, as a named workflow's does.
+ */
+async function* executions(
+  client: Client,
+  namespace: string,
+  query: string,
+): AsyncIterable<{ workflowId: string; runId: string }> {
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.listWorkflowExecutions({ namespace, query, nextPageToken });
+    for (const e of page.executions ?? [])
+      if (e.execution?.workflowId && e.execution.runId)
+        yield { workflowId: e.execution.workflowId, runId: e.execution.runId };
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+}
+
 /** The worker's data converter from PAYLOAD_CODEC_KEYS, and the key ids it holds. */
 function dataConverterFromEnv(): { dataConverter: DataConverter; keyIds: string[] } {
   const spec = process.env.PAYLOAD_CODEC_KEYS?.trim();
@@ -517,7 +538,7 @@ export function replayCommand(): Command {
         yield* named;
         for (const query of queries) {
           let n = 0;
-          for await (const w of client!.workflow.list({ query })) {
+          for await (const w of executions(client!, t!.namespace, query)) {
             const key = `${w.workflowId}/${w.runId}`;
             if (seen.has(key) || seen.has(w.workflowId)) continue;
             seen.add(key);

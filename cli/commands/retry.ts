@@ -82,6 +82,8 @@ export async function connectTemporal(
 const num = (v: Long | number | null | undefined) => (v == null ? 0 : Number(v));
 
 /** gRPC NOT_FOUND (5). */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function isNotFound(e: unknown): boolean {
   return (e as { code?: unknown }).code === 5;
 }
@@ -208,9 +210,9 @@ export function retryCommand(): Command {
         'or an employee id. Talks to Temporal directly: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ' +
         'TEMPORAL_API_KEY, TEMPORAL_TLS*. Needs the Temporal dev server or a cluster (the time-skipping ' +
         'test server has no reset).\n\n' +
-        'Not yet: re-driving only the red steps of a running offboarding through a message (that needs a ' +
-        'workflow change); resetting re-runs everything after the reset point, which the connectors make ' +
-        'safe (every revocation is idempotent).',
+        'To run only the red steps of a running offboarding again, use `offboard redrive`; resetting ' +
+        're-runs everything after the reset point, which the connectors make safe (every revocation is ' +
+        'idempotent).',
     )
     .argument('<workflow>', 'workflow id (offboarding:<employeeId>) or employee id')
     .requiredOption('--reason <text>', 'why (recorded in the workflow history)')
@@ -226,6 +228,12 @@ export function retryCommand(): Command {
     if (opts.reason.trim().length < 3)
       throw new CliError(EXIT.usage, '--reason must say why (3 characters or more)');
     const workflowId = ref.includes(':') ? ref : `offboarding:${ref}`;
+    // Temporal's run ids are UUIDs; it refuses anything else with a bare INVALID_ARGUMENT.
+    if (opts.runId !== undefined && !RUN_ID.test(opts.runId))
+      throw new CliError(
+        EXIT.usage,
+        `--run-id must be a run id (a UUID such as \`offboard status\` shows), not "${opts.runId}"`,
+      );
     const t = await connectTemporal();
     try {
       // Raw calls: nothing here needs a payload decoded (payloads may be encrypted by the codec).
@@ -236,7 +244,11 @@ export function retryCommand(): Command {
           execution: { workflowId, runId: opts.runId ?? '' },
         });
       } catch (e) {
-        if (isNotFound(e)) throw new CliError(EXIT.refused, `no workflow ${workflowId}`);
+        if (isNotFound(e))
+          throw new CliError(
+            EXIT.refused,
+            opts.runId ? `no run ${opts.runId} of workflow ${workflowId}` : `no workflow ${workflowId}`,
+          );
         throw e;
       }
       const runId = raw.workflowExecutionInfo?.execution?.runId ?? '';

@@ -11,6 +11,7 @@ import { ApiError, ApiUnreachable, createApi, withApi, type Api } from '../lib/a
 import { apiOptions, intIn, jsonOption } from '../lib/common';
 import {
   FIELDS,
+  REQUIRED_FIELDS,
   flatField,
   parseDeparturesCsv,
   toBody,
@@ -88,8 +89,9 @@ export function startCommand(): Command {
   cmd.addHelpText(
     'after',
     `
-CSV columns (header names in any case; the first ${7} are required):
-  ${Object.keys(FIELDS).join(', ')}
+CSV columns (header names in any case):
+  required: ${REQUIRED_FIELDS.join(', ')}
+  optional: ${(Object.keys(FIELDS) as Field[]).filter((f) => !REQUIRED_FIELDS.includes(f)).join(', ')}
 
 Exit codes: 0 every departure accepted (started, queued or duplicate); 2 some rows invalid or not
 started (the others were); 3 refused (invalid flags, not allowed); 64 usage (bad file or header,
@@ -102,6 +104,19 @@ Examples:
   offboard start --csv layoff.csv --json > result.json`,
   );
   cmd.action(async (opts: StartOptions) => {
+    if (opts.csv) {
+      const flags = (Object.keys(FIELDS) as Field[]).filter(
+        (f) => typeof opts[camel(flagOf(f))] === 'string',
+      );
+      if (flags.length > 0 || opts.idempotencyKey !== undefined)
+        throw new CliError(
+          EXIT.usage,
+          `give one departure as flags or many with --csv, not both (got --csv with ${[
+            ...flags.map((f) => `--${flagOf(f)}`),
+            ...(opts.idempotencyKey !== undefined ? ['--idempotency-key'] : []),
+          ].join(', ')})`,
+        );
+    }
     process.exitCode = opts.csv ? await startCsv(opts) : await startOne(opts);
   });
   return cmd;
