@@ -218,6 +218,46 @@ export function createApp(deps: AppDeps): express.Express {
     return client.workflow.getHandle(workflowId);
   };
 
+  /**
+   * Sends an operator's one-time message (an asset received, a ticket or an archive confirmed) at most
+   * once: under a transaction-scoped advisory lock on `key`, a message already sent (its audit row, which
+   * carries the key) is refused with 409 naming who sent it; otherwise `send` runs and the audit row is
+   * written. Two requests at the same moment: the second waits for the first, then gets the 409 (both
+   * were answered 202 before, and the second operator's details were silently dropped).
+   */
+  const sendOnce = async (o: {
+    key: string;
+    departureId: string;
+    action: string;
+    what: string;
+    actor: string;
+    details: Record<string, unknown>;
+    send: () => Promise<void>;
+  }): Promise<void> => {
+    await db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${o.key}, 0))`;
+        const prior = await tx.auditEvent.findFirst({
+          where: { departureId: o.departureId, action: o.action, details: { path: ['key'], equals: o.key } },
+          select: { actor: true, at: true },
+        });
+        if (prior)
+          throw new AppError(
+            'conflict',
+            `${o.what} was already sent by ${prior.actor.replace(/^operator:/, '')} at ${prior.at.toISOString()}`,
+          );
+        await o.send();
+        await audit(tx, {
+          actor: o.actor,
+          action: o.action,
+          departureId: o.departureId,
+          details: { key: o.key, ...o.details },
+        });
+      },
+      { maxWait: 10_000, timeout: 20_000 },
+    );
+  };
+
   // One child logger per request, with a request id echoed to the caller.
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
@@ -406,28 +446,32 @@ export function createApp(deps: AppDeps): express.Express {
     if (!ticket) throw new AppError('not_found', `no ticket ${String(req.params.id)}`);
     if (ticket.status !== 'open') throw new AppError('conflict', `ticket is ${ticket.status}, not open`);
     const operator = req.operator!;
-    const run = await runOf(
-      ticket.departureId,
-      ticket.departure.workflowId,
-      'close the ticket in the system itself',
-    );
-    await client
-      .withDeadline(Date.now() + 5_000, () =>
-        run.signal(confirmTicketSignal, {
-          systemId: ticket.systemId,
-          ticketId: ticket.id,
-          confirmedBy: operator.name,
-          note: body.note,
-        }),
-      )
-      .catch((e: unknown) => {
-        throw e instanceof WorkflowNotFoundError ? e : temporalUnavailable(e);
-      });
-    await audit(db, {
-      actor: `operator:${operator.name}`,
-      action: 'ticket_confirmation_sent',
+    await sendOnce({
+      key: `ticket_confirmation:${ticket.id}`,
       departureId: ticket.departureId,
+      action: 'ticket_confirmation_sent',
+      what: `the confirmation of ticket ${ticket.id}`,
+      actor: `operator:${operator.name}`,
       details: { ticketId: ticket.id, systemId: ticket.systemId, role: operator.role },
+      send: async () => {
+        const run = await runOf(
+          ticket.departureId,
+          ticket.departure.workflowId,
+          'close the ticket in the system itself',
+        );
+        await client
+          .withDeadline(Date.now() + 5_000, () =>
+            run.signal(confirmTicketSignal, {
+              systemId: ticket.systemId,
+              ticketId: ticket.id,
+              confirmedBy: operator.name,
+              note: body.note,
+            }),
+          )
+          .catch((e: unknown) => {
+            throw e instanceof WorkflowNotFoundError ? e : temporalUnavailable(e);
+          });
+      },
     });
     res.status(202).json({ ticketId: ticket.id, action: 'confirmation_sent' });
   });
@@ -509,22 +553,30 @@ export function createApp(deps: AppDeps): express.Express {
         inspectedBy: body.inspectedBy,
         notes: body.notes,
       };
-      try {
-        const run = await runOf(id, dep.workflowId, `record the late return of ${tag} in the asset system`);
-        await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
-      } catch (e) {
-        if (e instanceof WorkflowNotFoundError)
-          throw new AppError(
-            'conflict',
-            `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
-          );
-        throw e;
-      }
-      await audit(db, {
-        actor: `operator:${operator.name}`,
-        action: 'asset_receipt_sent',
+      await sendOnce({
+        key: `asset_receipt:${id}:${tag}`,
         departureId: id,
+        action: 'asset_receipt_sent',
+        what: `the receipt of asset ${tag}`,
+        actor: `operator:${operator.name}`,
         details: { ...receipt, role: operator.role },
+        send: async () => {
+          try {
+            const run = await runOf(
+              id,
+              dep.workflowId,
+              `record the late return of ${tag} in the asset system`,
+            );
+            await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
+          } catch (e) {
+            if (e instanceof WorkflowNotFoundError)
+              throw new AppError(
+                'conflict',
+                `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
+              );
+            throw e;
+          }
+        },
       });
       res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
     },
@@ -565,22 +617,28 @@ export function createApp(deps: AppDeps): express.Express {
         note: body.note,
         at: new Date().toISOString(),
       };
-      try {
-        const run = await runOf(id, dep.workflowId, `record the archive of ${sourceId} by hand`);
-        await client.withDeadline(Date.now() + 5_000, () => run.signal(archiveConfirmedSignal, confirmation));
-      } catch (e) {
-        if (e instanceof WorkflowNotFoundError)
-          throw new AppError(
-            'conflict',
-            `the offboarding of departure ${id} has finished; record the archive of ${sourceId} by hand`,
-          );
-        throw e;
-      }
-      await audit(db, {
-        actor: `operator:${operator.name}`,
-        action: 'archive_confirmation_sent',
+      await sendOnce({
+        key: `archive_confirmation:${id}:${sourceId}`,
         departureId: id,
+        action: 'archive_confirmation_sent',
+        what: `the confirmation of the archive of ${sourceId}`,
+        actor: `operator:${operator.name}`,
         details: { ...confirmation, role: operator.role },
+        send: async () => {
+          try {
+            const run = await runOf(id, dep.workflowId, `record the archive of ${sourceId} by hand`);
+            await client.withDeadline(Date.now() + 5_000, () =>
+              run.signal(archiveConfirmedSignal, confirmation),
+            );
+          } catch (e) {
+            if (e instanceof WorkflowNotFoundError)
+              throw new AppError(
+                'conflict',
+                `the offboarding of departure ${id} has finished; record the archive of ${sourceId} by hand`,
+              );
+            throw e;
+          }
+        },
       });
       res.status(202).json({ departureId: id, sourceId, action: 'confirmation_sent' });
     },

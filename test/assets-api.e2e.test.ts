@@ -160,3 +160,40 @@ test("a rehired employee's later offboarding never gets the earlier departure's 
   );
   expect(messages).toEqual([]);
 }, 90_000);
+
+test('two receipts of one asset at the same moment: one is sent, the other refused naming the first', async () => {
+  const id = uniq('AS2');
+  seedEmployee(stack.standIns, id);
+  const tag = uniq('PHONE').toUpperCase();
+  await stack.db.asset.create({ data: { tag, name: 'Phone', category: 'phone', assignedToEmployeeId: id } });
+  const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
+  const departureId = (await post(`${api.url}/webhooks/hris`, d.body, d.headers)).json.departureId as string;
+  await eventually(
+    async () =>
+      stack.db.assetRecovery.findFirst({ where: { departureId, assetTag: tag, status: 'requested' } }),
+    30_000,
+    'return requested',
+  );
+  const receive = (inspectedBy: string) =>
+    post(
+      `${api.url}/departures/${departureId}/assets/${tag}/received`,
+      JSON.stringify({ condition: 'good', inspectedBy }),
+      { authorization: `Bearer ${TOKENS.itdesk}`, 'content-type': 'application/json' },
+    );
+  const answers = await Promise.all([receive('desk-alice'), receive('desk-bob')]);
+  expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+  const refused = answers.find((a) => a.status === 409)!;
+  expect((refused.json.error as { message: string }).message).toMatch(
+    new RegExp(`the receipt of asset ${tag} was already sent by itdesk-user at `),
+  );
+  const sent = await stack.db.auditEvent.findMany({ where: { departureId, action: 'asset_receipt_sent' } });
+  expect(sent).toHaveLength(1);
+  const rec = await eventually(
+    async () =>
+      stack.db.assetRecovery.findFirst({ where: { departureId, assetTag: tag, status: 'received' } }),
+    30_000,
+    'received',
+  );
+  // The receipt recorded is the one whose request was answered 202.
+  expect(rec.inspectedBy).toBe((sent[0]!.details as { inspectedBy: string }).inspectedBy);
+}, 90_000);
