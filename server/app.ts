@@ -160,6 +160,21 @@ export const departureListQuery = z
   })
   .strict();
 
+/**
+ * An operator route's JSON body, at most 16 kB. A body of another type is refused with 415 (it was read
+ * as no body at all and answered with a confusing 400); a request with no body passes.
+ */
+function jsonBody(limit = '16kb'): express.RequestHandler {
+  const parse = express.json({ limit });
+  return (req, res, next) => {
+    const hasBody =
+      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !req.is('json'))
+      return next(new AppError('unsupported_media_type', 'content-type must be application/json'));
+    return parse(req, res, next);
+  };
+}
+
 /** Parses a request body with its schema, or fails with the one 400 shape naming each field. */
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const r = schema.safeParse(body);
@@ -437,7 +452,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   /** The owner of a ticket-integrated system confirms the manual revocation is done. */
-  app.post('/tickets/:id/confirm', requireRole('it'), express.json({ limit: '16kb' }), async (req, res) => {
+  app.post('/tickets/:id/confirm', requireRole('it'), jsonBody(), async (req, res) => {
     const body = parseBody(ticketConfirmBody, req.body);
     const ticket = await db.ticket.findUnique({
       where: { id: String(req.params.id) },
@@ -480,46 +495,41 @@ export function createApp(deps: AppDeps): express.Express {
    * HR rescinds a termination (e.g. the HRIS cannot send the event): pending steps halt and a review
    * opens for HR and IT. Nothing is re-enabled. Roles hr, admin.
    */
-  app.post(
-    '/departures/:id/rescind',
-    requireRole('hr'),
-    express.json({ limit: '16kb' }),
-    async (req, res) => {
-      const body = parseBody(rescindBody, req.body);
-      const operator = req.operator!;
-      const id = String(req.params.id);
-      const dep = await db.$transaction(async (tx) => {
-        const d = await tx.departure.findUnique({ where: { id } });
-        if (!d) throw new AppError('not_found', `no departure ${id}`);
-        if (['blocked', 'failed'].includes(d.status))
-          throw new AppError('conflict', `departure is ${d.status}; there is nothing to rescind`);
-        if (await tx.workflowMessage.findFirst({ where: { departureId: id, kind: 'rescind' } }))
-          throw new AppError('conflict', 'this termination has already been rescinded');
-        const r: Rescission = {
-          at: new Date().toISOString(),
-          by: `operator:${operator.name}`,
-          reason: body.reason,
-        };
-        await tx.workflowMessage.create({
-          data: { departureId: id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
-        });
-        await audit(tx, {
-          actor: `operator:${operator.name}`,
-          action: 'rescission_received',
-          departureId: id,
-          details: { role: operator.role, reason: body.reason },
-        });
-        return d;
+  app.post('/departures/:id/rescind', requireRole('hr'), jsonBody(), async (req, res) => {
+    const body = parseBody(rescindBody, req.body);
+    const operator = req.operator!;
+    const id = String(req.params.id);
+    const dep = await db.$transaction(async (tx) => {
+      const d = await tx.departure.findUnique({ where: { id } });
+      if (!d) throw new AppError('not_found', `no departure ${id}`);
+      if (['blocked', 'failed'].includes(d.status))
+        throw new AppError('conflict', `departure is ${d.status}; there is nothing to rescind`);
+      if (await tx.workflowMessage.findFirst({ where: { departureId: id, kind: 'rescind' } }))
+        throw new AppError('conflict', 'this termination has already been rescinded');
+      const r: Rescission = {
+        at: new Date().toISOString(),
+        by: `operator:${operator.name}`,
+        reason: body.reason,
+      };
+      await tx.workflowMessage.create({
+        data: { departureId: id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
       });
-      const delivered = await deps.starter.deliverMessages(id).catch(() => 0);
-      res.status(202).json({
-        departureId: dep.id,
-        workflowId: dep.workflowId,
-        action: 'rescinded',
-        delivered: delivered > 0,
+      await audit(tx, {
+        actor: `operator:${operator.name}`,
+        action: 'rescission_received',
+        departureId: id,
+        details: { role: operator.role, reason: body.reason },
       });
-    },
-  );
+      return d;
+    });
+    const delivered = await deps.starter.deliverMessages(id).catch(() => 0);
+    res.status(202).json({
+      departureId: dep.id,
+      workflowId: dep.workflowId,
+      action: 'rescinded',
+      delivered: delivered > 0,
+    });
+  });
 
   /** Temporal's remote codec protocol for the Web UI and CLI (server/codec.ts). Any operator role. */
   app.use('/codec', createCodecRouter(deps));
@@ -531,56 +541,46 @@ export function createApp(deps: AppDeps): express.Express {
    * The IT desk records a returned asset: chain of custody and check-in happen in the workflow (signal
    * `assetReceived`). Roles itdesk, admin.
    */
-  app.post(
-    '/departures/:id/assets/:tag/received',
-    requireRole('itdesk'),
-    express.json({ limit: '16kb' }),
-    async (req, res) => {
-      const body = parseBody(assetReceivedBody, req.body);
-      const id = String(req.params.id);
-      const tag = String(req.params.tag);
-      const dep = { workflowId: await workflowIdOf(id) };
-      const recovery = await db.assetRecovery.findFirst({ where: { departureId: id, assetTag: tag } });
-      if (!recovery)
-        throw new AppError('not_found', `departure ${id} has no asset with tag ${tag} to recover`);
-      if (recovery.status === 'received')
-        throw new AppError('conflict', `asset ${tag} was already received by ${recovery.receivedBy ?? '?'}`);
-      const operator = req.operator!;
-      const receipt = {
-        assetTag: tag,
-        receivedBy: body.receivedBy ?? operator.name,
-        condition: body.condition,
-        inspectedBy: body.inspectedBy,
-        notes: body.notes,
-      };
-      await sendOnce({
-        key: `asset_receipt:${id}:${tag}`,
-        departureId: id,
-        action: 'asset_receipt_sent',
-        what: `the receipt of asset ${tag}`,
-        actor: `operator:${operator.name}`,
-        details: { ...receipt, role: operator.role },
-        send: async () => {
-          try {
-            const run = await runOf(
-              id,
-              dep.workflowId,
-              `record the late return of ${tag} in the asset system`,
+  app.post('/departures/:id/assets/:tag/received', requireRole('itdesk'), jsonBody(), async (req, res) => {
+    const body = parseBody(assetReceivedBody, req.body);
+    const id = String(req.params.id);
+    const tag = String(req.params.tag);
+    const dep = { workflowId: await workflowIdOf(id) };
+    const recovery = await db.assetRecovery.findFirst({ where: { departureId: id, assetTag: tag } });
+    if (!recovery) throw new AppError('not_found', `departure ${id} has no asset with tag ${tag} to recover`);
+    if (recovery.status === 'received')
+      throw new AppError('conflict', `asset ${tag} was already received by ${recovery.receivedBy ?? '?'}`);
+    const operator = req.operator!;
+    const receipt = {
+      assetTag: tag,
+      receivedBy: body.receivedBy ?? operator.name,
+      condition: body.condition,
+      inspectedBy: body.inspectedBy,
+      notes: body.notes,
+    };
+    await sendOnce({
+      key: `asset_receipt:${id}:${tag}`,
+      departureId: id,
+      action: 'asset_receipt_sent',
+      what: `the receipt of asset ${tag}`,
+      actor: `operator:${operator.name}`,
+      details: { ...receipt, role: operator.role },
+      send: async () => {
+        try {
+          const run = await runOf(id, dep.workflowId, `record the late return of ${tag} in the asset system`);
+          await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
+        } catch (e) {
+          if (e instanceof WorkflowNotFoundError)
+            throw new AppError(
+              'conflict',
+              `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
             );
-            await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
-          } catch (e) {
-            if (e instanceof WorkflowNotFoundError)
-              throw new AppError(
-                'conflict',
-                `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
-              );
-            throw e;
-          }
-        },
-      });
-      res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
-    },
-  );
+          throw e;
+        }
+      },
+    });
+    res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
+  });
 
   /**
    * Records that a data source's owner archived the leaver's data (the built-in manual archive connector
@@ -590,7 +590,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post(
     '/departures/:id/archives/:sourceId/confirmed',
     requireRole('it'),
-    express.json({ limit: '16kb' }),
+    jsonBody(),
     async (req, res) => {
       const body = parseBody(archiveConfirmedBody, req.body);
       const id = String(req.params.id);
@@ -648,40 +648,35 @@ export function createApp(deps: AppDeps): express.Express {
    * Re-drives red revocation steps of a running offboarding once their fault is fixed (workflow update
    * `redrive`; its validator decides what can run again). Roles it, admin.
    */
-  app.post(
-    '/departures/:id/redrive',
-    requireRole('it'),
-    express.json({ limit: '16kb' }),
-    async (req, res) => {
-      const body = parseBody(redriveBody, req.body);
-      const id = String(req.params.id);
-      const dep = { workflowId: await workflowIdOf(id) };
-      const operator = req.operator!;
-      let result: { accepted: string[] };
-      const run = await runOf(id, dep.workflowId, 'use `offboard retry` to reset it');
-      try {
-        result = await client.withDeadline(Date.now() + 10_000, () =>
-          run.executeUpdate(redriveUpdate, {
-            args: [{ stepIds: body.stepIds, requestedBy: operator.name, reason: body.reason }],
-          }),
-        );
-      } catch (e) {
-        if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw await noAnswer(e);
-        if (e instanceof WorkflowNotFoundError)
-          throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
-        if (e instanceof WorkflowUpdateFailedError)
-          throw new AppError('conflict', (e.cause as Error | undefined)?.message ?? e.message);
-        throw e;
-      }
-      await audit(db, {
-        actor: `operator:${operator.name}`,
-        action: 'steps_redriven',
-        departureId: id,
-        details: { steps: result.accepted, reason: body.reason, role: operator.role },
-      });
-      res.json({ departureId: id, accepted: result.accepted });
-    },
-  );
+  app.post('/departures/:id/redrive', requireRole('it'), jsonBody(), async (req, res) => {
+    const body = parseBody(redriveBody, req.body);
+    const id = String(req.params.id);
+    const dep = { workflowId: await workflowIdOf(id) };
+    const operator = req.operator!;
+    let result: { accepted: string[] };
+    const run = await runOf(id, dep.workflowId, 'use `offboard retry` to reset it');
+    try {
+      result = await client.withDeadline(Date.now() + 10_000, () =>
+        run.executeUpdate(redriveUpdate, {
+          args: [{ stepIds: body.stepIds, requestedBy: operator.name, reason: body.reason }],
+        }),
+      );
+    } catch (e) {
+      if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw await noAnswer(e);
+      if (e instanceof WorkflowNotFoundError)
+        throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
+      if (e instanceof WorkflowUpdateFailedError)
+        throw new AppError('conflict', (e.cause as Error | undefined)?.message ?? e.message);
+      throw e;
+    }
+    await audit(db, {
+      actor: `operator:${operator.name}`,
+      action: 'steps_redriven',
+      departureId: id,
+      details: { steps: result.accepted, reason: body.reason, role: operator.role },
+    });
+    res.json({ departureId: id, accepted: result.accepted });
+  });
 
   /** Who the bearer token belongs to (name and role), for the dashboard. Any operator role. */
   app.get('/me', requireRole('hr', 'it', 'itdesk'), (req, res) => {
@@ -696,61 +691,51 @@ export function createApp(deps: AppDeps): express.Express {
    * token's role is the role acknowledged, so each signs only as itself. A second acknowledgment is
    * answered with the first. Roles hr, it (not admin: a sign-off is personal to its function).
    */
-  app.post(
-    '/departures/:id/acknowledge',
-    requireRole.only('hr', 'it'),
-    express.json({ limit: '16kb' }),
-    async (req, res) => {
-      const body = parseBody(acknowledgeBody, req.body ?? {});
-      const id = String(req.params.id);
-      const dep = { workflowId: await workflowIdOf(id) };
-      const operator = req.operator!;
-      try {
-        const result = await client.withDeadline(Date.now() + 15_000, () =>
-          client.workflow.getHandle(dep.workflowId).executeUpdate(acknowledgeUpdate, {
-            args: [
-              {
-                departureId: id,
-                role: operator.role as SignoffRole,
-                by: operator.name,
-                note: body.note,
-              },
-            ],
-          }),
-        );
-        res.json({ departureId: id, ...result });
-      } catch (e) {
-        throw (await updateFailure(e)) ?? e;
-      }
-    },
-  );
+  app.post('/departures/:id/acknowledge', requireRole.only('hr', 'it'), jsonBody(), async (req, res) => {
+    const body = parseBody(acknowledgeBody, req.body ?? {});
+    const id = String(req.params.id);
+    const dep = { workflowId: await workflowIdOf(id) };
+    const operator = req.operator!;
+    try {
+      const result = await client.withDeadline(Date.now() + 15_000, () =>
+        client.workflow.getHandle(dep.workflowId).executeUpdate(acknowledgeUpdate, {
+          args: [
+            {
+              departureId: id,
+              role: operator.role as SignoffRole,
+              by: operator.name,
+              note: body.note,
+            },
+          ],
+        }),
+      );
+      res.json({ departureId: id, ...result });
+    } catch (e) {
+      throw (await updateFailure(e)) ?? e;
+    }
+  });
 
   /**
    * Resolves a red or yellow item of the verification report with a note (workflow update `resolve`):
    * how = fixed_by_hand | redriven_confirmed | accepted_risk. 404 unknown item, 409 already resolved or
    * report not yet compiled, 422 an item that needs no (or not this) resolution. Roles hr, it, admin.
    */
-  app.post(
-    '/departures/:id/resolutions',
-    requireRole('hr', 'it'),
-    express.json({ limit: '16kb' }),
-    async (req, res) => {
-      const body = parseBody(resolveBody, req.body);
-      const id = String(req.params.id);
-      const dep = { workflowId: await workflowIdOf(id) };
-      const operator = req.operator!;
-      try {
-        const resolution = await client.withDeadline(Date.now() + 15_000, () =>
-          client.workflow.getHandle(dep.workflowId).executeUpdate(resolveUpdate, {
-            args: [{ ...body, departureId: id, by: operator.name, role: operator.role }],
-          }),
-        );
-        res.status(201).json({ departureId: id, resolution });
-      } catch (e) {
-        throw (await updateFailure(e)) ?? e;
-      }
-    },
-  );
+  app.post('/departures/:id/resolutions', requireRole('hr', 'it'), jsonBody(), async (req, res) => {
+    const body = parseBody(resolveBody, req.body);
+    const id = String(req.params.id);
+    const dep = { workflowId: await workflowIdOf(id) };
+    const operator = req.operator!;
+    try {
+      const resolution = await client.withDeadline(Date.now() + 15_000, () =>
+        client.workflow.getHandle(dep.workflowId).executeUpdate(resolveUpdate, {
+          args: [{ ...body, departureId: id, by: operator.name, role: operator.role }],
+        }),
+      );
+      res.status(201).json({ departureId: id, resolution });
+    } catch (e) {
+      throw (await updateFailure(e)) ?? e;
+    }
+  });
 
   /** The compliance documents of a departure (type, status, hash, whether it can be downloaded). Roles hr, it. */
   app.get('/departures/:id/documents', requireRole('hr', 'it'), async (req, res) => {

@@ -113,13 +113,16 @@ export function createIntake(deps: IntakeDeps) {
         const result = classify(e);
         await logEvent({ ...base, signatureResult: result, outcome: 'rejected', reason: e.message });
         logger.warn({ webhookId, signature: result }, 'HRIS event refused: bad signature');
+        const ts = h('webhook-timestamp');
         throw new AppError(
           'signature_invalid',
           result === 'stale'
             ? 'webhook-timestamp is outside the 5-minute tolerance'
             : result === 'missing'
               ? 'webhook-id, webhook-timestamp and webhook-signature headers are required'
-              : 'webhook-signature does not match',
+              : ts !== undefined && !/^\s*\d+\s*$/.test(ts)
+                ? 'webhook-timestamp must be a Unix time in seconds'
+                : 'webhook-signature does not match',
         );
       }
       // Signed but not JSON.

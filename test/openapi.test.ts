@@ -421,6 +421,18 @@ test('400 with field errors: bodies, queries and the signed webhook, as document
   expect(fields).toEqual(expect.arrayContaining(['reason']));
   expectDocumented(op('post', '/departures/{id}/redrive'), redrive);
 
+  // A body of another type is refused as such, before anything else reads it.
+  const plain = await call('post', '/departures/dep_x/redrive', {
+    role: 'it',
+    headers: { 'content-type': 'text/plain' },
+    body: JSON.stringify({ reason: 'not json typed' }),
+  });
+  expect(plain.status).toBe(415);
+  expect(plain.json).toMatchObject({
+    error: { code: 'unsupported_media_type', message: 'content-type must be application/json' },
+  });
+  expectDocumented(op('post', '/departures/{id}/redrive'), plain);
+
   const query = await call('get', '/departures?limit=0&red=maybe&status=bogus', { role: 'hr' });
   expect(query.status).toBe(400);
   expect((query.json!.error as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual([

@@ -167,11 +167,22 @@ test('a bad signature, a stale or future timestamp and missing headers get 401 a
     ['future', future, 'stale'],
     ['tampered body', tampered, 'invalid'],
     ['no signature', { ...good, headers: { ...good.headers, 'webhook-signature': '' } }, 'missing'],
+    [
+      'timestamp not a number',
+      { ...good, headers: { ...good.headers, 'webhook-timestamp': 'yesterday' } },
+      'invalid',
+    ],
   ];
+  const messages: Record<string, RegExp> = {
+    'wrong key': /webhook-signature does not match/,
+    stale: /outside the 5-minute tolerance/,
+    'timestamp not a number': /webhook-timestamp must be a Unix time in seconds/,
+  };
   for (const [name, d, result] of cases) {
     const r = await post(url(), d.body, d.headers);
     expect({ name, status: r.status }).toEqual({ name, status: 401 });
     expect(r.json.error).toMatchObject({ code: 'signature_invalid' });
+    if (messages[name]) expect((r.json.error as { message: string }).message).toMatch(messages[name]);
     const evs = await eventsFor(d.headers['webhook-id']!);
     expect(evs.at(-1)).toMatchObject({
       signatureResult: result,
