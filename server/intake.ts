@@ -701,11 +701,38 @@ export function createIntake(deps: IntakeDeps) {
   }
 
   async function redelivery(
-    prior: { outcome: string; reason: string | null; departureId: string | null },
+    prior: {
+      outcome: string;
+      reason: string | null;
+      departureId: string | null;
+      employeeId: string | null;
+      hrisStatus: string | null;
+    },
     base: EventBase,
     event: HrisEvent,
     origin: Origin = HRIS,
   ): Promise<IntakeAnswer> {
+    // The same key for another employee or another status is not a redelivery but a second event under a
+    // used key: refused, so that it is not lost behind a "duplicate" (a rescission, another employee's
+    // termination). Other differences (a regenerated occurredAt, a corrected name) stay redeliveries.
+    const other =
+      (prior.employeeId !== null && prior.employeeId !== event.employee.id) ||
+      (prior.hrisStatus !== null && prior.hrisStatus !== event.status);
+    if (other) {
+      const what = origin.source === 'hris' ? `webhook-id ${base.webhookId ?? ''}` : 'this idempotency key';
+      const message =
+        `${what} was already used for another event (employee ${prior.employeeId ?? '?'}, status ` +
+        `${prior.hrisStatus ?? '?'}); give each event its own ${origin.source === 'hris' ? 'webhook-id' : 'key'}`;
+      await logEvent({
+        ...base,
+        signatureResult: origin.signatureResult,
+        hrisStatus: event.status,
+        employeeId: event.employee.id,
+        outcome: 'rejected',
+        reason: message,
+      });
+      throw new AppError('conflict', message);
+    }
     await logEvent({
       ...base,
       signatureResult: origin.signatureResult,

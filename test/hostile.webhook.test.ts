@@ -720,7 +720,7 @@ test('a replayed webhook-id with the same body (re-signed or not, in sequence or
   );
 });
 
-test('a replayed webhook-id with a different body: answered as the redelivery of the first (its departure, "duplicate"); the second body starts nothing', async () => {
+test('a replayed webhook-id with a different body: another employee or status is refused (409, naming the first), another detail is the redelivery of the first ("duplicate"); the second body starts nothing', async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom('another employee', 'another department', 'another status'),
@@ -738,8 +738,15 @@ test('a replayed webhook-id with a different body: answered as the redelivery of
               : hrisEvent(id, { status: 'termination_rescinded' });
         const d = signDelivery(WEBHOOK_SECRET, second, { id: first.headers['webhook-id'] });
         const b = await post(url(), d.body, d.headers);
-        expect(b.status).toBe(202);
-        expect(b.json).toEqual({ ...a.json, action: 'duplicate' });
+        if (change === 'another department') {
+          expect(b.status).toBe(202);
+          expect(b.json).toEqual({ ...a.json, action: 'duplicate' });
+        } else {
+          expect(b.status).toBe(409);
+          expect((b.json.error as { message: string }).message).toMatch(
+            new RegExp(`already used for another event \\(employee ${id}, status terminated\\)`),
+          );
+        }
         expect(await stack.db.departure.count({ where: { employeeId: { in: [id, other] } } })).toBe(1);
         expect(await workflowExists(other)).toBe(false);
         // Nothing of the second body reached the offboarding: no rescission, no change.
