@@ -10,13 +10,11 @@ import type { RunningServer } from '../server/main';
 import {
   TOKENS,
   WEBHOOK_SECRET,
-  createTestWorker,
   eventually,
   hrisEvent,
   post,
   seedEmployee,
-  startApi,
-  startStack,
+  startRunningStack,
   uniq,
   type Stack,
 } from './support/harness';
@@ -26,28 +24,26 @@ let api: RunningServer;
 let stopAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  stack = await startStack();
-  // One data source with the built-in manual connector, as the demo catalog has.
-  stack.catalog.dataSources = [
-    {
-      id: 'mailbox',
-      name: 'Exchange mailbox',
-      retentionPolicy: 'email-7y',
-      archiveLocation: 'archive://mail/',
-      deleteAfterArchive: false,
-      owner: { name: 'Messaging Team', email: 'messaging@example.com' },
-      connector: { kind: 'manual' },
+  ({
+    stack,
+    api,
+    stop: stopAll,
+  } = await startRunningStack({
+    // One data source with the built-in manual connector, as the demo catalog has.
+    catalog: (c) => {
+      c.dataSources = [
+        {
+          id: 'mailbox',
+          name: 'Exchange mailbox',
+          retentionPolicy: 'email-7y',
+          archiveLocation: 'archive://mail/',
+          deleteAfterArchive: false,
+          owner: { name: 'Messaging Team', email: 'messaging@example.com' },
+          connector: { kind: 'manual' },
+        },
+      ];
     },
-  ];
-  const worker = await createTestWorker(stack);
-  const running = worker.run();
-  api = await startApi(stack);
-  stopAll = async () => {
-    await api.close();
-    worker.shutdown();
-    await running;
-    await stack.stop();
-  };
+  }));
 }, 60_000);
 afterAll(async () => {
   await stopAll?.();

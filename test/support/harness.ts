@@ -673,12 +673,18 @@ export async function signNdaFromMail(
 }
 
 /** A stack with a running worker and the API: what the end-to-end tests start in `beforeAll`. */
-export async function startRunningStack(): Promise<{
+export async function startRunningStack(
+  opts: {
+    /** Changes the test catalog before the worker starts (e.g. adds data sources). */
+    catalog?: (c: Catalog) => void;
+  } = {},
+): Promise<{
   stack: Stack;
   api: RunningServer;
   stop(): Promise<void>;
 }> {
   const stack = await startStack();
+  opts.catalog?.(stack.catalog);
   const worker = await createTestWorker(stack);
   const running = worker.run();
   const api = await startApi(stack);
