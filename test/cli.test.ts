@@ -311,18 +311,6 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   const refused = await offboard(['start', '--csv', wrong]);
   expect(refused.code).toBe(64);
   expect(refused.stderr).toMatch(/unknown column\(s\) "employee".*missing column\(s\) employeeId/);
-  // Flags for one departure beside --csv: a usage error, nothing started (the flags were ignored before).
-  const both = await offboard(['start', '--csv', file, '--employee-id', uniq('FLAG')]);
-  expect(both).toMatchObject({
-    code: 64,
-    stderr: expect.stringMatching(/not both \(got --csv with --employee-id\)/),
-  });
-  // The help names the required columns as the checks do.
-  const help = await offboard(['start', '--help']);
-  expect(help.stdout).toMatch(
-    /required: employeeId, name, workEmail, department, workLocation, terminationType, confirmedAt\n +optional: personalEmail,/,
-  );
-
   // list: by department (the layoff), and dates.
   const listed = await offboard(['list', '--department', dept, '--json']);
   expect(listed.code).toBe(0);
@@ -342,6 +330,21 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   expect(json<unknown[]>(future)).toHaveLength(0);
   const badDate = await offboard(['list', '--since', 'last tuesday']);
   expect(badDate.code).toBe(64);
+});
+
+test('usage errors name the flag: flags beside --csv, an unknown --status, --since after --until', async () => {
+  // Flags for one departure beside --csv: a usage error, nothing started (the flags were ignored before).
+  const both = await offboard(['start', '--csv', 'layoff.csv', '--employee-id', uniq('FLAG')]);
+  expect(both).toMatchObject({
+    code: 64,
+    stderr: expect.stringMatching(/not both \(got --csv with --employee-id\)/),
+  });
+  // The help names the required columns as the checks do.
+  const help = await offboard(['start', '--help']);
+  expect(help.stdout).toMatch(
+    /required: employeeId, name, workEmail, department, workLocation, terminationType, confirmedAt\n +optional: personalEmail,/,
+  );
+
   const inverted = await offboard(['list', '--since', '2026-12-01', '--until', '2026-11-01']);
   expect(inverted).toMatchObject({
     code: 64,
