@@ -56,6 +56,9 @@ function classify(e: WebhookVerificationError): SignatureResult {
 /** Longest `webhook-id` accepted (Standard Webhooks ids are short, e.g. `msg_<uuid>`). */
 export const MAX_WEBHOOK_ID = 200;
 
+/** The contact addresses a re-sent termination may fill in or correct on its open departure. */
+const CONTACT_FIELDS = ['personalEmail', 'managerEmail', 'departmentHeadEmail'] as const;
+
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
 /**
@@ -404,6 +407,7 @@ export function createIntake(deps: IntakeDeps) {
     let departure: DepartureRow;
     let isNew = false;
     let lastDayUpdated = false;
+    let contactUpdated = false;
     try {
       const out = await db.$transaction(async (tx) => {
         const open = await tx.departure.findFirst({
@@ -456,6 +460,30 @@ export function createIntake(deps: IntakeDeps) {
             details: { [keyName(origin)]: key, from: lastDayMoved, to: t.lastDay },
           };
         }
+        // The HRIS filled in or corrected a contact address of this same, still open termination (e.g. the
+        // personal email it lacked): kept on the departure, so every email from now on uses it.
+        let contactAudit: Parameters<typeof audit>[1] | null = null;
+        let contactChanged: string[] = [];
+        if (dep && dep.terminationKey === terminationKey && !CLOSED_DEPARTURE_STATUSES.includes(dep.status)) {
+          const changes: Record<string, { from: string | null; to: string }> = {};
+          for (const f of CONTACT_FIELDS) {
+            const to = event.employee[f];
+            if (to && to !== dep[f]) changes[f] = { from: dep[f], to };
+          }
+          contactChanged = Object.keys(changes);
+          if (contactChanged.length > 0) {
+            dep = await tx.departure.update({
+              where: { id: dep.id },
+              data: Object.fromEntries(Object.entries(changes).map(([f, c]) => [f, c.to])),
+            });
+            contactAudit = {
+              actor: origin.actor,
+              action: 'contact_updated',
+              departureId: dep.id,
+              details: { [keyName(origin)]: key, changes },
+            };
+          }
+        }
         if (!dep) {
           dep = await tx.departure.create({
             data: {
@@ -487,17 +515,23 @@ export function createIntake(deps: IntakeDeps) {
             signatureResult: origin.signatureResult,
             hrisStatus: event.status,
             employeeId: event.employee.id,
-            outcome: created ? 'queued' : lastDayChanged ? 'updated' : 'duplicate',
+            outcome: created ? 'queued' : lastDayChanged || contactAudit ? 'updated' : 'duplicate',
             reason: created
               ? null
-              : lastDayChanged
-                ? `last day moved from ${lastDayMoved ?? '(none)'} to ${t.lastDay ?? ''}`
+              : lastDayChanged || contactAudit
+                ? [
+                    ...(lastDayChanged
+                      ? [`last day moved from ${lastDayMoved ?? '(none)'} to ${t.lastDay ?? ''}`]
+                      : []),
+                    ...(contactAudit ? [`contact updated: ${contactChanged.join(', ')}`] : []),
+                  ].join('; ')
                 : `offboarding ${dep.id} already exists for this employee`,
             payload: event as unknown as Prisma.InputJsonValue,
             departureId: dep.id,
           },
         });
         if (lastDayAudit) await audit(tx, lastDayAudit);
+        if (contactAudit) await audit(tx, contactAudit);
         if (created)
           await audit(tx, {
             actor: origin.actor,
@@ -505,15 +539,23 @@ export function createIntake(deps: IntakeDeps) {
             departureId: dep.id,
             details: { [keyName(origin)]: key, status: event.status, terminationType: t.type },
           });
-        return { dep, created, updated: lastDayChanged };
+        return { dep, created, updated: lastDayChanged, contactUpdated: contactAudit !== null };
       });
       departure = out.dep;
       isNew = out.created;
       lastDayUpdated = out.updated;
+      contactUpdated = out.contactUpdated;
     } catch (e) {
       // A concurrent delivery of the same id or termination won the race: answer as a duplicate.
       if (isUniqueViolation(e)) return redeliveryByKey(key, base, event, origin);
       throw e;
+    }
+    if (contactUpdated && !lastDayUpdated) {
+      logger.info({ webhookId: base.webhookId, departureId: departure.id }, 'contact details updated');
+      return {
+        status: 202,
+        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'updated' },
+      };
     }
     return afterStore(event, key, base, origin, inline, departure, { isNew, lastDayUpdated });
   }

@@ -299,6 +299,40 @@ test('a redelivered event and a double submission start nothing new', async () =
   );
 });
 
+test('the same termination re-sent with a personal email it lacked fills it in ("updated"); sent again it is a duplicate', async () => {
+  const id = uniq('W');
+  const event = hrisEvent(id);
+  const { personalEmail, ...withoutPersonal } = event.employee;
+  const d = signDelivery(WEBHOOK_SECRET, { ...event, employee: withoutPersonal });
+  const first = await post(url(), d.body, d.headers);
+  expect(first.json.action).toBe('started');
+  const departureId = first.json.departureId as string;
+  expect(
+    (await stack.db.departure.findUniqueOrThrow({ where: { id: departureId } })).personalEmail,
+  ).toBeNull();
+  // The HRIS corrects its record and sends the termination again (a new webhook-id).
+  const corrected = signDelivery(WEBHOOK_SECRET, event);
+  const second = await post(url(), corrected.body, corrected.headers);
+  expect(second.status).toBe(202);
+  expect(second.json).toEqual({ ...first.json, action: 'updated' });
+  expect((await stack.db.departure.findUniqueOrThrow({ where: { id: departureId } })).personalEmail).toBe(
+    personalEmail,
+  );
+  const audit = await stack.db.auditEvent.findFirstOrThrow({
+    where: { departureId, action: 'contact_updated' },
+  });
+  expect(audit.details).toMatchObject({ changes: { personalEmail: { from: null, to: personalEmail } } });
+  // Nothing new to fill in: a duplicate; an address left out is not erased.
+  const again = signDelivery(WEBHOOK_SECRET, event);
+  expect((await post(url(), again.body, again.headers)).json.action).toBe('duplicate');
+  const omitted = signDelivery(WEBHOOK_SECRET, { ...event, employee: withoutPersonal });
+  expect((await post(url(), omitted.body, omitted.headers)).json.action).toBe('duplicate');
+  expect((await stack.db.departure.findUniqueOrThrow({ where: { id: departureId } })).personalEmail).toBe(
+    personalEmail,
+  );
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
+});
+
 test('a concurrent burst of the same webhook-id starts exactly one workflow', async () => {
   const id = uniq('W');
   const d = signDelivery(WEBHOOK_SECRET, hrisEvent(id));
