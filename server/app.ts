@@ -13,6 +13,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import {
   DEPARTURE_STATUSES,
@@ -231,6 +232,27 @@ export function createApp(deps: AppDeps): express.Express {
     if (memo?.departureId !== id)
       throw new AppError('conflict', `the offboarding of departure ${id} is no longer running; ${what}`);
     return client.workflow.getHandle(workflowId);
+  };
+
+  /**
+   * Signals the departure's running offboarding (`runOf`); one that is no longer running, or finished
+   * meanwhile, is a 409 saying what to do instead (`ifFinished`).
+   */
+  const signalRunning = async <Args extends unknown[]>(
+    id: string,
+    workflowId: string,
+    ifFinished: string,
+    signal: SignalDefinition<Args>,
+    ...args: Args
+  ): Promise<void> => {
+    try {
+      const run = await runOf(id, workflowId, ifFinished);
+      await client.withDeadline(Date.now() + 5_000, () => run.signal(signal, ...args));
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError)
+        throw new AppError('conflict', `the offboarding of departure ${id} has finished; ${ifFinished}`);
+      throw e;
+    }
   };
 
   /**
@@ -565,19 +587,14 @@ export function createApp(deps: AppDeps): express.Express {
       what: `the receipt of asset ${tag}`,
       actor: `operator:${operator.name}`,
       details: { ...receipt, role: operator.role },
-      send: async () => {
-        try {
-          const run = await runOf(id, dep.workflowId, `record the late return of ${tag} in the asset system`);
-          await client.withDeadline(Date.now() + 5_000, () => run.signal(assetReceivedSignal, receipt));
-        } catch (e) {
-          if (e instanceof WorkflowNotFoundError)
-            throw new AppError(
-              'conflict',
-              `the offboarding of departure ${id} has finished; record the late return of ${tag} in the asset system`,
-            );
-          throw e;
-        }
-      },
+      send: () =>
+        signalRunning(
+          id,
+          dep.workflowId,
+          `record the late return of ${tag} in the asset system`,
+          assetReceivedSignal,
+          receipt,
+        ),
     });
     res.status(202).json({ departureId: id, assetTag: tag, action: 'receipt_sent' });
   });
@@ -624,21 +641,14 @@ export function createApp(deps: AppDeps): express.Express {
         what: `the confirmation of the archive of ${sourceId}`,
         actor: `operator:${operator.name}`,
         details: { ...confirmation, role: operator.role },
-        send: async () => {
-          try {
-            const run = await runOf(id, dep.workflowId, `record the archive of ${sourceId} by hand`);
-            await client.withDeadline(Date.now() + 5_000, () =>
-              run.signal(archiveConfirmedSignal, confirmation),
-            );
-          } catch (e) {
-            if (e instanceof WorkflowNotFoundError)
-              throw new AppError(
-                'conflict',
-                `the offboarding of departure ${id} has finished; record the archive of ${sourceId} by hand`,
-              );
-            throw e;
-          }
-        },
+        send: () =>
+          signalRunning(
+            id,
+            dep.workflowId,
+            `record the archive of ${sourceId} by hand`,
+            archiveConfirmedSignal,
+            confirmation,
+          ),
       });
       res.status(202).json({ departureId: id, sourceId, action: 'confirmation_sent' });
     },

@@ -10,7 +10,7 @@ import { audit, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
-import type { DepartureRow, Starter } from './starter';
+import { RESCINDED_DEPARTURE, type DepartureRow, type Starter } from './starter';
 
 export type IntakeAnswer =
   | {
@@ -67,7 +67,7 @@ const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
  * `rescind` message counts as rescinded). A new termination of the same employee then starts a new
  * offboarding; the same termination again (its `confirmedAt`) stays a duplicate.
  */
-export const CLOSED_DEPARTURE_STATUSES = ['completed', 'failed', 'blocked', 'rescinded'];
+const CLOSED_DEPARTURE_STATUSES = ['completed', 'failed', 'blocked', 'rescinded'];
 
 /** The audit detail naming the idempotency key. */
 function keyName(origin: Origin): string {
@@ -415,11 +415,7 @@ export function createIntake(deps: IntakeDeps) {
             employeeId: event.employee.id,
             OR: [
               { terminationKey },
-              {
-                status: { notIn: CLOSED_DEPARTURE_STATUSES },
-                rescindedAt: null,
-                messages: { none: { kind: 'rescind' } },
-              },
+              { status: { notIn: CLOSED_DEPARTURE_STATUSES }, NOT: RESCINDED_DEPARTURE },
             ],
           },
           orderBy: { createdAt: 'desc' },
@@ -550,14 +546,11 @@ export function createIntake(deps: IntakeDeps) {
       if (isUniqueViolation(e)) return redeliveryByKey(key, base, event, origin);
       throw e;
     }
-    if (contactUpdated && !lastDayUpdated) {
-      logger.info({ webhookId: base.webhookId, departureId: departure.id }, 'contact details updated');
-      return {
-        status: 202,
-        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'updated' },
-      };
-    }
-    return afterStore(event, key, base, origin, inline, departure, { isNew, lastDayUpdated });
+    return afterStore(event, key, base, origin, inline, departure, {
+      isNew,
+      lastDayUpdated,
+      contactUpdated,
+    });
   }
 
   /** What follows storing an accepted event: tell a moved last day, answer a duplicate, or start. */
@@ -568,10 +561,15 @@ export function createIntake(deps: IntakeDeps) {
     origin: Origin,
     inline: boolean,
     departure: DepartureRow,
-    { isNew, lastDayUpdated }: { isNew: boolean; lastDayUpdated: boolean },
+    {
+      isNew,
+      lastDayUpdated,
+      contactUpdated = false,
+    }: { isNew: boolean; lastDayUpdated: boolean; contactUpdated?: boolean },
   ): Promise<IntakeAnswer> {
     const webhookId = base.webhookId;
     const t = event.termination!;
+    if (contactUpdated) logger.info({ webhookId, departureId: departure.id }, 'contact details updated');
     if (lastDayUpdated) {
       logger.info({ webhookId, departureId: departure.id, lastDay: t.lastDay }, 'last day moved');
       await deps.starter
@@ -582,6 +580,8 @@ export function createIntake(deps: IntakeDeps) {
             'last-day change stays queued for the dispatcher',
           ),
         );
+    }
+    if (lastDayUpdated || contactUpdated) {
       return {
         status: 202,
         body: { departureId: departure.id, workflowId: departure.workflowId, action: 'updated' },

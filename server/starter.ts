@@ -16,7 +16,7 @@ import {
   type LastDayChange,
   type Rescission,
 } from '../contract';
-import { audit, sql, type Db } from '../lib/db';
+import { audit, Prisma, sql, type Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 
 export interface DepartureRow {
@@ -45,6 +45,14 @@ export interface StarterDeps {
   /** How many starts one dispatcher pass runs at once (default 16). */
   dispatchConcurrency?: number;
 }
+
+/**
+ * A rescinded departure: its record says so, or a rescission is stored for it (written before it is
+ * delivered to the workflow). Its workflow may still be closing.
+ */
+export const RESCINDED_DEPARTURE = {
+  OR: [{ status: 'rescinded' }, { rescindedAt: { not: null } }, { messages: { some: { kind: 'rescind' } } }],
+} satisfies Prisma.DepartureWhereInput;
 
 export type StartResult = { started: true } | { started: false; error: string };
 
@@ -90,18 +98,15 @@ export function createStarter(deps: StarterDeps) {
   }
 
   /**
-   * True when the workflow running under the departure's id is an earlier, rescinded offboarding of the
-   * same employee that is still closing (halting its steps, opening its review): the new one waits.
+   * `previous` (the departure the workflow under `d`'s id runs for), when it is an earlier, rescinded
+   * offboarding of the same employee that is still closing (halting its steps, opening its review): the
+   * new one waits for it. Null otherwise.
    */
-  async function previousStillClosing(d: DepartureRow): Promise<string | null> {
-    const previous = await departureOfWorkflow(d);
-    if (!previous || previous === d.id) return null;
-    const prev = await db.departure.findUnique({
-      where: { id: previous },
-      select: { employeeId: true, status: true, rescindedAt: true, messages: { where: { kind: 'rescind' } } },
+  async function rescindedStillClosing(d: DepartureRow, previous: string): Promise<string | null> {
+    const n = await db.departure.count({
+      where: { id: previous, employeeId: d.employeeId, ...RESCINDED_DEPARTURE },
     });
-    const rescinded = prev && (prev.status === 'rescinded' || prev.rescindedAt || prev.messages.length > 0);
-    return rescinded && prev.employeeId === d.employeeId ? previous : null;
+    return n > 0 ? previous : null;
   }
 
   /**
@@ -222,11 +227,12 @@ export function createStarter(deps: StarterDeps) {
     } catch (e) {
       if (e instanceof WorkflowExecutionAlreadyStartedError) {
         // Another instance (or an earlier attempt whose answer we lost) started it.
-        if (await alreadyOurs(d).catch(() => false)) {
+        const running = await departureOfWorkflow(d).catch(() => null);
+        if (running === d.id) {
           await markStarted(d, by);
           return { started: true };
         }
-        const closing = await previousStillClosing(d).catch(() => null);
+        const closing = running ? await rescindedStillClosing(d, running).catch(() => null) : null;
         if (closing) {
           // Stays accepted: the dispatcher starts it once the rescinded run has finished.
           const error = `waiting for the rescinded offboarding ${closing} to finish closing`;
