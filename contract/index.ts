@@ -433,6 +433,24 @@ export const confirmTicketSignal = defineSignal<[TicketConfirmation]>('confirmTi
 export const lastDayChangedSignal = defineSignal<[LastDayChange]>('lastDayChanged');
 
 /**
+ * The HRIS filled in or corrected a contact address of the departure (payload of
+ * `contactUpdatedSignal`). It names the fields, never the addresses: the activities read them from the
+ * departure, so no personal data enters the history.
+ */
+export interface ContactUpdate {
+  /** Which of `personalEmail`, `managerEmail`, `departmentHeadEmail` changed. */
+  fields: string[];
+  /** Who sent it: `hris:<webhook-id>` or the operator. */
+  source: string;
+}
+
+/**
+ * A contact address was filled in or corrected (event from outside): what failed for want of it (the
+ * exit survey, the NDA, a remote asset's return request) is sent again to the address on file now.
+ */
+export const contactUpdatedSignal = defineSignal<[ContactUpdate]>('contactUpdated');
+
+/**
  * The termination was rescinded: whatever has not yet run is halted and a review opened for HR and IT.
  * Nothing is re-enabled automatically.
  */

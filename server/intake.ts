@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { offboardingWorkflowId, type LastDayChange, type Rescission } from '../contract';
+import { offboardingWorkflowId, type ContactUpdate, type LastDayChange, type Rescission } from '../contract';
 import { audit, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -478,6 +478,19 @@ export function createIntake(deps: IntakeDeps) {
               departureId: dep.id,
               details: { [keyName(origin)]: key, changes },
             };
+            // The running offboarding sends again what failed for want of the address (names only:
+            // the addresses stay in the database, out of the workflow history).
+            const update: ContactUpdate = {
+              fields: contactChanged,
+              source: origin.source === 'hris' ? `hris:${key}` : origin.actor,
+            };
+            await tx.workflowMessage.create({
+              data: {
+                departureId: dep.id,
+                kind: 'contactUpdated',
+                payload: update as unknown as Prisma.InputJsonValue,
+              },
+            });
           }
         }
         if (!dep) {
@@ -570,15 +583,13 @@ export function createIntake(deps: IntakeDeps) {
     const webhookId = base.webhookId;
     const t = event.termination!;
     if (contactUpdated) logger.info({ webhookId, departureId: departure.id }, 'contact details updated');
-    if (lastDayUpdated) {
+    if (lastDayUpdated)
       logger.info({ webhookId, departureId: departure.id, lastDay: t.lastDay }, 'last day moved');
+    if (lastDayUpdated || contactUpdated) {
       await deps.starter
         .deliverMessages(departure.id)
         .catch((e: unknown) =>
-          logger.warn(
-            { err: e, departureId: departure.id },
-            'last-day change stays queued for the dispatcher',
-          ),
+          logger.warn({ err: e, departureId: departure.id }, 'the change stays queued for the dispatcher'),
         );
     }
     if (lastDayUpdated || contactUpdated) {

@@ -9,10 +9,12 @@ import {
   OFFBOARDING_WORKFLOW,
   RESCISSION_REVIEW_WORKFLOW,
   SEARCH_ATTRIBUTES,
+  contactUpdatedSignal,
   lastDayChangedSignal,
   offboardingInput,
   rescindSignal,
   rescissionReviewWorkflowId,
+  type ContactUpdate,
   type LastDayChange,
   type Rescission,
 } from '../contract';
@@ -283,6 +285,11 @@ export function createStarter(deps: StarterDeps) {
           status: 'not_applicable',
           outcome: 'applied before the start: the workflow reads the last day from the departure',
         };
+      if (m.kind === 'contactUpdated')
+        return {
+          status: 'not_applicable',
+          outcome: 'applied before the start: every email reads the addresses from the departure',
+        };
       const r = await startDeparture(d, 'rescission');
       if (!r.started && r.error.startsWith('a different offboarding'))
         return { status: 'not_applicable', outcome: `departure never started: ${r.error}` };
@@ -307,12 +314,14 @@ export function createStarter(deps: StarterDeps) {
       await client.withDeadline(Date.now() + timeout, () =>
         m.kind === 'rescind'
           ? handle.signal(rescindSignal, m.payload as Rescission)
-          : handle.signal(lastDayChangedSignal, m.payload as LastDayChange),
+          : m.kind === 'contactUpdated'
+            ? handle.signal(contactUpdatedSignal, m.payload as ContactUpdate)
+            : handle.signal(lastDayChangedSignal, m.payload as LastDayChange),
       );
       return { status: 'delivered', outcome: `signalled run ${desc.runId}` };
     }
     // The offboarding has finished (or is past retention).
-    if (m.kind === 'lastDayChanged')
+    if (m.kind === 'lastDayChanged' || m.kind === 'contactUpdated')
       return { status: 'not_applicable', outcome: 'the offboarding had already finished' };
     try {
       await client.withDeadline(Date.now() + timeout, () =>

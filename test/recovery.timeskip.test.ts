@@ -9,6 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   archiveConfirmedSignal,
   assetReceivedSignal,
+  contactUpdatedSignal,
   documentSignedSignal,
   statusQuery,
   type OffboardingInput,
@@ -372,4 +373,52 @@ test('a part the first round could not do runs again as its own activity, with i
     // The archives were tasked; their owners have not confirmed them yet.
     data_archiving_confirmation: { status: 'pending' },
   });
+});
+
+test('the personal email filled in later: the return request, the exit survey and the NDA go out to it, once', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id);
+  const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+  await stack.db.departure.update({ where: { id: input.departureId }, data: { personalEmail: null } });
+  const personal = `${id.toLowerCase()}@later.example.net`;
+  const failedForWant = (x: OffboardingStatus) =>
+    x.assets[0]?.status === 'failed' &&
+    ['exit_survey', 'nda_acknowledgment'].every(
+      (t) => x.documents.find((d) => d.type === t)?.status === 'failed',
+    );
+  const { final, scheduled } = await run(input, async (h) => {
+    await until(h, failedForWant);
+    // The HRIS fills the address in; the intake stores it and signals (names only, no address).
+    await stack.db.departure.update({ where: { id: input.departureId }, data: { personalEmail: personal } });
+    await h.signal(contactUpdatedSignal, { fields: ['personalEmail'], source: 'hris:msg_later' });
+    const s = await until(
+      h,
+      (x) =>
+        x.assets[0]?.status === 'requested' &&
+        x.documents.find((d) => d.type === 'exit_survey')?.status === 'sent' &&
+        x.documents.find((d) => d.type === 'nda_acknowledgment')?.status === 'sent',
+    );
+    expect(s.assets[0]!.lastError).toBeNull();
+    // The same update delivered again: nothing failed since, so nothing goes out twice.
+    await h.signal(contactUpdatedSignal, { fields: ['personalEmail'], source: 'hris:msg_later' });
+    await h.signal(assetReceivedSignal, receipt(tag));
+    await signNda(h);
+    const final = await resultAfterSignOff(testEnv.client, h);
+    return { final, scheduled: await scheduledActivities(h) };
+  });
+  expect(final.phase).toBe('completed');
+  expect(final.assets[0]).toMatchObject({ assetTag: tag, status: 'received' });
+  const byType = Object.fromEntries(final.documents.map((d) => [d.type, d.status]));
+  expect(byType).toMatchObject({ exit_survey: 'sent', nda_acknowledgment: 'signed' });
+  // Each ran once on its own and failed, then once more after the correction.
+  for (const t of ['requestAssetReturn', 'sendExitSurvey', 'sendNdaForSignature'])
+    expect(scheduled.filter((x) => x === t)).toHaveLength(2);
+  const inbox = stack.mail.to(personal);
+  expect(inbox.filter((m) => m.subject.includes(tag))).toHaveLength(1);
+  expect(inbox.filter((m) => m.subject.includes('exit survey'))).toHaveLength(1);
+  expect(inbox.filter((m) => m.subject.startsWith('Please sign'))).toHaveLength(1);
+  expect(
+    (await stack.db.assetRecovery.findFirstOrThrow({ where: { departureId: input.departureId } })).status,
+  ).toBe('received');
 });

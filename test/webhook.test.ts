@@ -322,6 +322,28 @@ test('the same termination re-sent with a personal email it lacked fills it in (
     where: { departureId, action: 'contact_updated' },
   });
   expect(audit.details).toMatchObject({ changes: { personalEmail: { from: null, to: personalEmail } } });
+  // The running offboarding is told which field changed (never the address), to send again what
+  // failed for want of it.
+  // (Delivered while answering; on a loaded machine the dispatcher may deliver it a moment later.)
+  const message = await eventually(
+    () =>
+      stack.db.workflowMessage.findFirst({
+        where: { departureId, kind: 'contactUpdated', status: 'delivered' },
+      }),
+    30_000,
+    'contactUpdated delivered',
+  );
+  expect(message).toMatchObject({
+    status: 'delivered',
+    payload: { fields: ['personalEmail'], source: `hris:${corrected.headers['webhook-id']}` },
+  });
+  expect(JSON.stringify(message.payload)).not.toContain(personalEmail);
+  const history = await stack.client.workflow.getHandle(`offboarding:${id}`).fetchHistory();
+  expect(
+    history.events?.filter(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'contactUpdated',
+    ),
+  ).toHaveLength(1);
   // Nothing new to fill in: a duplicate; an address left out is not erased.
   const again = signDelivery(WEBHOOK_SECRET, event);
   expect((await post(url(), again.body, again.headers)).json.action).toBe('duplicate');

@@ -46,6 +46,12 @@ type FirstRoundResult = Awaited<ReturnType<Activities['firstFollowupRound']>>;
 
 const HOUR = 3_600_000;
 
+/** When the NDA is reminded and when it expires unsigned. */
+export interface NdaSettings {
+  reminderEveryHours: number;
+  deadlineDays: number;
+}
+
 /** Waits until `done()` or the instant `untilIso`; true when `done()` held. */
 async function waitUntil(done: () => boolean, untilIso: string): Promise<boolean> {
   const ms = Date.parse(untilIso) - Date.now();
@@ -86,6 +92,17 @@ export interface AfterRevocationState {
   archivesPending: Set<string> | null;
   /** Data sources confirmed archived in this run (a confirmation can overtake the pending list). */
   archivesConfirmed: Set<string>;
+  /** How many times the personal email was filled in or corrected in this run (`contactUpdatedSignal`). */
+  contactUpdates: number;
+  /**
+   * Per step that goes to the leaver's personal address (`doc:<type>`, `asset:<tag>`): the value of
+   * `contactUpdates` when its last attempt started. A failed one with an older value runs again.
+   */
+  contactSeen: Map<string, number>;
+  /** Asset tags whose return request failed (nothing went out, so it can be made again). */
+  requestFailed: Set<string>;
+  /** Steps run again after a contact update that have not finished yet. */
+  resending: number;
 }
 
 /**
@@ -138,44 +155,63 @@ export async function recoverAssets(s: AfterRevocationState): Promise<void> {
     });
   }
   await Promise.all(
-    s.assets.map(async (view) => {
-      const received = () => s.receipts.has(view.assetTag);
-      try {
-        if (first?.requested.includes(view.recoveryId)) view.status = 'requested';
-        if (s.halted()) return;
-        if (view.status !== 'requested') {
-          await acts.requestAssetReturn({ departureId: s.departureId, recoveryId: view.recoveryId });
-          view.status = 'requested';
-        }
-        if (!(await waitUntil(() => received() || s.halted(), view.dueAt))) {
-          await acts.escalateOverdueAsset({
-            departureId: s.departureId,
-            recoveryId: view.recoveryId,
-            level: 'it_owner',
-          });
-          view.status = 'escalated_it';
-          if (!(await waitUntil(() => received() || s.halted(), view.secondDueAt))) {
-            await acts.escalateOverdueAsset({
-              departureId: s.departureId,
-              recoveryId: view.recoveryId,
-              level: 'department_head',
-            });
-            view.status = 'escalated_department_head';
-            return;
-          }
-        }
-        const receipt = s.receipts.get(view.assetTag);
-        if (!receipt) return; // halted
-        await acts.recordAssetReceipt({ departureId: s.departureId, receipt });
-        view.status = 'received';
-        view.receivedAt = new Date().toISOString();
-      } catch (err) {
-        view.lastError = failureText(err);
-        view.status = 'failed';
-        log.warn('asset recovery step failed', { assetTag: view.assetTag, error: view.lastError });
-      }
-    }),
+    s.assets.map((view) => recoverAsset(s, view, first?.requested.includes(view.recoveryId) ?? false)),
   );
+}
+
+/**
+ * One asset: its return request (unless `requested`), then the wait for `assetReceived` up to the first
+ * window (IT owner told) and the second (department head told, recovery plan recorded). Waits end early
+ * at `stop` (a rescission; for a request made again, also the end of the offboarding).
+ */
+async function recoverAsset(
+  s: AfterRevocationState,
+  view: AssetView,
+  requested: boolean,
+  stop: () => boolean = s.halted,
+): Promise<void> {
+  const acts = activitiesOf(s);
+  const received = () => s.receipts.has(view.assetTag);
+  try {
+    if (requested) view.status = 'requested';
+    if (s.halted()) return;
+    if (view.status !== 'requested') {
+      s.contactSeen.set(`asset:${view.assetTag}`, s.contactUpdates);
+      try {
+        await acts.requestAssetReturn({ departureId: s.departureId, recoveryId: view.recoveryId });
+      } catch (err) {
+        s.requestFailed.add(view.assetTag);
+        throw err;
+      }
+      view.status = 'requested';
+    }
+    if (!(await waitUntil(() => received() || stop(), view.dueAt))) {
+      await acts.escalateOverdueAsset({
+        departureId: s.departureId,
+        recoveryId: view.recoveryId,
+        level: 'it_owner',
+      });
+      view.status = 'escalated_it';
+      if (!(await waitUntil(() => received() || stop(), view.secondDueAt))) {
+        await acts.escalateOverdueAsset({
+          departureId: s.departureId,
+          recoveryId: view.recoveryId,
+          level: 'department_head',
+        });
+        view.status = 'escalated_department_head';
+        return;
+      }
+    }
+    const receipt = s.receipts.get(view.assetTag);
+    if (!receipt) return; // halted
+    await acts.recordAssetReceipt({ departureId: s.departureId, receipt });
+    view.status = 'received';
+    view.receivedAt = new Date().toISOString();
+  } catch (err) {
+    view.lastError = failureText(err);
+    view.status = 'failed';
+    log.warn('asset recovery step failed', { assetTag: view.assetTag, error: view.lastError });
+  }
 }
 
 /** Records which archives still wait (less those confirmed meanwhile); true when any does. */
@@ -254,7 +290,7 @@ async function documentStep(
  */
 export async function produceDocuments(
   s: AfterRevocationState,
-  nda: { reminderEveryHours: number; deadlineDays: number },
+  nda: NdaSettings,
   dataSourceIds: string[],
 ): Promise<void> {
   const acts = activitiesOf(s);
@@ -279,6 +315,7 @@ export async function produceDocuments(
       s,
       ['exit_survey'],
       async () => {
+        s.contactSeen.set('doc:exit_survey', s.contactUpdates);
         if (!surveyed) await acts.sendExitSurvey(ids);
         return 'sent';
       },
@@ -308,23 +345,116 @@ export async function produceDocuments(
       confirmed && !(s.firstRound?.archivesPending?.length ?? 0) ? 'generated' : undefined,
     ),
     documentStep(s, ['nda_acknowledgment'], async () => {
+      s.contactSeen.set('doc:nda_acknowledgment', s.contactUpdates);
       if (!ndaSent) await acts.sendNdaForSignature(ids);
-      documentView(s, 'nda_acknowledgment').status = 'sent';
-      const deadline = new Date(Date.now() + nda.deadlineDays * 24 * HOUR).toISOString();
-      const signed = () => s.signed.has('nda_acknowledgment');
-      for (let reminder = 1; ; reminder++) {
-        const next = new Date(
-          Math.min(Date.now() + nda.reminderEveryHours * HOUR, Date.parse(deadline)),
-        ).toISOString();
-        if (await waitUntil(() => signed() || s.halted(), next)) return signed() ? 'signed' : 'sent';
-        if (Date.now() >= Date.parse(deadline)) {
-          // Signed in the last moment (the signal may still be on its way): the database knows.
-          const r = await acts.expireNda(ids);
-          return r.status === 'signed' ? 'signed' : 'expired';
-        }
-        const r = await acts.remindNda({ ...ids, reminder });
-        if (r.signed) return 'signed';
-      }
+      return awaitNdaSignature(s, nda, s.halted);
     }),
   ]);
+}
+
+/** The NDA is out: reminders until it is signed, `expired` at the deadline; `sent` when `stop` holds. */
+async function awaitNdaSignature(
+  s: AfterRevocationState,
+  nda: NdaSettings,
+  stop: () => boolean,
+): Promise<DocumentView['status']> {
+  const acts = activitiesOf(s);
+  const ids = { departureId: s.departureId };
+  documentView(s, 'nda_acknowledgment').status = 'sent';
+  const deadline = new Date(Date.now() + nda.deadlineDays * 24 * HOUR).toISOString();
+  const signed = () => s.signed.has('nda_acknowledgment');
+  for (let reminder = 1; ; reminder++) {
+    const next = new Date(
+      Math.min(Date.now() + nda.reminderEveryHours * HOUR, Date.parse(deadline)),
+    ).toISOString();
+    if (await waitUntil(() => signed() || stop(), next)) return signed() ? 'signed' : 'sent';
+    if (Date.now() >= Date.parse(deadline)) {
+      // Signed in the last moment (the signal may still be on its way): the database knows.
+      const r = await acts.expireNda(ids);
+      return r.status === 'signed' ? 'signed' : 'expired';
+    }
+    const r = await acts.remindNda({ ...ids, reminder });
+    if (r.signed) return 'signed';
+  }
+}
+
+/** Counts `work` in `s.resending` until it settles. */
+async function resend(s: AfterRevocationState, work: Promise<void>): Promise<void> {
+  s.resending++;
+  try {
+    await work;
+  } finally {
+    s.resending--;
+  }
+}
+
+/** Steps that go to the leaver's personal address and can be made again when it is filled in. */
+const TO_THE_LEAVER = ['exit_survey', 'nda_acknowledgment'] as const;
+
+/**
+ * Runs until `closing()`: whenever the personal email was filled in or corrected (`contactUpdates`)
+ * after a step to the leaver failed (the exit survey, the NDA, a remote asset's return request; e.g.
+ * "no personalEmail"), that step runs again with the address on file now: the survey and the NDA are
+ * sent (the NDA with its reminders and deadline from now), the asset requested and its windows (those of
+ * the plan) waited for. Each runs again once per correction; a second failure waits for the next one.
+ * Nothing runs after a rescission, and waits end when the offboarding does.
+ */
+export async function resendAfterContactUpdates(
+  s: AfterRevocationState,
+  nda: NdaSettings,
+  closing: () => boolean,
+): Promise<void> {
+  const stale = (key: string) => (s.contactSeen.get(key) ?? 0) < s.contactUpdates;
+  const due = () => ({
+    documents: TO_THE_LEAVER.filter(
+      (t) => s.documents.find((d) => d.type === t)?.status === 'failed' && stale(`doc:${t}`),
+    ),
+    assets: s.assets.filter(
+      (a) => a.status === 'failed' && s.requestFailed.has(a.assetTag) && stale(`asset:${a.assetTag}`),
+    ),
+  });
+  const stop = () => s.halted() || closing();
+  const lanes: Promise<void>[] = [];
+  for (;;) {
+    await condition(() => {
+      const d = due();
+      return stop() || d.documents.length + d.assets.length > 0;
+    });
+    const { documents, assets } = due();
+    if (stop() || documents.length + assets.length === 0) break;
+    // Offboardings that recorded the signal before this existed ignored it: theirs replay as they ran.
+    if (!patched('contact-update-resend')) break;
+    const acts = activitiesOf(s);
+    const ids = { departureId: s.departureId };
+    log.info('personal email filled in: sending again what failed for want of it', {
+      documents,
+      assets: assets.map((a) => a.assetTag),
+    });
+    for (const type of documents) {
+      s.contactSeen.set(`doc:${type}`, s.contactUpdates);
+      const view = documentView(s, type);
+      view.status = 'pending';
+      view.lastError = null;
+      lanes.push(
+        resend(
+          s,
+          documentStep(s, [type], async () => {
+            if (type === 'exit_survey') {
+              await acts.sendExitSurvey(ids);
+              return 'sent';
+            }
+            await acts.sendNdaForSignature(ids);
+            return awaitNdaSignature(s, nda, stop);
+          }),
+        ),
+      );
+    }
+    for (const view of assets) {
+      s.requestFailed.delete(view.assetTag);
+      view.status = 'pending';
+      view.lastError = null;
+      lanes.push(resend(s, recoverAsset(s, view, false, stop)));
+    }
+  }
+  await Promise.all(lanes);
 }

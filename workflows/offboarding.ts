@@ -38,6 +38,7 @@ import {
   firstRound,
   produceDocuments,
   recoverAssets,
+  resendAfterContactUpdates,
   type AfterRevocationState,
 } from './after-revocation';
 import { createCheckpoint, type Checkpoint } from './verification';
@@ -48,6 +49,7 @@ import {
   assetReceivedSignal,
   confirmTicketSignal,
   archiveConfirmedSignal,
+  contactUpdatedSignal,
   documentSignedSignal,
   lastDayChangedSignal,
   redriveUpdate,
@@ -201,6 +203,10 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     halted: () => rescission !== null,
     archivesPending: null,
     archivesConfirmed: new Set(),
+    contactUpdates: 0,
+    contactSeen: new Map(),
+    requestFailed: new Set(),
+    resending: 0,
   };
 
   const status = (): OffboardingStatus => {
@@ -278,6 +284,12 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     after.signed.add(d.type);
   });
   setHandler(archiveConfirmedSignal, (c) => confirmArchive(after, c));
+  setHandler(contactUpdatedSignal, (c) => {
+    // Only the personal email reaches the leaver; the other addresses are read when they are used.
+    if (!c.fields.includes('personalEmail')) return;
+    after.contactUpdates++;
+    log.info('personal email filled in or corrected', { source: c.source });
+  });
   setHandler(rescindSignal, (r) => {
     if (rescission) return; // The first rescission stands; repeats change nothing.
     rescission = r;
@@ -648,9 +660,18 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     })();
   };
 
+  // What failed for want of the personal email is sent again once it is filled in, until the end.
+  const nda = {
+    reminderEveryHours: plan.documents.ndaReminderEveryHours,
+    deadlineDays: plan.documents.ndaDeadlineDays,
+  };
+  const enableResend = () => resendAfterContactUpdates(after, nda, () => closing);
+
   let redriveLane: Promise<void>;
+  let resendLane: Promise<void> = Promise.resolve();
   if (resume) {
     redriveLane = enableRedrive();
+    resendLane = enableResend();
     publish();
   } else {
     const now = plan.steps.filter((p) => !revokeRestAt || p.privileged);
@@ -697,6 +718,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     passDone = true;
     // Red steps re-driven by an operator (`redriveUpdate`) run from here until the offboarding ends.
     redriveLane = enableRedrive();
+    if (!rescission) resendLane = enableResend();
 
     // Every credential has been acted on: recover the assets and produce the documents while any ticket
     // still waits for its owner.
@@ -709,14 +731,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
           if (plan.firstRound) await firstRound(after, plan.documents.dataSourceIds);
           await Promise.all([
             recoverAssets(after),
-            produceDocuments(
-              after,
-              {
-                reminderEveryHours: plan.documents.ndaReminderEveryHours,
-                deadlineDays: plan.documents.ndaDeadlineDays,
-              },
-              plan.documents.dataSourceIds,
-            ),
+            produceDocuments(after, nda, plan.documents.dataSourceIds),
           ]);
         })();
     if (!rescission) setPhase(ticketWaits.length > 0 ? 'awaiting_tickets' : 'recovering');
@@ -735,7 +750,14 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       const outcome = await checkpoint.signOff(shouldContinueAsNew);
       if (outcome !== 'continue') break;
       // A long wait for sign-off: carry the state into a new run once nothing is in flight.
-      await condition(() => allHandlersFinished() && redriveIdle() && reporting === 0 && checkpoint!.idle());
+      await condition(
+        () =>
+          allHandlersFinished() &&
+          redriveIdle() &&
+          after.resending === 0 &&
+          reporting === 0 &&
+          checkpoint!.idle(),
+      );
       const cp = checkpoint;
       log.info('continuing as new while waiting for sign-off', {
         historyLength: workflowInfo().historyLength,
@@ -762,6 +784,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   // No more re-drives once everything else is done; finish the ones accepted.
   closing = true;
   await redriveLane;
+  await resendLane;
   await checkpointTask;
   await condition(allHandlersFinished);
 

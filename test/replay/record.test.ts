@@ -18,7 +18,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import {
   acknowledgeUpdate,
+  assetReceivedSignal,
   confirmTicketSignal,
+  contactUpdatedSignal,
   documentSignedSignal,
   lastDayChangedSignal,
   redriveUpdate,
@@ -43,6 +45,7 @@ import {
   getJson,
   hrisEvent,
   post,
+  resultAfterSignOff,
   seedEmployee,
   signNdaFromMail,
   startTimeSkipping,
@@ -632,6 +635,83 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
         'involuntary, CRM only, second run (input.resume: plan, steps, documents and checkpoint state carried over): CRM step re-driven green, step and access items resolved, final live audit clean, completion certificate',
         workflowId,
         runs[1],
+      );
+    } finally {
+      await testEnv.teardown();
+    }
+  }, 300_000);
+
+  test('personal-email-filled-in-later (time-skipping server)', async () => {
+    // Remote, a laptop, no personal email on file: the return request, the exit survey and the NDA fail
+    // for want of it. The HRIS fills it in (the address stored, `contactUpdated` signalled): all three go
+    // out again; the laptop comes back, the NDA is signed, HR and IT sign off.
+    const testEnv = await startTimeSkipping();
+    try {
+      const { until } = onTestServer(testEnv);
+      const id = uniq('PE');
+      seedEmployee(stack.standIns, id, { ldap: false });
+      const tag = uniq('TAG').toUpperCase();
+      await stack.db.asset.create({
+        data: { tag, name: 'Laptop', category: 'laptop', assignedToEmployeeId: id },
+      });
+      const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+      const departureId = input.departureId;
+      await stack.db.departure.update({ where: { id: departureId }, data: { personalEmail: null } });
+      const workflowId = `offboarding:${id}`;
+      const taskQueue = uniq('record');
+      const catalog = verificationCatalog(catalogOf(stack, ['crm']));
+      const runId = await withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalog, async () => {
+        const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+          taskQueue,
+          workflowId,
+          args: [input],
+          memo: { departureId },
+        });
+        const doc = (s: OffboardingStatus, type: string) => s.documents.find((d) => d.type === type)?.status;
+        await until(
+          h,
+          (s) =>
+            s.assets[0]?.status === 'failed' &&
+            doc(s, 'exit_survey') === 'failed' &&
+            doc(s, 'nda_acknowledgment') === 'failed',
+          'return request, exit survey and NDA failed for want of a personal email',
+        );
+        await stack.db.departure.update({
+          where: { id: departureId },
+          data: { personalEmail: `${id.toLowerCase()}@later.example.net` },
+        });
+        await h.signal(contactUpdatedSignal, { fields: ['personalEmail'], source: 'hris:msg_record' });
+        await until(
+          h,
+          (s) =>
+            s.assets[0]?.status === 'requested' &&
+            doc(s, 'exit_survey') === 'sent' &&
+            doc(s, 'nda_acknowledgment') === 'sent',
+          'sent again to the address filled in',
+        );
+        await h.signal(assetReceivedSignal, {
+          assetTag: tag,
+          receivedBy: 'desk-alex',
+          condition: 'good',
+          inspectedBy: 'desk-sam',
+          notes: 'wiped and shelved',
+        });
+        await h.signal(documentSignedSignal, {
+          documentId: 'x',
+          type: 'nda_acknowledgment',
+          signedAt: new Date(await testEnv.currentTimeMs()).toISOString(),
+        });
+        const final = await resultAfterSignOff(testEnv.client, h);
+        expect(final.phase).toBe('completed');
+        expect(final.assets[0]!.status).toBe('received');
+        return h.firstExecutionRunId;
+      });
+      await save(
+        testEnv.client,
+        'personal-email-filled-in-later',
+        'involuntary, remote, CRM only, a laptop, no personal email: return request, exit survey and NDA failed; personal email filled in (contactUpdated): all three sent again, laptop received, NDA signed, report at trigger + 24 h, signed off, certificate',
+        workflowId,
+        runId,
       );
     } finally {
       await testEnv.teardown();
