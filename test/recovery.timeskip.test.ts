@@ -422,3 +422,37 @@ test('the personal email filled in later: the return request, the exit survey an
     (await stack.db.assetRecovery.findFirstOrThrow({ where: { departureId: input.departureId } })).status,
   ).toBe('received');
 });
+
+test('a late return after the department head was told is still recorded: custody, check-in, received', async () => {
+  const id = uniq('A');
+  seedEmployee(stack.standIns, id, { ldap: false });
+  const tag = await giveAsset(id, 'Monitor');
+  const input = await createDeparture(stack.db, id, { workLocation: 'in_office' });
+  const final = await run(input, async (h) => {
+    await signNda(h);
+    const s = await until(h, (x) => x.assets[0]?.status === 'requested');
+    await skipTime(
+      testEnv,
+      h,
+      Date.parse(s.assets[0]!.secondDueAt) - (await testEnv.currentTimeMs()) + 3_600_000,
+    );
+    await until(h, (x) => x.assets[0]?.status === 'escalated_department_head');
+    // Nothing waits for the asset any more; the IT desk gets it back anyway.
+    await h.signal(assetReceivedSignal, receipt(tag));
+    const back = await until(h, (x) => x.assets[0]?.status === 'received');
+    expect(back.assets[0]!.lastError).toBeNull();
+    return resultAfterSignOff(testEnv.client, h);
+  });
+  expect(final.assets[0]).toMatchObject({ assetTag: tag, status: 'received' });
+  const rec = await stack.db.assetRecovery.findFirstOrThrow({
+    where: { departureId: input.departureId },
+    include: { custody: { orderBy: { id: 'asc' } } },
+  });
+  expect(rec).toMatchObject({ status: 'received', receivedBy: 'desk-alex', inspectedBy: 'desk-sam' });
+  expect(rec.recoveryPlan).toBeTruthy();
+  expect(rec.custody.map((c) => c.event)).toEqual(expect.arrayContaining(['received', 'checked_in']));
+  expect(rec.custody.find((c) => c.event === 'received')?.details).toMatchObject({
+    previousStatus: 'escalated_department_head',
+  });
+  expect((await stack.db.asset.findUniqueOrThrow({ where: { tag } })).status).toBe('returned');
+});

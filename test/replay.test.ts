@@ -44,6 +44,7 @@ const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
  */
 const SCENARIOS = [
   'involuntary-signed-off',
+  'late-return-after-escalation',
   'personal-email-filled-in-later',
   'rescinded-notice-period-checkpoint',
   'rescission-review-after-signoff',
@@ -237,6 +238,12 @@ const generation = (h: HistorySource): Generation => {
   return g;
 };
 
+/** Today's runs that did late work (`lateFollowUps`): the patch each recorded (no other run has one). */
+const LATE_WORK_PATCHES: Record<string, string[]> = {
+  'personal-email-filled-in-later': ['contact-update-resend'],
+  'late-return-after-escalation': ['late-asset-receipt'],
+};
+
 /** The patch ids a history recorded (`patched()` markers). */
 function patchesOf(h: HistorySource): string[] {
   return (h.history.events ?? []).flatMap((e) => patchIdOf(e) ?? []);
@@ -294,6 +301,7 @@ test('each generation of histories shows what its code did, and continue-as-new 
   /** The runs that did assets and documents (not one rescinded before them, nor the resumed run). */
   const withPaperwork = [
     'involuntary-signed-off',
+    'late-return-after-escalation',
     'voluntary-notice-signed-off',
     'signed-off-after-continue-as-new.run-1',
   ];
@@ -305,10 +313,7 @@ test('each generation of histories shows what its code did, and continue-as-new 
         ? g.patches.resumed
         : path.basename(scenarioOf(h)).startsWith('rescinded-')
           ? (g.patches.rescinded ?? g.patches.planned)
-          : path.basename(scenarioOf(h)) === 'personal-email-filled-in-later'
-            ? // The only run that sent something again after a contact update.
-              [...g.patches.planned, 'contact-update-resend']
-            : g.patches.planned;
+          : (LATE_WORK_PATCHES[path.basename(scenarioOf(h))] ?? g.patches.planned);
       expect({ history: scenarioOf(h), patches: patchesOf(h) }).toEqual({
         history: scenarioOf(h),
         patches: expected,

@@ -101,8 +101,10 @@ export interface AfterRevocationState {
   contactSeen: Map<string, number>;
   /** Asset tags whose return request failed (nothing went out, so it can be made again). */
   requestFailed: Set<string>;
-  /** Steps run again after a contact update that have not finished yet. */
-  resending: number;
+  /** Asset tags whose late receipt (`lateFollowUps`) was tried. */
+  receiptsTried: Set<string>;
+  /** Work of `lateFollowUps` that has not finished yet. */
+  lateWork: number;
 }
 
 /**
@@ -378,65 +380,89 @@ async function awaitNdaSignature(
   }
 }
 
-/** Counts `work` in `s.resending` until it settles. */
-async function resend(s: AfterRevocationState, work: Promise<void>): Promise<void> {
-  s.resending++;
+/** Counts `work` in `s.lateWork` until it settles. */
+async function late(s: AfterRevocationState, work: Promise<void>): Promise<void> {
+  s.lateWork++;
   try {
     await work;
   } finally {
-    s.resending--;
+    s.lateWork--;
   }
 }
 
 /** Steps that go to the leaver's personal address and can be made again when it is filled in. */
 const TO_THE_LEAVER = ['exit_survey', 'nda_acknowledgment'] as const;
 
+/** Asset states in which nothing waits for the asset any more: a receipt then is a late return. */
+const NOT_WAITING: readonly AssetView['status'][] = ['failed', 'escalated_department_head'];
+
 /**
- * Runs until `closing()`: whenever the personal email was filled in or corrected (`contactUpdates`)
- * after a step to the leaver failed (the exit survey, the NDA, a remote asset's return request; e.g.
- * "no personalEmail"), that step runs again with the address on file now: the survey and the NDA are
- * sent (the NDA with its reminders and deadline from now), the asset requested and its windows (those of
- * the plan) waited for. Each runs again once per correction; a second failure waits for the next one.
- * Nothing runs after a rescission, and waits end when the offboarding does.
+ * Work that arrives after its step has ended, run until `closing()` (sign-off):
+ * - **Late returns**: an asset received (`assetReceivedSignal`) after its recovery stopped waiting
+ *   (escalated to the department head, or failed) is recorded (custody, check-in) and turns `received`;
+ *   tried once per receipt. Receipts that arrive until the lane ends are recorded.
+ * - **Contact corrections**: whenever the personal email was filled in or corrected (`contactUpdates`)
+ *   after a step to the leaver failed (the exit survey, the NDA, a remote asset's return request; e.g.
+ *   "no personalEmail"), that step runs again with the address on file now: the survey and the NDA are
+ *   sent (the NDA with its reminders and deadline from now), the asset requested and its windows (those
+ *   of the plan) waited for. Once per correction; a second failure waits for the next one.
+ * Nothing runs after a rescission; the waits end when the offboarding does. Offboardings that recorded
+ * such a message before this existed ignored it: each kind sits behind its `patched()` id.
  */
-export async function resendAfterContactUpdates(
+export async function lateFollowUps(
   s: AfterRevocationState,
   nda: NdaSettings,
   closing: () => boolean,
 ): Promise<void> {
   const stale = (key: string) => (s.contactSeen.get(key) ?? 0) < s.contactUpdates;
-  const due = () => ({
-    documents: TO_THE_LEAVER.filter(
-      (t) => s.documents.find((d) => d.type === t)?.status === 'failed' && stale(`doc:${t}`),
-    ),
-    assets: s.assets.filter(
-      (a) => a.status === 'failed' && s.requestFailed.has(a.assetTag) && stale(`asset:${a.assetTag}`),
-    ),
-  });
   const stop = () => s.halted() || closing();
+  const due = () => {
+    if (s.halted()) return { receipts: [], documents: [], assets: [] };
+    const receipts = s.assets.filter(
+      (a) =>
+        NOT_WAITING.includes(a.status) && s.receipts.has(a.assetTag) && !s.receiptsTried.has(a.assetTag),
+    );
+    if (closing()) return { receipts, documents: [], assets: [] };
+    return {
+      receipts,
+      documents: TO_THE_LEAVER.filter(
+        (t) => s.documents.find((d) => d.type === t)?.status === 'failed' && stale(`doc:${t}`),
+      ),
+      assets: s.assets.filter(
+        (a) =>
+          a.status === 'failed' &&
+          s.requestFailed.has(a.assetTag) &&
+          !s.receipts.has(a.assetTag) &&
+          stale(`asset:${a.assetTag}`),
+      ),
+    };
+  };
+  const count = (d: ReturnType<typeof due>) => d.receipts.length + d.documents.length + d.assets.length;
+  const acts = activitiesOf(s);
+  const ids = { departureId: s.departureId };
   const lanes: Promise<void>[] = [];
   for (;;) {
-    await condition(() => {
-      const d = due();
-      return stop() || d.documents.length + d.assets.length > 0;
-    });
-    const { documents, assets } = due();
-    if (stop() || documents.length + assets.length === 0) break;
-    // Offboardings that recorded the signal before this existed ignored it: theirs replay as they ran.
-    if (!patched('contact-update-resend')) break;
-    const acts = activitiesOf(s);
-    const ids = { departureId: s.departureId };
+    await condition(() => stop() || count(due()) > 0);
+    const { receipts, documents, assets } = due();
+    if (receipts.length + documents.length + assets.length === 0) break;
+    for (const view of receipts) s.receiptsTried.add(view.assetTag);
+    if (receipts.length > 0 && patched('late-asset-receipt')) {
+      log.info('late return: recording the receipt', { assets: receipts.map((a) => a.assetTag) });
+      for (const view of receipts) lanes.push(late(s, recordLateReceipt(s, view)));
+    }
+    for (const type of documents) s.contactSeen.set(`doc:${type}`, s.contactUpdates);
+    for (const view of assets) s.contactSeen.set(`asset:${view.assetTag}`, s.contactUpdates);
+    if (documents.length + assets.length === 0 || !patched('contact-update-resend')) continue;
     log.info('personal email filled in: sending again what failed for want of it', {
       documents,
       assets: assets.map((a) => a.assetTag),
     });
     for (const type of documents) {
-      s.contactSeen.set(`doc:${type}`, s.contactUpdates);
       const view = documentView(s, type);
       view.status = 'pending';
       view.lastError = null;
       lanes.push(
-        resend(
+        late(
           s,
           documentStep(s, [type], async () => {
             if (type === 'exit_survey') {
@@ -453,8 +479,24 @@ export async function resendAfterContactUpdates(
       s.requestFailed.delete(view.assetTag);
       view.status = 'pending';
       view.lastError = null;
-      lanes.push(resend(s, recoverAsset(s, view, false, stop)));
+      lanes.push(late(s, recoverAsset(s, view, false, stop)));
     }
   }
   await Promise.all(lanes);
+}
+
+/** A late return: the receipt recorded (custody, check-in); a failure is kept on the asset. */
+async function recordLateReceipt(s: AfterRevocationState, view: AssetView): Promise<void> {
+  try {
+    await activitiesOf(s).recordAssetReceipt({
+      departureId: s.departureId,
+      receipt: s.receipts.get(view.assetTag)!,
+    });
+    view.status = 'received';
+    view.receivedAt = new Date().toISOString();
+    view.lastError = null;
+  } catch (err) {
+    view.lastError = failureText(err);
+    log.warn('late return not recorded', { assetTag: view.assetTag, error: view.lastError });
+  }
 }

@@ -38,7 +38,7 @@ import {
   firstRound,
   produceDocuments,
   recoverAssets,
-  resendAfterContactUpdates,
+  lateFollowUps,
   type AfterRevocationState,
 } from './after-revocation';
 import { createCheckpoint, type Checkpoint } from './verification';
@@ -206,7 +206,8 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     contactUpdates: 0,
     contactSeen: new Map(),
     requestFailed: new Set(),
-    resending: 0,
+    receiptsTried: new Set(),
+    lateWork: 0,
   };
 
   const status = (): OffboardingStatus => {
@@ -660,18 +661,18 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     })();
   };
 
-  // What failed for want of the personal email is sent again once it is filled in, until the end.
+  // Late returns and what failed for want of the personal email (`lateFollowUps`), until sign-off.
   const nda = {
     reminderEveryHours: plan.documents.ndaReminderEveryHours,
     deadlineDays: plan.documents.ndaDeadlineDays,
   };
-  const enableResend = () => resendAfterContactUpdates(after, nda, () => closing);
+  const enableLate = () => lateFollowUps(after, nda, () => closing);
 
   let redriveLane: Promise<void>;
-  let resendLane: Promise<void> = Promise.resolve();
+  let lateLane: Promise<void> = Promise.resolve();
   if (resume) {
     redriveLane = enableRedrive();
-    resendLane = enableResend();
+    lateLane = enableLate();
     publish();
   } else {
     const now = plan.steps.filter((p) => !revokeRestAt || p.privileged);
@@ -718,7 +719,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
     passDone = true;
     // Red steps re-driven by an operator (`redriveUpdate`) run from here until the offboarding ends.
     redriveLane = enableRedrive();
-    if (!rescission) resendLane = enableResend();
+    if (!rescission) lateLane = enableLate();
 
     // Every credential has been acted on: recover the assets and produce the documents while any ticket
     // still waits for its owner.
@@ -754,7 +755,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
         () =>
           allHandlersFinished() &&
           redriveIdle() &&
-          after.resending === 0 &&
+          after.lateWork === 0 &&
           reporting === 0 &&
           checkpoint!.idle(),
       );
@@ -784,7 +785,7 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
   // No more re-drives once everything else is done; finish the ones accepted.
   closing = true;
   await redriveLane;
-  await resendLane;
+  await lateLane;
   await checkpointTask;
   await condition(allHandlersFinished);
 

@@ -717,4 +717,61 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
       await testEnv.teardown();
     }
   }, 300_000);
+
+  test('late-return-after-escalation (time-skipping server)', async () => {
+    // In office, a monitor never brought back: the IT owner is told, then the department head with a
+    // recovery plan. The monitor comes back after that, while the offboarding awaits sign-off: the late
+    // return is recorded (custody, check-in), then HR and IT sign off.
+    const testEnv = await startTimeSkipping();
+    try {
+      const { until, skipTo } = onTestServer(testEnv);
+      const id = uniq('LR');
+      seedEmployee(stack.standIns, id, { ldap: false });
+      const tag = uniq('TAG').toUpperCase();
+      await stack.db.asset.create({
+        data: { tag, name: 'Monitor', category: 'monitor', assignedToEmployeeId: id },
+      });
+      const input = await createDeparture(stack.db, id, { workLocation: 'in_office' });
+      const departureId = input.departureId;
+      const workflowId = `offboarding:${id}`;
+      const taskQueue = uniq('record');
+      const catalog = verificationCatalog(catalogOf(stack, ['crm']));
+      const runId = await withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalog, async () => {
+        const h = await testEnv.client.workflow.start('offboardingWorkflow', {
+          taskQueue,
+          workflowId,
+          args: [input],
+          memo: { departureId },
+        });
+        const requested = await until(h, (s) => s.assets[0]?.status === 'requested', 'return requested');
+        await h.signal(documentSignedSignal, {
+          documentId: 'x',
+          type: 'nda_acknowledgment',
+          signedAt: new Date(await testEnv.currentTimeMs()).toISOString(),
+        });
+        await skipTo(requested.assets[0]!.secondDueAt);
+        await until(h, (s) => s.assets[0]?.status === 'escalated_department_head', 'escalated twice');
+        await h.signal(assetReceivedSignal, {
+          assetTag: tag,
+          receivedBy: 'desk-alex',
+          condition: 'scratched',
+          inspectedBy: 'desk-sam',
+          notes: 'brought back late',
+        });
+        await until(h, (s) => s.assets[0]?.status === 'received', 'late return recorded');
+        const final = await resultAfterSignOff(testEnv.client, h);
+        expect(final.phase).toBe('completed');
+        return h.firstExecutionRunId;
+      });
+      await save(
+        testEnv.client,
+        'late-return-after-escalation',
+        'involuntary, in office, CRM only, a monitor not returned: IT owner told, then the department head with a recovery plan; the monitor comes back after that (late return recorded: custody, check-in), NDA signed, report at trigger + 24 h, signed off, certificate',
+        workflowId,
+        runId,
+      );
+    } finally {
+      await testEnv.teardown();
+    }
+  }, 300_000);
 });
