@@ -419,8 +419,7 @@ export async function lateFollowUps(
   const due = () => {
     if (s.halted()) return { receipts: [], documents: [], assets: [] };
     const receipts = s.assets.filter(
-      (a) =>
-        NOT_WAITING.includes(a.status) && s.receipts.has(a.assetTag) && !s.receiptsTried.has(a.assetTag),
+      (a) => NOT_WAITING.includes(a.status) && s.receipts.has(a.assetTag) && !s.receiptsTried.has(a.assetTag),
     );
     if (closing()) return { receipts, documents: [], assets: [] };
     return {
