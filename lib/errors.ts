@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'forbidden'
   | 'not_found'
+  /** The path exists, the method does not (the answer's `Allow` header names those that do). */
+  | 'method_not_allowed'
   | 'conflict'
   /** Well-formed, but the current state cannot accept it (e.g. resolving a green item). */
   | 'unprocessable'
@@ -48,6 +50,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   unprocessable: 422,
   gone: 410,

@@ -808,7 +808,18 @@ export function createApp(deps: AppDeps): express.Express {
     res.send(Buffer.from(doc.content));
   });
 
-  app.use((_req, _res, next) => next(new AppError('not_found', 'no such route')));
+  // No route for this method: 405 naming the methods the path has (RFC 9110 §15.5.6), else 404.
+  app.use((req, _res, next) => {
+    const allow = allowedMethods(app, req.path);
+    const use = allow.filter((m) => m !== 'HEAD').join(' or ');
+    next(
+      allow.length > 0
+        ? new AppError('method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${use}`, {
+            allow,
+          })
+        : new AppError('not_found', 'no such route'),
+    );
+  });
 
   // The one place errors become HTTP answers. Bad input is never a 5xx.
   app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -861,9 +872,30 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const status = httpStatusFor(e.code);
     if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+    if (e.code === 'method_not_allowed' && Array.isArray(e.details?.allow))
+      res.setHeader('allow', (e.details.allow as string[]).join(', '));
     res.status(status).json({ error: { code: e.code, message: e.message, ...(e.details ?? {}) } });
   });
   return app;
+}
+
+/** The methods the app's own routes answer on `path` (HEAD with GET), for a 405's `Allow`. */
+function allowedMethods(app: express.Express, path: string): string[] {
+  // Express 5 keeps its routes on `app.router.stack`; each route layer matches paths itself.
+  const stack = (app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
+  const methods = new Set<string>();
+  for (const layer of stack) {
+    if (!layer.route || !layer.match(path)) continue;
+    for (const [m, on] of Object.entries(layer.route.methods))
+      if (on && m !== '_all') methods.add(m.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+interface RouteLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): boolean;
 }
 
 /** The request path with single-use link tokens (signing, survey) masked: they are credentials. */

@@ -599,6 +599,40 @@ test('regressions found by these properties and alongside them: each was a 5xx o
   });
 }, 60_000);
 
+test('a method a path does not have: 405 with Allow naming those it has, nothing written; an unknown path 404', async () => {
+  await changesNothing(async () => {
+    const cases: [method: string, path: string, allow: string][] = [
+      ['GET', '/webhooks/hris', 'POST'],
+      ['PUT', '/departures', 'GET, HEAD, POST'],
+      ['DELETE', `/departures/${departureId}`, 'GET, HEAD'],
+      ['GET', `/departures/${departureId}/acknowledge`, 'POST'],
+      ['PATCH', `/departures/${departureId}/assets/LAPTOP-1/received`, 'POST'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const r = await rawRequest(api.url, {
+        method,
+        path,
+        headers: [['Authorization', `Bearer ${TOKENS.admin}`]],
+      });
+      expect({ method, path, status: r.status, allow: r.headers.allow }).toEqual({
+        method,
+        path,
+        status: 405,
+        allow,
+      });
+      expect(errorOf(r.json)).toMatchObject({
+        code: 'method_not_allowed',
+        message: `${method} is not allowed on ${path}; use ${allow
+          .split(', ')
+          .filter((m) => m !== 'HEAD')
+          .join(' or ')}`,
+      });
+    }
+    const none = await rawRequest(api.url, { method: 'GET', path: '/no/such/thing', headers: [] });
+    expect({ status: none.status, allow: none.headers.allow }).toEqual({ status: 404, allow: undefined });
+  });
+});
+
 test('after all of it the server is up', async () => {
   const health = await fetch(`${api.url}/health`);
   expect(health.status).toBe(200);
