@@ -675,9 +675,7 @@ export function createApp(deps: AppDeps): express.Express {
       if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw await noAnswer(e);
       if (e instanceof WorkflowNotFoundError)
         throw new AppError('conflict', 'the offboarding has finished; use `offboard retry` to reset it');
-      if (e instanceof WorkflowUpdateFailedError)
-        throw new AppError('conflict', (e.cause as Error | undefined)?.message ?? e.message);
-      throw e;
+      throw updateError(e) ?? e;
     }
     await audit(db, {
       actor: `operator:${operator.name}`,

@@ -726,13 +726,18 @@ function build(): Json {
         responses: {
           200: ok('The steps that run again', ref('Redriven')),
           400: err(400),
-          404: err(404),
+          404: { ...err(404), description: 'No such departure, or the offboarding has no such step' },
           409: {
             ...err(409),
-            description: 'Refused by the workflow (reason in `message`), or it has finished',
+            description:
+              'Not now: no red step, a phase before the revocation pass ends, rescinded, or finished',
           },
           413: err(413),
           415: err(415),
+          422: {
+            ...err(422),
+            description: 'A step named is not red, or is a ticket (its owner confirms it)',
+          },
           500: err(500),
           503: {
             ...err(503),

@@ -58,11 +58,15 @@ test('a red step is re-driven once its target works again and turns green; the v
       'content-type': 'application/json',
     });
   expect((await redrive(TOKENS.hr, { reason: 'fixed the CRM' })).status).toBe(403);
+  // A step that is not red, or a ticket: well-formed, not acceptable now (422); no such step: 404.
   const notRed = await redrive(TOKENS.it, { stepIds: ['wiki'], reason: 'just because' });
-  expect(notRed.status).toBe(409);
+  expect(notRed.status).toBe(422);
   expect(JSON.stringify(notRed.json)).toMatch(/wiki is green, not red/);
   const ticket = await redrive(TOKENS.it, { stepIds: ['badge'], reason: 'just because' });
-  expect(ticket.status).toBe(409);
+  expect(ticket.status).toBe(422);
+  const unknown = await redrive(TOKENS.it, { stepIds: ['nope'], reason: 'just because' });
+  expect(unknown.status).toBe(404);
+  expect(JSON.stringify(unknown.json)).toMatch(/no step nope; the steps are .*crm/);
 
   stack.standIns.scim.control.clearFaults();
   // The CLI does it for the operator (through the same API route).

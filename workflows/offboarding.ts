@@ -41,10 +41,11 @@ import {
   lateFollowUps,
   type AfterRevocationState,
 } from './after-revocation';
-import { createCheckpoint, type Checkpoint } from './verification';
+import { createCheckpoint, reject, type Checkpoint } from './verification';
 import {
   NON_RETRYABLE_ERROR_TYPES,
   SEARCH_ATTRIBUTES,
+  UPDATE_REJECTIONS,
   followupTaskQueue,
   assetReceivedSignal,
   confirmTicketSignal,
@@ -629,20 +630,27 @@ export async function offboardingWorkflow(input: OffboardingInput): Promise<Offb
       },
       {
         validator: (req) => {
-          if (rescission) throw new Error('the termination was rescinded: nothing is re-driven');
+          const { conflict, notFound, unprocessable } = UPDATE_REJECTIONS;
+          if (rescission) throw reject(conflict, 'the termination was rescinded: nothing is re-driven');
           if (closing || !['awaiting_tickets', 'recovering', 'awaiting_signoff'].includes(phase))
-            throw new Error(
+            throw reject(
+              conflict,
               `red steps can be re-driven once the revocation pass has run (phase is ${phase})`,
             );
-          if (!req.requestedBy || !req.reason) throw new Error('requestedBy and reason are required');
+          if (!req.requestedBy || !req.reason)
+            throw reject(unprocessable, 'requestedBy and reason are required');
           const ids = req.stepIds ?? redApiSteps();
-          if (ids.length === 0) throw new Error('there is no red step to re-drive');
+          if (ids.length === 0) throw reject(conflict, 'there is no red step to re-drive');
           for (const id of ids) {
             const st = steps.get(id);
-            if (!st) throw new Error(`no step ${id}`);
-            if (st.view.status !== 'red') throw new Error(`step ${id} is ${st.view.status}, not red`);
+            if (!st) throw reject(notFound, `no step ${id}; the steps are ${[...steps.keys()].join(', ')}`);
+            if (st.view.status !== 'red')
+              throw reject(unprocessable, `step ${id} is ${st.view.status}, not red`);
             if (st.plan.integration !== 'api')
-              throw new Error(`step ${id} is a ticket: its owner confirms it, it is not re-driven`);
+              throw reject(
+                unprocessable,
+                `step ${id} is a ticket: its owner confirms it, it is not re-driven`,
+              );
           }
         },
       },

@@ -58,7 +58,8 @@ export interface CheckpointContext {
   changed: () => void;
 }
 
-const reject = (type: string, message: string) =>
+/** An update refused by its validator, typed (`UPDATE_REJECTIONS`) so the API answers 404, 409 or 422. */
+export const reject = (type: string, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true });
 
 const iso = (ms: number) => new Date(ms).toISOString();
