@@ -53,6 +53,19 @@ export interface DepartureView {
   /** Compliance documents and their state (from the workflow, else from the database). */
   documents: Pick<DocumentView, 'type' | 'status' | 'updatedAt' | 'sha256'>[];
   /**
+   * The leaver's data archives, one per catalog data source (from the database): `pending` ones wait
+   * for their owner's word (`POST /departures/:id/archives/:sourceId/confirmed`).
+   */
+  archives: {
+    sourceId: string;
+    sourceName: string;
+    status: string;
+    retentionPolicy: string;
+    location: string | null;
+    items: number | null;
+    archivedAt: string | null;
+  }[];
+  /**
    * The verification checkpoint: the report, acknowledgments, resolutions and what is outstanding
    * (from the workflow; from the database once it has finished). Null before it exists.
    */
@@ -74,6 +87,7 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       report: true,
       resolutions: { orderBy: { resolvedAt: 'asc' } },
       documents: { select: { type: true, status: true, updatedAt: true, sha256: true } },
+      archives: { orderBy: { sourceId: 'asc' } },
     },
   });
   if (!d) throw new AppError('not_found', `no departure ${id}`);
@@ -185,6 +199,15 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
           updatedAt: x.updatedAt.toISOString(),
           sha256: x.sha256 ?? undefined,
         })),
+    archives: d.archives.map((a) => ({
+      sourceId: a.sourceId,
+      sourceName: a.sourceName,
+      status: a.status,
+      retentionPolicy: a.retentionPolicy,
+      location: a.location,
+      items: a.items,
+      archivedAt: iso(a.archivedAt),
+    })),
     verification: live?.verification ?? storedVerification(d),
     source: live ? 'workflow' : 'database',
   };

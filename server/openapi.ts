@@ -330,6 +330,22 @@ const departureView = z.object({
     .array(assetView)
     .meta({ description: 'Asset recovery, one entry per asset (empty when the workflow does not answer)' }),
   documents: z.array(documentState),
+  archives: z
+    .array(
+      z.object({
+        sourceId: z.string(),
+        sourceName: z.string(),
+        status: z.string().meta({ description: 'pending | archived | failed | skipped_legal_hold' }),
+        retentionPolicy: z.string(),
+        location: z.string().nullable(),
+        items: z.number().int().nullable(),
+        archivedAt: instant.nullable(),
+      }),
+    )
+    .meta({
+      description:
+        "The leaver's data archives, one per data source; `pending` ones wait for their owner's word",
+    }),
   verification: verificationView.nullable().meta({
     description:
       'The verification checkpoint: report, acknowledgments, resolutions and what is outstanding; null before it exists',

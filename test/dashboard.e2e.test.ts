@@ -1,6 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core): IT signs in, sees a
- * departure whose CRM step is red, resolves it and acknowledges; HR signs in and acknowledges; the
+ * departure whose CRM step is red, records the owner's word on a waiting data archive, resolves the step
+ * and acknowledges; HR signs in and acknowledges; the
  * departure completes and the completion certificate downloads. A wrong token shows an error and no data;
  * the IT desk sees no acknowledge button. The page is served with a strict CSP and no caching.
  */
@@ -38,7 +39,27 @@ let stopAll: (() => Promise<void>) | undefined;
 let browser: Browser;
 
 beforeAll(async () => {
-  ({ stack, api, stop: stopAll } = await startRunningStack());
+  ({
+    stack,
+    api,
+    stop: stopAll,
+  } = await startRunningStack({
+    // One data source with the built-in manual connector, as the demo catalog has: its archive waits
+    // for the owner's word, which IT records on the page.
+    catalog: (c) => {
+      c.dataSources = [
+        {
+          id: 'mailbox',
+          name: 'Exchange mailbox',
+          retentionPolicy: 'email-7y',
+          archiveLocation: 'archive://mail/',
+          deleteAfterArchive: false,
+          owner: { name: 'Messaging Team', email: 'messaging@example.com' },
+          connector: { kind: 'manual' },
+        },
+      ];
+    },
+  }));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: CHROMIUM_FLAGS,
@@ -176,6 +197,9 @@ test('IT resolves a red step and acknowledges, HR acknowledges, the departure co
     expect(await p.getByRole('button', { name: /Acknowledge/ }).count()).toBe(0);
     expect(await p.getByRole('button', { name: /^Resolve/ }).count()).toBe(0);
     expect(await p.locator('#download-certificate').count()).toBe(0);
+    // The mailbox archive is IT's to confirm, not the desk's.
+    await p.locator('tr[data-archive="mailbox"]').waitFor();
+    expect(await p.getByRole('button', { name: /Record the archive/ }).count()).toBe(0);
     // The return is requested (the page polls until it is).
     const receive = p.getByRole('button', { name: `Record Laptop ${tag} as received` });
     await receive.waitFor({ timeout: 30_000 });
@@ -221,6 +245,33 @@ test('IT resolves a red step and acknowledges, HR acknowledges, the departure co
   await page.getByRole('link', { name: `Employee ${id}` }).click();
   await page.locator('#detail-title', { hasText: `Employee ${id} (${id})` }).waitFor();
   expect(page.url()).toContain(`#departure=${departureId}`);
+
+  // The mailbox archive waits for its owner; IT records the owner's word (a bad count is refused on
+  // the page, nothing sent).
+  const archiveRow = page.locator('tr[data-archive="mailbox"]');
+  expect(await text(page, 'tr[data-archive="mailbox"] .badge')).toBe(
+    "Yellow: waiting for the data owner's word",
+  );
+  await page.getByRole('button', { name: 'Record the archive of Exchange mailbox as done' }).click();
+  expect(await page.locator('form[data-form="archive:mailbox"] input:focus').count()).toBe(1);
+  await page.getByLabel('Items archived (as the owner reported)').fill('-3');
+  await page.getByLabel('Who confirmed it, and how').fill('Messaging Team, by phone');
+  await page.getByRole('button', { name: 'Save confirmation' }).click();
+  await page.locator('form[data-form="archive:mailbox"] .error', { hasText: 'a whole number' }).waitFor();
+  expect(
+    await stack.db.auditEvent.count({ where: { departureId, action: 'archive_confirmation_sent' } }),
+  ).toBe(0);
+  await page.getByLabel('Items archived (as the owner reported)').fill('1234');
+  await page.getByRole('button', { name: 'Save confirmation' }).click();
+  await page.locator('#feedback', { hasText: 'Recorded the archive of Exchange mailbox.' }).waitFor();
+  await archiveRow
+    .locator('.badge.colour-green', { hasText: 'Green: archived' })
+    .waitFor({ timeout: 30_000 });
+  expect(await text(page, 'tr[data-archive="mailbox"]')).toMatch(/1234 items/);
+  expect(await archiveRow.getByRole('button').count()).toBe(0);
+  await page
+    .locator('tr[data-document="data_archiving_confirmation"] .badge.colour-green')
+    .waitFor({ timeout: 30_000 });
 
   // The CRM step is red: the colour class and the words.
   const crmBadge = page.locator('tr[data-step="crm"] .badge');

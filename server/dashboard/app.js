@@ -242,6 +242,7 @@
     acknowledge: () => role() === 'hr' || role() === 'it',
     resolve: () => ['hr', 'it', 'admin'].includes(role()),
     receiveAsset: () => ['itdesk', 'admin'].includes(role()),
+    confirmArchive: () => ['it', 'admin'].includes(role()),
     download: () => ['hr', 'it', 'admin'].includes(role()),
   };
 
@@ -533,6 +534,7 @@
       acknowledgmentSection(v),
       assetsSection(v),
       documentsSection(v),
+      archivesSection(v),
       reviewsSection(v),
     );
     body.hidden = false;
@@ -959,7 +961,8 @@
     const rows = [];
     for (const a of v.assets) {
       const [colour, meaning] = ASSET_STATUS[a.status] || ['grey', words(a.status)];
-      const open = !['received', 'failed'].includes(a.status);
+      // Anything not yet received can still come back (a late return is recorded too).
+      const open = a.status !== 'received';
       rows.push(
         el(
           'tr',
@@ -1076,6 +1079,135 @@
         { class: 'form-actions' },
         el('button', { type: 'submit' }, 'Save receipt'),
         el('button', { type: 'button', class: 'secondary', onclick: () => closeForm('assets') }, 'Cancel'),
+      ),
+    );
+    return form;
+  }
+
+  const ARCHIVE_STATUS = {
+    pending: ['yellow', "waiting for the data owner's word"],
+    archived: ['green', 'archived'],
+    failed: ['red', 'failed, needs attention'],
+    skipped_legal_hold: ['green', 'kept under legal hold'],
+  };
+
+  function archivesSection(v) {
+    const archives = v.archives || [];
+    if (!archives.length) return null;
+    const running = v.workflow.status === 'RUNNING';
+    const rows = [];
+    for (const a of archives) {
+      const [colour, meaning] = ARCHIVE_STATUS[a.status] || ['grey', words(a.status)];
+      rows.push(
+        el(
+          'tr',
+          { dataset: { archive: a.sourceId }, class: `row-${colour}` },
+          el('td', null, a.sourceName),
+          el('td', null, a.retentionPolicy),
+          el('td', { class: 'status-cell' }, badge(colour, meaning)),
+          el(
+            'td',
+            null,
+            a.archivedAt ? `${when(a.archivedAt)}${a.items != null ? `, ${a.items} items` : ''}` : '—',
+          ),
+          el(
+            'td',
+            null,
+            a.status === 'pending' && running && can.confirmArchive()
+              ? el(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'small-button',
+                    dataset: { key: `archive:${a.sourceId}` },
+                    'aria-label': `Record the archive of ${a.sourceName} as done`,
+                    onclick: () => openForm({ kind: 'archive', key: a.sourceId }),
+                  },
+                  'Record as archived…',
+                )
+              : '—',
+          ),
+        ),
+      );
+      if (state.editing && state.editing.kind === 'archive' && state.editing.key === a.sourceId)
+        rows.push(el('tr', { class: 'form-row' }, el('td', { colspan: '5' }, archiveForm(v, a))));
+    }
+    return section(
+      'archives',
+      'Data archives',
+      table('Data archives', ['Data source', 'Retention', 'Status', 'Archived', 'Action'], rows),
+    );
+  }
+
+  function archiveForm(v, a) {
+    const id = `archive-${a.sourceId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const errorBox = el('p', { class: 'error', role: 'alert', hidden: true });
+    const items = el('input', {
+      id: `${id}-items`,
+      name: 'items',
+      type: 'number',
+      min: '0',
+      step: '1',
+      required: true,
+      inputmode: 'numeric',
+    });
+    const note = el('textarea', {
+      id: `${id}-note`,
+      name: 'note',
+      rows: '2',
+      maxlength: '2000',
+      required: true,
+    });
+    const form = el(
+      'form',
+      {
+        class: 'inline-form',
+        novalidate: true,
+        dataset: { form: `archive:${a.sourceId}` },
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          const n = Number(items.value);
+          if (items.value.trim() === '' || !Number.isInteger(n) || n < 0) {
+            items.focus();
+            return showError(
+              errorBox,
+              'Write how many items the owner archived (a whole number, 0 or more).',
+            );
+          }
+          if (note.value.trim().length < 3) {
+            note.focus();
+            return showError(errorBox, 'Write who confirmed it and how (at least 3 characters).');
+          }
+          void submit(
+            form,
+            errorBox,
+            async () => {
+              await apiJson(
+                'POST',
+                `${departurePath(v.departure.id)}/archives/${encodeURIComponent(a.sourceId)}/confirmed`,
+                { items: n, note: note.value.trim() },
+              );
+              return `Recorded the archive of ${a.sourceName}. The list updates in a moment.`;
+            },
+            'archives',
+          );
+        },
+      },
+      el(
+        'fieldset',
+        null,
+        el('legend', null, `Record the archive of ${a.sourceName} as done`),
+        el('label', { for: items.id }, 'Items archived (as the owner reported)'),
+        items,
+        el('label', { for: note.id }, 'Who confirmed it, and how'),
+        note,
+      ),
+      errorBox,
+      el(
+        'div',
+        { class: 'form-actions' },
+        el('button', { type: 'submit' }, 'Save confirmation'),
+        el('button', { type: 'button', class: 'secondary', onclick: () => closeForm('archives') }, 'Cancel'),
       ),
     );
     return form;
