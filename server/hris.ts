@@ -68,7 +68,16 @@ export const hrisEventSchema = z
 
 export type HrisEvent = z.infer<typeof hrisEventSchema>;
 
-/** Zod issues as field-level errors (`employee.workEmail: Invalid email address`). */
+/**
+ * Zod issues as field-level errors (`employee.workEmail: Invalid email address`). A field of the wrong
+ * type gets that one message: Zod 4 still runs the field's later checks on the wrong value (a length
+ * check on an array said "expected array to have >=3 items"), which only adds noise.
+ */
 export function fieldErrors(error: z.ZodError): FieldError[] {
-  return error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
+  const wrongType = new Set(
+    error.issues.filter((i) => i.code === 'invalid_type').map((i) => i.path.join('.')),
+  );
+  return error.issues
+    .filter((i) => i.code === 'invalid_type' || !wrongType.has(i.path.join('.')))
+    .map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
 }

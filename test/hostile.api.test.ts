@@ -571,6 +571,15 @@ test('regressions found by these properties and alongside them: each was a 5xx o
     const big = await call(route('/acknowledge'), { body: JSON.stringify({ note: 'x'.repeat(20_000) }) });
     expect(big.status).toBe(413);
     expect(errorOf(big.json).message).toBe('body exceeds 16384 bytes');
+    // A field of the wrong type had a second message from its length check ("expected array to have
+    // >=3 items"); one message now.
+    const arr = await call(route('/resolutions'), {
+      body: JSON.stringify({ itemId: ['step:entra'], how: 'accepted_risk', note: 'accepted for now' }),
+    });
+    expect(arr.status).toBe(400);
+    expect(errorOf(arr.json).fields).toEqual([
+      { field: 'itemId', message: 'Invalid input: expected string, received array' },
+    ]);
     // An unknown Content-Encoding was a 400; it is an unsupported media type.
     const enc = await call(route('/rescind'), { extraHeaders: [['Content-Encoding', 'bogus']] });
     expect(enc.status).toBe(415);
