@@ -4,6 +4,8 @@
  * valid body only, once; the workflow records it, generates the data-archiving confirmation again and
  * turns the document from pending (yellow in the report) to generated.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { statusQuery } from '../contract';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
@@ -49,6 +51,17 @@ afterAll(async () => {
   await stopAll?.();
 });
 
+/** `offboard status <ref>` against this API as IT: its text output. */
+const cliStatus = (ref: string) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [path.join(__dirname, '..', 'cli', 'offboard.cjs'), 'status', ref],
+      { env: { ...process.env, OFFBOARD_URL: api.url, OFFBOARD_TOKEN: TOKENS.it }, timeout: 60_000 },
+      (err, stdout) => (err && err.code !== 1 ? reject(err) : resolve(stdout)),
+    ),
+  );
+
 test('IT confirms an archive: pending until then, generated after; wrong roles, unknown sources, bad bodies and repeats refused', async () => {
   const id = uniq('AR');
   seedEmployee(stack.standIns, id);
@@ -62,6 +75,11 @@ test('IT confirms an archive: pending until then, generated after; wrong roles, 
   expect(
     (await stack.db.archiveRecord.findFirstOrThrow({ where: { departureId, sourceId: 'mailbox' } })).status,
   ).toBe('pending');
+
+  // The CLI shows it waiting, and how to record it.
+  expect(await cliStatus(departureId)).toMatch(
+    /\nARCHIVE\s+NAME\s+STATUS\s+ITEMS\s+ARCHIVED\nmailbox\s+Exchange mailbox\s+pending \(offboard archive-confirmed\)/,
+  );
 
   const confirm = (token: string, source = 'mailbox', body: unknown = { items: 1234, note: 'owner: done' }) =>
     post(`${api.url}/departures/${departureId}/archives/${source}/confirmed`, JSON.stringify(body), {
@@ -92,6 +110,7 @@ test('IT confirms an archive: pending until then, generated after; wrong roles, 
     where: { departureId, sourceId: 'mailbox' },
   });
   expect(record).toMatchObject({ status: 'archived', items: 1234 });
+  expect(await cliStatus(departureId)).toMatch(/\nmailbox\s+Exchange mailbox\s+archived\s+1234\s+\d{4}-/);
   expect(record.archivedAt).toBeInstanceOf(Date);
   const doc = await stack.db.document.findFirstOrThrow({
     where: { departureId, type: 'data_archiving_confirmation' },

@@ -391,6 +391,16 @@ test('status and audit: active accounts before, step table and no active account
   expect(status.stdout).toMatch(/STEP\s+STATUS\s+ATTEMPTS\s+EXECUTING SYSTEM\s+LAST ERROR/);
   expect(status.stdout).toMatch(/\nentra\s+green\s+\d+\s+Microsoft Graph @/);
   expect(status.stdout).toMatch(/\nbadge\s+yellow\s/);
+  // The paperwork follows the revocation: the documents table appears with it.
+  const withDocuments = await eventually(
+    async () => {
+      const s = await offboard(['status', id]);
+      return /\npayroll_notification\s+delivered\s/.test(s.stdout) ? s.stdout : null;
+    },
+    60_000,
+    'documents in the status',
+  );
+  expect(withDocuments).toMatch(/\nDOCUMENT\s+STATUS\s+UPDATED\n/);
   // By departure id and workflow id too.
   const byDep = await offboard(['status', departureId, '--json']);
   const byWf = await offboard(['status', offboardingWorkflowId(id), '--json']);

@@ -1,6 +1,6 @@
 /**
- * `offboard status <employee|workflow|departure>`: one departure, its step table and its verification
- * checkpoint (report, HR/IT acknowledgments, red and yellow items with their resolutions, what is
+ * `offboard status <employee|workflow|departure>`: one departure, its step table, its equipment,
+ * documents and data archives, and its verification checkpoint (report, HR/IT acknowledgments, red and yellow items with their resolutions, what is
  * outstanding).
  */
 import { Command } from 'commander';
@@ -18,7 +18,7 @@ export function statusCommand(): Command {
     .summary("one departure's step table")
     .description(
       'Show one departure and its step table (step, colour, attempts, executing system, last error), ' +
-        'then its verification checkpoint: whether the report is compiled (or when it is due), the HR ' +
+        'its equipment, documents and data archives, then its verification checkpoint: whether the report is compiled (or when it is due), the HR ' +
         'and IT acknowledgments, the red and yellow report items with their resolutions, and what is ' +
         'still outstanding (`offboard resolve`, `offboard acknowledge`). --json prints the API view as ' +
         'is. REF is a departure id (dep_…), a workflow id (offboarding:<employeeId>) or an employee id ' +
@@ -58,7 +58,8 @@ function render(v: DepartureDetail): string {
       (d.lastStartError ? `  (start error: ${d.lastStartError})` : ''),
     `Steps       ${v.steps.length}, ${red} red (from the ${v.source})`,
   ];
-  const verification = v.verification === undefined ? '' : `\n\n${renderVerification(v.verification)}`;
+  const verification =
+    renderFollowUp(v) + (v.verification === undefined ? '' : `\n\n${renderVerification(v.verification)}`);
   if (v.steps.length === 0) return `${head.join('\n')}\n\n(no steps planned yet)${verification}`;
   const rows = v.steps.map((s) => [
     s.stepId,
@@ -71,6 +72,45 @@ function render(v: DepartureDetail): string {
     `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'LAST ERROR'], rows)}` +
     verification
   );
+}
+
+/** Equipment, documents and data archives, each a table when there is any (else nothing). */
+function renderFollowUp(v: DepartureDetail): string {
+  const parts: string[] = [];
+  if (v.assets?.length)
+    parts.push(
+      table(
+        ['ASSET', 'NAME', 'STATUS', 'DUE / RECEIVED', 'LAST ERROR'],
+        v.assets.map((a) => [
+          a.assetTag,
+          a.assetName,
+          a.status,
+          a.receivedAt ? `received ${a.receivedAt}` : `due ${a.dueAt}`,
+          a.lastError ?? '',
+        ]),
+      ),
+    );
+  if (v.documents?.length)
+    parts.push(
+      table(
+        ['DOCUMENT', 'STATUS', 'UPDATED'],
+        v.documents.map((d) => [d.type, d.status, d.updatedAt]),
+      ),
+    );
+  if (v.archives?.length)
+    parts.push(
+      table(
+        ['ARCHIVE', 'NAME', 'STATUS', 'ITEMS', 'ARCHIVED'],
+        v.archives.map((a) => [
+          a.sourceId,
+          a.sourceName,
+          a.status === 'pending' ? `${a.status} (offboard archive-confirmed)` : a.status,
+          a.items === null ? '' : String(a.items),
+          a.archivedAt ?? '',
+        ]),
+      ),
+    );
+  return parts.map((p) => `\n\n${p}`).join('');
 }
 
 /** The verification checkpoint: report, acknowledgments, red/yellow items and what is outstanding. */

@@ -165,6 +165,14 @@ export interface DepartureDetail {
   /** Asset recovery and compliance documents (from the workflow; absent from older APIs). */
   assets?: AssetView[];
   documents?: Pick<DocumentView, 'type' | 'status' | 'updatedAt' | 'sha256'>[];
+  /** The leaver's data archives, one per data source (absent from older APIs). */
+  archives?: {
+    sourceId: string;
+    sourceName: string;
+    status: string;
+    items: number | null;
+    archivedAt: string | null;
+  }[];
   /** The verification checkpoint; null before it exists (or for offboardings that predate it). */
   verification?: VerificationView | null;
   source: string;
