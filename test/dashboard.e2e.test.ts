@@ -142,6 +142,28 @@ test('a wrong token shows a clear error and no data', async () => {
   }
 });
 
+test('every status filter of the list loads (none is refused by the API)', async () => {
+  const { context, page, problems } = await newPage();
+  try {
+    await signIn(page, TOKENS.hr);
+    await page.locator('#who-text', { hasText: 'Signed in as hr-user (HR)' }).waitFor();
+    const options = await page
+      .locator('#filter-status option')
+      .evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
+    expect(options).toContain('failed');
+    for (const value of options) {
+      const answered = page.waitForResponse((r) => r.url().includes('/departures?'));
+      await page.locator('#filter-status').selectOption(value);
+      const r = await answered;
+      expect({ value, status: r.status() }).toEqual({ value, status: 200 });
+      expect(await page.locator('#list-error').isVisible()).toBe(false);
+    }
+    expect(problems).toEqual([]);
+  } finally {
+    await context.close();
+  }
+});
+
 test('IT resolves a red step and acknowledges, HR acknowledges, the departure completes with its certificate', async () => {
   const id = uniq('DB');
   const person = seedEmployee(stack.standIns, id);

@@ -316,7 +316,9 @@
     const q = new URLSearchParams();
     const status = $('filter-status').value;
     const department = $('filter-department').value.trim();
-    if (status) q.set('status', status);
+    // "Failed" is the workflow's state (failed, terminated or timed out), not a departure status.
+    if (status === 'failed') q.set('workflow', 'failed');
+    else if (status) q.set('status', status);
     if (department) q.set('department', department);
     if ($('filter-red').checked) q.set('red', 'true');
     q.set('limit', '200');
