@@ -20,6 +20,7 @@ import { AppError, httpStatusFor, type FieldError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { sha256Hex, signedNdaPdf } from '../lib/pdf';
 import { STORABLE_MESSAGE, storable } from './hris';
+import { RESCINDED_DEPARTURE } from './starter';
 
 export interface PublicPagesDeps {
   db: Db;
@@ -172,16 +173,18 @@ export function createPublicPagesRouter(deps: PublicPagesDeps): express.Router {
     next();
   });
 
-  const gone = (what: 'used' | 'expired' | 'signed' | 'answered') =>
+  const gone = (what: 'used' | 'expired' | 'signed' | 'answered' | 'withdrawn') =>
     new AppError(
       'gone',
-      what === 'used'
-        ? 'This link has already been used.'
-        : what === 'expired'
-          ? 'This link has expired or was replaced by a newer one. Please use the link in the most recent email.'
-          : what === 'signed'
-            ? 'This document has already been signed; this link has already been used.'
-            : 'This survey has already been answered; this link has already been used.',
+      what === 'withdrawn'
+        ? 'This link is no longer needed: your departure was withdrawn. There is nothing for you to do.'
+        : what === 'used'
+          ? 'This link has already been used.'
+          : what === 'expired'
+            ? 'This link has expired or was replaced by a newer one. Please use the link in the most recent email.'
+            : what === 'signed'
+              ? 'This document has already been signed; this link has already been used.'
+              : 'This survey has already been answered; this link has already been used.',
       { reason: what },
     );
 
@@ -200,6 +203,9 @@ export function createPublicPagesRouter(deps: PublicPagesDeps): express.Router {
     if (doc.status === 'signed') throw gone('signed');
     if (doc.status === 'answered') throw gone('answered');
     if (link.expiresAt.getTime() <= now.getTime() || doc.status === 'expired') throw gone('expired');
+    // A rescinded termination: the employee stays, so nothing is signed or answered as a leaver.
+    if (await db.departure.count({ where: { AND: [{ id: doc.departureId }, RESCINDED_DEPARTURE] } }))
+      throw gone('withdrawn');
     return { link, doc };
   }
 

@@ -526,6 +526,35 @@ test('an expired signing link is refused and changes nothing; unknown links are 
   expect((await get(`${api.url}/survey/${token}`)).status).toBe(404);
 });
 
+test("after a rescission the leaver's signing and survey links answer 410 (withdrawn) and change nothing", async () => {
+  const d = await departure();
+  await acts.sendNdaForSignature({ departureId: d.id });
+  await acts.sendExitSurvey({ departureId: d.id });
+  const nda = await stack.mail.waitFor(
+    (m) => m.to.includes(d.personalEmail!) && m.purpose === 'nda_signature_request',
+  );
+  const survey = await stack.mail.waitFor(
+    (m) => m.to.includes(d.personalEmail!) && m.purpose === 'exit_survey',
+  );
+  const sign = linkIn(nda.text, 'sign');
+  const answer = linkIn(survey.text, 'survey');
+  expect((await get(sign.url)).status).toBe(200);
+  // HR rescinds (the API stores the rescission with the departure before it reaches the workflow).
+  await stack.db.departure.update({ where: { id: d.id }, data: { rescindedAt: new Date() } });
+  for (const url of [sign.url, answer.url]) {
+    const page = await get(url);
+    expect({ url, status: page.status }).toEqual({ url, status: 410 });
+    expect(page.html).toContain('your departure was withdrawn');
+  }
+  const post = await form(sign.url, { fullName: 'Dana Reyes', acknowledge: 'yes' });
+  expect(post.status).toBe(410);
+  const doc = await stack.db.document.findFirstOrThrow({
+    where: { departureId: d.id, type: 'nda_acknowledgment' },
+  });
+  expect(doc.status).toBe('sent');
+  expect(await stack.db.accessLink.count({ where: { departureId: d.id, usedAt: { not: null } } })).toBe(0);
+});
+
 test('NDA reminders: each number is sent once with a fresh link that replaces the earlier ones', async () => {
   const d = await departure();
   const sent = await acts.sendNdaForSignature({ departureId: d.id });
