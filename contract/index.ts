@@ -640,6 +640,10 @@ export interface VerificationSettings {
 }
 
 /** The verification checkpoint of a departure, as the status query shows it. */
+/** The one thing a rescinded offboarding's checkpoint lists as outstanding: nothing but the review. */
+export const RESCINDED_OUTSTANDING =
+  'nothing to sign off: the termination was rescinded (HR and IT decide in the rescission review)';
+
 export interface VerificationView {
   /** When the report is (or was) compiled: trigger (or end of a notice period) + reportAfterHours. */
   reportAt: string;

@@ -5,6 +5,7 @@
  * a rescission during the first follow-up round stops it.
  */
 import { DateTime } from 'luxon';
+import { RESCINDED_OUTSTANDING } from '../contract';
 import { endOfLastDay } from '../lib/calendar';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
@@ -51,6 +52,7 @@ async function view(departureId: string) {
     workflow: { phase: string | null };
     steps: { systemId: string; status: string; ticketId: string | null }[];
     reviews: { kind: string; status: string; openedBy: string }[];
+    verification: { unresolved: string[]; outstanding: string[] } | null;
   };
 }
 
@@ -216,6 +218,8 @@ test('HR can rescind from the API; other roles cannot; twice is a conflict', asy
     'rescinded',
   );
   expect(v.reviews[0]).toMatchObject({ openedBy: 'operator:hr-user' });
+  // Nothing is left to sign off or resolve: the review is where HR and IT decide.
+  expect(v.verification).toMatchObject({ unresolved: [], outstanding: [RESCINDED_OUTSTANDING] });
 }, 120_000);
 
 test('a rescission during the first follow-up round stops it: the leaver gets no NDA and no exit survey', async () => {

@@ -13,6 +13,7 @@ import {
   NON_RETRYABLE_ERROR_TYPES,
   RESOLUTION_KINDS,
   SIGNOFF_ROLES,
+  RESCINDED_OUTSTANDING,
   UPDATE_REJECTIONS,
   acknowledgeUpdate,
   resolveUpdate,
@@ -214,6 +215,14 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
     unresolved().length === 0;
 
   const view = (): VerificationView => {
+    // A rescinded termination is not signed off: HR and IT decide in the rescission review.
+    if (ctx.halted())
+      return {
+        ...state,
+        report: state.report ? { ...state.report, items: items() } : null,
+        unresolved: [],
+        outstanding: [RESCINDED_OUTSTANDING],
+      };
     const open = unresolved();
     const outstanding: string[] = [];
     if (!state.report) outstanding.push(`verification report (due ${state.reportAt})`);
