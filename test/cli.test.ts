@@ -455,6 +455,32 @@ test('shadow-it: applications the catalog does not cover, with rows and users; e
       '2026-11-04,,c@example.com',
     ].join('\n'),
   );
+  // Names in any script are names (they were reduced to nothing and left out); Latin accents fold.
+  const scripts = path.join(env.root, `${uniq('scripts')}.csv`);
+  writeFileSync(
+    scripts,
+    [
+      'App_Name,User Email',
+      'Яндекс Диск,a@example.com',
+      'яндекс диск,b@example.com',
+      '日本アプリ,c@example.com',
+      'Café Board,a@example.com',
+      'Cafe Board,b@example.com',
+      'Tēam Wiki,c@example.com',
+    ].join('\n'),
+  );
+  const intl = json<{
+    uncovered: { application: string; rows: number; spellings: string[] }[];
+    covered: { systemId: string }[];
+  }>(await offboard(['shadow-it', scripts, '--json'], { ENTRA_CLIENT_SECRET: '' }));
+  expect(intl.uncovered.map((u) => [u.application, u.rows]).sort()).toEqual(
+    [
+      ['Café Board', 2],
+      ['Яндекс Диск', 2],
+      ['日本アプリ', 1],
+    ].sort(),
+  );
+  expect(intl.covered.map((c) => c.systemId)).toEqual(['wiki']);
   const r = await offboard(['shadow-it', file, '--json'], { ENTRA_CLIENT_SECRET: '' });
   expect(r.code).toBe(1);
   const report = json<{

@@ -37,12 +37,18 @@ export const USER_COLUMNS = [
   'employee id',
 ];
 
-/** Lower case, letters and digits only: "Team-Wiki", "team wiki" and "TEAM_WIKI" are one name. */
+/**
+ * Lower case, letters and digits only: "Team-Wiki", "team wiki" and "TEAM_WIKI" are one name, and so are
+ * "Café" and "Cafe" (accents of Latin letters dropped). Letters of every script count: "Яндекс Диск"
+ * and "日本アプリ" are names too (they were reduced to nothing and silently left out).
+ */
 export const normalise = (s: string) =>
   s
     .normalize('NFKD')
+    .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')
+    .normalize('NFC')
     .toLowerCase()
-    .replace(/[^a-z0-9]/g, '');
+    .replace(/[^\p{L}\p{N}\p{M}]/gu, '');
 
 export interface ShadowApp {
   application: string;
