@@ -426,6 +426,15 @@ test('status and audit: active accounts before, step table and no active account
   ).toEqual(['crm', 'entra', 'entra-mfa', 'ldap', 'vpn', 'wiki'].sort());
   // --strict counts the systems without an API as not checked.
   expect((await offboard(['audit', id, '--strict'])).code).toBe(2);
+  // A departure or workflow id names the employee (it was taken as the employee id); a work email
+  // that is not one is refused (the connectors would have found "no account").
+  for (const ref of [departureId, offboardingWorkflowId(id)]) {
+    const byRef = json<{ employeeId: string; workEmail: string }>(await offboard(['audit', ref, '--json']));
+    expect(byRef).toMatchObject({ employeeId: id, workEmail: `${id.toLowerCase()}@example.com` });
+  }
+  const badEmail = await offboard(['audit', id, '--work-email', 'notanemail']);
+  expect(badEmail.code).toBe(64);
+  expect(badEmail.stderr).toMatch(/--work-email must be an email address, got "notanemail"/);
 
   // A system that does not answer is "error", and the audit is incomplete (exit 2), never "clean".
   stack.standIns.scim.control.inject({ pathIncludes: '/crm/', status: 503, times: Infinity });

@@ -4,6 +4,7 @@
  * Needs the catalog (CATALOG_FILE) and the connector secrets its `*Env` fields name.
  */
 import { Command } from 'commander';
+import { z } from 'zod';
 import { closeConnectors, createConnectors } from '../../activities/connectors';
 import type { Subject } from '../../activities/connector';
 import { loadCatalog } from '../../config/catalog';
@@ -57,7 +58,7 @@ export function auditCommand(): Command {
         'Needs the catalog (--catalog or CATALOG_FILE) and the connector secrets its *Env fields name. ' +
         "The work email comes from --work-email, or from the employee's newest departure via the API.",
     )
-    .argument('<employee>', 'employee id')
+    .argument('<employee>', 'employee id, or a departure id (dep_…) or workflow id (offboarding:…)')
     .option('--work-email <email>', "the employee's work email (otherwise looked up through the API)")
     .option('--catalog <file>', `catalog file (env CATALOG_FILE, default ${DEFAULT_CATALOG})`)
     .option('--timeout <duration>', 'per system', durationArg, 15_000)
@@ -70,17 +71,24 @@ export function auditCommand(): Command {
       '2 some systems could not be checked (and none active); 3 employee unknown to the API;\n' +
       '64 usage (bad catalog, missing secret); 69 API unreachable (for the email look-up).',
   );
-  cmd.action(async (employeeId: string, opts: AuditOptions) => {
+  cmd.action(async (ref: string, opts: AuditOptions) => {
+    let workEmail = opts.workEmail?.trim();
+    // The connectors look the account up by these: a wrong one would "find no account" and pass.
+    if (workEmail !== undefined && !z.email().safeParse(workEmail).success)
+      throw new CliError(EXIT.usage, `--work-email must be an email address, got "${opts.workEmail}"`);
+    if (!ref.trim()) throw new CliError(EXIT.usage, 'the employee id must not be empty');
     const catalog = catalogFrom(opts.catalog);
-    let workEmail = opts.workEmail;
-    let employeeName = employeeId;
+    let employeeId = ref;
+    let employeeName = ref;
     let departureId = '(audit)';
-    if (!workEmail) {
+    // A departure or workflow id names the employee through the API (it is not the employee id).
+    if (!workEmail || ref.startsWith('dep_') || ref.startsWith('offboarding:')) {
       const api = createApi(opts);
-      const v = await withApi(() => resolveDeparture(api, employeeId));
-      if (!v.departure.workEmail)
+      const v = await withApi(() => resolveDeparture(api, ref));
+      if (!workEmail && !v.departure.workEmail)
         throw new CliError(EXIT.refused, 'the API did not give the work email; pass --work-email');
-      workEmail = v.departure.workEmail;
+      workEmail ??= v.departure.workEmail!;
+      employeeId = v.departure.employeeId;
       employeeName = v.departure.employeeName;
       departureId = v.departure.id;
     }
