@@ -29,8 +29,10 @@ export function statusCommand(): Command {
   jsonOption(cmd);
   cmd.addHelpText(
     'after',
-    '\nExit codes: 0 no red step and the workflow has not failed; 1 red steps or a failed, terminated\n' +
-      'or timed-out workflow (see `offboard retry`); 3 not found or not allowed; 69 API unreachable.',
+    '\nExit codes: 0 no red step, no unresolved red report item and the workflow has not failed; 1 red\n' +
+      'steps, an unresolved red report item (e.g. an account the live audit found active) or a failed,\n' +
+      'terminated or timed-out workflow (see `offboard retry`); 3 not found or not allowed; 69 API\n' +
+      'unreachable.',
   );
   cmd.action(async (ref: string, opts: { url?: string; token?: string; json?: boolean }) => {
     const api = createApi(opts);
@@ -38,7 +40,14 @@ export function statusCommand(): Command {
     if (opts.json) printJson(v);
     else println(render(v));
     const red = v.steps.filter((s) => s.status === 'red').length;
-    process.exitCode = red > 0 || ENDED_BADLY.includes(v.workflow.status ?? '') ? EXIT.finding : EXIT.ok;
+    // A red report item nobody has resolved (e.g. an account the live audit found still active) is a
+    // finding as much as a red step.
+    const unresolved = new Set(v.verification?.unresolved ?? []);
+    const redItems = (v.verification?.report?.items ?? []).filter(
+      (i) => i.colour === 'red' && unresolved.has(i.itemId),
+    ).length;
+    process.exitCode =
+      red > 0 || redItems > 0 || ENDED_BADLY.includes(v.workflow.status ?? '') ? EXIT.finding : EXIT.ok;
   });
   return cmd;
 }
