@@ -261,7 +261,13 @@ export function completionCertificatePdf(input: CompletionCertificateInput): Pro
         ['Department', d.department],
         ['Termination', `${d.terminationType}, confirmed ${iso(d.confirmedAt)}`],
         ['Last day', d.lastDay ?? '-'],
-        ['Departure status', `${d.status}${d.completedAt ? `, completed ${iso(d.completedAt)}` : ''}`],
+        // Issued as the offboarding completes, a moment before the departure row says so.
+        [
+          'Departure status',
+          d.completedAt
+            ? `${d.status}, completed ${iso(d.completedAt)}`
+            : `completed with this certificate (recorded status until then: ${d.status})`,
+        ],
         ['Legal hold', d.legalHold ? 'yes (no data deletion)' : 'no'],
         ['Generated at', iso(input.generatedAt)],
       ]);

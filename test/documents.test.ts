@@ -214,6 +214,10 @@ test('the completion certificate PDF lists every action with its system, times a
   expect(text).toContain(d.id);
   expect(text).toContain(`${d.employeeName} (${d.employeeId})`);
   expect(text).toContain('Finance');
+  // Issued as the offboarding completes, before the row says so: not "Departure status: accepted".
+  expect(text).toContain(
+    `Departure status: completed with this certificate (recorded status until then: ${d.status})`,
+  );
   for (const s of steps) {
     expect(text).toContain(`${s.systemName} (${s.systemId}) - ${s.action} - final status: ${s.status}`);
     expect(text).toContain(`Executing system: ${s.systemId} @ http://127.0.0.1/${s.systemId}`);
