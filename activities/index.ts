@@ -242,6 +242,8 @@ export function createActivities(deps: ActivityDeps) {
   const { db, catalog, connectors, mailer } = deps;
   const systems = new Map(catalog.systems.map((s) => [s.id, s]));
   const subjects = new Map<string, Subject>();
+  /** Departures seen in their notice period (`scoped`) whose row has not been moved on to `running`. */
+  const inNotice = new Set<string>();
   const sweep = deps.revocationSweep ?? true;
   const localSweep = sweep && (deps.localSweep ?? true);
   const firstRound = deps.followupFirstRound ?? true;
@@ -274,7 +276,21 @@ export function createActivities(deps: ActivityDeps) {
     };
     if (subjects.size > 10_000) subjects.clear();
     subjects.set(departureId, s);
+    if (d.status === 'scoped') inNotice.add(departureId);
     return s;
+  }
+
+  /**
+   * The notice period is over once a non-privileged system is revoked: the departure row says `running`
+   * again (it said "Notice period" until sign-off). One statement per departure that had a notice period.
+   */
+  async function noticeOver(departureId: string): Promise<void> {
+    if (!inNotice.has(departureId)) return;
+    await db.departure.updateMany({
+      where: { id: departureId, status: 'scoped' },
+      data: { status: 'running' },
+    });
+    inNotice.delete(departureId);
   }
 
   const stepRow = (departureId: string, p: PlannedStep, scheduledFor: Date | null) => ({
@@ -636,6 +652,7 @@ export function createActivities(deps: ActivityDeps) {
   async function revokeStep(ref: StepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     const who = await whileDatabaseDown(() => subject(ref.departureId));
+    if (!sys.privileged) await whileDatabaseDown(() => noticeOver(ref.departureId));
     return paced(
       sys,
       async () => {

@@ -116,7 +116,13 @@ test('voluntary with a later last day: privileged revoked at once, the rest when
     const dep = await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } });
     expect(dep).toMatchObject({ status: 'scoped' });
     expect(dep.revokeRestAt?.toISOString()).toBe(end);
-    return resultAfterSignOff(testEnv.client, h); // skips the three days
+    // The last day ends: the rest is revoked and the departure is no longer in its notice period.
+    await skipTime(testEnv, h, Date.parse(end) - (await testEnv.currentTimeMs()) + 60_000);
+    await until(h, (s) => step(s, 'crm').status === 'green' && step(s, 'wiki').status === 'green');
+    expect((await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } })).status).toBe(
+      'running',
+    );
+    return resultAfterSignOff(testEnv.client, h);
   });
   expect(final.phase).toBe('completed');
   for (const s of ['crm', 'wiki']) {
