@@ -791,8 +791,20 @@ export function createApp(deps: AppDeps): express.Express {
     const dep = await db.departure.findUnique({ where: { id }, select: { id: true, employeeId: true } });
     if (!dep) throw new AppError('not_found', `no departure ${id}`);
     const doc = await db.document.findUnique({ where: { departureId_type: { departureId: id, type } } });
+    // Exit surveys answered before the answers were stored as the content keep them in `meta` only.
+    const meta = (doc?.meta ?? {}) as { answers?: unknown; answeredAt?: unknown };
+    if (doc && !doc.content && type === 'exit_survey' && meta.answers) {
+      res.setHeader('content-disposition', `attachment; filename="${type}-${dep.employeeId}.json"`);
+      res.json({ answers: meta.answers, answeredAt: meta.answeredAt ?? null });
+      return;
+    }
     if (!doc?.content)
-      throw new AppError('not_found', `departure ${id} has no stored ${type.replace(/_/g, ' ')} (yet)`);
+      throw new AppError(
+        'not_found',
+        type === 'exit_survey'
+          ? `departure ${id}: the exit survey has not been answered (yet)`
+          : `departure ${id} has no stored ${type.replace(/_/g, ' ')} (yet)`,
+      );
     const ext = doc.contentType?.startsWith('application/pdf')
       ? 'pdf'
       : doc.contentType?.startsWith('application/json')

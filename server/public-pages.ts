@@ -434,11 +434,19 @@ ${radios('recommend', [
       await useLink(tx, r.link, answeredAt, null);
       // `pending` too: the employee may sign before the activity that emailed the link has recorded it
       // as sent (the email goes out first).
+      // The answers are the document's content too, so HR downloads them like any other document.
+      const answers = Buffer.from(
+        JSON.stringify({ answers: parsed.data, answeredAt: answeredAt.toISOString() }, null, 2),
+        'utf8',
+      );
       const upd = await tx.document.updateMany({
         where: { id: r.doc.id, status: { in: ['pending', 'sent'] } },
         data: {
           status: 'answered',
           completedAt: answeredAt,
+          content: new Uint8Array(answers),
+          contentType: 'application/json',
+          sha256: sha256Hex(answers),
           meta: { ...obj(r.doc.meta), answers: parsed.data, answeredAt: answeredAt.toISOString() },
         },
       });

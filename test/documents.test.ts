@@ -12,7 +12,7 @@ import { TargetRejectedError } from '../activities/errors';
 import type { Catalog } from '../config/catalog';
 import { OFFBOARDING_WORKFLOW } from '../contract';
 import type { RunningServer } from '../server/main';
-import { createDeparture, startApi, startStack, uniq, type Stack } from './support/harness';
+import { TOKENS, createDeparture, startApi, startStack, uniq, type Stack } from './support/harness';
 
 let stack: Stack;
 let api: RunningServer;
@@ -763,6 +763,18 @@ test('exit survey: sent with its timestamp; answers stored once; bad input is a 
   const used = await stack.db.accessLink.findUniqueOrThrow({ where: { id: link.id } });
   expect(used.usedAt).toBeInstanceOf(Date);
   expect(used.usedFromIp).toBeNull();
+  // HR reads the answers through the API (they were stored but nowhere to be read).
+  const download = await fetch(`${api.url}/departures/${d.id}/documents/exit_survey`, {
+    headers: { authorization: `Bearer ${TOKENS.hr}` },
+  });
+  expect(download.status).toBe(200);
+  expect(download.headers.get('content-type')).toMatch(/^application\/json/);
+  const bytes = Buffer.from(await download.arrayBuffer());
+  expect(download.headers.get('x-content-sha256')).toBe(sha256(bytes));
+  expect(JSON.parse(bytes.toString('utf8'))).toEqual({
+    answers: { reason: 'career_growth', rating: 4, recommend: 'yes', comments },
+    answeredAt: answered.completedAt!.toISOString(),
+  });
 
   const reuse = await form(url, { reason: 'other', rating: '1', recommend: 'no' });
   expect(reuse.status).toBe(410);
