@@ -70,6 +70,36 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
     );
   }
 
+  /**
+   * Counts the red report items nobody has resolved and keeps the number on the departure
+   * (`redItems`), so lists filter on them like on red steps: every item red in the report without a
+   * resolution, and every account the final live audit found active without a resolution recorded
+   * after that audit (it reopens its item). Run after each change to the report, its resolutions or
+   * the final audit.
+   */
+  async function recountRedItems(departureId: string): Promise<void> {
+    const r = await db.verificationReport.findUnique({
+      where: { departureId },
+      select: { items: true, finalAudit: true, finalAuditAt: true },
+    });
+    if (!r) return;
+    const resolutions = await db.resolution.findMany({
+      where: { departureId },
+      select: { itemId: true, resolvedAt: true },
+    });
+    const resolvedSince = (itemId: string, since: Date | null) =>
+      resolutions.some((x) => x.itemId === itemId && (!since || x.resolvedAt > since));
+    const open = new Set<string>();
+    for (const i of (r.items ?? []) as unknown as ReportItem[])
+      if (i.colour === 'red' && !resolvedSince(i.itemId, null)) open.add(i.itemId);
+    if (r.finalAuditAt)
+      for (const row of (r.finalAudit ?? []) as unknown as AccessAuditRow[]) {
+        const itemId = `access:${row.systemId}`;
+        if (row.active === 'yes' && !resolvedSince(itemId, r.finalAuditAt)) open.add(itemId);
+      }
+    await db.departure.update({ where: { id: departureId }, data: { redItems: open.size } });
+  }
+
   /** The department head, or HR when the HRIS sent none (someone senior must hear of it). */
   function headOf(d: { departmentHeadEmail: string | null }) {
     return d.departmentHeadEmail
@@ -110,11 +140,13 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
           }),
       );
       const result: AccessAudit = { at: new Date().toISOString(), rows };
-      if (input.final)
+      if (input.final) {
         await db.verificationReport.updateMany({
           where: { departureId: d.id },
           data: { finalAudit: json(rows), finalAuditAt: new Date(result.at) },
         });
+        await recountRedItems(d.id);
+      }
       await audit(db, {
         actor: 'workflow',
         action: 'live_access_audit',
@@ -197,6 +229,7 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
         notified: [hr.email, it.email],
         messageId: sent.messageId,
       });
+      await recountRedItems(d.id);
       return {
         reportId: report.id,
         compiledAt: report.compiledAt.toISOString(),
@@ -248,6 +281,7 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
           details: json({ itemId: r.itemId, how: r.how, note: r.note, role: r.role, at: r.at }),
         });
       });
+      await recountRedItems(input.departureId);
     },
 
     /**
@@ -408,6 +442,7 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
         departureId: d.id,
         details: json({ systems: input.rows.map((r) => r.systemId), notified: [it.email, ...owners] }),
       });
+      await recountRedItems(d.id);
     },
 
     /** Everything has run: the departure waits for HR's and IT's sign-off. */

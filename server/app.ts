@@ -448,7 +448,12 @@ export function createApp(deps: AppDeps): express.Express {
         status: q.data.status,
         department: q.data.department,
         employeeId: q.data.employeeId,
-        redSteps: q.data.red === 'true' ? { gt: 0 } : q.data.red === 'false' ? 0 : undefined,
+        // Red: a red step or a red report item nobody has resolved (e.g. an account still active).
+        ...(q.data.red === 'true'
+          ? { OR: [{ redSteps: { gt: 0 } }, { redItems: { gt: 0 } }] }
+          : q.data.red === 'false'
+            ? { redSteps: 0, redItems: 0 }
+            : {}),
         createdAt: from || to ? { gte: from, lte: to } : undefined,
         id: ids ? { in: ids } : undefined,
       },
@@ -461,6 +466,7 @@ export function createApp(deps: AppDeps): express.Express {
         department: true,
         status: true,
         redSteps: true,
+        redItems: true,
         workflowId: true,
         createdAt: true,
       },

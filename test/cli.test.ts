@@ -330,6 +330,17 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   expect(json<unknown[]>(future)).toHaveLength(0);
   const badDate = await offboard(['list', '--since', 'last tuesday']);
   expect(badDate.code).toBe(64);
+  // --red: a red step, or a red report item nobody resolved (as the verification activities record
+  // it: `redItems`), e.g. an account the final audit found still active.
+  const redId = ids[0]!;
+  await stack.db.departure.updateMany({ where: { employeeId: redId }, data: { redSteps: 0, redItems: 1 } });
+  const red = await offboard(['list', '--department', dept, '--red', '--json']);
+  expect(json<{ employeeId: string; redItems: number }[]>(red)).toEqual([
+    expect.objectContaining({ employeeId: redId, redItems: 1 }),
+  ]);
+  expect((await offboard(['list', '--department', dept, '--red'])).stdout).toMatch(
+    new RegExp(`\\n\\S+\\s+${redId}\\s.*\\s0\\+1\\s`),
+  );
 });
 
 test('usage errors name the flag: flags beside --csv, an unknown --status, --since after --until', async () => {

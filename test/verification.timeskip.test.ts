@@ -20,6 +20,7 @@ import {
 } from '../contract';
 import {
   catalogOf,
+  eventually,
   createDeparture,
   seedEmployee,
   startStack,
@@ -354,6 +355,13 @@ test('the final live audit finds an account re-enabled after revocation: not don
       (m) => m.purpose === 'active_accounts_found' && m.text.includes(id),
     );
     expect(told.to).toEqual(['it-team@example.com']);
+    // Lists see it too: one red item to resolve on the departure (it had no red step).
+    const redItems = async () =>
+      (await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } })).redItems;
+    await eventually(async () => (await redItems()) === 1, 20_000, 'redItems 1');
+    expect((await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } })).redSteps).toBe(
+      0,
+    );
     expect(await rejection(resolve(h, { itemId: 'access:crm', how: 'accepted_risk', note: 'meh' }))).toMatch(
       /^Unprocessable/,
     );
@@ -376,6 +384,7 @@ test('the final live audit finds an account re-enabled after revocation: not don
   });
   expect(final.phase).toBe('completed');
   expect(final.verification!.finalAudit!.rows[0]).toMatchObject({ active: 'no' });
+  expect((await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } })).redItems).toBe(0);
   expect(
     await stack.db.auditEvent.count({
       where: { departureId: input.departureId, action: 'active_accounts_found' },

@@ -49,7 +49,10 @@ export function listCommand(): Command {
     .option('--awaiting-signoff', 'only departures waiting for the verification sign-off')
     .option('--running', 'only departures whose workflow is running')
     .option('--failed', 'only departures whose workflow ended without completing')
-    .option('--red', 'only departures with red steps')
+    .option(
+      '--red',
+      'only departures with red steps or unresolved red report items (e.g. an account still active)',
+    )
     .option('--department <name>', 'only this department')
     .option('--employee <id>', "only this employee's departures")
     .option('--since <date>', 'accepted at or after (YYYY-MM-DD or ISO instant)', dateArg)
@@ -96,7 +99,8 @@ export function listCommand(): Command {
             d.employeeName,
             d.department,
             d.status,
-            String(d.redSteps),
+            // Red steps, plus red report items nobody has resolved when there are any.
+            d.redItems ? `${d.redSteps}+${d.redItems}` : String(d.redSteps),
             d.createdAt,
           ]),
           48,

@@ -135,6 +135,8 @@ export interface DepartureRow {
   department: string;
   status: string;
   redSteps: number;
+  /** Red verification-report items nobody has resolved (absent from older APIs). */
+  redItems?: number;
   workflowId: string;
   createdAt: string;
 }

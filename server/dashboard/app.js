@@ -356,6 +356,11 @@
       ...rows.map((d) => {
         const [colour, label] = DEPARTURE_STATUS[d.status] || ['grey', capital(words(d.status))];
         const red = Number(d.redSteps) || 0;
+        const redItems = Number(d.redItems) || 0;
+        const problems = [
+          red > 0 ? `${red} red step${red === 1 ? '' : 's'}` : null,
+          redItems > 0 ? `${redItems} red item${redItems === 1 ? '' : 's'} to resolve` : null,
+        ].filter(Boolean);
         return el(
           'tr',
           { dataset: { departure: d.id } },
@@ -371,11 +376,7 @@
           ),
           el('td', null, d.department),
           el('td', null, badge(colour, label)),
-          el(
-            'td',
-            null,
-            red > 0 ? badge('red', `${red} red step${red === 1 ? '' : 's'}`) : badge('green', 'none'),
-          ),
+          el('td', null, problems.length ? badge('red', problems.join(', ')) : badge('green', 'none')),
           el('td', null, when(d.createdAt)),
         );
       }),
