@@ -145,12 +145,9 @@ const departureSummary = z.object({
   department: z.string(),
   status: z.string(),
   redSteps: z.number().int(),
-  redItems: z
-    .number()
-    .int()
-    .meta({
-      description: 'Red verification-report items nobody has resolved (e.g. an account still active)',
-    }),
+  redItems: z.number().int().meta({
+    description: 'Red verification-report items nobody has resolved (e.g. an account still active)',
+  }),
   workflowId: z.string(),
   createdAt: instant,
 });
