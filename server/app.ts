@@ -446,7 +446,8 @@ export function createApp(deps: AppDeps): express.Express {
     const rows = await db.departure.findMany({
       where: {
         status: q.data.status,
-        department: q.data.department,
+        // "finance" finds Finance: operators type department names as they say them.
+        department: q.data.department ? { equals: q.data.department, mode: 'insensitive' } : undefined,
         employeeId: q.data.employeeId,
         // Red: a red step or a red report item nobody has resolved (e.g. an account still active).
         ...(q.data.red === 'true'

@@ -319,6 +319,9 @@ test('start --csv: bad rows are reported by line and never started; good rows st
       .map((d) => d.employeeId)
       .sort(),
   ).toEqual([...ids].sort());
+  // The department as typed, whatever its case.
+  const lower = await offboard(['list', '--department', dept.toLowerCase(), '--json']);
+  expect(json<unknown[]>(lower)).toHaveLength(ids.length);
   const table = await offboard(['list', '--department', dept]);
   expect(table.stdout.split('\n')[0]).toMatch(
     /^DEPARTURE\s+EMPLOYEE\s+NAME\s+DEPARTMENT\s+STATUS\s+RED\s+ACCEPTED$/,
@@ -361,6 +364,9 @@ test('usage errors name the flag: flags beside --csv, an unknown --status, --sin
     code: 64,
     stderr: expect.stringContaining('--since (2026-12-01) is after --until'),
   });
+  const empty = await offboard(['status', '']);
+  expect(empty.code).toBe(64);
+  expect(empty.stderr).toMatch(/the reference must not be empty/);
   const badStatus = await offboard(['list', '--status', 'bogus']);
   expect(badStatus).toMatchObject({
     code: 64,

@@ -75,7 +75,7 @@ function render(v: DepartureDetail): string {
     colourWord(s.status),
     String(s.attempts),
     s.executingSystem,
-    s.lastError ?? (s.scheduledFor ? `scheduled for ${s.scheduledFor}` : ''),
+    s.lastError ?? (s.scheduledFor && s.status === 'pending' ? `scheduled for ${s.scheduledFor}` : ''),
   ]);
   return (
     `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'LAST ERROR'], rows)}` +

@@ -185,6 +185,8 @@ export interface DepartureDetail {
  * an employee id (their newest departure).
  */
 export async function resolveDeparture(api: Api, ref: string): Promise<DepartureDetail> {
+  if (!ref.trim())
+    throw new CliError(EXIT.usage, 'the reference must not be empty: an employee, workflow or departure id');
   if (ref.startsWith('dep_')) return api.get<DepartureDetail>(`/departures/${encodeURIComponent(ref)}`);
   const employeeId = ref.startsWith('offboarding:') ? ref.slice('offboarding:'.length) : ref;
   const list = await api.get<{ departures: DepartureRow[] }>(
