@@ -854,6 +854,7 @@ export function createActivities(deps: ActivityDeps) {
           reportAfterHours: catalog.verification.reportAfterHours,
           redEscalationAfterHours: catalog.verification.redEscalationAfterHours,
           continueAsNewAfterEvents: catalog.verification.continueAsNewAfterEvents,
+          afterPaperwork: true,
         },
       };
     },

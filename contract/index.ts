@@ -637,13 +637,19 @@ export interface VerificationSettings {
   redEscalationAfterHours: number;
   /** Continue-as-new once a run's history has this many events (or the server suggests it). */
   continueAsNewAfterEvents: number;
+  /**
+   * The report also waits until the paperwork has started (the documents are listed), so a report due
+   * at once (a last day moved into the past, a very short reportAfterHours) still lists every document.
+   * Absent in plans made before: they compiled as soon as the revocation pass was done.
+   */
+  afterPaperwork?: boolean;
 }
 
-/** The verification checkpoint of a departure, as the status query shows it. */
 /** The one thing a rescinded offboarding's checkpoint lists as outstanding: nothing but the review. */
 export const RESCINDED_OUTSTANDING =
   'nothing to sign off: the termination was rescinded (HR and IT decide in the rescission review)';
 
+/** The verification checkpoint of a departure, as the status query shows it. */
 export interface VerificationView {
   /** When the report is (or was) compiled: trigger (or end of a notice period) + reportAfterHours. */
   reportAt: string;

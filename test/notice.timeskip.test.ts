@@ -164,6 +164,14 @@ test('a moved last day moves the timer; moving it into the past revokes the rest
   expect(Date.parse(step(final, 'crm').startedAt!)).toBeLessThan(Date.parse(laterEnd));
   const row = await stack.db.departure.findUniqueOrThrow({ where: { id: input.departureId } });
   expect(row.lastDay).toBe(inDays(-1));
+  // The report was due at once (the new last day ended over a day ago) and still lists the documents:
+  // it waited for the paperwork to start (it was compiled with steps and accounts only).
+  const report = await stack.db.verificationReport.findUniqueOrThrow({
+    where: { departureId: input.departureId },
+  });
+  expect((report.items as { itemId: string }[]).map((i) => i.itemId)).toEqual(
+    expect.arrayContaining(['document:nda_acknowledgment', 'document:payroll_notification']),
+  );
   const moves = await stack.db.auditEvent.findMany({
     where: { departureId: input.departureId, action: 'notice_period_moved' },
   });

@@ -445,10 +445,14 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
   const timerWorkDue = (): boolean => {
     if (ctx.halted() || state.done) return false;
     const t = Date.now();
-    if (!state.report) return ctx.revocationPassDone() && t >= Date.parse(state.reportAt);
+    if (!state.report) return reportReady() && t >= Date.parse(state.reportAt);
     if (!acknowledged() && state.nextReminderAt && t >= Date.parse(state.nextReminderAt)) return true;
     return !state.redEscalationCheckedAt && !state.redEscalated && t >= Date.parse(state.redEscalationAt);
   };
+  /** What the report needs besides its time: the revocation pass done (and the paperwork started). */
+  function reportReady(): boolean {
+    return ctx.revocationPassDone() && (!ctx.settings.afterPaperwork || ctx.documents().length > 0);
+  }
   const quiet = () => busy === 0 && inFlight.size === 0 && !timerWorkDue();
 
   /** The timers of the checkpoint: report, reminders and red escalation. Ends when done or halted. */
@@ -464,8 +468,9 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
           )
             return;
           // A report aggregates every step: it is not compiled while the revocation pass still runs
-          // (only possible when reportAfterHours is very short, or a target retries for hours).
-          await condition(() => ctx.revocationPassDone() || ctx.halted());
+          // (only possible when reportAfterHours is very short, or a target retries for hours), nor,
+          // in plans since `afterPaperwork`, before the documents are listed.
+          await condition(() => reportReady() || ctx.halted());
           if (ctx.halted()) return;
           await compileReport();
         }
