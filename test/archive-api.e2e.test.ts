@@ -10,6 +10,7 @@ import { statusQuery } from '../contract';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
+  MANUAL_MAILBOX,
   TOKENS,
   WEBHOOK_SECRET,
   eventually,
@@ -33,17 +34,7 @@ beforeAll(async () => {
   } = await startRunningStack({
     // One data source with the built-in manual connector, as the demo catalog has.
     catalog: (c) => {
-      c.dataSources = [
-        {
-          id: 'mailbox',
-          name: 'Exchange mailbox',
-          retentionPolicy: 'email-7y',
-          archiveLocation: 'archive://mail/',
-          deleteAfterArchive: false,
-          owner: { name: 'Messaging Team', email: 'messaging@example.com' },
-          connector: { kind: 'manual' },
-        },
-      ];
+      c.dataSources = [MANUAL_MAILBOX];
     },
   }));
 }, 60_000);

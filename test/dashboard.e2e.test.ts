@@ -12,6 +12,7 @@ import { statusQuery, type OffboardingStatus } from '../contract';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
+  MANUAL_MAILBOX,
   TOKENS,
   WEBHOOK_SECRET,
   eventually,
@@ -47,17 +48,7 @@ beforeAll(async () => {
     // One data source with the built-in manual connector, as the demo catalog has: its archive waits
     // for the owner's word, which IT records on the page.
     catalog: (c) => {
-      c.dataSources = [
-        {
-          id: 'mailbox',
-          name: 'Exchange mailbox',
-          retentionPolicy: 'email-7y',
-          archiveLocation: 'archive://mail/',
-          deleteAfterArchive: false,
-          owner: { name: 'Messaging Team', email: 'messaging@example.com' },
-          connector: { kind: 'manual' },
-        },
-      ];
+      c.dataSources = [MANUAL_MAILBOX];
     },
   }));
   browser = await chromium.launch({

@@ -641,22 +641,34 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
     }
   }, 300_000);
 
-  test('personal-email-filled-in-later (time-skipping server)', async () => {
-    // Remote, a laptop, no personal email on file: the return request, the exit survey and the NDA fail
-    // for want of it. The HRIS fills it in (the address stored, `contactUpdated` signalled): all three go
-    // out again; the laptop comes back, the NDA is signed, HR and IT sign off.
+  /**
+   * One involuntary, CRM-only offboarding with one asset on a time-skipping server, driven by `drive`
+   * to its sign-off, recorded as `scenario`.
+   */
+  async function recordWithAsset(opts: {
+    prefix: string;
+    asset: string;
+    workLocation: 'remote' | 'in_office';
+    noPersonalEmail?: boolean;
+    scenario: string;
+    description: string;
+    drive: (
+      h: WorkflowHandle,
+      x: { id: string; tag: string; departureId: string; testEnv: TestWorkflowEnvironment },
+    ) => Promise<void>;
+  }): Promise<void> {
     const testEnv = await startTimeSkipping();
     try {
-      const { until } = onTestServer(testEnv);
-      const id = uniq('PE');
+      const id = uniq(opts.prefix);
       seedEmployee(stack.standIns, id, { ldap: false });
       const tag = uniq('TAG').toUpperCase();
       await stack.db.asset.create({
-        data: { tag, name: 'Laptop', category: 'laptop', assignedToEmployeeId: id },
+        data: { tag, name: opts.asset, category: opts.asset.toLowerCase(), assignedToEmployeeId: id },
       });
-      const input = await createDeparture(stack.db, id, { workLocation: 'remote' });
+      const input = await createDeparture(stack.db, id, { workLocation: opts.workLocation });
       const departureId = input.departureId;
-      await stack.db.departure.update({ where: { id: departureId }, data: { personalEmail: null } });
+      if (opts.noPersonalEmail)
+        await stack.db.departure.update({ where: { id: departureId }, data: { personalEmail: null } });
       const workflowId = `offboarding:${id}`;
       const taskQueue = uniq('record');
       const catalog = verificationCatalog(catalogOf(stack, ['crm']));
@@ -667,6 +679,39 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
           args: [input],
           memo: { departureId },
         });
+        await opts.drive(h, { id, tag, departureId, testEnv });
+        const final = await resultAfterSignOff(testEnv.client, h);
+        expect(final.phase).toBe('completed');
+        expect(final.assets[0]!.status).toBe('received');
+        return h.firstExecutionRunId;
+      });
+      await save(testEnv.client, opts.scenario, opts.description, workflowId, runId);
+    } finally {
+      await testEnv.teardown();
+    }
+  }
+
+  const signNdaOn = async (h: WorkflowHandle, testEnv: TestWorkflowEnvironment) =>
+    h.signal(documentSignedSignal, {
+      documentId: 'x',
+      type: 'nda_acknowledgment',
+      signedAt: new Date(await testEnv.currentTimeMs()).toISOString(),
+    });
+
+  test('personal-email-filled-in-later (time-skipping server)', async () => {
+    // Remote, a laptop, no personal email on file: the return request, the exit survey and the NDA fail
+    // for want of it. The HRIS fills it in (the address stored, `contactUpdated` signalled): all three go
+    // out again; the laptop comes back, the NDA is signed, HR and IT sign off.
+    await recordWithAsset({
+      prefix: 'PE',
+      asset: 'Laptop',
+      workLocation: 'remote',
+      noPersonalEmail: true,
+      scenario: 'personal-email-filled-in-later',
+      description:
+        'involuntary, remote, CRM only, a laptop, no personal email: return request, exit survey and NDA failed; personal email filled in (contactUpdated): all three sent again, laptop received, NDA signed, report at trigger + 24 h, signed off, certificate',
+      drive: async (h, { id, tag, departureId, testEnv }) => {
+        const { until } = onTestServer(testEnv);
         const doc = (s: OffboardingStatus, type: string) => s.documents.find((d) => d.type === type)?.status;
         await until(
           h,
@@ -696,59 +741,26 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
           inspectedBy: 'desk-sam',
           notes: 'wiped and shelved',
         });
-        await h.signal(documentSignedSignal, {
-          documentId: 'x',
-          type: 'nda_acknowledgment',
-          signedAt: new Date(await testEnv.currentTimeMs()).toISOString(),
-        });
-        const final = await resultAfterSignOff(testEnv.client, h);
-        expect(final.phase).toBe('completed');
-        expect(final.assets[0]!.status).toBe('received');
-        return h.firstExecutionRunId;
-      });
-      await save(
-        testEnv.client,
-        'personal-email-filled-in-later',
-        'involuntary, remote, CRM only, a laptop, no personal email: return request, exit survey and NDA failed; personal email filled in (contactUpdated): all three sent again, laptop received, NDA signed, report at trigger + 24 h, signed off, certificate',
-        workflowId,
-        runId,
-      );
-    } finally {
-      await testEnv.teardown();
-    }
+        await signNdaOn(h, testEnv);
+      },
+    });
   }, 300_000);
 
   test('late-return-after-escalation (time-skipping server)', async () => {
     // In office, a monitor never brought back: the IT owner is told, then the department head with a
     // recovery plan. The monitor comes back after that, while the offboarding awaits sign-off: the late
     // return is recorded (custody, check-in), then HR and IT sign off.
-    const testEnv = await startTimeSkipping();
-    try {
-      const { until, skipTo } = onTestServer(testEnv);
-      const id = uniq('LR');
-      seedEmployee(stack.standIns, id, { ldap: false });
-      const tag = uniq('TAG').toUpperCase();
-      await stack.db.asset.create({
-        data: { tag, name: 'Monitor', category: 'monitor', assignedToEmployeeId: id },
-      });
-      const input = await createDeparture(stack.db, id, { workLocation: 'in_office' });
-      const departureId = input.departureId;
-      const workflowId = `offboarding:${id}`;
-      const taskQueue = uniq('record');
-      const catalog = verificationCatalog(catalogOf(stack, ['crm']));
-      const runId = await withWorkerOn(testEnv.nativeConnection, stack, taskQueue, catalog, async () => {
-        const h = await testEnv.client.workflow.start('offboardingWorkflow', {
-          taskQueue,
-          workflowId,
-          args: [input],
-          memo: { departureId },
-        });
+    await recordWithAsset({
+      prefix: 'LR',
+      asset: 'Monitor',
+      workLocation: 'in_office',
+      scenario: 'late-return-after-escalation',
+      description:
+        'involuntary, in office, CRM only, a monitor not returned: IT owner told, then the department head with a recovery plan; the monitor comes back after that (late return recorded: custody, check-in), NDA signed, report at trigger + 24 h, signed off, certificate',
+      drive: async (h, { tag, testEnv }) => {
+        const { until, skipTo } = onTestServer(testEnv);
         const requested = await until(h, (s) => s.assets[0]?.status === 'requested', 'return requested');
-        await h.signal(documentSignedSignal, {
-          documentId: 'x',
-          type: 'nda_acknowledgment',
-          signedAt: new Date(await testEnv.currentTimeMs()).toISOString(),
-        });
+        await signNdaOn(h, testEnv);
         await skipTo(requested.assets[0]!.secondDueAt);
         await until(h, (s) => s.assets[0]?.status === 'escalated_department_head', 'escalated twice');
         await h.signal(assetReceivedSignal, {
@@ -759,19 +771,7 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
           notes: 'brought back late',
         });
         await until(h, (s) => s.assets[0]?.status === 'received', 'late return recorded');
-        const final = await resultAfterSignOff(testEnv.client, h);
-        expect(final.phase).toBe('completed');
-        return h.firstExecutionRunId;
-      });
-      await save(
-        testEnv.client,
-        'late-return-after-escalation',
-        'involuntary, in office, CRM only, a monitor not returned: IT owner told, then the department head with a recovery plan; the monitor comes back after that (late return recorded: custody, check-in), NDA signed, report at trigger + 24 h, signed off, certificate',
-        workflowId,
-        runId,
-      );
-    } finally {
-      await testEnv.teardown();
-    }
+      },
+    });
   }, 300_000);
 });

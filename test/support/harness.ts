@@ -672,6 +672,20 @@ export async function signNdaFromMail(
   return res;
 }
 
+/**
+ * A catalog data source with the built-in manual archive connector, as the demo catalog has: its
+ * archive waits for the owner's word (`POST /departures/:id/archives/mailbox/confirmed`).
+ */
+export const MANUAL_MAILBOX: Catalog['dataSources'][number] = {
+  id: 'mailbox',
+  name: 'Exchange mailbox',
+  retentionPolicy: 'email-7y',
+  archiveLocation: 'archive://mail/',
+  deleteAfterArchive: false,
+  owner: { name: 'Messaging Team', email: 'messaging@example.com' },
+  connector: { kind: 'manual' },
+};
+
 /** A stack with a running worker and the API: what the end-to-end tests start in `beforeAll`. */
 export async function startRunningStack(
   opts: {
