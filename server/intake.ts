@@ -410,7 +410,10 @@ export function createIntake(deps: IntakeDeps) {
     let contactUpdated = false;
     try {
       const out = await db.$transaction(async (tx) => {
-        const open = await tx.departure.findFirst({
+        // The departure of this very termination if there is one (even rescinded or finished: a late
+        // copy of a rescinded termination must not touch the employee's next offboarding), else the
+        // employee's open one. At most one of each.
+        const candidates = await tx.departure.findMany({
           where: {
             employeeId: event.employee.id,
             OR: [
@@ -419,8 +422,9 @@ export function createIntake(deps: IntakeDeps) {
             ],
           },
           orderBy: { createdAt: 'desc' },
+          take: 2,
         });
-        let dep = open;
+        let dep = candidates.find((c) => c.terminationKey === terminationKey) ?? candidates[0] ?? null;
         let created = false;
         let lastDayMoved: string | null = null;
         let lastDayChanged = false;
@@ -460,7 +464,12 @@ export function createIntake(deps: IntakeDeps) {
         // personal email it lacked): kept on the departure, so every email from now on uses it.
         let contactAudit: Parameters<typeof audit>[1] | null = null;
         let contactChanged: string[] = [];
-        if (dep && dep.terminationKey === terminationKey && !CLOSED_DEPARTURE_STATUSES.includes(dep.status)) {
+        if (
+          dep &&
+          dep.terminationKey === terminationKey &&
+          dep.rescindedAt === null &&
+          !CLOSED_DEPARTURE_STATUSES.includes(dep.status)
+        ) {
           const changes: Record<string, { from: string | null; to: string }> = {};
           for (const f of CONTACT_FIELDS) {
             const to = event.employee[f];

@@ -3,6 +3,7 @@
  * in the canonical HRIS shape (`employee` + `termination`). It is validated by the same schema as the
  * webhook and goes through the same intake path (stored, logged, one offboarding per termination).
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { TerminationType } from '../contract';
 import type { FieldError } from '../lib/errors';
@@ -68,19 +69,25 @@ export const idempotencyKeyHeader = z
 
 /**
  * The idempotency key of an operator submission: `op:<Idempotency-Key header>` when given, otherwise
- * `op:<employeeId>@<confirmedAt>` (so resubmitting the same departure, e.g. re-running a CSV, is a
- * duplicate). Prefixed so it can never collide with a webhook-id.
+ * `op:<employeeId>@<confirmedAt>#<digest of what a resubmission can change>` (the last day and the
+ * contact addresses): resubmitting the same departure (re-running a CSV) is a duplicate, a corrected one
+ * (a moved last day, a personal email filled in) reaches the intake and is answered `updated`. Prefixed
+ * so it can never collide with a webhook-id.
  */
 export function operatorIdempotencyKey(
   header: string | string[] | undefined,
   event: HrisEvent,
 ): { ok: true; key: string } | { ok: false; fields: FieldError[] } {
   const h = Array.isArray(header) ? header.join(',') : header;
-  if (h === undefined)
+  if (h === undefined) {
+    const e = event.employee;
+    const changeable = [event.termination!.lastDay, e.personalEmail, e.managerEmail, e.departmentHeadEmail];
+    const digest = createHash('sha256').update(JSON.stringify(changeable)).digest('hex').slice(0, 16);
     return {
       ok: true,
-      key: `op:${event.employee.id}@${new Date(event.termination!.confirmedAt).toISOString()}`,
+      key: `op:${e.id}@${new Date(event.termination!.confirmedAt).toISOString()}#${digest}`,
     };
+  }
   const r = idempotencyKeyHeader.safeParse(h);
   if (!r.success)
     return {

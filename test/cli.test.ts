@@ -305,6 +305,32 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   ]);
   for (const id of ids) expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
 
+  // A corrected file (a personal email filled in, a last day moved) is answered "updated" for those rows
+  // and the departures take the corrections (it was all "duplicate": the corrections were dropped).
+  const corrected = path.join(env.root, `${uniq('corrected')}.csv`);
+  writeFileSync(
+    corrected,
+    [
+      'employeeId,name,workEmail,department,workLocation,terminationType,confirmedAt,lastDay,personalEmail',
+      `${row(ids[0]!)},${ids[0]!.toLowerCase()}@personal.example.net`,
+      `${row(ids[2]!, { terminationType: 'voluntary', lastDay: '2099-02-28' })},`,
+    ].join('\n') + '\n',
+  );
+  const fixed = json<{ summary: Record<string, number> }>(
+    await offboard(['start', '--csv', corrected, '--json']),
+  );
+  expect(fixed.summary).toMatchObject({ rows: 2, started: 0, updated: 2, duplicate: 0 });
+  expect((await stack.db.departure.findFirstOrThrow({ where: { employeeId: ids[0] } })).personalEmail).toBe(
+    `${ids[0]!.toLowerCase()}@personal.example.net`,
+  );
+  expect((await stack.db.departure.findFirstOrThrow({ where: { employeeId: ids[2] } })).lastDay).toBe(
+    '2099-02-28',
+  );
+  const fixedAgain = json<{ summary: Record<string, number> }>(
+    await offboard(['start', '--csv', corrected, '--json']),
+  );
+  expect(fixedAgain.summary).toMatchObject({ rows: 2, updated: 0, duplicate: 2 });
+
   // A file whose header is wrong starts nothing.
   const wrong = path.join(env.root, `${uniq('wrong')}.csv`);
   writeFileSync(wrong, `employee,name\n${uniq('X')},Someone\n`);

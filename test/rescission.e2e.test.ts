@@ -48,7 +48,7 @@ async function send(event: unknown, id?: string) {
 async function view(departureId: string) {
   const r = await getJson(`${api.url}/departures/${departureId}`, TOKENS.hr);
   return r.json as {
-    departure: { status: string; lastDay: string; revokeRestAt: string | null };
+    departure: { status: string; lastDay: string | null; revokeRestAt: string | null };
     workflow: { phase: string | null };
     steps: { systemId: string; status: string; ticketId: string | null }[];
     reviews: { kind: string; status: string; openedBy: string }[];
@@ -120,6 +120,15 @@ test('a moved last day reaches the running workflow; a rescission halts the rest
     'the later offboarding runs',
   );
   expect((await view(departureId)).departure.status).toBe('rescinded');
+  // A late copy of the rescinded termination, with another last day, is its duplicate: it does not
+  // move the later offboarding's last day (it did: answered "updated" naming the later departure).
+  const nextLastDay = (await view(next)).departure.lastDay;
+  const late = await send(resign(inDays(9)));
+  expect(late.json).toMatchObject({ departureId, action: 'duplicate' });
+  expect((await view(next)).departure.lastDay).toBe(nextLastDay);
+  expect(await stack.db.workflowMessage.count({ where: { departureId: next, kind: 'lastDayChanged' } })).toBe(
+    0,
+  );
   const stranger = await send(hrisEvent(uniq('R'), { status: 'termination_rescinded' }));
   expect(stranger.status).toBe(200);
   expect(stranger.json).toEqual({ action: 'ignored', reason: 'no offboarding of this employee to rescind' });
