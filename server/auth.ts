@@ -48,7 +48,10 @@ export function createAuth(tokens: TokenEntry[]) {
   const guard = (roles: Role[], adminToo: boolean) => (req: Request, _res: Response, next: NextFunction) => {
     const op = identify(req);
     if (!(adminToo && op.role === 'admin') && !roles.includes(op.role))
-      throw new AppError('forbidden', `role "${op.role}" may not do this; needs ${roles.join(' or ')}`);
+      throw new AppError(
+        'forbidden',
+        `role "${op.role}" may not do this; needs ${[...roles, ...(adminToo && !roles.includes('admin') ? ['admin'] : [])].join(' or ')}`,
+      );
     req.operator = op;
     next();
   };

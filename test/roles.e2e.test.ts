@@ -290,6 +290,9 @@ describe.each(bearerOperations.map((o) => [o.key, o] as const))('%s', (_key, o) 
           code: 'forbidden',
           message: expect.stringContaining(`"${role}"`),
         });
+        // It names every role that may (admin too where admin may: it named the route's own only).
+        const needs = /needs (.+)$/.exec(a.message ?? '')?.[1]?.split(' or ') ?? [];
+        expect({ role, needs: needs.sort() }).toEqual({ role, needs: [...o.op['x-roles']!].sort() });
         continue;
       }
       admitted.push(role);
