@@ -896,23 +896,35 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** The methods the app's own routes answer on `path` (HEAD with GET), for a 405's `Allow`. */
+/**
+ * The methods the app's routes answer on `path` (HEAD with GET), for a 405's `Allow`: its own routes and
+ * those of the routers mounted in it (codec, signing and survey pages, dashboard).
+ */
 function allowedMethods(app: express.Express, path: string): string[] {
-  // Express 5 keeps its routes on `app.router.stack`; each route layer matches paths itself.
-  const stack = (app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
+  // Express 5 keeps its routes on `app.router.stack`; each layer matches paths itself (router 2's
+  // `match` answers the part it took, or false), a mounted router's layer its prefix.
   const methods = new Set<string>();
-  for (const layer of stack) {
-    if (!layer.route || !layer.match(path)) continue;
-    for (const [m, on] of Object.entries(layer.route.methods))
-      if (on && m !== '_all') methods.add(m.toUpperCase());
-  }
+  const walk = (stack: RouteLayer[], p: string) => {
+    for (const layer of stack) {
+      const m = layer.match(p);
+      if (!m) continue;
+      if (layer.route) {
+        for (const [m, on] of Object.entries(layer.route.methods))
+          if (on && m !== '_all') methods.add(m.toUpperCase());
+      } else if (Array.isArray(layer.handle?.stack)) {
+        walk(layer.handle.stack, p.slice(typeof m === 'object' ? m.path.length : 0) || '/');
+      }
+    }
+  };
+  walk((app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [], path);
   if (methods.has('GET')) methods.add('HEAD');
   return [...methods].sort();
 }
 
 interface RouteLayer {
   route?: { methods: Record<string, boolean> };
-  match(path: string): boolean;
+  handle?: { stack?: RouteLayer[] };
+  match(path: string): false | { path: string };
 }
 
 /** The request path with single-use link tokens (signing, survey) masked: they are credentials. */

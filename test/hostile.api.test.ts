@@ -616,6 +616,11 @@ test('a method a path does not have: 405 with Allow naming those it has, nothing
       ['DELETE', `/departures/${departureId}`, 'GET, HEAD'],
       ['GET', `/departures/${departureId}/acknowledge`, 'POST'],
       ['PATCH', `/departures/${departureId}/assets/LAPTOP-1/received`, 'POST'],
+      // Paths of the routers mounted in the app: codec, signing and survey pages, dashboard.
+      ['PUT', '/codec/decode', 'POST'],
+      ['PUT', `/sign/${'A'.repeat(43)}`, 'GET, HEAD, POST'],
+      ['DELETE', `/survey/${'A'.repeat(43)}`, 'GET, HEAD, POST'],
+      ['POST', '/dashboard', 'GET, HEAD'],
     ];
     for (const [method, path, allow] of cases) {
       const r = await rawRequest(api.url, {
