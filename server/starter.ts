@@ -343,7 +343,19 @@ export function createStarter(deps: StarterDeps) {
    * Delivers pending messages (oldest first), for one departure or all. Stops at the first failure
    * (Temporal down): the message stays pending and the dispatcher tries again.
    */
-  async function deliverMessages(departureId?: string, limit = 100): Promise<number> {
+  /**
+   * Delivers pending workflow messages, one pass at a time in this process: the intake's inline call and
+   * the dispatcher's tick could both read the same pending message and signal it twice (seen in CI: two
+   * `contactUpdated` signals 31 ms apart); serialized, the second pass finds it delivered.
+   */
+  let delivering: Promise<unknown> = Promise.resolve();
+  function deliverMessages(departureId?: string, limit = 100): Promise<number> {
+    const pass = delivering.then(() => deliverPending(departureId, limit));
+    delivering = pass.catch(() => undefined);
+    return pass;
+  }
+
+  async function deliverPending(departureId?: string, limit = 100): Promise<number> {
     const pending = await db.workflowMessage.findMany({
       where: { status: 'pending', ...(departureId ? { departureId } : {}) },
       orderBy: { createdAt: 'asc' },
