@@ -59,6 +59,21 @@ export const MAX_WEBHOOK_ID = 200;
 /** The contact addresses a re-sent termination may fill in or correct on its open departure. */
 const CONTACT_FIELDS = ['personalEmail', 'managerEmail', 'departmentHeadEmail'] as const;
 
+/** Who sent a change to a running offboarding: `hris:<webhook-id>` or the operator. */
+const sourceOf = (origin: Origin, key: string) => (origin.source === 'hris' ? `hris:${key}` : origin.actor);
+
+/** Stores a message for the running offboarding, delivered by the starter (`deliverMessages`). */
+async function queueMessage(
+  tx: Prisma.TransactionClient,
+  departureId: string,
+  kind: 'lastDayChanged' | 'contactUpdated',
+  payload: LastDayChange | ContactUpdate,
+): Promise<void> {
+  await tx.workflowMessage.create({
+    data: { departureId, kind, payload: payload as unknown as Prisma.InputJsonValue },
+  });
+}
+
 /** Departure statuses whose workflow may still be waiting for the last day. */
 const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
 /**
@@ -440,17 +455,8 @@ export function createIntake(deps: IntakeDeps) {
           lastDayMoved = dep.lastDay;
           lastDayChanged = true;
           dep = await tx.departure.update({ where: { id: dep.id }, data: { lastDay: t.lastDay } });
-          const change: LastDayChange = {
-            lastDay: t.lastDay,
-            source: origin.source === 'hris' ? `hris:${key}` : origin.actor,
-          };
-          await tx.workflowMessage.create({
-            data: {
-              departureId: dep.id,
-              kind: 'lastDayChanged',
-              payload: change as unknown as Prisma.InputJsonValue,
-            },
-          });
+          const change: LastDayChange = { lastDay: t.lastDay, source: sourceOf(origin, key) };
+          await queueMessage(tx, dep.id, 'lastDayChanged', change);
           // Written after the trigger event below: the audit append takes the chain's lock, which is
           // held to commit, so it comes last (never lock, then wait on the event's unique key).
           lastDayAudit = {
@@ -489,17 +495,8 @@ export function createIntake(deps: IntakeDeps) {
             };
             // The running offboarding sends again what failed for want of the address (names only:
             // the addresses stay in the database, out of the workflow history).
-            const update: ContactUpdate = {
-              fields: contactChanged,
-              source: origin.source === 'hris' ? `hris:${key}` : origin.actor,
-            };
-            await tx.workflowMessage.create({
-              data: {
-                departureId: dep.id,
-                kind: 'contactUpdated',
-                payload: update as unknown as Prisma.InputJsonValue,
-              },
-            });
+            const update: ContactUpdate = { fields: contactChanged, source: sourceOf(origin, key) };
+            await queueMessage(tx, dep.id, 'contactUpdated', update);
           }
         }
         if (!dep) {

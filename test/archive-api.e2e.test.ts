@@ -10,7 +10,7 @@ import { statusQuery } from '../contract';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
-  MANUAL_MAILBOX,
+  withManualMailbox,
   TOKENS,
   WEBHOOK_SECRET,
   eventually,
@@ -27,16 +27,7 @@ let api: RunningServer;
 let stopAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  ({
-    stack,
-    api,
-    stop: stopAll,
-  } = await startRunningStack({
-    // One data source with the built-in manual connector, as the demo catalog has.
-    catalog: (c) => {
-      c.dataSources = [MANUAL_MAILBOX];
-    },
-  }));
+  ({ stack, api, stop: stopAll } = await startRunningStack({ catalog: withManualMailbox }));
 }, 60_000);
 afterAll(async () => {
   await stopAll?.();

@@ -12,7 +12,7 @@ import { statusQuery, type OffboardingStatus } from '../contract';
 import { signDelivery } from '../lib/webhook-sign';
 import type { RunningServer } from '../server/main';
 import {
-  MANUAL_MAILBOX,
+  withManualMailbox,
   TOKENS,
   WEBHOOK_SECRET,
   eventually,
@@ -40,17 +40,7 @@ let stopAll: (() => Promise<void>) | undefined;
 let browser: Browser;
 
 beforeAll(async () => {
-  ({
-    stack,
-    api,
-    stop: stopAll,
-  } = await startRunningStack({
-    // One data source with the built-in manual connector, as the demo catalog has: its archive waits
-    // for the owner's word, which IT records on the page.
-    catalog: (c) => {
-      c.dataSources = [MANUAL_MAILBOX];
-    },
-  }));
+  ({ stack, api, stop: stopAll } = await startRunningStack({ catalog: withManualMailbox }));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: CHROMIUM_FLAGS,

@@ -686,6 +686,11 @@ export const MANUAL_MAILBOX: Catalog['dataSources'][number] = {
   connector: { kind: 'manual' },
 };
 
+/** A `startRunningStack` catalog change: the manual mailbox as the only data source. */
+export const withManualMailbox = (c: Catalog): void => {
+  c.dataSources = [MANUAL_MAILBOX];
+};
+
 /** A stack with a running worker and the API: what the end-to-end tests start in `beforeAll`. */
 export async function startRunningStack(
   opts: {
