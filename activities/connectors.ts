@@ -1,22 +1,29 @@
 /** Builds one revocation connector per API-integrated catalog entry, with its secret from the environment. */
-import type { Catalog } from '../config/catalog';
+import type { Catalog, CatalogSystem } from '../config/catalog';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
 import { createLdapConnector, createLdapGroupConnector } from './ldap';
+import type { MatchContext } from './matching';
 import { createScimConnector } from './scim';
 
 export type ConnectorRegistry = Map<string, RevocationConnector>;
+
+/** How a catalog system's connector finds the leaver's account (its `match` and `protected`). */
+export function matchContext(s: CatalogSystem): MatchContext {
+  return { systemId: s.id, match: s.match, protected: s.protected };
+}
 
 export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = process.env): ConnectorRegistry {
   const out: ConnectorRegistry = new Map();
   for (const s of catalog.systems) {
     const c = s.connector;
+    const m = matchContext(s);
     // parseCatalog has already checked that each referenced variable is set.
-    if (c.kind === 'entra') out.set(s.id, createEntraConnector(c, env[c.clientSecretEnv] ?? ''));
-    else if (c.kind === 'ldap') out.set(s.id, createLdapConnector(c, env[c.bindPasswordEnv] ?? ''));
+    if (c.kind === 'entra') out.set(s.id, createEntraConnector(c, env[c.clientSecretEnv] ?? '', m));
+    else if (c.kind === 'ldap') out.set(s.id, createLdapConnector(c, env[c.bindPasswordEnv] ?? '', m));
     else if (c.kind === 'ldap-group')
-      out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? ''));
-    else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? ''));
+      out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? '', m));
+    else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? '', m));
   }
   return out;
 }

@@ -25,7 +25,8 @@ import {
 import { request, type Agent, type Dispatcher } from 'undici';
 import type { EntraConnectorConfig } from '../config/catalog';
 import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
-import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
+import type { OwnedCredential, RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
+import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 import {
   ConfirmationMismatchError,
   TargetAuthError,
@@ -37,6 +38,11 @@ import {
 interface GraphUser {
   id: string;
   userPrincipalName?: string;
+  displayName?: string | null;
+  mail?: string | null;
+  employeeId?: string | null;
+  proxyAddresses?: string[];
+  otherMails?: string[];
   accountEnabled?: boolean;
   signInSessionsValidFromDateTime?: string | null;
   assignedLicenses?: { skuId: string }[];
@@ -224,13 +230,64 @@ function plainHeaders(h: ConstructorParameters<typeof Headers>[0]): Record<strin
 const credentialLabel = (c: { keyId: string; displayName?: string | null }) =>
   c.displayName ? `"${c.displayName}" (${c.keyId})` : c.keyId;
 
-export type EntraConnector = RevocationConnector & {
-  /** Removable authentication methods still registered (type labels); null when the user does not exist. */
-  remainingAuthenticationMethods(subject: Subject): Promise<string[] | null>;
-};
+/** An Entra user as matching found it (with the fields the revocation reads first). */
+export interface EntraAccount extends TargetAccount {
+  user: GraphUser;
+}
 
-/** Creates the Entra connector for one catalog entry. */
-export function createEntraConnector(cfg: EntraConnectorConfig, secret: string): EntraConnector {
+export type EntraConnector = RevocationConnector<EntraAccount>;
+
+const lower = (v: string | null | undefined) => (v ?? '').toLowerCase();
+
+/** Does `u` carry the key's value? (Graph compares these properties without regard to case.) */
+function carries(u: GraphUser, q: KeyQuery): boolean {
+  if ('filter' in q.key) return false;
+  const v = q.value.toLowerCase();
+  switch (q.key.attribute) {
+    case 'employeeId':
+      return lower(u.employeeId) === v;
+    case 'userPrincipalName':
+      return lower(u.userPrincipalName) === v;
+    case 'mail':
+      return lower(u.mail) === v;
+    case 'proxyAddresses':
+      return (u.proxyAddresses ?? []).some((p) => p.toLowerCase() === `smtp:${v}`);
+    case 'otherMails':
+      return (u.otherMails ?? []).some((m) => m.toLowerCase() === v);
+    default:
+      return false;
+  }
+}
+
+/** One key as an OData clause (string literals quote `'` by doubling it). */
+function clause(q: KeyQuery): string {
+  const lit = `'${q.value.replaceAll("'", "''")}'`;
+  if ('filter' in q.key) throw new TargetRejectedError('an Entra key cannot be an LDAP filter');
+  switch (q.key.attribute) {
+    case 'proxyAddresses':
+      return `proxyAddresses/any(p:p eq 'smtp:${q.value.replaceAll("'", "''")}')`;
+    case 'otherMails':
+      return `otherMails/any(o:o eq ${lit})`;
+    default:
+      return `${q.key.attribute} eq ${lit}`;
+  }
+}
+
+const accountOf = (u: GraphUser): EntraAccount => ({
+  id: u.id,
+  name: u.displayName
+    ? `${u.displayName} <${u.userPrincipalName ?? u.mail ?? ''}>`
+    : (u.userPrincipalName ?? u.id),
+  aliases: [u.userPrincipalName, u.mail].filter((x): x is string => !!x),
+  user: u,
+});
+
+/** Creates the Entra connector for one catalog entry; `match` says how the leaver's account is found. */
+export function createEntraConnector(
+  cfg: EntraConnectorConfig,
+  secret: string,
+  match: MatchContext,
+): EntraConnector {
   const dispatcher = connectorAgent(cfg.caFile ? readFileSync(cfg.caFile, 'utf8') : undefined);
   const tokens = clientCredentials(cfg, secret, dispatcher);
   const auth = new AuthenticationHandler(tokens);
@@ -306,7 +363,27 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
   }
 
   const userSelect =
-    'id,userPrincipalName,accountEnabled,signInSessionsValidFromDateTime,assignedLicenses,licenseAssignmentStates';
+    'id,userPrincipalName,displayName,mail,employeeId,proxyAddresses,otherMails,accountEnabled,' +
+    'signInSessionsValidFromDateTime,assignedLicenses,licenseAssignmentStates';
+
+  /**
+   * Every key in one advanced query (`$filter` of the keys joined by `or`, with `ConsistencyLevel:
+   * eventual` and `$count`), then sorted per key here: Graph says which users match the filter, not
+   * which clause each matched, and a user that carries none of the values is no match at all.
+   */
+  async function searchUsers(queries: KeyQuery[]): Promise<EntraAccount[][]> {
+    const page = (await call('GET users by matching keys', () =>
+      client
+        .api('/users')
+        .header('ConsistencyLevel', 'eventual')
+        .count(true)
+        .filter(queries.map(clause).join(' or '))
+        .select(userSelect)
+        .top(25)
+        .get(),
+    )) as Page<GraphUser>;
+    return queries.map((q) => page.value.filter((u) => carries(u, q)).map(accountOf));
+  }
 
   function getUser(idOrUpn: string): Promise<GraphUser | null> {
     return callOr404('GET user', () =>
@@ -348,15 +425,8 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     return m?.mail || m?.userPrincipalName || null;
   }
 
-  async function revokeAccount(subject: Subject): Promise<RevokeResult> {
-    const before = await getUser(subject.workEmail);
-    if (!before) {
-      return {
-        changes: [],
-        confirmation: { userPrincipalName: subject.workEmail, exists: false },
-        detail: 'no account in Entra ID (confirmed by lookup)',
-      };
-    }
+  async function revokeAccount(subject: Subject, account: EntraAccount): Promise<RevokeResult> {
+    const before = account.user;
     const changes: string[] = [];
     if (before.accountEnabled !== false) {
       await call('PATCH accountEnabled=false', () =>
@@ -493,15 +563,8 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     };
   }
 
-  async function revokeMethods(subject: Subject): Promise<RevokeResult> {
-    const user = await getUser(subject.workEmail);
-    if (!user) {
-      return {
-        changes: [],
-        confirmation: { userPrincipalName: subject.workEmail, exists: false },
-        detail: 'no account in Entra ID (confirmed by lookup)',
-      };
-    }
+  async function revokeMethods(_subject: Subject, account: EntraAccount): Promise<RevokeResult> {
+    const user = account.user;
     const methods = await listMethods(user.id);
     const unknown = methods.filter(
       (m) => m['@odata.type'] !== PASSWORD_TYPE && !ENDPOINT.has(m['@odata.type']),
@@ -574,9 +637,9 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     };
   }
 
-  async function discoverOwned(subject: Subject): Promise<OwnedCredential[]> {
-    const user = await getUser(subject.workEmail);
-    if (!user) return [];
+  async function discoverOwned(_subject: Subject, account: EntraAccount | null): Promise<OwnedCredential[]> {
+    if (!account) return [];
+    const user = account.user;
     const apps = await listAll<GraphApplication>(
       'GET ownedObjects',
       `/users/${user.id}/ownedObjects/microsoft.graph.application`,
@@ -642,21 +705,48 @@ export function createEntraConnector(cfg: EntraConnectorConfig, secret: string):
     };
   }
 
-  const account = cfg.scope === 'account';
+  /** What still gives access through the user: an enabled account, or (MFA scope) removable methods. */
+  async function liveAccess(a: EntraAccount): Promise<string | null> {
+    if (cfg.scope === 'account') return a.user.accountEnabled !== false ? 'accountEnabled=true' : null;
+    const left = (await listMethods(a.id)).filter((m) => m['@odata.type'] !== PASSWORD_TYPE);
+    return left.length > 0
+      ? `${left.length} authentication method(s) registered: ${left.map(methodLabel).join(', ')}`
+      : null;
+  }
+
+  /** An owned app registration that still has a client secret or a certificate. */
+  async function auditOwned(item: OwnedCredential): Promise<string | null> {
+    const app = await getApp(item.id);
+    const secrets = app?.passwordCredentials?.length ?? 0;
+    const certs = app?.keyCredentials?.length ?? 0;
+    return secrets + certs > 0
+      ? `app registration ${item.name} has ${secrets} client secret(s) and ${certs} certificate(s)`
+      : null;
+  }
+
+  const matcher = createMatcher<EntraAccount>(
+    {
+      async lookup(id) {
+        const u = await getUser(id);
+        return u ? accountOf(u) : null;
+      },
+      search: searchUsers,
+      async groupsOf(a) {
+        return (await listGroups(a.id)).flatMap((g) => [g.id, g.displayName ?? '']).filter(Boolean);
+      },
+      liveAccess,
+    },
+    match,
+  );
+
+  const accountScope = cfg.scope === 'account';
   return {
     executingSystem: `Microsoft Graph @ ${new URL(cfg.graphBaseUrl).host}`,
-    action: account ? ACCOUNT_ACTION : METHODS_ACTION,
-    revoke: account ? revokeAccount : revokeMethods,
-    async hasActiveAccount(subject) {
-      const u = await getUser(subject.workEmail);
-      return !!u && u.accountEnabled !== false;
-    },
-    async remainingAuthenticationMethods(subject) {
-      const u = await getUser(subject.workEmail);
-      if (!u) return null;
-      return (await listMethods(u.id)).filter((m) => m['@odata.type'] !== PASSWORD_TYPE).map(methodLabel);
-    },
-    ...(account ? { discoverOwned, revokeOwned } : {}),
+    action: accountScope ? ACCOUNT_ACTION : METHODS_ACTION,
+    find: matcher.find,
+    audit: matcher.audit,
+    revoke: accountScope ? revokeAccount : revokeMethods,
+    ...(accountScope ? { discoverOwned, revokeOwned, auditOwned } : {}),
     async close() {
       await dispatcher.close();
     },

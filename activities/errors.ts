@@ -2,6 +2,7 @@
  * Domain errors raised by connectors. Temporal records an activity failure's type as the error's
  * `name`; the non-retryable ones are listed in `NON_RETRYABLE_ERROR_TYPES` (contract).
  */
+import { MATCH_ERROR_TYPES, type MatchEvidence } from '../contract';
 
 /** The target refused our credentials (401/403, LDAP invalid credentials): fix the configuration. */
 export class TargetAuthError extends Error {
@@ -37,6 +38,35 @@ export class ConfirmationMismatchError extends Error {
 /** The workflow named a system that is not in the worker's catalog. */
 export class UnknownSystemError extends Error {
   override readonly name = 'UnknownSystemError';
+}
+
+/**
+ * The leaver's account could not be matched to one account (`MatchEvidence`): none where one is
+ * expected, two candidates, or a protected one. Nothing was changed; the evidence says what each key
+ * found. Never retried: the owner is told and a human decides.
+ */
+export class AccountMatchError extends Error {
+  constructor(
+    message: string,
+    readonly evidence: MatchEvidence,
+  ) {
+    super(message);
+  }
+}
+
+/** No key found the person where everyone is expected to have an account. */
+export class AccountNotFoundError extends AccountMatchError {
+  override readonly name = MATCH_ERROR_TYPES.not_found;
+}
+
+/** A key found two accounts, or two keys found different ones: acting on either could be wrong. */
+export class AmbiguousAccountError extends AccountMatchError {
+  override readonly name = MATCH_ERROR_TYPES.ambiguous;
+}
+
+/** The one account found is protected (break-glass, tenant admin): automation never touches it. */
+export class ProtectedAccountError extends AccountMatchError {
+  override readonly name = MATCH_ERROR_TYPES.protected;
 }
 
 /** No departure record with that id. */

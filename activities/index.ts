@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { msToNumber } from '@temporalio/common';
 import {
+  MATCH_ERROR_TYPES,
   NON_RETRYABLE_ERROR_TYPES,
+  type MatchEvidence,
   type OwnedCredentialRef,
   type PlannedStep,
   type Rescission,
@@ -20,9 +22,12 @@ import type { Catalog, CatalogSystem } from '../config/catalog';
 import { endOfLastDay, noticePeriodEnd } from '../lib/calendar';
 import { audit, findDeparture, isDatabaseUnavailable, Prisma, sql, type Db } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
-import type { RevokeResult, Subject } from './connector';
+import { subjectOf, type RevokeResult, type Subject } from './connector';
 import type { ConnectorRegistry } from './connectors';
+import { discoverMatched, revokeMatched } from './matched';
+import { describeMatch } from './matching';
 import {
+  AccountMatchError,
   DepartureNotFoundError,
   TargetRejectedError,
   TargetThrottledError,
@@ -177,6 +182,31 @@ export const CONFIRM_SQL = `WITH step AS (
    SELECT $4::timestamp, $4::timestamp, $6, 'step_confirmed', step."departureId", $7::jsonb
      FROM step`;
 
+/** The matching error type a step failed with (its error starts with it), or null. */
+function matchFailureOf(error: string): MatchErrorType | null {
+  return Object.values(MATCH_ERROR_TYPES).find((t) => error.startsWith(`${t}:`)) ?? null;
+}
+
+type MatchErrorType = (typeof MATCH_ERROR_TYPES)[keyof typeof MATCH_ERROR_TYPES];
+
+/** Why a step of each matching failure is red, for its owner. */
+const MATCH_WHY: Record<MatchErrorType, string> = {
+  AccountNotFoundError:
+    'no account of theirs was found there by any matching key, where every employee is expected to have one',
+  AmbiguousAccountError: 'more than one account matches them, so nothing was changed there',
+  ProtectedAccountError: 'the account that matches them is protected, so automation did not touch it',
+};
+
+/** What the owner of a step of each matching failure is asked to do. */
+const MATCH_NEXT: Record<MatchErrorType, string> = {
+  AccountNotFoundError:
+    'Please find their account. If they have one, record its id on the departure (POST /departures/<id>/accounts, or offboard account) and re-drive the step; if they never had one, resolve the report item as no_account with a note. The step stays red until then.',
+  AmbiguousAccountError:
+    'Please decide which account is theirs (the candidates are in the last error above), record its id on the departure (POST /departures/<id>/accounts, or offboard account) and re-drive the step, or revoke it by hand and record how. Nothing was changed in either account.',
+  ProtectedAccountError:
+    'A person must decide what happens to a protected account: act in the system yourself and record how in Offboard. The step stays red until then.',
+};
+
 /** A sweep tries this many application steps at once (as the workflow sweeps them step by step). */
 const SWEEP_CONCURRENCY = 4;
 
@@ -262,18 +292,12 @@ export function createActivities(deps: ActivityDeps) {
     return d;
   }
 
-  async function subject(departureId: string): Promise<Subject> {
-    const hit = subjects.get(departureId);
+  /** The leaver as the departure record says (cached per process; `fresh` reads it again). */
+  async function subject(departureId: string, fresh = false): Promise<Subject> {
+    const hit = fresh ? undefined : subjects.get(departureId);
     if (hit) return hit;
     const d = await loadDeparture(departureId);
-    const s: Subject = {
-      departureId,
-      employeeId: d.employeeId,
-      employeeName: d.employeeName,
-      workEmail: d.workEmail,
-      confirmedAt: d.confirmedAt.toISOString(),
-      managerEmail: d.managerEmail,
-    };
+    const s = subjectOf(d);
     if (subjects.size > 10_000) subjects.clear();
     subjects.set(departureId, s);
     if (d.status === 'scoped') inNotice.add(departureId);
@@ -507,21 +531,28 @@ export function createActivities(deps: ActivityDeps) {
     ref: StepRef,
     sys: CatalogSystem,
     executingSystem: string,
-    call: () => Promise<RevokeResult>,
+    call: () => Promise<RevokeResult & { match?: MatchEvidence }>,
   ): Promise<StepOutcome> {
     const ctx = Context.current();
     const attempt = attemptOf(ref);
     try {
       const r = await call();
       const confirmedAt = new Date();
+      const match = r.match ? { match: r.match } : {};
       await whileDatabaseDown(() =>
         recordConfirmed(
           ref,
           confirmedAt,
-          { changes: r.changes, confirmation: r.confirmation } as Prisma.InputJsonValue,
+          { changes: r.changes, confirmation: r.confirmation, ...match } as Prisma.InputJsonValue,
           {
             actor: `worker:${executingSystem}`,
-            details: { systemId: sys.id, action: ref.action, changes: r.changes, attempt },
+            details: {
+              systemId: sys.id,
+              action: ref.action,
+              changes: r.changes,
+              attempt,
+              ...match,
+            } as Prisma.InputJsonValue,
           },
         ),
       );
@@ -545,13 +576,28 @@ export function createActivities(deps: ActivityDeps) {
       };
     } catch (e) {
       const message = truncate(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      const matched = e instanceof AccountMatchError;
       await db.stepRecord
         .updateMany({
           where: { ...stepWhere(ref).departureId_systemId_action, status: { notIn: SETTLED_STEP_STATUSES } },
-          data: { lastError: message },
+          data: {
+            lastError: message,
+            // What matching found is the evidence of a step nothing was done in.
+            ...(matched ? { evidence: { match: e.evidence } as unknown as Prisma.InputJsonValue } : {}),
+          },
         })
         .catch(() => undefined);
-      ctx.log.warn('step attempt failed', { systemId: sys.id, action: ref.action, attempt, error: message });
+      // A match error names accounts (personal data): the log says only what kind it was.
+      ctx.log.warn('step attempt failed', {
+        systemId: sys.id,
+        action: ref.action,
+        attempt,
+        error: matched ? `${e.name} (${e.evidence.outcome})` : message,
+      });
+      if (matched) {
+        // A person decides: never retried, whatever retry policy an older run scheduled it with.
+        throw ApplicationFailure.create({ type: e.name, message: e.message, nonRetryable: true });
+      }
       if (e instanceof TargetThrottledError) {
         // Honour Retry-After exactly: the next attempt is scheduled no sooner than the target allows.
         throw ApplicationFailure.create({
@@ -651,7 +697,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function revokeStep(ref: StepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
-    const who = await whileDatabaseDown(() => subject(ref.departureId));
+    let who = await whileDatabaseDown(() => subject(ref.departureId));
     if (!sys.privileged) await whileDatabaseDown(() => noticeOver(ref.departureId));
     return paced(
       sys,
@@ -659,8 +705,11 @@ export function createActivities(deps: ActivityDeps) {
         const prior = await whileDatabaseDown(() => markAttempt(ref, sweep));
         if (prior?.status === 'green') return confirmedEarlier(prior);
         if (sys.integration !== 'api') return ticketOpened(ref, sys, who);
+        // A step tried before (a retry, a re-drive) reads the departure again: an operator may have
+        // recorded the account id matching could not find.
+        if (prior && prior.attempts > 0) who = await whileDatabaseDown(() => subject(ref.departureId, true));
         const connector = connectorOf(sys);
-        return confirmedBy(ref, sys, connector.executingSystem, () => connector.revoke(who));
+        return confirmedBy(ref, sys, connector.executingSystem, () => revokeMatched(sys, connector, who));
       },
       sweep?.guard,
     );
@@ -673,26 +722,29 @@ export function createActivities(deps: ActivityDeps) {
   async function discoverStep(input: DiscoverRef, sweep?: Sweep): Promise<StepOutcome> {
     const ref = stepRefOf(input);
     const sys = system(ref.systemId);
-    const who = await whileDatabaseDown(() => subject(ref.departureId));
+    let who = await whileDatabaseDown(() => subject(ref.departureId));
     const connector = connectorOf(sys);
     if (!connector.discoverOwned)
       throw new UnknownSystemError(`the connector of "${sys.id}" cannot find owned credentials`);
-    const discover = connector.discoverOwned.bind(connector);
     let found: OwnedCredentialRef[] = [];
     // A search changes nothing: it runs again even when an earlier attempt's record says green.
     const outcome = await paced(
       sys,
       async () => {
-        await whileDatabaseDown(() => markAttempt(ref, sweep));
+        const prior = await whileDatabaseDown(() => markAttempt(ref, sweep));
+        if (prior && prior.attempts > 0) who = await whileDatabaseDown(() => subject(ref.departureId, true));
         return confirmedBy(ref, sys, connector.executingSystem, async () => {
-          found = await discover(who);
+          const r = await discoverMatched(sys, connector, who);
+          found = r.found;
           return {
             changes: [],
             confirmation: { found: found.map((f) => ({ id: f.id, kind: f.kind, name: f.name })) },
             detail:
-              found.length === 0
+              `${describeMatch(r.match)}; ` +
+              (found.length === 0
                 ? 'owns no credentials here (confirmed by search)'
-                : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`,
+                : `owns ${found.length}: ${found.map((f) => `${f.kind} ${f.name}`).join(', ')}`),
+            match: r.match,
           };
         });
       },
@@ -976,12 +1028,15 @@ export function createActivities(deps: ActivityDeps) {
         });
       const to = f.reason === 'sla_breached' ? sys.escalationOwner : sys.owner;
       const cc = f.reason === 'sla_breached' ? [sys.owner.email] : [];
+      const matching = matchFailureOf(f.error);
       const why =
         f.reason === 'sla_breached'
           ? `its ticket was not confirmed within the ${sys.ticketSlaHours ?? 24} h SLA`
-          : f.reason === 'non_retryable'
-            ? 'the target refused it and retrying cannot help'
-            : `it still failed after ${f.attempts} attempts`;
+          : matching
+            ? MATCH_WHY[matching]
+            : f.reason === 'non_retryable'
+              ? 'the target refused it and retrying cannot help'
+              : `it still failed after ${f.attempts} attempts`;
       const sent = await mailer.send({
         key: `step:${f.departureId}:${f.systemId}:${f.action}:failed:${f.reason}`,
         departureId: f.departureId,
@@ -999,7 +1054,9 @@ export function createActivities(deps: ActivityDeps) {
           `Last error: ${f.error}`,
           `Departure: ${deps.publicUrl}/departures/${f.departureId}`,
           '',
-          'Please revoke the access by hand now and record how in Offboard. The step stays red until then.',
+          matching
+            ? MATCH_NEXT[matching]
+            : 'Please revoke the access by hand now and record how in Offboard. The step stays red until then.',
         ].join('\n'),
       });
       await audit(db, {
@@ -1011,6 +1068,7 @@ export function createActivities(deps: ActivityDeps) {
           action: f.action,
           attempts: f.attempts,
           error: truncate(f.error, 500),
+          ...(matching ? { match: (step.evidence as { match?: unknown } | null)?.match ?? null } : {}),
           notified: [to.email, ...cc],
           messageId: sent.messageId,
         },

@@ -26,11 +26,11 @@ import {
   OrFilter,
   InsufficientAccessError,
   type Entry,
-  type SearchOptions,
 } from 'ldapts';
 import type { LdapConnectorConfig, LdapGroupConnectorConfig } from '../config/catalog';
 import { durationMs } from '../config/env';
-import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
+import type { OwnedCredential, RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
+import { createMatcher, type AccountDirectory, type KeyQuery, type MatchContext } from './matching';
 import {
   ConfirmationMismatchError,
   TargetAuthError,
@@ -101,22 +101,72 @@ function clientFactory(cfg: ServerConfig, bindPassword: string): WithClient {
 
 const LOCK_ATTRS = ['pwdAccountLockedTime', 'userAccountControl', 'pwdChangedTime'];
 
-/** The one entry `userFilter` finds under `userBaseDn`, or null; more than one is a config mistake. */
-async function findUser(
+/** Attributes read with a user: the lock state and the names matching and the evidence use. */
+const USER_ATTRS = [
+  'dn',
+  ...LOCK_ATTRS,
+  'cn',
+  'displayName',
+  'uid',
+  'mail',
+  'userPrincipalName',
+  'sAMAccountName',
+];
+
+/** A directory entry as matching found it. */
+export interface LdapAccount extends TargetAccount {
+  entry: Entry;
+}
+
+function accountOf(entry: Entry): LdapAccount {
+  const names = ['uid', 'mail', 'userPrincipalName', 'sAMAccountName']
+    .flatMap((a) => [entry[a]].flat())
+    .filter((v): v is string | Buffer => v !== undefined)
+    .map(String);
+  const display = first(entry.displayName) ?? first(entry.cn);
+  return { id: entry.dn, name: display ? `${display} (${entry.dn})` : entry.dn, aliases: names, entry };
+}
+
+/** Most entries one key may find: two already make it ambiguous. */
+const KEY_SIZE_LIMIT = 10;
+
+/**
+ * The user entries each key finds under `userBaseDn` (one search per key, over one connection):
+ * equality on the key's attribute, matched by the server's own rules, or a catalog filter.
+ */
+async function searchUsers(
   c: Client,
-  cfg: Pick<LdapConnectorConfig, 'userBaseDn' | 'userFilter'>,
+  cfg: Pick<LdapConnectorConfig, 'userBaseDn'>,
+  queries: KeyQuery[],
   subject: Subject,
-): Promise<Entry | null> {
-  const opts: SearchOptions = {
-    scope: 'sub',
-    filter: renderFilter(cfg.userFilter, subject),
-    attributes: ['dn', ...LOCK_ATTRS],
-    sizeLimit: 2,
-  };
-  const { searchEntries } = await c.search(cfg.userBaseDn, opts);
-  if (searchEntries.length > 1)
-    throw new TargetRejectedError(`user filter matched ${searchEntries.length} entries; it must match one`);
-  return searchEntries[0] ?? null;
+): Promise<LdapAccount[][]> {
+  const out: LdapAccount[][] = [];
+  for (const q of queries) {
+    const filter =
+      'filter' in q.key
+        ? renderFilter(q.key.filter, subject)
+        : new EqualityFilter({ attribute: q.key.attribute, value: q.value });
+    const { searchEntries } = await c.search(cfg.userBaseDn, {
+      scope: 'sub',
+      filter,
+      attributes: USER_ATTRS,
+      sizeLimit: KEY_SIZE_LIMIT,
+    });
+    out.push(searchEntries.map(accountOf));
+  }
+  return out;
+}
+
+/** An entry by DN under `userBaseDn` (a DN elsewhere is refused: it is no user of this directory). */
+async function lookupUser(
+  c: Client,
+  cfg: Pick<LdapConnectorConfig, 'userBaseDn'>,
+  dn: string,
+): Promise<LdapAccount | null> {
+  if (!isUnder(dn, cfg.userBaseDn))
+    throw new TargetRejectedError(`${dn} is not under connector.userBaseDn (${cfg.userBaseDn})`);
+  const entry = await readEntry(c, dn, USER_ATTRS);
+  return entry ? accountOf(entry) : null;
 }
 
 /** One entry by DN, or null when it does not exist. */
@@ -225,6 +275,13 @@ function normDn(dn: string): string {
   return dn.toLowerCase().replace(/\s*([,=+])\s*/g, '$1');
 }
 
+/** True when `dn` is strictly below `base`. */
+function isUnder(dn: string, base: string): boolean {
+  const n = normDn(dn);
+  const b = normDn(base);
+  return n !== b && n.endsWith(`,${b}`);
+}
+
 /** `{SSHA}` hash of a password, as slapd stores and verifies it. */
 function ssha(password: string): string {
   const salt = randomBytes(8);
@@ -240,52 +297,86 @@ function generalizedTimeMs(v: string | undefined): number {
   return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
 }
 
+/**
+ * The directory reads matching needs: lookup by DN, one search per key, groups under `groupBaseDn`,
+ * and what still gives access (`liveAccess`, per connector).
+ */
+function ldapDirectory(
+  withClient: WithClient,
+  cfg: Pick<LdapConnectorConfig, 'userBaseDn'> & { groupBaseDn?: string },
+  liveAccess: (a: LdapAccount) => Promise<string | null>,
+): AccountDirectory<LdapAccount> {
+  return {
+    lookup: (dn) => withClient('LDAP lookup', (c) => lookupUser(c, cfg, dn)),
+    search: (queries, subject) => withClient('LDAP search', (c) => searchUsers(c, cfg, queries, subject)),
+    ...(cfg.groupBaseDn
+      ? {
+          groupsOf: (a: LdapAccount) =>
+            withClient('LDAP groups', async (c) =>
+              (await groupsOf(c, cfg.groupBaseDn!, a.id)).map((g) => g.dn),
+            ),
+        }
+      : {}),
+    liveAccess,
+  };
+}
+
+/** The groups under `groupBaseDn` that list `dn` as a member, with the attribute that does. */
+async function groupsOf(c: Client, groupBaseDn: string, dn: string) {
+  const { searchEntries } = await c.search(groupBaseDn, {
+    scope: 'sub',
+    filter: new OrFilter({
+      filters: MEMBER_ATTRS.map((attribute) => new EqualityFilter({ attribute, value: dn })),
+    }),
+    attributes: ['dn', 'member', 'uniqueMember'],
+  });
+  return searchEntries.map((g) => ({
+    dn: g.dn,
+    attr: (g.uniqueMember !== undefined && [g.uniqueMember].flat().map(String).includes(dn)
+      ? 'uniqueMember'
+      : 'member') as MemberAttr,
+  }));
+}
+
 /** Creates the LDAP connector (directory tier) for one catalog entry. */
-export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: string): RevocationConnector {
+export function createLdapConnector(
+  cfg: LdapConnectorConfig,
+  bindPassword: string,
+  match: MatchContext,
+): RevocationConnector<LdapAccount> {
   const withClient = clientFactory(cfg, bindPassword);
   const { isDisabled, disable } = disabler(cfg.disableMethod);
+  const matcher = createMatcher(
+    ldapDirectory(withClient, cfg, async (a) => (isDisabled(a.entry) ? null : 'account enabled')),
+    match,
+  );
 
-  async function groupsOf(c: Client, dn: string) {
-    const { searchEntries } = await c.search(cfg.groupBaseDn, {
-      scope: 'sub',
-      filter: new OrFilter({
-        filters: MEMBER_ATTRS.map((attribute) => new EqualityFilter({ attribute, value: dn })),
-      }),
-      attributes: ['dn', 'member', 'uniqueMember'],
-    });
-    return searchEntries.map((g) => ({
-      dn: g.dn,
-      attr: (g.uniqueMember !== undefined && [g.uniqueMember].flat().map(String).includes(dn)
-        ? 'uniqueMember'
-        : 'member') as MemberAttr,
-    }));
-  }
-
-  const connector: RevocationConnector = {
+  const connector: RevocationConnector<LdapAccount> = {
     executingSystem: `LDAP @ ${new URL(cfg.url).host}`,
     action: 'disable_account_remove_groups',
-    async revoke(subject) {
+    find: matcher.find,
+    audit: matcher.audit,
+    async revoke(_subject, account) {
       return withClient('LDAP revoke', async (c) => {
-        const user = await findUser(c, cfg, subject);
-        if (!user) {
+        const user = await readEntry(c, account.id, USER_ATTRS);
+        if (!user)
           return {
             changes: [],
-            confirmation: { exists: false },
-            detail: 'no directory account (confirmed by search)',
+            confirmation: { dn: account.id, exists: false },
+            detail: 'account removed since it was matched',
           };
-        }
         const changes: string[] = [];
         if (await disable(c, user)) changes.push('account disabled');
-        for (const g of await groupsOf(c, user.dn)) {
+        for (const g of await groupsOf(c, cfg.groupBaseDn, user.dn)) {
           if (await removeMember(c, g.dn, g.attr, user.dn, cfg.emptyGroupMember))
             changes.push(`removed from ${g.dn}`);
         }
-        const after = await findUser(c, cfg, subject);
+        const after = await readEntry(c, user.dn, USER_ATTRS);
         if (!after)
           return { changes, confirmation: { exists: false }, detail: 'account removed during revocation' };
         if (!isDisabled(after))
           throw new ConfirmationMismatchError('directory still shows the account enabled');
-        const remaining = await groupsOf(c, after.dn);
+        const remaining = await groupsOf(c, cfg.groupBaseDn, after.dn);
         if (remaining.length > 0)
           throw new ConfirmationMismatchError(`still a member of ${remaining.map((g) => g.dn).join(', ')}`);
         return {
@@ -300,22 +391,12 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
         };
       });
     },
-    async hasActiveAccount(subject) {
-      return withClient('LDAP audit', async (c) => {
-        const user = await findUser(c, cfg, subject);
-        return !!user && !isDisabled(user);
-      });
-    },
   };
 
   const ownedFilter = cfg.ownedAccountFilter;
   if (!ownedFilter) return connector;
 
-  const userBase = normDn(cfg.userBaseDn);
-  const isUnderUserBase = (dn: string) => {
-    const n = normDn(dn);
-    return n !== userBase && n.endsWith(`,${userBase}`);
-  };
+  const isUnderUserBase = (dn: string) => isUnder(dn, cfg.userBaseDn);
 
   /**
    * OpenLDAP only: replaces the service account's password with a random one that is never kept, so
@@ -355,15 +436,17 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
     }
   }
 
-  connector.discoverOwned = async (subject: Subject): Promise<OwnedCredential[]> =>
+  connector.discoverOwned = async (
+    subject: Subject,
+    account: LdapAccount | null,
+  ): Promise<OwnedCredential[]> =>
     withClient('LDAP owned accounts', async (c) => {
       let dn: string | undefined;
       if (ownedFilter.includes('{dn}')) {
-        const user = await findUser(c, cfg, subject);
-        // A filter on the leaver's DN cannot match anything once their entry is gone: nothing to find
+        // A filter on the leaver's DN cannot match anything without their entry: nothing to find
         // (filters on {employeeId} / {workEmail} keep working without the entry).
-        if (!user) return [];
-        dn = user.dn;
+        if (!account) return [];
+        dn = account.id;
       }
       const { searchEntries } = await c.search(cfg.userBaseDn, {
         scope: 'sub',
@@ -434,6 +517,12 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
       return { changes, confirmation, detail };
     });
 
+  connector.auditOwned = async (item: OwnedCredential): Promise<string | null> =>
+    withClient('LDAP owned account audit', async (c) => {
+      const entry = await readEntry(c, item.id, LOCK_ATTRS);
+      return entry && !isDisabled(entry) ? `service account ${item.name} is enabled` : null;
+    });
+
   return connector;
 }
 
@@ -441,7 +530,8 @@ export function createLdapConnector(cfg: LdapConnectorConfig, bindPassword: stri
 export function createLdapGroupConnector(
   cfg: LdapGroupConnectorConfig,
   bindPassword: string,
-): RevocationConnector {
+  match: MatchContext,
+): RevocationConnector<LdapAccount> {
   const withClient = clientFactory(cfg, bindPassword);
 
   /** For each configured group, which attributes hold the user; a missing group is a config mistake. */
@@ -459,42 +549,41 @@ export function createLdapGroupConnector(
     return out;
   }
 
+  const matcher = createMatcher(
+    ldapDirectory(withClient, cfg, (a) =>
+      withClient('LDAP remote-access audit', async (c) => {
+        const held = (await memberships(c, a.id)).filter((g) => g.attrs.length > 0);
+        return held.length > 0 ? `member of ${held.map((g) => g.dn).join(', ')}` : null;
+      }),
+    ),
+    match,
+  );
+
   return {
     executingSystem: `LDAP @ ${new URL(cfg.url).host}`,
     action: 'remove_remote_access_groups',
-    async revoke(subject) {
+    find: matcher.find,
+    audit: matcher.audit,
+    async revoke(_subject, account) {
       return withClient('LDAP remote-access revoke', async (c) => {
-        const user = await findUser(c, cfg, subject);
-        if (!user)
-          return {
-            changes: [],
-            confirmation: { exists: false },
-            detail: 'no directory account (confirmed by search)',
-          };
+        const dn = account.id;
         // Every group is checked (and must exist) before anything changes.
-        const before = await memberships(c, user.dn);
+        const before = await memberships(c, dn);
         const changes: string[] = [];
         for (const g of before) {
           for (const attr of g.attrs) {
-            if (await removeMember(c, g.dn, attr, user.dn, cfg.emptyGroupMember))
+            if (await removeMember(c, g.dn, attr, dn, cfg.emptyGroupMember))
               changes.push(`removed from ${g.dn}`);
           }
         }
-        const still = (await memberships(c, user.dn)).filter((g) => g.attrs.length > 0);
+        const still = (await memberships(c, dn)).filter((g) => g.attrs.length > 0);
         if (still.length > 0)
           throw new ConfirmationMismatchError(`still a member of ${still.map((g) => g.dn).join(', ')}`);
         return {
           changes,
-          confirmation: { dn: user.dn, groupsChecked: cfg.groups, memberOf: [] },
+          confirmation: { dn, groupsChecked: cfg.groups, memberOf: [] },
           detail: `member of none of the ${cfg.groups.length} remote-access group(s)`,
         };
-      });
-    },
-    async hasActiveAccount(subject) {
-      return withClient('LDAP remote-access audit', async (c) => {
-        const user = await findUser(c, cfg, subject);
-        if (!user) return false;
-        return (await memberships(c, user.dn)).some((g) => g.attrs.length > 0);
       });
     },
   };

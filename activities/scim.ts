@@ -1,11 +1,14 @@
 /**
- * Non-SSO applications through SCIM 2.0 (RFC 7644): find the user by `userName`, `PATCH active=false`,
- * then `GET` the user to confirm.
+ * Non-SSO applications through SCIM 2.0 (RFC 7644): find the user by the catalog's keys (`externalId`,
+ * `userName`, `emails`; one filtered `GET /Users` each), `PATCH active=false`, then `GET` the user to
+ * confirm. A hit that does not carry the value searched for is no match: some servers ignore filters
+ * and answer every user.
  */
 import { request } from 'undici';
 import type { ScimConnectorConfig } from '../config/catalog';
 import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
-import type { RevocationConnector, Subject } from './connector';
+import type { RevocationConnector, TargetAccount } from './connector';
+import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 import {
   ConfirmationMismatchError,
   TargetRejectedError,
@@ -18,11 +21,51 @@ const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 interface ScimUser {
   id: string;
   userName: string;
+  externalId?: string;
+  displayName?: string;
   active?: boolean;
+  emails?: { value?: string; type?: string; primary?: boolean }[];
+  groups?: { value?: string; display?: string }[];
 }
 
-/** Creates the SCIM connector for one catalog entry. */
-export function createScimConnector(cfg: ScimConnectorConfig, token: string): RevocationConnector {
+/** A SCIM user as matching found it. */
+export interface ScimAccount extends TargetAccount {
+  user: ScimUser;
+}
+
+const accountOf = (u: ScimUser): ScimAccount => ({
+  id: u.id,
+  name: u.displayName && u.displayName !== u.userName ? `${u.displayName} <${u.userName}>` : u.userName,
+  aliases: [u.userName, ...(u.emails ?? []).map((e) => e.value ?? '')].filter(Boolean),
+  user: u,
+});
+
+/** The SCIM filter of one key (string values in double quotes, `"` and `\` escaped). */
+function filterOf(q: KeyQuery): string {
+  if ('filter' in q.key) throw new TargetRejectedError('a SCIM key cannot be an LDAP filter');
+  const v = `"${q.value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  return q.key.attribute === 'emails' ? `emails.value eq ${v}` : `${q.key.attribute} eq ${v}`;
+}
+
+/**
+ * Does `u` carry the key's value? `externalId` is case-exact (RFC 7643 §3.1); `userName` and email
+ * addresses are not.
+ */
+function carries(u: ScimUser, q: KeyQuery): boolean {
+  if ('filter' in q.key) return false;
+  const v = q.value.toLowerCase();
+  if (q.key.attribute === 'externalId') return u.externalId === q.value;
+  if (q.key.attribute === 'userName') return (u.userName ?? '').toLowerCase() === v;
+  if (q.key.attribute === 'emails') return (u.emails ?? []).some((e) => (e.value ?? '').toLowerCase() === v);
+  return false;
+}
+
+/** Creates the SCIM connector for one catalog entry; `match` says how the leaver's account is found. */
+export function createScimConnector(
+  cfg: ScimConnectorConfig,
+  token: string,
+  match: MatchContext,
+): RevocationConnector<ScimAccount> {
   const base = cfg.baseUrl.replace(/\/$/, '');
 
   const dispatcher = connectorAgent();
@@ -72,22 +115,13 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
     return { status, json };
   }
 
-  function userName(subject: Subject): string {
-    return cfg.userNameFrom === 'employeeId' ? subject.employeeId : subject.workEmail;
-  }
-
-  async function find(subject: Subject): Promise<ScimUser | null> {
-    const name = userName(subject).replaceAll('\\', '\\\\').replaceAll('"', '\\"');
-    const { status, json } = await call(
-      'GET',
-      `/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}`,
-    );
+  /** The users one key finds (only those that carry its value). */
+  async function searchKey(q: KeyQuery): Promise<ScimAccount[]> {
+    const { status, json } = await call('GET', `/Users?filter=${encodeURIComponent(filterOf(q))}`);
     if (status === 404)
       throw new TargetRejectedError('SCIM /Users endpoint not found: check connector.baseUrl');
-    const list = json as { totalResults?: number; Resources?: ScimUser[] };
-    const hits = list.Resources ?? [];
-    if (hits.length > 1) throw new TargetRejectedError(`userName matched ${hits.length} SCIM users`);
-    return hits[0] ?? null;
+    const hits = (json as { Resources?: ScimUser[] } | null)?.Resources ?? [];
+    return hits.filter((u) => carries(u, q)).map(accountOf);
   }
 
   async function get(id: string): Promise<ScimUser | null> {
@@ -95,18 +129,30 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
     return status === 404 ? null : (json as ScimUser);
   }
 
+  const matcher = createMatcher<ScimAccount>(
+    {
+      async lookup(id) {
+        const u = await get(id);
+        return u ? accountOf(u) : null;
+      },
+      search: (queries) => Promise.all(queries.map(searchKey)),
+      async groupsOf(a) {
+        return (a.user.groups ?? []).flatMap((g) => [g.value ?? '', g.display ?? '']).filter(Boolean);
+      },
+      async liveAccess(a) {
+        return a.user.active !== false ? 'active=true' : null;
+      },
+    },
+    match,
+  );
+
   return {
     executingSystem: `SCIM 2.0 @ ${new URL(base).host}`,
     action: 'deactivate_user',
-    async revoke(subject) {
-      const user = await find(subject);
-      if (!user) {
-        return {
-          changes: [],
-          confirmation: { exists: false },
-          detail: 'no account (confirmed by SCIM filter)',
-        };
-      }
+    find: matcher.find,
+    audit: matcher.audit,
+    async revoke(_subject, account) {
+      const user = account.user;
       const changes: string[] = [];
       if (user.active !== false) {
         const { status } = await call('PATCH', `/Users/${encodeURIComponent(user.id)}`, {
@@ -125,10 +171,6 @@ export function createScimConnector(cfg: ScimConnectorConfig, token: string): Re
         confirmation: { id: after.id, userName: after.userName, active: false },
         detail: 'SCIM user deactivated (active=false confirmed)',
       };
-    },
-    async hasActiveAccount(subject) {
-      const u = await find(subject);
-      return !!u && u.active !== false;
     },
     async close() {
       await dispatcher.close();

@@ -15,9 +15,9 @@ import type {
 import type { Catalog } from '../config/catalog';
 import { addBusinessDays, nextBusinessDayAt, type BusinessCalendar } from '../lib/calendar';
 import { audit, auditOnce as appendOnce, Prisma, type Db } from '../lib/db';
-import { withTimeout } from '../lib/timeout';
 import type { Mailer } from '../lib/mailer';
-import type { Subject } from './connector';
+import { subjectOf, type OwnedCredential } from './connector';
+import { auditSystem } from './live-audit';
 import type { ConnectorRegistry } from './connectors';
 import { DepartureNotFoundError } from './errors';
 
@@ -115,29 +115,22 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
      */
     async auditLiveAccess(input: { departureId: string; final?: boolean }): Promise<AccessAudit> {
       const d = await loadDeparture(input.departureId);
-      const subject: Subject = {
-        departureId: d.id,
-        employeeId: d.employeeId,
-        employeeName: d.employeeName,
-        workEmail: d.workEmail,
-        confirmedAt: d.confirmedAt.toISOString(),
-        managerEmail: d.managerEmail,
-      };
+      const subject = subjectOf(d);
+      // Credentials the leaver was found to own are checked again too, whoever revoked them.
+      const ownedSteps = await db.stepRecord.findMany({
+        where: { departureId: d.id, kind: 'revoke_owned' },
+        select: { systemId: true, systemName: true, action: true },
+      });
+      const ownedOf = (systemId: string): OwnedCredential[] =>
+        ownedSteps
+          .filter((o) => o.systemId === systemId)
+          .map((o) => ({ id: o.action.replace(/^revoke_owned:/, ''), kind: 'owned', name: o.systemName }));
       const rows: AccessAuditRow[] = await Promise.all(
         catalog.systems
           .filter((s) => connectors.has(s.id))
-          .map(async (s): Promise<AccessAuditRow> => {
-            try {
-              const active = await withTimeout(
-                connectors.get(s.id)!.hasActiveAccount(subject),
-                deps.auditTimeoutMs ?? 15_000,
-              );
-              return { systemId: s.id, systemName: s.name, active: active ? 'yes' : 'no', detail: null };
-            } catch (e) {
-              const msg = e instanceof Error ? e.message : String(e);
-              return { systemId: s.id, systemName: s.name, active: 'error', detail: msg.slice(0, 300) };
-            }
-          }),
+          .map((s) =>
+            auditSystem(s, connectors.get(s.id)!, subject, ownedOf(s.id), deps.auditTimeoutMs ?? 15_000),
+          ),
       );
       const result: AccessAudit = { at: new Date().toISOString(), rows };
       if (input.final) {

@@ -8,6 +8,16 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { REVOCATION_TIERS } from '../contract';
 import { AppError } from '../lib/errors';
+import {
+  EXPECTED_TIERS,
+  SEARCHABLE,
+  defaultKeys,
+  matchSchema,
+  protectedSchema,
+  type AnyMatchKey,
+  type MatchSettings,
+  type ProtectedSettings,
+} from './matching';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m or 2h');
 const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be the name of an environment variable');
@@ -25,7 +35,7 @@ const entraConnector = z
     clientSecretEnv: envName,
     /** Extra CA certificate (PEM file) to trust for this connector, e.g. a TLS-inspecting proxy. */
     caFile: z.string().optional(),
-    /** Which departure field identifies the user in Entra (its userPrincipalName). */
+    /** Kept for older catalogs: the userPrincipalName is one of the matching keys (`match.keys`). */
     userPrincipalNameFrom: z.enum(['workEmail']).default('workEmail'),
     /**
      * What this entry revokes. `account` (identity tier): disable, revoke sign-in sessions, remove group
@@ -42,8 +52,14 @@ const ldapConnector = z
     bindDn: z.string().min(1),
     bindPasswordEnv: envName,
     userBaseDn: z.string().min(1),
-    /** Filter with placeholders {employeeId} and {workEmail}; values are escaped. */
-    userFilter: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses'),
+    /**
+     * Kept for older catalogs: a filter with placeholders {employeeId} and {workEmail} (values escaped),
+     * searched as the first matching key, before `match.keys`.
+     */
+    userFilter: z
+      .string()
+      .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+      .optional(),
     groupBaseDn: z.string().min(1),
     /** How an account is disabled: OpenLDAP ppolicy lock, or Active Directory's ACCOUNTDISABLE bit. */
     disableMethod: z.enum(['openldap-ppolicy', 'ad-useraccountcontrol']),
@@ -69,8 +85,11 @@ const ldapGroupConnector = z
     bindDn: z.string().min(1),
     bindPasswordEnv: envName,
     userBaseDn: z.string().min(1),
-    /** Filter with placeholders {employeeId} and {workEmail}; values are escaped. */
-    userFilter: z.string().regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses'),
+    /** Kept for older catalogs: searched as the first matching key (see the `ldap` connector). */
+    userFilter: z
+      .string()
+      .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+      .optional(),
     /** DNs of the groups that grant the access; the leaver is removed from each. */
     groups: z.array(z.string().min(1)).min(1),
     emptyGroupMember: z.string().min(1).optional(),
@@ -84,7 +103,7 @@ const scimConnector = z
     /** SCIM 2.0 base URL, e.g. https://app.example.com/scim/v2 */
     baseUrl: z.url(),
     tokenEnv: envName,
-    /** Which departure field is the SCIM userName. */
+    /** Which departure field the `userName` key takes (when `match.keys` does not say). */
     userNameFrom: z.enum(['workEmail', 'employeeId']).default('workEmail'),
   })
   .strict();
@@ -155,10 +174,34 @@ export const systemSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * How the leaver's account is found here: an ordered list of keys (target attribute ← HRIS field)
+     * and whether everyone is expected to have an account (then not finding one is red). Defaults per
+     * connector kind and tier (config/matching.ts).
+     */
+    match: matchSchema.optional(),
+    /** Accounts and groups automation never touches (break-glass, tenant admins). */
+    protected: protectedSchema.optional(),
     connector,
   })
   .strict()
   .superRefine((s, ctx) => {
+    const kind = s.connector.kind;
+    const searchable = SEARCHABLE[kind];
+    if (kind === 'ticket' && (s.match || s.protected))
+      ctx.addIssue({
+        code: 'custom',
+        path: [s.match ? 'match' : 'protected'],
+        message: 'a ticket or manual system is matched by its owner, not by keys: remove it',
+      });
+    s.match?.keys?.forEach((k, i) => {
+      if (searchable && searchable !== 'any' && !searchable.includes(k.attribute))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['match', 'keys', i, 'attribute'],
+          message: `connector kind "${kind}" cannot search "${k.attribute}" (it can search ${searchable.join(', ')})`,
+        });
+    });
     if (s.ownedCredentials) {
       const c = s.connector;
       const supported =
@@ -194,7 +237,30 @@ export const systemSchema = z
         path: ['ticketSlaHours'],
         message: `is required for integration "${s.integration}"`,
       });
-  });
+  })
+  .transform((s) => ({
+    ...s,
+    match: resolveMatch(s),
+    protected: {
+      accounts: s.protected?.accounts ?? [],
+      groups: s.protected?.groups ?? [],
+    } satisfies ProtectedSettings,
+  }));
+
+/** The system's matching settings with the defaults of its connector kind and tier filled in. */
+function resolveMatch(s: {
+  tier: string;
+  match?: { keys?: AnyMatchKey[]; expectAccount?: boolean } | undefined;
+  connector: { kind: string; userFilter?: string; userNameFrom?: 'workEmail' | 'employeeId' };
+}): MatchSettings {
+  const c = s.connector;
+  const keys: AnyMatchKey[] = [
+    // An older catalog's LDAP `userFilter` is searched first.
+    ...(c.userFilter ? [{ filter: c.userFilter }] : []),
+    ...(s.match?.keys ?? defaultKeys(c.kind, { userNameFrom: c.userNameFrom })),
+  ];
+  return { keys, expectAccount: s.match?.expectAccount ?? EXPECTED_TIERS.includes(s.tier) };
+}
 
 const timeZone = z.string().refine((tz) => {
   try {
@@ -417,7 +483,13 @@ function issueMessage(issue: z.core.$ZodIssue): string {
  * Parses and validates catalog text. Errors name the file, the entry and the field, and a secret an
  * entry refers to must be present in `env`.
  */
-export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
+export function parseCatalog(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: CatalogOptions = {},
+): Catalog {
+  const requireSecrets = opts.requireSecrets ?? true;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new AppError('catalog_invalid', `${file}: not valid YAML: ${doc.errors[0]!.message}`);
@@ -448,7 +520,7 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
     }
   } else {
     const sn = r.data.assets.snipeit;
-    if (r.data.assets.system === 'snipeit' && sn && !env[sn.tokenEnv])
+    if (requireSecrets && r.data.assets.system === 'snipeit' && sn && !env[sn.tokenEnv])
       problems.push(`field "assets.snipeit.tokenEnv": environment variable ${sn.tokenEnv} is not set`);
     const seen = new Map<string, number>();
     r.data.systems.forEach((s, i) => {
@@ -465,7 +537,7 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
             : c.kind === 'scim'
               ? ['tokenEnv', c.tokenEnv]
               : null;
-      if (secretField && !env[secretField[1]!])
+      if (requireSecrets && secretField && !env[secretField[1]!])
         problems.push(
           `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,
         );
@@ -479,13 +551,25 @@ export function parseCatalog(text: string, file: string, env: NodeJS.ProcessEnv 
   return r.data!;
 }
 
+/**
+ * `requireSecrets` (default true): each secret an entry names must be set in the environment. The API
+ * reads the catalog for its systems and protected accounts only and holds no connector secret.
+ */
+export interface CatalogOptions {
+  requireSecrets?: boolean;
+}
+
 /** Reads and validates the catalog file. */
-export function loadCatalog(file: string, env: NodeJS.ProcessEnv = process.env): Catalog {
+export function loadCatalog(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: CatalogOptions = {},
+): Catalog {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new AppError('catalog_invalid', `${file}: cannot read catalog: ${(e as Error).message}`);
   }
-  return parseCatalog(text, file, env);
+  return parseCatalog(text, file, env, opts);
 }

@@ -7,6 +7,9 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { MATCH_ERROR_TYPES, type MatchEvidence } from './match';
+
+export * from './match';
 
 /** Task queue served by the offboarding worker. */
 export const TASK_QUEUE = 'offboarding';
@@ -45,11 +48,13 @@ export function offboardingWorkflowId(employeeId: string): string {
 
 /**
  * A departure record's status (the API's projection): accepted (stored, workflow not started yet),
- * started, running, scoped (notice period), awaiting_signoff, completed, rescinded, blocked (a different
- * offboarding ran under its workflow id).
+ * awaiting_approval (an operator's involuntary departure of a protected account: a second operator
+ * must approve it before anything starts), started, running, scoped (notice period),
+ * awaiting_signoff, completed, rescinded, blocked (a different offboarding ran under its workflow id).
  */
 export const DEPARTURE_STATUSES = [
   'accepted',
+  'awaiting_approval',
   'started',
   'running',
   'scoped',
@@ -305,6 +310,8 @@ export interface StepView {
   privileged: boolean;
   /** For a step held back by a notice period: when it will run. */
   scheduledFor: string | null;
+  /** How the account was matched (from the step table; absent in the workflow's own view). */
+  match?: MatchEvidence | null;
 }
 
 /**
@@ -465,6 +472,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'TargetRejectedError',
   'UnknownSystemError',
   'DepartureNotFoundError',
+  ...Object.values(MATCH_ERROR_TYPES),
 ] as const;
 
 // ---------------------------------------------------------------- asset recovery and documents
@@ -591,8 +599,16 @@ export interface ReportItem {
   detail: string | null;
 }
 
-/** How a red or yellow item was resolved. */
-export const RESOLUTION_KINDS = ['fixed_by_hand', 'redriven_confirmed', 'accepted_risk'] as const;
+/**
+ * How a red or yellow item was resolved. `no_account`: the person had no account in that system (only
+ * for a step whose account was not found, and the only way to accept that without a re-drive or a fix).
+ */
+export const RESOLUTION_KINDS = [
+  'fixed_by_hand',
+  'redriven_confirmed',
+  'accepted_risk',
+  'no_account',
+] as const;
 export type ResolutionKind = (typeof RESOLUTION_KINDS)[number];
 
 /** A logged resolution of a red or yellow report item. */
@@ -622,7 +638,10 @@ export interface AccessAuditRow {
   systemName: string;
   /** `yes` = still active (red); `no` = none or disabled; `error` = could not be checked. */
   active: 'yes' | 'no' | 'error';
+  /** For `yes`: the accounts still giving access, named; for `error`: what went wrong. */
   detail: string | null;
+  /** The accounts still giving access, with the keys that found them (absent in older audits). */
+  accounts?: { id: string; name: string; by: string[]; why: string }[];
 }
 export interface AccessAudit {
   at: string;

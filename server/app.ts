@@ -32,6 +32,9 @@ import {
 import { audit, isDatabaseUnavailable, Prisma, type Db } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { OPEN_ACCOUNT_POLICY, type AccountPolicy } from './account-policy';
+import { createAccountsRouter } from './accounts';
+import { jsonBody, parseBody } from './route-helpers';
 import { createAuth, type TokenEntry } from './auth';
 import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { getDepartureView } from './departures';
@@ -53,6 +56,8 @@ export interface AppDeps {
   operatorTokens: TokenEntry[];
   maxBodyBytes: number;
   codec: CodecEndpointOptions;
+  /** The catalog's rules for named and protected accounts (none: every account id is taken). */
+  accounts?: AccountPolicy;
 }
 
 // Free text goes to the database (audit details, messages): `text()` refuses what PostgreSQL cannot store.
@@ -160,28 +165,6 @@ export const departureListQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
-
-/**
- * An operator route's JSON body, at most 16 kB. A body of another type is refused with 415 (it was read
- * as no body at all and answered with a confusing 400); a request with no body passes.
- */
-function jsonBody(limit = '16kb'): express.RequestHandler {
-  const parse = express.json({ limit });
-  return (req, res, next) => {
-    const hasBody =
-      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    if (hasBody && !req.is('json'))
-      return next(new AppError('unsupported_media_type', 'content-type must be application/json'));
-    return parse(req, res, next);
-  };
-}
-
-/** Parses a request body with its schema, or fails with the one 400 shape naming each field. */
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(r.error) });
-  return r.data;
-}
 
 /** Builds the Express application. */
 export function createApp(deps: AppDeps): express.Express {
@@ -562,6 +545,16 @@ export function createApp(deps: AppDeps): express.Express {
 
   /** Temporal's remote codec protocol for the Web UI and CLI (server/codec.ts). Any operator role. */
   app.use('/codec', createCodecRouter(deps));
+
+  /** Approving a held departure; recording an account id matching could not find (server/accounts.ts). */
+  app.use(
+    createAccountsRouter({
+      db,
+      starter: deps.starter,
+      accounts: deps.accounts ?? OPEN_ACCOUNT_POLICY,
+      requireRole,
+    }),
+  );
 
   /** NDA signing and exit survey pages for leavers (the link's token is the credential): server/public-pages.ts. */
   app.use(createPublicPagesRouter({ db, client, logger }));

@@ -1,8 +1,10 @@
 /** Reading departures: the database projection merged with the live workflow status query. */
 import type { Client } from '@temporalio/client';
 import {
+  knownAccounts,
   statusQuery,
   type AssetView,
+  type MatchEvidence,
   type DocumentView,
   type OffboardingStatus,
   type ReportItem,
@@ -32,6 +34,14 @@ export interface DepartureView {
     revokeRestAt: string | null;
     rescindedAt: string | null;
     createdAt: string;
+    /** Account ids named per catalog system (they win over every matching key). */
+    accounts: Record<string, string>;
+    /** Who submitted it (`operator:<name>`), null for the HRIS. */
+    submittedBy: string | null;
+    /** Status awaiting_approval: why a second operator must approve it; and who did, when. */
+    approvalReason: string | null;
+    approvedBy: string | null;
+    approvedAt: string | null;
   };
   /**
    * `status`: the execution status of the workflow's current run (RUNNING, COMPLETED, FAILED,
@@ -75,6 +85,12 @@ export interface DepartureView {
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** How a step matched the leaver's account, from its evidence (null for steps without matching). */
+function matchOf(evidence: unknown): MatchEvidence | null {
+  const m = (evidence as { match?: MatchEvidence } | null)?.match;
+  return m && typeof m === 'object' && typeof m.outcome === 'string' ? m : null;
+}
 
 /** One departure with its step table. */
 export async function getDepartureView(db: Db, client: Client, id: string): Promise<DepartureView> {
@@ -128,6 +144,7 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     finishedAt: iso(s.finishedAt),
     lastError: s.lastError,
     detail: null,
+    match: matchOf(s.evidence),
     ticketId:
       ticketByKey.get(
         s.kind === 'revoke_owned' ? `${d.id}:${s.systemId}:${s.action}` : `${d.id}:${s.systemId}`,
@@ -144,6 +161,7 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       // The workflow decides the colour; the database knows every attempt and the latest error.
       return {
         ...w,
+        match: row?.match ?? null,
         attempts: Math.max(w.attempts, row?.attempts ?? 0),
         lastError: w.lastError ?? row?.lastError ?? null,
         startedAt: row?.startedAt ?? w.startedAt,
@@ -169,6 +187,11 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       revokeRestAt: live ? live.revokeRestAt : iso(d.revokeRestAt),
       rescindedAt: iso(d.rescindedAt),
       createdAt: d.createdAt.toISOString(),
+      accounts: knownAccounts(d.accounts),
+      submittedBy: d.submittedBy,
+      approvalReason: d.approvalReason,
+      approvedBy: d.approvedBy,
+      approvedAt: iso(d.approvedAt),
     },
     reviews: d.reviews.map((r) => ({
       id: r.id,

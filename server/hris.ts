@@ -47,6 +47,17 @@ export const hrisEventSchema = z
       managerEmail: optionalEmail,
       departmentHeadEmail: optionalEmail,
       workLocation: z.enum(WORK_LOCATIONS),
+      /**
+       * Account ids per catalog system the HRIS knows (`{"entra": "<object id>", "ldap": "<DN>"}`):
+       * they win over every matching key of that system.
+       */
+      accounts: z
+        .record(
+          z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a catalog system id'),
+          text().trim().min(1).max(1024),
+        )
+        .refine((a) => Object.keys(a).length <= 100, 'must name at most 100 systems')
+        .optional(),
     }),
     status: z.enum(HRIS_STATUSES),
     termination: z

@@ -5,10 +5,17 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { offboardingWorkflowId, type ContactUpdate, type LastDayChange, type Rescission } from '../contract';
+import {
+  knownAccounts,
+  offboardingWorkflowId,
+  type ContactUpdate,
+  type LastDayChange,
+  type Rescission,
+} from '../contract';
 import { audit, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { OPEN_ACCOUNT_POLICY, type AccountPolicy } from './account-policy';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from './hris';
 import { RESCINDED_DEPARTURE, type DepartureRow, type Starter } from './starter';
 
@@ -18,7 +25,9 @@ export type IntakeAnswer =
       body: {
         departureId: string;
         workflowId: string;
-        action: 'started' | 'duplicate' | 'queued' | 'updated' | 'rescinded';
+        action: 'started' | 'duplicate' | 'queued' | 'updated' | 'rescinded' | 'held';
+        /** For `held`: why a second operator must approve it before anything starts. */
+        reason?: string;
       };
     }
   | { status: 200; body: { action: 'ignored'; reason: string } };
@@ -43,6 +52,8 @@ export interface IntakeDeps {
   triggerStatuses: readonly string[];
   starter: Starter;
   logger: Logger;
+  /** The catalog's rules for named accounts and protected ones (none without a catalog). */
+  accounts?: AccountPolicy;
 }
 
 type SignatureResult = 'valid' | 'invalid' | 'stale' | 'missing';
@@ -75,7 +86,7 @@ async function queueMessage(
 }
 
 /** Departure statuses whose workflow may still be waiting for the last day. */
-const OPEN_STATUSES = ['accepted', 'started', 'running', 'scoped'];
+const OPEN_STATUSES = ['accepted', 'awaiting_approval', 'started', 'running', 'scoped'];
 /**
  * Departures that no longer stand in the way of the employee's next termination: finished, failed,
  * blocked, or rescinded (also while the rescission is still being delivered: a departure with a stored
@@ -93,6 +104,17 @@ function keyName(origin: Origin): string {
 export function createIntake(deps: IntakeDeps) {
   const { db, logger } = deps;
   const webhook = new Webhook(deps.secret);
+  const policy = deps.accounts ?? OPEN_ACCOUNT_POLICY;
+
+  /**
+   * Why this departure waits for a second operator: an operator's involuntary departure naming a
+   * protected account (an HRIS termination is the source of truth and is not held; matching still never
+   * touches a protected account).
+   */
+  function holdReason(event: HrisEvent, origin: Origin): string | null {
+    if (origin.source !== 'operator' || event.termination?.type !== 'involuntary') return null;
+    return policy.protectedHit(event);
+  }
 
   async function logEvent(data: Prisma.TriggerEventUncheckedCreateInput) {
     return db.triggerEvent.create({ data });
@@ -196,6 +218,16 @@ export function createIntake(deps: IntakeDeps) {
       throw new AppError('validation_failed', 'the event body is invalid', { fields });
     }
     const event = r.data;
+    const accountErrors = policy.check(event.employee.accounts);
+    if (accountErrors.length > 0) {
+      await logEvent({
+        ...base,
+        signatureResult: 'valid',
+        outcome: 'invalid',
+        reason: accountErrors.map((f) => `${f.field}: ${f.message}`).join('; '),
+      });
+      throw new AppError('validation_failed', 'the event body is invalid', { fields: accountErrors });
+    }
     const key = webhookId!; // verify() refused deliveries without it.
 
     // 3. The common case first: a new departure, stored in one statement (see `acceptNew`).
@@ -261,6 +293,9 @@ export function createIntake(deps: IntakeDeps) {
       actor: `operator:${req.operator}`,
       signatureResult: 'operator',
     };
+    const accountErrors = policy.check(req.event.employee.accounts);
+    if (accountErrors.length > 0)
+      throw new AppError('validation_failed', 'the departure is invalid', { fields: accountErrors });
     const answer = await acceptNew(req.event, req.key, base, origin);
     if (answer) return answer;
     const prior = await db.triggerEvent.findUnique({ where: { idempotencyKey: req.key } });
@@ -282,6 +317,8 @@ export function createIntake(deps: IntakeDeps) {
     base: EventBase,
     origin: Origin,
   ): Promise<IntakeAnswer | null> {
+    // A departure that waits for approval takes the general path (it is stored held, not started).
+    if (holdReason(event, origin)) return null;
     return withStartSlot(async (inline) => {
       const departure = await insertNew(event, key, base, origin, inline);
       if (!departure) return null;
@@ -332,9 +369,9 @@ export function createIntake(deps: IntakeDeps) {
            INSERT INTO "Departure" (id, "employeeId", "terminationKey", "workflowId", "employeeName",
              "workEmail", "personalEmail", department, "managerEmail", "departmentHeadEmail",
              "workLocation", "terminationType", "confirmedAt", "lastDay", "occurredAt", "startAttempts",
-             "createdAt", "updatedAt")
+             "createdAt", "updatedAt", accounts, "submittedBy")
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamp, $14, $15::timestamp,
-                  $16, $17::timestamp, $17::timestamp
+                  $16, $17::timestamp, $17::timestamp, $31::jsonb, $32
             WHERE NOT EXISTS (
               SELECT 1 FROM "Departure"
                WHERE "employeeId" = $2
@@ -386,6 +423,8 @@ export function createIntake(deps: IntakeDeps) {
           origin.actor,
           JSON.stringify(details),
           CLOSED_DEPARTURE_STATUSES,
+          event.employee.accounts ? JSON.stringify(event.employee.accounts) : null,
+          origin.source === 'operator' ? origin.actor : null,
         ],
       );
       return r.rowCount === 1 ? departure : null;
@@ -423,6 +462,8 @@ export function createIntake(deps: IntakeDeps) {
     let isNew = false;
     let lastDayUpdated = false;
     let contactUpdated = false;
+    let accountsUpdated = false;
+    let held = holdReason(event, origin);
     try {
       const out = await db.$transaction(async (tx) => {
         // The departure of this very termination if there is one (even rescinded or finished: a late
@@ -499,6 +540,35 @@ export function createIntake(deps: IntakeDeps) {
             await queueMessage(tx, dep.id, 'contactUpdated', update);
           }
         }
+        // Account ids named (or corrected) for this same, still open termination: kept on the departure;
+        // a step tried again (a re-drive) reads them.
+        let accountsAudit: Parameters<typeof audit>[1] | null = null;
+        if (
+          dep &&
+          event.employee.accounts &&
+          dep.terminationKey === terminationKey &&
+          dep.rescindedAt === null &&
+          !CLOSED_DEPARTURE_STATUSES.includes(dep.status)
+        ) {
+          const before = knownAccounts(dep.accounts);
+          const changes = Object.fromEntries(
+            Object.entries(event.employee.accounts)
+              .filter(([sys, id]) => before[sys] !== id)
+              .map(([sys, id]) => [sys, { from: before[sys] ?? null, to: id }]),
+          );
+          if (Object.keys(changes).length > 0) {
+            dep = await tx.departure.update({
+              where: { id: dep.id },
+              data: { accounts: { ...before, ...event.employee.accounts } },
+            });
+            accountsAudit = {
+              actor: origin.actor,
+              action: 'accounts_updated',
+              departureId: dep.id,
+              details: { [keyName(origin)]: key, changes },
+            };
+          }
+        }
         if (!dep) {
           dep = await tx.departure.create({
             data: {
@@ -518,11 +588,15 @@ export function createIntake(deps: IntakeDeps) {
               lastDay: t.lastDay ?? null,
               occurredAt: new Date(event.occurredAt),
               // Counted now when the start follows this transaction (the dispatcher counts its own).
-              startAttempts: inline ? 1 : 0,
+              startAttempts: held ? 0 : inline ? 1 : 0,
+              accounts: event.employee.accounts ?? Prisma.DbNull,
+              submittedBy: origin.source === 'operator' ? origin.actor : null,
+              ...(held ? { status: 'awaiting_approval', approvalReason: held } : {}),
             },
           });
           created = true;
         }
+        const updated = lastDayChanged || contactAudit !== null || accountsAudit !== null;
         await tx.triggerEvent.create({
           data: {
             ...base,
@@ -530,15 +604,16 @@ export function createIntake(deps: IntakeDeps) {
             signatureResult: origin.signatureResult,
             hrisStatus: event.status,
             employeeId: event.employee.id,
-            outcome: created ? 'queued' : lastDayChanged || contactAudit ? 'updated' : 'duplicate',
+            outcome: created ? (held ? 'held' : 'queued') : updated ? 'updated' : 'duplicate',
             reason: created
-              ? null
-              : lastDayChanged || contactAudit
+              ? held
+              : updated
                 ? [
                     ...(lastDayChanged
                       ? [`last day moved from ${lastDayMoved ?? '(none)'} to ${t.lastDay ?? ''}`]
                       : []),
                     ...(contactAudit ? [`contact updated: ${contactChanged.join(', ')}`] : []),
+                    ...(accountsAudit ? ['known account ids updated'] : []),
                   ].join('; ')
                 : `offboarding ${dep.id} already exists for this employee`,
             payload: event as unknown as Prisma.InputJsonValue,
@@ -547,28 +622,50 @@ export function createIntake(deps: IntakeDeps) {
         });
         if (lastDayAudit) await audit(tx, lastDayAudit);
         if (contactAudit) await audit(tx, contactAudit);
+        if (accountsAudit) await audit(tx, accountsAudit);
         if (created)
           await audit(tx, {
             actor: origin.actor,
-            action: 'departure_accepted',
+            action: held ? 'departure_held' : 'departure_accepted',
             departureId: dep.id,
-            details: { [keyName(origin)]: key, status: event.status, terminationType: t.type },
+            details: {
+              [keyName(origin)]: key,
+              status: event.status,
+              terminationType: t.type,
+              ...(held ? { awaitingApproval: held } : {}),
+            },
           });
-        return { dep, created, updated: lastDayChanged, contactUpdated: contactAudit !== null };
+        return {
+          dep,
+          created,
+          updated: lastDayChanged,
+          contactUpdated: contactAudit !== null,
+          accountsUpdated: accountsAudit !== null,
+        };
       });
       departure = out.dep;
       isNew = out.created;
       lastDayUpdated = out.updated;
       contactUpdated = out.contactUpdated;
+      accountsUpdated = out.accountsUpdated;
+      held = out.dep.status === 'awaiting_approval' ? (out.dep.approvalReason ?? held) : null;
     } catch (e) {
       // A concurrent delivery of the same id or termination won the race: answer as a duplicate.
       if (isUniqueViolation(e)) return redeliveryByKey(key, base, event, origin);
       throw e;
     }
+    if (isNew && held) {
+      logger.info({ departureId: departure.id }, 'departure held for a second operator');
+      return {
+        status: 202,
+        body: { departureId: departure.id, workflowId: departure.workflowId, action: 'held', reason: held },
+      };
+    }
     return afterStore(event, key, base, origin, inline, departure, {
       isNew,
       lastDayUpdated,
       contactUpdated,
+      accountsUpdated,
     });
   }
 
@@ -584,7 +681,8 @@ export function createIntake(deps: IntakeDeps) {
       isNew,
       lastDayUpdated,
       contactUpdated = false,
-    }: { isNew: boolean; lastDayUpdated: boolean; contactUpdated?: boolean },
+      accountsUpdated = false,
+    }: { isNew: boolean; lastDayUpdated: boolean; contactUpdated?: boolean; accountsUpdated?: boolean },
   ): Promise<IntakeAnswer> {
     const webhookId = base.webhookId;
     const t = event.termination!;
@@ -598,7 +696,7 @@ export function createIntake(deps: IntakeDeps) {
           logger.warn({ err: e, departureId: departure.id }, 'the change stays queued for the dispatcher'),
         );
     }
-    if (lastDayUpdated || contactUpdated) {
+    if (lastDayUpdated || contactUpdated || accountsUpdated) {
       return {
         status: 202,
         body: { departureId: departure.id, workflowId: departure.workflowId, action: 'updated' },

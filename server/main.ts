@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Client } from '@temporalio/client';
+import { loadCatalog, type Catalog } from '../config/catalog';
 import { loadConfig, durationMs, type AppConfig } from '../config/env';
 import { AesGcmPayloadCodec } from '../lib/codec';
 import { createDb } from '../lib/db';
@@ -11,6 +12,7 @@ import { AppError } from '../lib/errors';
 import { closeServer, listen } from '../lib/http';
 import { createLogger, type Logger } from '../lib/logger';
 import { connectClient, dataConverterFrom } from '../workers/temporal';
+import { accountPolicy } from './account-policy';
 import { createApp } from './app';
 import { createIntake } from './intake';
 import { createStarter } from './starter';
@@ -24,7 +26,7 @@ export interface RunningServer {
 /** Starts the API server and the dispatcher; `close()` stops both and releases connections. */
 export async function runServer(
   env: NodeJS.ProcessEnv = process.env,
-  opts: { logger?: Logger; config?: AppConfig } = {},
+  opts: { logger?: Logger; config?: AppConfig; catalog?: Catalog } = {},
 ): Promise<RunningServer> {
   const cfg = opts.config ?? loadConfig(env);
   if (!cfg.HRIS_WEBHOOK_SECRET)
@@ -32,6 +34,11 @@ export async function runServer(
       'config_invalid',
       'Invalid configuration:\n  HRIS_WEBHOOK_SECRET: is required (whsec_<base64 key>)',
     );
+  // The catalog's systems and protected accounts (named accounts are checked against them, and an
+  // operator's departure of a protected account is held); the API holds no connector secret.
+  const accounts = accountPolicy(
+    opts.catalog ?? loadCatalog(cfg.CATALOG_FILE, env, { requireSecrets: false }),
+  );
   const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
   const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const connection = connectClient(cfg);
@@ -54,6 +61,7 @@ export async function runServer(
     triggerStatuses: cfg.TRIGGER_STATUSES,
     starter,
     logger: logger.child({ component: 'intake' }),
+    accounts,
   });
   const app = createApp({
     db,
@@ -61,6 +69,7 @@ export async function runServer(
     intake,
     starter,
     logger,
+    accounts,
     operatorTokens: cfg.OPERATOR_TOKENS,
     maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,
     codec: {

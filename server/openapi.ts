@@ -27,6 +27,7 @@ import {
   type ReportItem,
   type Resolution,
   type StepView,
+  type MatchEvidence,
   type VerificationView,
 } from '../contract';
 import { httpStatusFor, type ErrorCode } from '../lib/errors';
@@ -40,6 +41,7 @@ import {
   resolveBody,
   ticketConfirmBody,
 } from './app';
+import { accountBody, approveBody } from './accounts';
 import { codecBody } from './codec';
 import type { DepartureView } from './departures';
 import { hrisEventSchema } from './hris';
@@ -130,7 +132,11 @@ const healthSchema = z.object({
 const intakeAccepted = z.object({
   departureId: z.string(),
   workflowId: z.string(),
-  action: z.enum(['started', 'duplicate', 'queued', 'updated', 'rescinded']),
+  action: z.enum(['started', 'duplicate', 'queued', 'updated', 'rescinded', 'held']),
+  reason: z
+    .string()
+    .optional()
+    .meta({ description: '`held`: why a second operator must approve it before anything starts' }),
 });
 const intakeIgnored = z.object({ action: z.literal('ignored'), reason: z.string() });
 const _intakeAnswers: [
@@ -152,6 +158,25 @@ const departureSummary = z.object({
   createdAt: instant,
 });
 
+const accountRef = z.object({ id: z.string(), name: z.string() });
+const matchEvidence = z
+  .object({
+    outcome: z.enum(['found', 'not_found', 'ambiguous', 'protected']).meta({
+      description:
+        '`found`: one account, acted on; `not_found`: no key found one; `ambiguous`: two or more accounts ' +
+        '(nothing changed); `protected`: a protected account (nothing changed)',
+    }),
+    by: z.string().nullable().meta({ description: 'The key that found the account (`known account id`)' }),
+    account: accountRef.nullable(),
+    keys: z
+      .array(z.object({ key: z.string(), value: z.string(), found: z.array(accountRef) }))
+      .meta({ description: 'Every key searched, in order, with what it found' }),
+    candidates: z.array(accountRef),
+    protectedBy: z.string().nullable(),
+  })
+  .meta({ title: 'MatchEvidence' });
+const _matchEvidence: Same<z.output<typeof matchEvidence>, MatchEvidence> = true;
+
 const stepView = z.object({
   stepId: z.string(),
   kind: z.enum(['revoke', 'discover_owned', 'revoke_owned']),
@@ -172,6 +197,10 @@ const stepView = z.object({
   ticketId: z.string().nullable(),
   privileged: z.boolean(),
   scheduledFor: instant.nullable().meta({ description: 'For a step held back by a notice period' }),
+  match: matchEvidence
+    .nullable()
+    .optional()
+    .meta({ description: "How the leaver's account was found (API steps that have run)" }),
 });
 const _stepView: Same<z.output<typeof stepView>, StepView> = true;
 
@@ -256,6 +285,10 @@ const accessAudit = z.object({
         description: '`yes`: still active (red); `no`: none or disabled; `error`: could not be checked',
       }),
       detail: z.string().nullable(),
+      accounts: z
+        .array(z.object({ id: z.string(), name: z.string(), by: z.array(z.string()), why: z.string() }))
+        .optional()
+        .meta({ description: 'The accounts still giving access, with the keys that found them' }),
     }),
   ),
 });
@@ -311,6 +344,16 @@ const departureView = z.object({
     revokeRestAt: instant.nullable(),
     rescindedAt: instant.nullable(),
     createdAt: instant,
+    accounts: z
+      .record(z.string(), z.string())
+      .meta({ description: 'Account ids named per catalog system; they win over every matching key' }),
+    submittedBy: z.string().nullable(),
+    approvalReason: z
+      .string()
+      .nullable()
+      .meta({ description: 'Status awaiting_approval: why a second operator must approve it' }),
+    approvedBy: z.string().nullable(),
+    approvedAt: instant.nullable(),
   }),
   workflow: z.object({
     phase: z.string().nullable(),
@@ -766,6 +809,54 @@ function build(): Json {
         },
       }),
     },
+    '/departures/{id}/approve': {
+      post: operation({
+        operationId: 'approveDeparture',
+        summary: 'Approve a held departure (a second operator)',
+        description:
+          "An operator's involuntary departure of a protected account waits (status " +
+          '`awaiting_approval`) until a second operator approves it; it starts at once. Audited.',
+        tags: ['departures'],
+        roles: ['hr', 'it'],
+        parameters: [idParam],
+        requestBody: jsonBody('ApproveRequest'),
+        responses: {
+          202: ok('Approved and started (or queued while Temporal is unreachable)', ref('Approved')),
+          400: err(400),
+          403: { ...err(403), description: 'You submitted it: a second operator must approve it' },
+          404: err(404),
+          409: { ...err(409), description: 'The departure is not awaiting approval (or was just approved)' },
+          413: err(413),
+          415: err(415),
+          500: err(500),
+        },
+      }),
+    },
+    '/departures/{id}/accounts': {
+      post: operation({
+        operationId: 'recordAccount',
+        summary: "Record the leaver's account id in one system",
+        description:
+          'Matching found no account (or two): the id recorded here wins over every matching key; ' +
+          're-drive the red step to act on it. Audited.',
+        tags: ['departures'],
+        roles: ['it'],
+        parameters: [idParam],
+        requestBody: jsonBody('AccountRequest'),
+        responses: {
+          200: ok('Recorded', ref('AccountRecorded')),
+          400: {
+            ...err(400),
+            description: 'Invalid body, or `systemId` is no API system of the catalog',
+          },
+          404: err(404),
+          409: { ...err(409), description: 'The departure has finished or was rescinded' },
+          413: err(413),
+          415: err(415),
+          500: err(500),
+        },
+      }),
+    },
     '/departures/{id}/assets/{tag}/received': {
       post: operation({
         operationId: 'recordAssetReceived',
@@ -1146,6 +1237,25 @@ function build(): Json {
       'output',
     ),
     Redrive: schema(redriveBody),
+    ApproveRequest: schema(approveBody),
+    Approved: schema(
+      z.object({
+        departureId: z.string(),
+        workflowId: z.string(),
+        action: z.enum(['started', 'queued']),
+      }),
+      'output',
+    ),
+    AccountRequest: schema(accountBody),
+    AccountRecorded: schema(
+      z.object({
+        departureId: z.string(),
+        systemId: z.string(),
+        accountId: z.string(),
+        replaced: z.string().nullable().meta({ description: 'The account id recorded before, if any' }),
+      }),
+      'output',
+    ),
     Redriven: schema(z.object({ departureId: z.string(), accepted: z.array(z.string()) }), 'output'),
     AssetReceipt: schema(assetReceivedBody),
     AcknowledgeRequest: schema(acknowledgeBody),

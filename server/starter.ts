@@ -274,6 +274,18 @@ export function createStarter(deps: StarterDeps) {
     departure: DepartureRow & { workflowStartedAt: Date | null };
   };
 
+  /**
+   * A held departure (awaiting a second operator's approval) that is rescinded never starts: it is
+   * marked rescinded. True when it was one.
+   */
+  async function withdrawnWhileHeld(departureId: string): Promise<boolean> {
+    const r = await db.departure.updateMany({
+      where: { id: departureId, status: 'awaiting_approval', workflowStartedAt: null },
+      data: { status: 'rescinded', rescindedAt: new Date() },
+    });
+    return r.count > 0;
+  }
+
   /** Delivers one stored message; returns its final status and what happened. */
   async function deliver(
     m: MessageRow,
@@ -289,6 +301,11 @@ export function createStarter(deps: StarterDeps) {
         return {
           status: 'not_applicable',
           outcome: 'applied before the start: every email reads the addresses from the departure',
+        };
+      if (await withdrawnWhileHeld(d.id))
+        return {
+          status: 'not_applicable',
+          outcome: 'withdrawn while it awaited approval: nothing had started, nothing was revoked',
         };
       const r = await startDeparture(d, 'rescission');
       if (!r.started && r.error.startsWith('a different offboarding'))

@@ -2,6 +2,10 @@
  * STAND-IN for Microsoft Entra ID / Microsoft Graph (v1.0), served over HTTPS because the Graph SDK
  * only attaches bearer tokens to https URLs. Speaks the real wire format for what Offboard uses:
  * - the v2.0 client-credentials token endpoint;
+ * - `GET /users?$filter=…` for the clauses matching uses (`employeeId`, `userPrincipalName`, `mail` with
+ *   `eq`; `proxyAddresses/any(p:p eq 'smtp:…')`, `otherMails/any(o:o eq '…')`; joined by `or`), with
+ *   `$select`, `$top` and `$count` (`@odata.count`); other clauses get Graph's 400
+ *   `Request_UnsupportedQuery`;
  * - `GET/PATCH /users/{id|upn}` (with `assignedLicenses` and `licenseAssignmentStates`),
  *   `POST /users/{id}/revokeSignInSessions`, `POST /users/{id}/assignLicense`, `GET /users/{id}/manager`;
  * - `GET /users/{id}/memberOf[/microsoft.graph.group]` (paged with `@odata.nextLink`),
@@ -101,6 +105,12 @@ export interface GraphUserState {
   userPrincipalName: string;
   displayName: string;
   mail: string;
+  /** The HR system's employee id (Graph `employeeId`), or null. */
+  employeeId: string | null;
+  /** `SMTP:primary@…` and `smtp:alias@…` addresses. */
+  proxyAddresses: string[];
+  /** Alternate addresses (Graph `otherMails`). */
+  otherMails: string[];
   accountEnabled: boolean;
   signInSessionsValidFromDateTime: string;
   /** Times the account went from enabled to disabled. */
@@ -374,6 +384,9 @@ export class GraphStandIn {
     accountEnabled?: boolean;
     id?: string;
     mail?: string;
+    employeeId?: string;
+    proxyAddresses?: string[];
+    otherMails?: string[];
     /** Methods besides the password method (which every seeded user has). */
     authenticationMethods?: GraphAuthMethod[];
     /** Id of the default MFA method (e.g. PHONE_METHOD_IDS.mobile). */
@@ -390,6 +403,9 @@ export class GraphStandIn {
       userPrincipalName: u.userPrincipalName,
       displayName: u.displayName ?? u.userPrincipalName.split('@')[0]!,
       mail: u.mail ?? u.userPrincipalName,
+      employeeId: u.employeeId ?? null,
+      proxyAddresses: u.proxyAddresses ?? [`SMTP:${u.mail ?? u.userPrincipalName}`],
+      otherMails: u.otherMails ?? [],
       accountEnabled: u.accountEnabled ?? true,
       signInSessionsValidFromDateTime: '2024-01-01T00:00:00Z',
       disableCount: 0,
@@ -412,7 +428,53 @@ export class GraphStandIn {
     for (const g of u.groups ?? []) this.addMember(state, g);
     this.users.set(state.id, state);
     this.byUpn.set(state.userPrincipalName.toLowerCase(), state.id);
+    this.indexed = -1;
     return state;
+  }
+
+  /**
+   * User ids by `<property>:<lower-cased value>` of every property a `$filter` clause can name, so a
+   * matching query is a lookup (a layoff's 10,000 users), rebuilt when users were added or `reindex()`
+   * was called after a test changed one's identifiers.
+   */
+  private readonly byValue = new Map<string, Set<string>>();
+  private indexed = -1;
+
+  reindex(): void {
+    this.indexed = -1;
+  }
+
+  private index(): Map<string, Set<string>> {
+    if (this.indexed === this.users.size) return this.byValue;
+    this.byValue.clear();
+    const add = (k: string, id: string) => {
+      const ids = this.byValue.get(k) ?? new Set<string>();
+      ids.add(id);
+      this.byValue.set(k, ids);
+    };
+    for (const u of this.users.values()) {
+      normalise(u);
+      for (const [prop, values] of Object.entries(filterValues(u)))
+        for (const v of values) add(`${prop}:${v.toLowerCase()}`, u.id);
+    }
+    this.indexed = this.users.size;
+    return this.byValue;
+  }
+
+  /** The users a parsed `$filter` selects (Graph compares these values without regard to case). */
+  private select(clauses: FilterClause[]): GraphUserState[] {
+    const index = this.index();
+    const ids = new Set<string>();
+    for (const c of clauses)
+      for (const id of index.get(`${c.prop}:${c.value.toLowerCase()}`) ?? []) ids.add(id);
+    return [...ids]
+      .map((id) => this.users.get(id))
+      .filter((u): u is GraphUserState => !!u)
+      .filter((u) =>
+        clauses.some((c) =>
+          (filterValues(u)[c.prop] ?? []).some((v) => v.toLowerCase() === c.value.toLowerCase()),
+        ),
+      );
   }
 
   /** Makes `u` a member of `g` (and gives it the group's licences). */
@@ -477,6 +539,9 @@ export class GraphStandIn {
       userPrincipalName: u.userPrincipalName,
       displayName: u.displayName,
       mail: u.mail,
+      employeeId: u.employeeId,
+      proxyAddresses: [...u.proxyAddresses],
+      otherMails: [...u.otherMails],
       accountEnabled: u.accountEnabled,
       signInSessionsValidFromDateTime: u.signInSessionsValidFromDateTime,
       // Graph lists each SKU once, however many ways it is assigned.
@@ -601,6 +666,27 @@ export class GraphStandIn {
       res.status(400).json(graphError(400, code, message, req));
 
     // ---- users
+    v1.get('/users', (req, res) => {
+      const filter = queryString(req, '$filter');
+      if (filter === undefined)
+        return bad(req, res, 'This stand-in lists users only with a $filter.', 'Request_UnsupportedQuery');
+      const clauses = parseUserFilter(filter);
+      if ('error' in clauses) return bad(req, res, clauses.error, 'Request_UnsupportedQuery');
+      const top = Number(queryString(req, '$top') ?? 100);
+      if (!Number.isInteger(top) || top < 1 || top > 999)
+        return bad(req, res, `Invalid page size specified: '${String(top)}'.`);
+      const found = this.select(clauses);
+      const select = queryString(req, '$select');
+      const body: Record<string, unknown> = {
+        '@odata.context': `${this.url}/v1.0/$metadata#users(${select ?? ''})`,
+        ...(queryString(req, '$count') === 'true' ? { '@odata.count': found.length } : {}),
+        value: found.slice(0, top).map((u) => {
+          const { '@odata.context': _ctx, ...view } = this.userView(u, select);
+          return view;
+        }),
+      };
+      res.json(body);
+    });
     v1.get('/users/:id', (req, res) => {
       const u = this.userOr404(req, res);
       if (u) res.json(this.userView(u, queryString(req, '$select')));
@@ -971,13 +1057,14 @@ export class GraphStandIn {
     // Admin routes for the demo and for people poking at the stand-in.
     app.get('/_standin/users', (_req, res) => res.json([...this.users.values()].map(normalise)));
     app.post('/_standin/users', express.json(), (req, res) => {
-      const b = req.body as { userPrincipalName?: unknown; displayName?: unknown };
+      const b = req.body as { userPrincipalName?: unknown; displayName?: unknown; employeeId?: unknown };
       if (typeof b.userPrincipalName !== 'string')
         return res.status(400).json({ error: 'userPrincipalName required' });
       res.status(201).json(
         this.seedUser({
           userPrincipalName: b.userPrincipalName,
           displayName: typeof b.displayName === 'string' ? b.displayName : undefined,
+          employeeId: typeof b.employeeId === 'string' ? b.employeeId : undefined,
         }),
       );
     });
@@ -1006,8 +1093,66 @@ function licenseState(skuId: string, assignedByGroup: string | null): GraphLicen
   };
 }
 
+/** One clause of a users `$filter`: a property (or a collection under `any`) equal to a value. */
+interface FilterClause {
+  prop: 'employeeId' | 'userPrincipalName' | 'mail' | 'proxyAddresses' | 'otherMails';
+  value: string;
+}
+
+const SCALAR_PROPS = new Set(['employeeId', 'userPrincipalName', 'mail']);
+const COLLECTION_PROPS = new Set(['proxyAddresses', 'otherMails']);
+const CLAUSE =
+  /^\s*(?:(\w+)\s+eq\s+'((?:[^']|'')*)'|(\w+)\/any\((\w+):\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\))\s*/i;
+
+/**
+ * Parses the `$filter` forms matching sends: `prop eq 'v'` for employeeId, userPrincipalName and mail;
+ * `proxyAddresses/any(p:p eq 'v')` and `otherMails/any(o:o eq 'v')`; joined by `or`. Anything else is
+ * refused as Graph refuses a clause it does not support.
+ */
+function parseUserFilter(filter: string): FilterClause[] | { error: string } {
+  const out: FilterClause[] = [];
+  let rest = filter;
+  for (;;) {
+    const m = CLAUSE.exec(rest);
+    const prop = m?.[1] ?? m?.[3];
+    const unsupported = (p: string) => ({
+      error: `Unsupported or invalid query filter clause specified for property '${p}' of resource 'User'.`,
+    });
+    if (!m || !prop) return unsupported(rest.trim().split(/[\s/(]/)[0] ?? rest);
+    if (m[1] !== undefined) {
+      if (!SCALAR_PROPS.has(prop)) return unsupported(prop);
+      out.push({ prop: prop as FilterClause['prop'], value: m[2]!.replaceAll("''", "'") });
+    } else {
+      if (!COLLECTION_PROPS.has(prop) || m[4] !== m[5]) return unsupported(prop);
+      out.push({ prop: prop as FilterClause['prop'], value: m[6]!.replaceAll("''", "'") });
+    }
+    rest = rest.slice(m[0].length);
+    if (rest === '') return out;
+    const or = /^or\s+/i.exec(rest);
+    if (!or)
+      return {
+        error: `Syntax error: character '${rest[0] ?? ''}' is not valid at position ${filter.length - rest.length} in '${filter}'.`,
+      };
+    rest = rest.slice(or[0].length);
+  }
+}
+
+/** A user's values of every property a filter clause can name. */
+function filterValues(u: GraphUserState): Record<FilterClause['prop'], string[]> {
+  return {
+    employeeId: u.employeeId ? [u.employeeId] : [],
+    userPrincipalName: [u.userPrincipalName],
+    mail: u.mail ? [u.mail] : [],
+    proxyAddresses: u.proxyAddresses,
+    otherMails: u.otherMails,
+  };
+}
+
 /** Fills fields a user record saved by an older stand-in lacks (state restored from JSON). */
 function normalise(u: GraphUserState): GraphUserState {
+  u.employeeId ??= null;
+  u.proxyAddresses ??= u.mail ? [`SMTP:${u.mail}`] : [];
+  u.otherMails ??= [];
   u.authenticationMethods ??= [authMethods.password()];
   u.defaultMethodId ??= null;
   u.lockDefaultMethod ??= false;

@@ -2,7 +2,8 @@
  * STAND-IN for SaaS applications' SCIM 2.0 endpoints (RFC 7643/7644), built on SCIMMY and its Express
  * routers so the wire format (ListResponse, PatchOp, Error schema, filters) follows the standard.
  * One server hosts several apps at `/<app>/scim/v2`, each with its own bearer token and user store,
- * and counts calls and state changes per app.
+ * and counts calls and state changes per app. An app can be told to ignore filters (`ignoreFilters`),
+ * as some real servers do: every list answers every user.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -15,6 +16,10 @@ import { StandInControl } from './faults';
 export interface ScimUserState {
   id: string;
   userName: string;
+  /** The provisioning client's id of the user (e.g. the HR employee id), or null. */
+  externalId?: string | null;
+  /** Email addresses, the first one primary. */
+  emails?: string[];
   displayName: string;
   active: boolean;
   /** Times the user went from active to inactive. */
@@ -26,32 +31,60 @@ export interface ScimUserState {
 interface AppStore {
   token: string;
   users: Map<string, ScimUserState>;
-  /** User ids by lower-cased userName: a filter `userName eq "..."` is a lookup, as in a real server. */
+  /**
+   * User ids by `<attribute>:<lower-cased value>` of userName, externalId and each email: a filter
+   * `userName eq "..."` (or on externalId, emails.value) is a lookup, as in a real server.
+   */
   byUserName: Map<string, Set<string>>;
+  /** Answer every list with every user, whatever its filter (a server that ignores filters). */
+  ignoresFilters: boolean;
+}
+
+/** The indexed values of a user. */
+function indexKeys(u: ScimUserState): string[] {
+  return [
+    `username:${u.userName.toLowerCase()}`,
+    ...(u.externalId ? [`externalid:${u.externalId.toLowerCase()}`] : []),
+    ...(u.emails ?? []).map((e) => `emails.value:${e.toLowerCase()}`),
+  ];
 }
 
 function indexUser(store: AppStore, u: ScimUserState): void {
-  const key = u.userName.toLowerCase();
-  const ids = store.byUserName.get(key) ?? new Set<string>();
-  ids.add(u.id);
-  store.byUserName.set(key, ids);
+  for (const key of indexKeys(u)) {
+    const ids = store.byUserName.get(key) ?? new Set<string>();
+    ids.add(u.id);
+    store.byUserName.set(key, ids);
+  }
 }
 
 function unindexUser(store: AppStore, u: ScimUserState): void {
-  store.byUserName.get(u.userName.toLowerCase())?.delete(u.id);
+  for (const key of indexKeys(u)) store.byUserName.get(key)?.delete(u.id);
 }
 
 type ParsedFilter = { match(v: unknown[]): unknown[] } & ArrayLike<Record<string, unknown>>;
 
-/** The userName of a filter that is exactly `userName eq "<value>"`, else null. */
-function userNameEquals(filter: ParsedFilter): string | null {
+/**
+ * The index key of a filter that is exactly `<attr> eq "<value>"` on an indexed attribute (userName,
+ * externalId, emails.value), else null. SCIMMY parses `emails.value` as `{ emails: { value: [...] } }`.
+ */
+function indexedEquals(filter: ParsedFilter): { key: string; value: string; exact: boolean } | null {
   if (filter.length !== 1) return null;
   const entries = Object.entries(filter[0]!);
   if (entries.length !== 1) return null;
-  const [attr, expr] = entries[0]!;
-  if (attr.toLowerCase() !== 'username' || !Array.isArray(expr) || expr.length !== 2) return null;
+  let [attr, expr] = entries[0]!;
+  if (!Array.isArray(expr) && expr && typeof expr === 'object') {
+    const inner = Object.entries(expr as Record<string, unknown>);
+    if (inner.length !== 1) return null;
+    attr = `${attr}.${inner[0]![0]}`;
+    expr = inner[0]![1];
+  }
+  const name = attr.toLowerCase();
+  if (!['username', 'externalid', 'emails.value'].includes(name)) return null;
+  if (!Array.isArray(expr) || expr.length !== 2) return null;
   const [op, value] = expr as unknown[];
-  return typeof op === 'string' && op.toLowerCase() === 'eq' && typeof value === 'string' ? value : null;
+  return typeof op === 'string' && op.toLowerCase() === 'eq' && typeof value === 'string'
+    ? { key: `${name}:${value.toLowerCase()}`, value, exact: name === 'externalid' }
+    : null;
 }
 
 interface Ctx {
@@ -73,6 +106,10 @@ let declared = false;
 function declareOnce(): void {
   if (declared) return;
   declared = true;
+  // SCIMMY 1.3.3 declares the common attribute `externalId` write-only (direction "in"), so a user's
+  // externalId never comes back; RFC 7643 §3.1 has it readWrite and returned by default, and clients
+  // match on it. (No upstream issue found as of 2026-12.)
+  S.Schemas.User.definition.attribute('externalId').config.direction = 'both';
   S.Resources.declare(S.Resources.User)
     .egress((resource: { id?: string; filter?: ParsedFilter }, ctx: Ctx) => {
       const store = ctx.standIn.store(ctx.app);
@@ -81,19 +118,30 @@ function declareOnce(): void {
         if (!u) throw scimError(404, null, `Resource ${resource.id} not found`);
         return toScim(u);
       }
-      // The lookup by userName narrows the candidates; SCIMMY's match still decides.
-      const userName = resource.filter ? userNameEquals(resource.filter) : null;
-      const candidates =
-        userName === null
-          ? [...store.users.values()]
-          : [...(store.byUserName.get(userName.toLowerCase()) ?? [])].map((id) => store.users.get(id)!);
-      const scim = candidates.map(toScim);
-      return resource.filter ? resource.filter.match(scim) : scim;
+      if (store.ignoresFilters) return [...store.users.values()].map(toScim);
+      // An equality on an indexed attribute is a lookup that honours the attribute's caseExact, as
+      // RFC 7644 §3.4.2.2 asks (userName and emails compare without case, externalId exactly): SCIMMY
+      // 1.3.3's Filter.match compares every `eq` case-exactly. Other filters go to SCIMMY's match.
+      const key = resource.filter ? indexedEquals(resource.filter) : null;
+      if (key === null) {
+        const scim = [...store.users.values()].map(toScim);
+        return resource.filter ? resource.filter.match(scim) : scim;
+      }
+      return [...(store.byUserName.get(key.key) ?? [])]
+        .map((id) => store.users.get(id))
+        .filter((u): u is ScimUserState => !!u && (!key.exact || u.externalId === key.value))
+        .map(toScim);
     })
     .ingress(
       (
         resource: { id?: string },
-        instance: { userName: string; displayName?: string; active?: boolean },
+        instance: {
+          userName: string;
+          displayName?: string;
+          active?: boolean;
+          externalId?: string;
+          emails?: { value?: string }[];
+        },
         ctx: Ctx,
       ) => {
         const store = ctx.standIn.store(ctx.app);
@@ -107,10 +155,13 @@ function declareOnce(): void {
           u.writes += 1;
           return toScim(u);
         }
-        const same = store.byUserName.get(instance.userName.toLowerCase()) ?? [];
+        const same = store.byUserName.get(`username:${instance.userName.toLowerCase()}`) ?? [];
         if ([...same].some((id) => store.users.get(id)?.userName === instance.userName))
           throw scimError(409, 'uniqueness', `userName ${instance.userName} already exists`);
-        const u = newUser(instance.userName, instance.displayName, instance.active ?? true);
+        const u = newUser(instance.userName, instance.displayName, instance.active ?? true, {
+          externalId: instance.externalId,
+          emails: (instance.emails ?? []).map((e) => e.value ?? '').filter(Boolean),
+        });
         store.users.set(u.id, u);
         indexUser(store, u);
         return toScim(u);
@@ -125,10 +176,17 @@ function declareOnce(): void {
     });
 }
 
-function newUser(userName: string, displayName?: string, active = true): ScimUserState {
+function newUser(
+  userName: string,
+  displayName?: string,
+  active = true,
+  ids: { externalId?: string; emails?: string[] } = {},
+): ScimUserState {
   return {
     id: randomUUID(),
     userName,
+    externalId: ids.externalId ?? null,
+    emails: ids.emails ?? [],
     displayName: displayName ?? userName,
     active,
     deactivations: 0,
@@ -140,6 +198,10 @@ function toScim(u: ScimUserState) {
   return {
     id: u.id,
     userName: u.userName,
+    ...(u.externalId ? { externalId: u.externalId } : {}),
+    ...(u.emails?.length
+      ? { emails: u.emails.map((value, i) => ({ value, type: 'work', primary: i === 0 })) }
+      : {}),
     displayName: u.displayName,
     active: u.active,
     meta: { resourceType: 'User' },
@@ -157,7 +219,7 @@ export class ScimStandIn {
   }
 
   addApp(name: string, token: string): void {
-    this.apps.set(name, { token, users: new Map(), byUserName: new Map() });
+    this.apps.set(name, { token, users: new Map(), byUserName: new Map(), ignoresFilters: false });
   }
 
   store(app: string): AppStore {
@@ -169,9 +231,9 @@ export class ScimStandIn {
   seedUser(
     app: string,
     userName: string,
-    opts: { displayName?: string; active?: boolean } = {},
+    opts: { displayName?: string; active?: boolean; externalId?: string; emails?: string[] } = {},
   ): ScimUserState {
-    const u = newUser(userName, opts.displayName, opts.active ?? true);
+    const u = newUser(userName, opts.displayName, opts.active ?? true, opts);
     const store = this.store(app);
     store.users.set(u.id, u);
     indexUser(store, u);
@@ -185,9 +247,14 @@ export class ScimStandIn {
     indexUser(store, u);
   }
 
+  /** Makes an app answer every list with every user, whatever the filter (as some servers do). */
+  ignoreFilters(app: string, ignore = true): void {
+    this.store(app).ignoresFilters = ignore;
+  }
+
   findUser(app: string, userName: string): ScimUserState | undefined {
     const store = this.store(app);
-    for (const id of store.byUserName.get(userName.toLowerCase()) ?? []) {
+    for (const id of store.byUserName.get(`username:${userName.toLowerCase()}`) ?? []) {
       const u = store.users.get(id);
       if (u?.userName === userName) return u;
     }

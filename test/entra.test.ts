@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
 import type { Subject } from '../activities/connector';
+import { matchContext } from '../activities/connectors';
 import {
   ACCOUNT_ACTION,
   METHODS_ACTION,
@@ -13,12 +14,16 @@ import {
   type EntraConnector,
 } from '../activities/entra';
 import {
+  AccountNotFoundError,
+  AmbiguousAccountError,
   ConfirmationMismatchError,
+  ProtectedAccountError,
   TargetAuthError,
   TargetRejectedError,
   TargetThrottledError,
 } from '../activities/errors';
-import type { EntraConnectorConfig } from '../config/catalog';
+import { discoverMatched, revokeMatched } from '../activities/matched';
+import type { CatalogSystem, EntraConnectorConfig } from '../config/catalog';
 import {
   PASSWORD_METHOD_ID,
   PHONE_METHOD_IDS,
@@ -37,14 +42,18 @@ const VISIO = 'c5928f49-12ba-48f7-ada3-0d743a3601d5';
 
 let s: StandIns;
 let cfg: EntraConnectorConfig;
+let system: CatalogSystem;
+let mfaSystem: CatalogSystem;
 const open: EntraConnector[] = [];
 
 beforeAll(async () => {
   s = await startStandIns();
-  const entra = testCatalog(s).systems.find((x) => x.id === 'entra')!;
-  if (entra.connector.kind !== 'entra')
+  const catalog = testCatalog(s);
+  system = catalog.systems.find((x) => x.id === 'entra')!;
+  mfaSystem = catalog.systems.find((x) => x.id === 'entra-mfa')!;
+  if (system.connector.kind !== 'entra')
     throw new Error('test catalog: entra entry is not an entra connector');
-  cfg = entra.connector;
+  cfg = system.connector;
 });
 
 afterEach(() => {
@@ -57,11 +66,30 @@ afterAll(async () => {
   await s?.stop();
 });
 
-function connector(scope: EntraConnectorConfig['scope'] = 'account', secret = SECRETS.ENTRA_CLIENT_SECRET) {
-  const c = createEntraConnector({ ...cfg, scope }, secret);
+/**
+ * The connector of the catalog's entra (or entra-mfa) entry; `revoke(subject)` runs it as a step does,
+ * matching first (activities/matched.ts), and `live(subject)` is its live audit's findings.
+ */
+function connector(
+  scope: EntraConnectorConfig['scope'] = 'account',
+  secret = SECRETS.ENTRA_CLIENT_SECRET,
+  over: Partial<CatalogSystem> = {},
+) {
+  const sys = { ...(scope === 'account' ? system : mfaSystem), ...over };
+  const c = createEntraConnector({ ...cfg, scope }, secret, matchContext(sys));
   open.push(c);
-  return c;
+  return {
+    connector: c,
+    action: c.action,
+    discoverOwned: c.discoverOwned,
+    revoke: (subject: Subject) => revokeMatched(sys, c, subject),
+    discover: async (subject: Subject) => (await discoverMatched(sys, c, subject)).found,
+    revokeOwned: (subject: Subject, item: { id: string; kind: string; name: string }) =>
+      c.revokeOwned!(subject, item),
+    live: async (subject: Subject) => (await c.audit(subject)).active,
+  };
 }
+type TestConnector = ReturnType<typeof connector>;
 
 function subjectOf(u: GraphUserState, over: Partial<Subject> = {}): Subject {
   return {
@@ -250,15 +278,22 @@ describe('scope account', () => {
     expect(none.facts).toBeUndefined(); // GET manager answered 404: no manager
   });
 
-  test('an unknown user is confirmed as having no account; live audit reads accountEnabled', async () => {
+  test('an unknown user is not green at the identity tier: AccountNotFoundError naming every key; live audit reads accountEnabled', async () => {
     const c = connector();
     const nobody: Subject = { ...subjectOf(seedLeaver().user), workEmail: 'nobody@example.com' };
-    const r = await c.revoke(nobody);
-    expect(r.confirmation).toEqual({ userPrincipalName: 'nobody@example.com', exists: false });
+    const err = await c.revoke(nobody).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AccountNotFoundError);
+    expect((err as AccountNotFoundError).evidence).toMatchObject({ outcome: 'not_found', account: null });
+    expect((err as Error).message).toContain(
+      'no account found by employeeId, userPrincipalName, mail, proxyAddresses, otherMails',
+    );
+    expect(writes()).toEqual([]);
     const { user } = seedLeaver();
-    expect(await c.hasActiveAccount(subjectOf(user))).toBe(true);
+    expect(await c.live(subjectOf(user))).toEqual([
+      expect.objectContaining({ id: user.id, by: ['userPrincipalName', 'mail', 'proxyAddresses'] }),
+    ]);
     await c.revoke(subjectOf(user));
-    expect(await c.hasActiveAccount(subjectOf(user))).toBe(false);
+    expect(await c.live(subjectOf(user))).toEqual([]);
   });
 
   test('group-based licences that have not left with the group yet keep the step unconfirmed (retryable)', async () => {
@@ -273,6 +308,169 @@ describe('scope account', () => {
     expect((err as Error).message).toContain(`${E5} (group ${e5Group.id})`);
     user.licenseAssignmentStates = user.licenseAssignmentStates.filter((l) => l !== lingering);
     expect((await c.revoke(subjectOf(user))).changes).toEqual([]);
+  });
+});
+
+describe('matching: the leaver is found by every catalog key, or the step is red with nothing changed', () => {
+  const employeeId = () => uniq('E');
+  const subjectFor = (id: string, workEmail: string, over: Partial<Subject> = {}): Subject => ({
+    departureId: uniq('dep'),
+    employeeId: id,
+    employeeName: 'Leaver',
+    workEmail,
+    confirmedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
+    managerEmail: 'manager@example.com',
+    ...over,
+  });
+
+  test('an account under another UPN (a name change) is found by employee id and disabled; the evidence names the key', async () => {
+    const id = employeeId();
+    const old = s.graph.seedUser({
+      userPrincipalName: `${uniq('old.name')}@example.com`,
+      displayName: 'Dana Old-Name',
+      employeeId: id,
+    });
+    const r = await connector().revoke(subjectFor(id, `${uniq('new.name')}@example.com`));
+    expect(old.accountEnabled).toBe(false);
+    expect(r.match).toMatchObject({
+      outcome: 'found',
+      by: 'employeeId',
+      account: { id: old.id, name: `Dana Old-Name <${old.userPrincipalName}>` },
+    });
+    expect(r.match.keys.map((k) => [k.key, k.found.length])).toEqual([
+      ['employeeId', 1],
+      ['userPrincipalName', 0],
+      ['mail', 0],
+      ['proxyAddresses', 0],
+      ['otherMails', 0],
+    ]);
+    expect(r.detail).toMatch(
+      /^matched by employeeId: Dana Old-Name .* nothing under userPrincipalName, mail, proxyAddresses, otherMails; account disabled/,
+    );
+    // One advanced query for every key.
+    const query = s.graph.control.calls.find((x) => x.path.startsWith('/v1.0/users?'))!;
+    expect(decodeURIComponent(query.path)).toContain(`employeeId eq '${id}' or userPrincipalName eq`);
+  });
+
+  test('an alias (proxyAddresses) or an alternate address (otherMails) finds the account too', async () => {
+    const work = `${uniq('alias')}@example.com`;
+    const byProxy = s.graph.seedUser({
+      userPrincipalName: `${uniq('p')}@example.com`,
+      proxyAddresses: [`SMTP:${uniq('p')}@example.com`, `smtp:${work.toUpperCase()}`],
+    });
+    expect((await connector().revoke(subjectFor(employeeId(), work))).match).toMatchObject({
+      by: 'proxyAddresses',
+      account: { id: byProxy.id },
+    });
+    const other = `${uniq('other')}@example.net`;
+    const byOther = s.graph.seedUser({ userPrincipalName: `${uniq('o')}@example.com`, otherMails: [other] });
+    expect((await connector().revoke(subjectFor(employeeId(), other))).match).toMatchObject({
+      by: 'otherMails',
+      account: { id: byOther.id },
+    });
+    expect([byProxy.accountEnabled, byOther.accountEnabled]).toEqual([false, false]);
+  });
+
+  test('two keys finding different accounts is ambiguous: red, both named, neither touched', async () => {
+    const id = employeeId();
+    const work = `${uniq('two')}@example.com`;
+    const a = s.graph.seedUser({ userPrincipalName: `${uniq('a')}@example.com`, employeeId: id });
+    const b = s.graph.seedUser({ userPrincipalName: work, displayName: 'Someone Else' });
+    s.graph.control.reset();
+    const err = await connector()
+      .revoke(subjectFor(id, work))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AmbiguousAccountError);
+    expect((err as AmbiguousAccountError).evidence.candidates.map((c) => c.id)).toEqual([a.id, b.id]);
+    expect((err as Error).message).toContain(
+      `2 different accounts match: ${a.displayName} <${a.userPrincipalName}> (${a.id}) by employeeId; ` +
+        `Someone Else <${work}> (${b.id}) by userPrincipalName, mail, proxyAddresses`,
+    );
+    expect((err as Error).message).toContain('Nothing was changed');
+    expect(writes()).toEqual([]);
+    expect([a.accountEnabled, b.accountEnabled]).toEqual([true, true]);
+  });
+
+  test('one key finding two accounts is ambiguous too', async () => {
+    const shared = `${uniq('shared')}@example.com`;
+    const a = s.graph.seedUser({ userPrincipalName: `${uniq('a')}@example.com`, mail: shared });
+    const b = s.graph.seedUser({ userPrincipalName: `${uniq('b')}@example.com`, mail: shared });
+    const err = await connector()
+      .revoke(subjectFor(employeeId(), shared))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AmbiguousAccountError);
+    expect([a.accountEnabled, b.accountEnabled]).toEqual([true, true]);
+  });
+
+  test('a protected account (listed, or a member of a protected group) is red and untouched', async () => {
+    const breakGlass = s.graph.seedUser({ userPrincipalName: `${uniq('breakglass')}@example.com` });
+    const admins = s.graph.seedGroup({ displayName: `Global admins ${uniq('g')}` });
+    const admin = s.graph.seedUser({ userPrincipalName: `${uniq('admin')}@example.com`, groups: [admins] });
+    const c = connector('account', undefined, {
+      protected: { accounts: [breakGlass.userPrincipalName.toUpperCase()], groups: [admins.displayName] },
+    });
+    s.graph.control.reset();
+    for (const [u, why] of [
+      [breakGlass, 'protected account list'],
+      [admin, `member of protected group ${admins.displayName}`],
+    ] as const) {
+      const err = await c.revoke(subjectFor(employeeId(), u.userPrincipalName)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProtectedAccountError);
+      expect((err as ProtectedAccountError).evidence).toMatchObject({ outcome: 'protected' });
+      expect((err as ProtectedAccountError).evidence.protectedBy).toContain(why);
+      expect(u.accountEnabled).toBe(true);
+    }
+    expect(writes()).toEqual([]);
+  });
+
+  test('an account id the HRIS named wins over every key; one that does not exist is red even where no account is expected', async () => {
+    const work = `${uniq('named')}@example.com`;
+    const decoy = s.graph.seedUser({ userPrincipalName: work });
+    const real = s.graph.seedUser({ userPrincipalName: `${uniq('real')}@example.com` });
+    const id = employeeId();
+    const r = await connector().revoke(subjectFor(id, work, { accounts: { entra: real.id } }));
+    expect(r.match).toMatchObject({ by: 'known account id', account: { id: real.id } });
+    expect([real.accountEnabled, decoy.accountEnabled]).toEqual([false, true]);
+
+    const mfa = connector('authentication-methods');
+    const err = await mfa
+      .revoke(subjectFor(id, work, { accounts: { 'entra-mfa': 'no-such-object-id' } }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AccountNotFoundError);
+    expect((err as Error).message).toContain('no account found by known account id');
+  });
+
+  test('where no account is expected (the MFA tier), none found is confirmed and names the keys', async () => {
+    const r = await connector('authentication-methods').revoke(
+      subjectFor(employeeId(), `${uniq('nobody')}@example.com`),
+    );
+    expect(r.changes).toEqual([]);
+    expect(r.match.outcome).toBe('not_found');
+    expect(r.detail).toBe(
+      'no account in Entra MFA methods (no account found by employeeId, userPrincipalName, mail, proxyAddresses, otherMails)',
+    );
+  });
+
+  test('the live audit searches by every key: an account revocation never matched is found and named', async () => {
+    const id = employeeId();
+    const work = `${uniq('live')}@example.com`;
+    const main = s.graph.seedUser({ userPrincipalName: work, employeeId: id });
+    const c = connector();
+    await c.revoke(subjectFor(id, work));
+    expect(main.accountEnabled).toBe(false);
+    // Later, a second account turns up carrying the leaver's address as an alternate one.
+    const second = s.graph.seedUser({
+      userPrincipalName: `${uniq('second')}@example.com`,
+      otherMails: [work],
+    });
+    expect(await c.live(subjectFor(id, work))).toEqual([
+      {
+        id: second.id,
+        name: `${second.displayName} <${second.userPrincipalName}>`,
+        by: ['otherMails'],
+        why: 'accountEnabled=true',
+      },
+    ]);
   });
 });
 
@@ -306,9 +504,8 @@ describe('scope authentication-methods', () => {
     expect(r.changes.at(-1)).toBe(`removed phone (office) method ${PHONE_METHOD_IDS.office}`);
     expect(r.confirmation).toMatchObject({ remainingMethods: ['password'], removed: 9 });
     expect(r.detail).toContain('only the password method remains');
-    // Live audit keeps "account enabled" semantics; the helper lists what is left.
-    expect(await c.hasActiveAccount(subjectOf(user))).toBe(true);
-    expect(await c.remainingAuthenticationMethods(subjectOf(user))).toEqual([]);
+    // The MFA entry's live audit asks for methods: none left.
+    expect(await c.live(subjectOf(user))).toEqual([]);
 
     s.graph.control.reset();
     const again = await c.revoke(subjectOf(user));
@@ -329,7 +526,9 @@ describe('scope authentication-methods', () => {
     expect(user.authenticationMethods.map((m) => m.id).sort()).toEqual(
       [PASSWORD_METHOD_ID, PHONE_METHOD_IDS.office].sort(),
     );
-    expect(await c.remainingAuthenticationMethods(subjectOf(user))).toEqual(['phone (office)']);
+    expect(await c.live(subjectOf(user))).toEqual([
+      expect.objectContaining({ why: '1 authentication method(s) registered: phone (office)' }),
+    ]);
   });
 
   test('an unknown method type is a clear non-retryable error naming the type', async () => {
@@ -347,7 +546,7 @@ describe('owned credentials', () => {
     const { user, apps } = seedLeaver();
     s.graph.pageSize = 1;
     const c = connector();
-    const found = await c.discoverOwned!(subjectOf(user));
+    const found = await c.discover(subjectOf(user));
     expect(found).toEqual(
       apps.map((a) => ({
         id: a.id,
@@ -393,23 +592,17 @@ describe('throttling: 429 with Retry-After on every kind of call', () => {
     name: string;
     method: string;
     path: (x: ReturnType<typeof seedLeaver> & { mfa: GraphUserState }) => string;
-    run: (c: EntraConnector, x: ReturnType<typeof seedLeaver> & { mfa: GraphUserState }) => Promise<unknown>;
+    run: (c: TestConnector, x: ReturnType<typeof seedLeaver> & { mfa: GraphUserState }) => Promise<unknown>;
     pageSize?: number;
   };
-  const account = (c: EntraConnector, x: { user: GraphUserState }) =>
+  const account = (c: TestConnector, x: { user: GraphUserState }) =>
     c.revoke(subjectOf(x.user, { managerEmail: null }));
-  const owned = async (c: EntraConnector, x: { user: GraphUserState }) => {
-    for (const item of await c.discoverOwned!(subjectOf(x.user)))
-      await c.revokeOwned!(subjectOf(x.user), item);
+  const owned = async (c: TestConnector, x: { user: GraphUserState }) => {
+    for (const item of await c.discover(subjectOf(x.user))) await c.revokeOwned(subjectOf(x.user), item);
   };
   const cases: Case[] = [
     { name: 'token endpoint', method: 'POST', path: () => '/oauth2/v2.0/token', run: account },
-    {
-      name: 'GET user',
-      method: 'GET',
-      path: (x) => encodeURIComponent(x.user.userPrincipalName),
-      run: account,
-    },
+    { name: 'GET users by matching keys', method: 'GET', path: () => '/users?', run: account },
     { name: 'PATCH user', method: 'PATCH', path: (x) => `/users/${x.user.id}`, run: account },
     { name: 'POST revokeSignInSessions', method: 'POST', path: () => '/revokeSignInSessions', run: account },
     { name: 'GET memberOf', method: 'GET', path: () => '/memberOf/', run: account },
@@ -485,8 +678,8 @@ describe('credentials and errors', () => {
     const { user } = seedLeaver();
     const c = connector('account', 'wrong-secret');
     await expect(c.revoke(subjectOf(user))).rejects.toBeInstanceOf(TargetAuthError);
-    await expect(c.discoverOwned!(subjectOf(user))).rejects.toBeInstanceOf(TargetAuthError);
-    await expect(c.hasActiveAccount(subjectOf(user))).rejects.toBeInstanceOf(TargetAuthError);
+    await expect(c.discover(subjectOf(user))).rejects.toBeInstanceOf(TargetAuthError);
+    await expect(c.live(subjectOf(user))).rejects.toBeInstanceOf(TargetAuthError);
     await expect(
       connector('authentication-methods', 'wrong-secret').revoke(subjectOf(user)),
     ).rejects.toBeInstanceOf(TargetAuthError);
@@ -497,6 +690,29 @@ describe('credentials and errors', () => {
 });
 
 describe('the stand-in answers like Graph', () => {
+  test('users $filter: matching clauses joined by or; an unsupported clause is 400 Request_UnsupportedQuery', async () => {
+    const u = s.graph.seedUser({ userPrincipalName: `${uniq('f')}@example.com`, employeeId: uniq('E') });
+    const get = async (filter: string) => {
+      const r = await graph(
+        'GET',
+        `/users?$count=true&$select=id,employeeId&$filter=${encodeURIComponent(filter)}`,
+      );
+      return { status: r.status, body: r.json as unknown as Record<string, unknown> };
+    };
+    const ok = await get(`employeeId eq '${u.employeeId!}' or mail eq 'nobody@example.com'`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ '@odata.count': 1, value: [{ id: u.id, employeeId: u.employeeId }] });
+    const bad = await get(`startswith(displayName,'x')`);
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: { code: 'Request_UnsupportedQuery' } });
+    expect((await get(`displayName eq 'x'`)).body).toMatchObject({
+      error: {
+        message:
+          "Unsupported or invalid query filter clause specified for property 'displayName' of resource 'User'.",
+      },
+    });
+  });
+
   const agent = () => new Agent({ connect: { ca: readFileSync(s.caFile, 'utf8') } });
   async function graph(method: string, path: string, body?: unknown) {
     const dispatcher = agent();

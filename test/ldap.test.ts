@@ -1,15 +1,65 @@
 /** The directory connector against a real OpenLDAP slapd with the ppolicy overlay. */
 import { Client, InvalidCredentialsError } from 'ldapts';
+import type { RevocationConnector, Subject } from '../activities/connector';
 import { createConnectors } from '../activities/connectors';
 import {
-  createLdapConnector,
-  createLdapGroupConnector,
+  createLdapConnector as createDirectory,
+  createLdapGroupConnector as createRemoteAccess,
   PERMANENT_LOCK,
   renderFilter,
 } from '../activities/ldap';
-import type { Catalog, LdapConnectorConfig, LdapGroupConnectorConfig } from '../config/catalog';
+import { AccountNotFoundError, AmbiguousAccountError, ProtectedAccountError } from '../activities/errors';
+import { discoverMatched, revokeMatched } from '../activities/matched';
+import type { MatchContext } from '../activities/matching';
+import type {
+  Catalog,
+  CatalogSystem,
+  LdapConnectorConfig,
+  LdapGroupConnectorConfig,
+} from '../config/catalog';
+import { defaultKeys, type ProtectedSettings } from '../config/matching';
 import { LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, ldapAdd } from './support/services';
 import { env, ldapConnector, uniq } from './support/harness';
+
+/** The catalog's matching of a directory (`ldap`, expects an account) or remote-access (`vpn`) entry. */
+function matchOf(
+  kind: 'ldap' | 'ldap-group',
+  c: { userFilter?: string },
+  prot: ProtectedSettings = { accounts: [], groups: [] },
+): MatchContext {
+  return {
+    systemId: kind === 'ldap' ? 'ldap' : 'vpn',
+    match: {
+      keys: [...(c.userFilter ? [{ filter: c.userFilter }] : []), ...defaultKeys(kind)],
+      expectAccount: kind === 'ldap',
+    },
+    protected: prot,
+  };
+}
+
+/** A connector run as a step runs it (matching first), with the live audit as a yes/no. */
+function asStep(c: RevocationConnector, ctx: MatchContext) {
+  const sys = { id: ctx.systemId, name: ctx.systemId, ...ctx } as unknown as CatalogSystem;
+  return {
+    action: c.action,
+    executingSystem: c.executingSystem,
+    revoke: (subject: Subject) => revokeMatched(sys, c, subject),
+    hasActiveAccount: async (subject: Subject) => (await c.audit(subject)).active.length > 0,
+    discoverOwned: async (subject: Subject) => (await discoverMatched(sys, c, subject)).found,
+    revokeOwned: (subject: Subject, item: { id: string; kind: string; name: string }) =>
+      c.revokeOwned!(subject, item),
+  };
+}
+
+function createLdapConnector(c: LdapConnectorConfig, password: string, prot?: ProtectedSettings) {
+  const ctx = matchOf('ldap', c, prot);
+  return asStep(createDirectory(c, password, ctx), ctx);
+}
+
+function createLdapGroupConnector(c: LdapGroupConnectorConfig, password: string) {
+  const ctx = matchOf('ldap-group', c);
+  return asStep(createRemoteAccess(c, password, ctx), ctx);
+}
 
 function cfg(over: Partial<LdapConnectorConfig> = {}): LdapConnectorConfig {
   return { ...ldapConnector(), timeout: '5s', ...over };
@@ -122,6 +172,130 @@ test('a wrong bind password is a TargetAuthError; an unreachable server is retry
     createLdapConnector(cfg({ url: 'ldap://127.0.0.1:1', timeout: '1s' }), 'x').revoke(p.subject),
   ).rejects.toMatchObject({
     name: 'TargetUnavailableError',
+  });
+});
+
+/** An inetOrgPerson with the given attributes (uid from `uid`); returns its DN. */
+function entry(uid: string, attrs: string[]): string {
+  const dn = `uid=${uid},ou=people,${LDAP_BASE}`;
+  ldapAdd(
+    env.ldapUrl,
+    [
+      `dn: ${dn}`,
+      'objectClass: inetOrgPerson',
+      `uid: ${uid}`,
+      `cn: ${uid}`,
+      `sn: ${uid}`,
+      'userPassword: pw-123456',
+      ...attrs,
+      '',
+    ].join('\n'),
+  );
+  return dn;
+}
+
+const locked = async (dn: string) =>
+  asList((await read(dn, ['pwdAccountLockedTime'])).pwdAccountLockedTime)[0];
+
+describe('matching in the directory', () => {
+  // No legacy userFilter: the default keys (employeeNumber, employeeID, mail, userPrincipalName, uid).
+  const keysOnly = () => cfg({ userFilter: undefined });
+  const subjectOf = (employeeId: string, workEmail: string): Subject => ({
+    departureId: 'd',
+    employeeId,
+    employeeName: employeeId,
+    workEmail,
+    confirmedAt: new Date().toISOString(),
+    managerEmail: null,
+  });
+
+  test('an entry whose mail and uid changed with a new name is found by employeeNumber and disabled', async () => {
+    const id = uniq('M');
+    const dn = entry(`${id.toLowerCase()}-oldname`, [`employeeNumber: ${id}`, 'mail: old.name@example.com']);
+    const r = await createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD).revoke(
+      subjectOf(id, `${uniq('new.name')}@example.com`),
+    );
+    expect(r.match).toMatchObject({ outcome: 'found', by: 'employeeNumber', account: { id: dn } });
+    expect(r.match.keys.map((k) => k.key)).toEqual([
+      'employeeNumber',
+      'employeeID',
+      'mail',
+      'userPrincipalName',
+      'uid',
+    ]);
+    expect(await locked(dn)).toBe(PERMANENT_LOCK);
+  });
+
+  test('nobody found in the directory is red (AccountNotFoundError); the remote-access tier confirms none', async () => {
+    const id = uniq('NONE');
+    const subject = subjectOf(id, `${id.toLowerCase()}@example.com`);
+    await expect(createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD).revoke(subject)).rejects.toBeInstanceOf(
+      AccountNotFoundError,
+    );
+    const vpn = createLdapGroupConnector(groupCfg([`cn=any,ou=groups,${LDAP_BASE}`]), LDAP_ADMIN_PASSWORD);
+    expect((await vpn.revoke(subject)).match.outcome).toBe('not_found');
+  });
+
+  test('two entries carrying the leaver (employeeNumber on one, mail on the other) are ambiguous: both untouched', async () => {
+    const id = uniq('AMB');
+    const work = `${id.toLowerCase()}@example.com`;
+    const a = entry(`${id.toLowerCase()}-a`, [`employeeNumber: ${id}`]);
+    const b = entry(`${id.toLowerCase()}-b`, [`mail: ${work}`]);
+    const err = await createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD)
+      .revoke(subjectOf(id, work))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AmbiguousAccountError);
+    expect((err as AmbiguousAccountError).evidence.candidates.map((c) => c.id)).toEqual([a, b]);
+    expect([await locked(a), await locked(b)]).toEqual([undefined, undefined]);
+  });
+
+  test('a member of a protected group, or a listed DN, is red and untouched', async () => {
+    const id = uniq('PROT');
+    const dn = entry(id.toLowerCase(), [`employeeNumber: ${id}`]);
+    const admins = group(`${id.toLowerCase()}-admins`, 'groupOfNames', [dn]);
+    const subject = subjectOf(id, `${id.toLowerCase()}@example.com`);
+    for (const prot of [
+      { accounts: [], groups: [admins.toUpperCase()] },
+      { accounts: [dn], groups: [] },
+    ]) {
+      const err = await createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD, prot)
+        .revoke(subject)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProtectedAccountError);
+    }
+    expect(await locked(dn)).toBeUndefined();
+    expect(asList((await read(admins, ['member'])).member)).toEqual([dn]);
+  });
+
+  test('a DN the HRIS named wins over every key; a DN outside userBaseDn is refused', async () => {
+    const id = uniq('KNOWN');
+    const decoy = entry(`${id.toLowerCase()}`, [`employeeNumber: ${id}`]);
+    const real = entry(`${id.toLowerCase()}-real`, []);
+    const c = createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD);
+    const subject = { ...subjectOf(id, `${id.toLowerCase()}@example.com`), accounts: { ldap: real } };
+    expect((await c.revoke(subject)).match).toMatchObject({ by: 'known account id', account: { id: real } });
+    expect([await locked(real), await locked(decoy)]).toEqual([PERMANENT_LOCK, undefined]);
+    await expect(c.revoke({ ...subject, accounts: { ldap: LDAP_ADMIN } })).rejects.toMatchObject({
+      name: 'TargetRejectedError',
+      message: expect.stringContaining('userBaseDn'),
+    });
+  });
+
+  test('the live audit finds an entry by any key, also one revocation never matched', async () => {
+    const id = uniq('LIVE');
+    const work = `${id.toLowerCase()}@example.com`;
+    const dn = entry(id.toLowerCase(), [`employeeNumber: ${id}`, `mail: ${work}`]);
+    const c = createLdapConnector(keysOnly(), LDAP_ADMIN_PASSWORD);
+    await c.revoke(subjectOf(id, work));
+    expect(await c.hasActiveAccount(subjectOf(id, work))).toBe(false);
+    const second = entry(`${id.toLowerCase()}-2`, [`mail: ${work}`]);
+    const ctx = matchOf('ldap', keysOnly());
+    const finding = await createDirectory(keysOnly(), LDAP_ADMIN_PASSWORD, ctx).audit(subjectOf(id, work));
+    expect(finding.found).toBe(2);
+    expect(finding.active).toEqual([
+      { id: second, name: `${id.toLowerCase()}-2 (${second})`, by: ['mail'], why: 'account enabled' },
+    ]);
+    expect(dn).not.toBe(second);
   });
 });
 
@@ -241,7 +415,8 @@ test('remote access: the last member is replaced by emptyGroupMember; without it
 
 test('remote access: no directory account means nothing to remove, confirmed by search', async () => {
   const c = createLdapGroupConnector(groupCfg([`cn=whatever,ou=groups,${LDAP_BASE}`]), LDAP_ADMIN_PASSWORD);
-  const subject = { ...person([]).subject, employeeId: uniq('GONE') };
+  const gone = uniq('GONE');
+  const subject = { ...person([]).subject, employeeId: gone, workEmail: `${gone.toLowerCase()}@example.com` };
   expect(await c.revoke(subject)).toMatchObject({ changes: [], confirmation: { exists: false } });
   expect(await c.hasActiveAccount(subject)).toBe(false);
 });
@@ -250,7 +425,15 @@ test('createConnectors registers ldap-group entries', () => {
   const base = { owner: { name: 'o', email: 'o@example.com' } };
   const registry = createConnectors(
     {
-      systems: [{ ...base, id: 'vpn', connector: groupCfg([`cn=vpn,ou=groups,${LDAP_BASE}`]) }],
+      systems: [
+        {
+          ...base,
+          id: 'vpn',
+          connector: groupCfg([`cn=vpn,ou=groups,${LDAP_BASE}`]),
+          match: { keys: [], expectAccount: false },
+          protected: { accounts: [], groups: [] },
+        },
+      ],
     } as unknown as Catalog,
     { LDAP_BIND_PASSWORD: LDAP_ADMIN_PASSWORD },
   );
@@ -302,7 +485,7 @@ test('service accounts owned by the leader are found, locked (their bind fails),
   serviceAccount(`${uid}-svc-theirs`, [`owner: ${other.dn}`]);
   const c = createLdapConnector(cfg({ ownedAccountFilter: OWNED_BY_DN }), LDAP_ADMIN_PASSWORD);
 
-  const found = await c.discoverOwned!(leader.subject);
+  const found = await c.discoverOwned(leader.subject);
   expect(found.sort((x, y) => x.id.localeCompare(y.id))).toEqual([
     { id: a, kind: 'LDAP service account', name: `${uid} backup job` },
     { id: b, kind: 'LDAP service account', name: `${uid}-svc-report` },
@@ -310,7 +493,7 @@ test('service accounts owned by the leader are found, locked (their bind fails),
   expect(await canBind(a, `${uid}-svc-backup-pw`)).toBe(true);
 
   for (const item of found) {
-    const r = await c.revokeOwned!(leader.subject, item);
+    const r = await c.revokeOwned(leader.subject, item);
     expect(r.changes).toEqual(['password replaced', 'account disabled']);
     expect(r.confirmation).toMatchObject({ dn: item.id, disabled: true, bindRefused: true });
     expect((await read(item.id, ['pwdAccountLockedTime'])).pwdAccountLockedTime).toBe(PERMANENT_LOCK);
@@ -320,7 +503,7 @@ test('service accounts owned by the leader are found, locked (their bind fails),
   // The leader's own account is the directory step's business, not this one's.
   expect(asList((await read(leader.dn, ['pwdAccountLockedTime'])).pwdAccountLockedTime)).toEqual([]);
 
-  const again = await c.revokeOwned!(leader.subject, found[0]!);
+  const again = await c.revokeOwned(leader.subject, found[0]!);
   expect(again.changes).toEqual([]);
   expect(again.confirmation).toMatchObject({ disabled: true });
 });
@@ -343,8 +526,8 @@ test('a service account under a policy without lockout still cannot bind: its pa
   );
   const svc = serviceAccount(`${uid}-svc-nolock`, [`owner: ${leader.dn}`, `pwdPolicySubentry: ${policy}`]);
   const c = createLdapConnector(cfg({ ownedAccountFilter: OWNED_BY_DN }), LDAP_ADMIN_PASSWORD);
-  const [item] = await c.discoverOwned!(leader.subject);
-  const r = await c.revokeOwned!(leader.subject, item!);
+  const [item] = await c.discoverOwned(leader.subject);
+  const r = await c.revokeOwned(leader.subject, item!);
   expect(r.confirmation).toMatchObject({ disabled: true, passwordReplaced: true, bindRefused: false });
   expect(r.detail).toMatch(/no lockout policy/);
   expect(await canBind(svc, `${uid}-svc-nolock-pw`)).toBe(false);
@@ -360,9 +543,9 @@ test('owned-account discovery without the leader entry: {employeeId} filters sti
     cfg({ ownedAccountFilter: '(&(objectClass=account)(description=owner {employeeId}))' }),
     LDAP_ADMIN_PASSWORD,
   );
-  expect((await byId.discoverOwned!(subject)).map((o) => o.id)).toEqual([svc]);
+  expect((await byId.discoverOwned(subject)).map((o) => o.id)).toEqual([svc]);
   const byDn = createLdapConnector(cfg({ ownedAccountFilter: OWNED_BY_DN }), LDAP_ADMIN_PASSWORD);
-  expect(await byDn.discoverOwned!(subject)).toEqual([]);
+  expect(await byDn.discoverOwned(subject)).toEqual([]);
 });
 
 test('owned-account filters escape employeeId (no injection), and revokeOwned refuses DNs outside userBaseDn', async () => {
@@ -376,8 +559,8 @@ test('owned-account filters escape employeeId (no injection), and revokeOwned re
   );
   // A wildcard or a filter fragment in the HRIS value matches only itself.
   for (const employeeId of ['*', `${uid}*`, `*)(objectClass=*`, `${uid}-x)(|(uid=*`])
-    expect(await c.discoverOwned!({ ...leader.subject, employeeId })).toEqual([]);
-  expect((await c.discoverOwned!({ ...leader.subject, employeeId: `${uid}(*)` })).map((o) => o.id)).toEqual([
+    expect(await c.discoverOwned({ ...leader.subject, employeeId })).toEqual([]);
+  expect((await c.discoverOwned({ ...leader.subject, employeeId: `${uid}(*)` })).map((o) => o.id)).toEqual([
     literal,
   ]);
   expect(renderFilter('(owner={dn})', { employeeId: '{dn}', workEmail: '', dn: 'cn=a*)(b' })).toBe(
@@ -388,10 +571,10 @@ test('owned-account filters escape employeeId (no injection), and revokeOwned re
   );
 
   await expect(
-    c.revokeOwned!(leader.subject, { id: LDAP_ADMIN, kind: 'LDAP service account', name: 'admin' }),
+    c.revokeOwned(leader.subject, { id: LDAP_ADMIN, kind: 'LDAP service account', name: 'admin' }),
   ).rejects.toMatchObject({ name: 'TargetRejectedError', message: expect.stringContaining('userBaseDn') });
   expect(
-    await c.revokeOwned!(leader.subject, {
+    await c.revokeOwned(leader.subject, {
       id: `uid=${uid}-deleted,ou=people,${LDAP_BASE}`,
       kind: 'LDAP service account',
       name: 'deleted',
@@ -410,10 +593,10 @@ test('a service account already locked before the termination still gets its pas
   await new Promise((r) => setTimeout(r, 1100));
   const subject = { ...leader.subject, confirmedAt: new Date().toISOString() };
   const c = createLdapConnector(cfg({ ownedAccountFilter: OWNED_BY_DN }), LDAP_ADMIN_PASSWORD);
-  const [item] = await c.discoverOwned!(subject);
-  const r = await c.revokeOwned!(subject, item!);
+  const [item] = await c.discoverOwned(subject);
+  const r = await c.revokeOwned(subject, item!);
   // Replacing the password clears a ppolicy lock, so the lock is put back after it.
   expect(r.changes).toEqual(['password replaced', 'account disabled']);
   expect(r.confirmation).toMatchObject({ dn: svc, disabled: true, bindRefused: true });
-  expect((await c.revokeOwned!(subject, item!)).changes).toEqual([]);
+  expect((await c.revokeOwned(subject, item!)).changes).toEqual([]);
 });

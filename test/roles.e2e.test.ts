@@ -28,6 +28,9 @@ const ROLE_MATRIX: Record<string, Role[]> = {
   'POST /departures': ['hr', 'admin'],
   'POST /departures/{id}/rescind': ['hr', 'admin'],
   'POST /departures/{id}/redrive': ['it', 'admin'],
+  // A second operator approves a held departure: HR or IT (never the one who submitted it).
+  'POST /departures/{id}/approve': ['hr', 'it', 'admin'],
+  'POST /departures/{id}/accounts': ['it', 'admin'],
   'POST /tickets/{id}/confirm': ['it', 'admin'],
   'POST /departures/{id}/assets/{tag}/received': ['itdesk', 'admin'],
   'POST /departures/{id}/archives/{sourceId}/confirmed': ['it', 'admin'],
@@ -80,6 +83,10 @@ function validBody(key: string): unknown {
       return { reason: 'role matrix test' };
     case 'POST /departures/{id}/redrive':
       return { reason: 'role matrix test' };
+    case 'POST /departures/{id}/approve':
+      return { note: 'role matrix test' };
+    case 'POST /departures/{id}/accounts':
+      return { systemId: 'crm', accountId: 'crm-user-1', note: 'role matrix test' };
     case 'POST /tickets/{id}/confirm':
       return { note: 'role matrix test' };
     case 'POST /departures/{id}/assets/{tag}/received':

@@ -10,6 +10,7 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  MATCH_ERROR_TYPES,
   NON_RETRYABLE_ERROR_TYPES,
   RESOLUTION_KINDS,
   SIGNOFF_ROLES,
@@ -57,6 +58,35 @@ export interface CheckpointContext {
   revocationPassDone: () => boolean;
   /** Called whenever the red count may have changed (search attributes). */
   changed: () => void;
+}
+
+/** The matching failure of a red step item (its error's type), or null. */
+function matchFailure(i: ReportItem): string | null {
+  if (i.kind !== 'step' || i.colour !== 'red' || !i.detail) return null;
+  return Object.values(MATCH_ERROR_TYPES).find((t) => i.detail!.startsWith(`${t}:`)) ?? null;
+}
+
+/**
+ * Why `how` cannot resolve `item`, as far as matching is concerned: `no_account` only for an account
+ * that was not found; not finding one, or finding two, is never an accepted risk (it is not proof the
+ * access is gone).
+ */
+function matchRefusal(item: ReportItem, how: string): string | null {
+  const failure = matchFailure(item);
+  if (how === 'no_account' && failure !== MATCH_ERROR_TYPES.not_found)
+    return 'no_account is only for a step whose account was not found';
+  if (how === 'accepted_risk' && failure === MATCH_ERROR_TYPES.not_found)
+    return (
+      'not finding an account is not proof the access is gone: resolve it as no_account (the person has ' +
+      'none there), fixed_by_hand, or record the account id, re-drive the step and resolve it as ' +
+      'redriven_confirmed'
+    );
+  if (how === 'accepted_risk' && failure === MATCH_ERROR_TYPES.ambiguous)
+    return (
+      'more than one account matched and one of them may be the leaver’s: record the right account id ' +
+      'and re-drive the step, or revoke it by hand (fixed_by_hand)'
+    );
+  return null;
 }
 
 /** An update refused by its validator, typed (`UPDATE_REJECTIONS`) so the API answers 404, 409 or 422. */
@@ -182,7 +212,9 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
         colour: r.active === 'yes' ? 'red' : r.active === 'error' ? 'yellow' : 'green',
         detail:
           r.active === 'yes'
-            ? 'an active account was found'
+            ? r.detail
+              ? `still giving access: ${r.detail}`
+              : 'an active account was found'
             : r.active === 'error'
               ? `could not be checked: ${r.detail ?? ''}`
               : null,
@@ -338,6 +370,8 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
             UPDATE_REJECTIONS.unprocessable,
             `${req.itemId} is ${item.colour}: only a step that is confirmed now can be resolved as redriven_confirmed`,
           );
+        const refusal = matchRefusal(item, req.how);
+        if (refusal) throw reject(UPDATE_REJECTIONS.unprocessable, `${req.itemId}: ${refusal}`);
         if (item.kind === 'access' && item.colour === 'red' && req.how !== 'fixed_by_hand')
           throw reject(
             UPDATE_REJECTIONS.unprocessable,

@@ -7,12 +7,13 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { closeConnectors, createConnectors } from '../../activities/connectors';
 import type { Subject } from '../../activities/connector';
+import { knownAccounts } from '../../contract';
+import { auditSystem } from '../../activities/live-audit';
 import { loadCatalog } from '../../config/catalog';
 import { AppError } from '../../lib/errors';
 import { createApi, resolveDeparture, withApi } from '../lib/api';
 import { apiOptions, durationArg, jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
-import { withTimeout } from '../../lib/timeout';
 import { colourWord, printJson, println, table } from '../lib/output';
 
 export const DEFAULT_CATALOG = 'config/catalog.demo.yaml';
@@ -53,7 +54,8 @@ export function auditCommand(): Command {
     .summary('live access audit of one employee across every catalog system')
     .description(
       'Ask every API-integrated system in the catalog, now, whether EMPLOYEE still holds an active ' +
-        'account (the same check the verification report uses). Systems revoked by ticket or manual task ' +
+        'account, searching by every matching key of the catalog (and the account ids the departure ' +
+        'names), the same check the verification report uses. Systems revoked by ticket or manual task ' +
         'have no API to ask: they are listed as n/a (their owners confirm them; see `status`). ' +
         'Needs the catalog (--catalog or CATALOG_FILE) and the connector secrets its *Env fields name. ' +
         "The work email comes from --work-email, or from the employee's newest departure via the API.",
@@ -81,6 +83,7 @@ export function auditCommand(): Command {
     let employeeId = ref;
     let employeeName = ref;
     let departureId = '(audit)';
+    let accounts: Record<string, string> = {};
     // A departure or workflow id names the employee through the API (it is not the employee id).
     if (!workEmail || ref.startsWith('dep_') || ref.startsWith('offboarding:')) {
       const api = createApi(opts);
@@ -91,6 +94,7 @@ export function auditCommand(): Command {
       employeeId = v.departure.employeeId;
       employeeName = v.departure.employeeName;
       departureId = v.departure.id;
+      accounts = knownAccounts(v.departure.accounts);
     }
     const subject: Subject = {
       departureId,
@@ -99,6 +103,7 @@ export function auditCommand(): Command {
       workEmail,
       confirmedAt: new Date().toISOString(),
       managerEmail: null,
+      accounts,
     };
     const connectors = createConnectors(catalog);
     let rows: AuditRow[];
@@ -114,13 +119,13 @@ export function auditCommand(): Command {
               active: 'n/a',
               detail: `${s.integration}: no API`,
             };
-          try {
-            const active = await withTimeout(c.hasActiveAccount(subject), opts.timeout);
-            return { ...base, connector: c.executingSystem, active: active ? 'yes' : 'no', detail: null };
-          } catch (e) {
-            const msg = e instanceof Error ? e.message : String(e);
-            return { ...base, connector: c.executingSystem, active: 'error', detail: msg.split('\n')[0]! };
-          }
+          const r = await auditSystem(s, c, subject, [], opts.timeout);
+          return {
+            ...base,
+            connector: c.executingSystem,
+            active: r.active,
+            detail: r.detail?.split('\n')[0] ?? null,
+          };
         }),
       );
     } finally {

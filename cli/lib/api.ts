@@ -161,6 +161,10 @@ export interface DepartureDetail {
     lastStartError: string | null;
     revokeRestAt: string | null;
     rescindedAt: string | null;
+    /** Account ids named per system (absent from older APIs). */
+    accounts?: Record<string, string>;
+    approvalReason?: string | null;
+    approvedBy?: string | null;
   };
   workflow: { phase: string | null; reachable: boolean; status?: string | null; runId?: string | null };
   steps: StepRow[];

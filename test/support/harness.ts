@@ -523,7 +523,7 @@ export function startApi(s: Stack, overrides: Record<string, string> = {}): Prom
     LOG_LEVEL: 'silent',
     ...overrides,
   };
-  return runServer(e, { config: loadConfig(e), logger: quietLogger });
+  return runServer(e, { config: loadConfig(e), logger: quietLogger, catalog: s.catalog });
 }
 
 /** POSTs a body with headers to the API. */

@@ -1,0 +1,118 @@
+/**
+ * How the catalog says to find a leaver's account in a system (`match`) and which accounts automation
+ * never touches (`protected`): the schema, the defaults per connector kind, and the checks that tie a
+ * key's attribute to what its connector can search.
+ */
+import { z } from 'zod';
+
+/** HRIS fields a matching key can take its value from. */
+export const KEY_SOURCES = ['employeeId', 'workEmail', 'workEmailLocalPart'] as const;
+export type KeySource = (typeof KEY_SOURCES)[number];
+
+/** One matching key: a target attribute compared with an HRIS field. */
+export interface MatchKey {
+  attribute: string;
+  from: KeySource;
+}
+
+/** LDAP only: a whole filter with {employeeId} / {workEmail} placeholders (the older `userFilter`). */
+export interface FilterKey {
+  filter: string;
+}
+
+export type AnyMatchKey = MatchKey | FilterKey;
+
+/** The resolved matching settings of one system (defaults filled in). */
+export interface MatchSettings {
+  /** Searched in this order; the first that finds the account is named as the match. */
+  keys: AnyMatchKey[];
+  /** Not finding the person here is red (identity and directory tiers by default). */
+  expectAccount: boolean;
+}
+
+/** Accounts and groups automation never disables; a match there is red for a human. */
+export interface ProtectedSettings {
+  /** Account ids or names (UPN, mail, DN, userName), compared without regard to case. */
+  accounts: string[];
+  /** Group ids, names or DNs: a member of any is protected. */
+  groups: string[];
+}
+
+const key = z
+  .object({
+    attribute: z.string().regex(/^[A-Za-z][A-Za-z0-9.-]{0,63}$/, 'must be an attribute name'),
+    from: z.enum(KEY_SOURCES),
+  })
+  .strict();
+
+export const matchSchema = z
+  .object({
+    keys: z.array(key).min(1).max(10).optional(),
+    expectAccount: z.boolean().optional(),
+  })
+  .strict();
+
+export const protectedSchema = z
+  .object({
+    accounts: z.array(z.string().trim().min(1)).default([]),
+    groups: z.array(z.string().trim().min(1)).default([]),
+  })
+  .strict();
+
+/** The attributes each connector kind can search (LDAP: any attribute of the directory's schema). */
+export const SEARCHABLE: Record<string, readonly string[] | 'any'> = {
+  entra: ['employeeId', 'userPrincipalName', 'mail', 'proxyAddresses', 'otherMails'],
+  scim: ['externalId', 'userName', 'emails'],
+  ldap: 'any',
+  'ldap-group': 'any',
+};
+
+const k = (attribute: string, from: KeySource): MatchKey => ({ attribute, from });
+
+/** Default keys per connector kind: the immutable HR id first, then the work addresses. */
+export function defaultKeys(kind: string, opts: { userNameFrom?: KeySource } = {}): MatchKey[] {
+  switch (kind) {
+    case 'entra':
+      return [
+        k('employeeId', 'employeeId'),
+        k('userPrincipalName', 'workEmail'),
+        k('mail', 'workEmail'),
+        k('proxyAddresses', 'workEmail'),
+        k('otherMails', 'workEmail'),
+      ];
+    case 'scim':
+      return [
+        k('externalId', 'employeeId'),
+        k('userName', opts.userNameFrom ?? 'workEmail'),
+        k('emails', 'workEmail'),
+      ];
+    case 'ldap':
+    case 'ldap-group':
+      return [
+        k('employeeNumber', 'employeeId'),
+        k('employeeID', 'employeeId'),
+        k('mail', 'workEmail'),
+        k('userPrincipalName', 'workEmail'),
+        k('uid', 'workEmailLocalPart'),
+      ];
+    default:
+      return [];
+  }
+}
+
+/** Tiers where every employee is expected to hold an account. */
+export const EXPECTED_TIERS: readonly string[] = ['identity', 'directory'];
+
+/** A short label of a key for evidence and messages: the attribute, or `userFilter`. */
+export function keyLabel(key: AnyMatchKey): string {
+  return 'filter' in key ? 'userFilter' : key.attribute;
+}
+
+/** The HRIS value a key compares with ('' when the field is empty). */
+export function keyValue(key: AnyMatchKey, subject: { employeeId: string; workEmail: string }): string {
+  if ('filter' in key) return key.filter;
+  if (key.from === 'employeeId') return subject.employeeId;
+  if (key.from === 'workEmail') return subject.workEmail;
+  const at = subject.workEmail.lastIndexOf('@');
+  return at > 0 ? subject.workEmail.slice(0, at) : '';
+}

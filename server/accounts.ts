@@ -1,0 +1,146 @@
+/**
+ * Operator routes about the leaver's accounts: a second operator approves a held departure (an
+ * operator's involuntary departure of a protected account), and IT records the account id matching
+ * could not find (then re-drives the red step). Each a thin route over a service; every write audited.
+ */
+import express from 'express';
+import { z } from 'zod';
+import { knownAccounts } from '../contract';
+import { audit, type Db } from '../lib/db';
+import { AppError } from '../lib/errors';
+import type { AccountPolicy } from './account-policy';
+import type { createAuth } from './auth';
+import { text } from './hris';
+import { jsonBody, parseBody } from './route-helpers';
+import type { Starter } from './starter';
+
+export const approveBody = z.object({ note: text().trim().min(3).max(2000) }).strict();
+export const accountBody = z
+  .object({
+    systemId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a catalog system id'),
+    accountId: text().trim().min(1).max(1024),
+    note: text().trim().min(3).max(2000),
+  })
+  .strict();
+
+/** Departure statuses an account id can no longer help. */
+const CLOSED = ['completed', 'rescinded', 'blocked', 'failed'];
+
+interface Operator {
+  name: string;
+  role: string;
+}
+
+/**
+ * Approves a held departure and starts it. The operator who submitted it cannot approve it (403); one
+ * not held is a 409; two approvals at once: one wins, the other is a 409.
+ */
+export async function approveDeparture(
+  deps: { db: Db; starter: Starter },
+  id: string,
+  operator: Operator,
+  note: string,
+): Promise<{ departureId: string; workflowId: string; action: 'started' | 'queued' }> {
+  const { db } = deps;
+  const d = await db.departure.findUnique({ where: { id } });
+  if (!d) throw new AppError('not_found', `no departure ${id}`);
+  if (d.status !== 'awaiting_approval')
+    throw new AppError(
+      'conflict',
+      d.approvedBy
+        ? `departure ${id} was already approved by ${d.approvedBy.replace(/^operator:/, '')}`
+        : `departure ${id} is ${d.status}: only a departure awaiting approval is approved`,
+    );
+  const by = `operator:${operator.name}`;
+  if (d.submittedBy === by)
+    throw new AppError(
+      'forbidden',
+      'you submitted this departure: a second operator must approve it (four eyes on a protected account)',
+    );
+  const approved = await db.$transaction(async (tx) => {
+    const r = await tx.departure.updateMany({
+      where: { id, status: 'awaiting_approval' },
+      data: { status: 'accepted', approvedBy: by, approvedAt: new Date() },
+    });
+    if (r.count === 0) return false;
+    await audit(tx, {
+      actor: by,
+      action: 'departure_approved',
+      departureId: id,
+      details: { role: operator.role, note, reason: d.approvalReason, submittedBy: d.submittedBy },
+    });
+    return true;
+  });
+  if (!approved) throw new AppError('conflict', `departure ${id} was approved meanwhile`);
+  const started = await deps.starter.startDeparture(d, by);
+  if (!started.started) deps.starter.queued();
+  return { departureId: d.id, workflowId: d.workflowId, action: started.started ? 'started' : 'queued' };
+}
+
+/**
+ * Records the account id of a catalog system for a departure (it wins over every matching key); a
+ * step tried again after this, a re-drive, acts on that account. Returns the id it replaced.
+ */
+export async function recordAccount(
+  deps: { db: Db; accounts: AccountPolicy },
+  id: string,
+  body: z.output<typeof accountBody>,
+  operator: Operator,
+): Promise<{ departureId: string; systemId: string; accountId: string; replaced: string | null }> {
+  const { systemId } = body;
+  const problems = deps.accounts.check({ [systemId]: body.accountId });
+  if (problems.length > 0)
+    throw new AppError('validation_failed', problems[0]!.message, {
+      fields: problems.map((p) => ({ ...p, field: 'systemId' })),
+    });
+  return deps.db.$transaction(async (tx) => {
+    // Locked: two operators recording at once each see the other's change.
+    const [d] = await tx.$queryRaw<{ status: string; accounts: unknown }[]>`
+      SELECT status, accounts FROM "Departure" WHERE id = ${id} FOR UPDATE`;
+    if (!d) throw new AppError('not_found', `no departure ${id}`);
+    if (CLOSED.includes(d.status))
+      throw new AppError('conflict', `departure ${id} is ${d.status}: an account id cannot change it now`);
+    const accounts = knownAccounts(d.accounts);
+    const replaced = accounts[systemId] ?? null;
+    await tx.departure.update({
+      where: { id },
+      data: { accounts: { ...accounts, [systemId]: body.accountId } },
+    });
+    await audit(tx, {
+      actor: `operator:${operator.name}`,
+      action: 'account_recorded',
+      departureId: id,
+      details: { systemId, accountId: body.accountId, replaced, note: body.note, role: operator.role },
+    });
+    return { departureId: id, systemId, accountId: body.accountId, replaced };
+  });
+}
+
+/** The routes; `requireRole` is the app's operator authentication. */
+export function createAccountsRouter(deps: {
+  db: Db;
+  starter: Starter;
+  accounts: AccountPolicy;
+  requireRole: ReturnType<typeof createAuth>;
+}): express.Router {
+  const r = express.Router();
+
+  /**
+   * A second operator approves a held departure (an operator's involuntary departure of a protected
+   * account); it starts at once. Roles hr, it, admin; never the operator who submitted it.
+   */
+  r.post('/departures/:id/approve', deps.requireRole('hr', 'it'), jsonBody(), async (req, res) => {
+    const body = parseBody(approveBody, req.body);
+    res.status(202).json(await approveDeparture(deps, String(req.params.id), req.operator!, body.note));
+  });
+
+  /**
+   * Records the leaver's account id in one catalog system (matching found none, or two): it wins over
+   * every matching key; re-drive the red step to act on it. Roles it, admin.
+   */
+  r.post('/departures/:id/accounts', deps.requireRole('it'), jsonBody(), async (req, res) => {
+    const body = parseBody(accountBody, req.body);
+    res.json(await recordAccount(deps, String(req.params.id), body, req.operator!));
+  });
+  return r;
+}
