@@ -6,6 +6,7 @@
  * hash chain. See README "CLI".
  */
 import { Command, CommanderError } from 'commander';
+import { accountCommand, approveCommand } from './commands/accounts';
 import { auditCommand } from './commands/audit';
 import { listCommand } from './commands/list';
 import { retryCommand } from './commands/retry';
@@ -21,7 +22,8 @@ import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
 export function buildProgram(): Command {
   const program = new Command('offboard')
     .description(
-      'Offboard operator CLI. start/status/list/redrive/asset-received/resolve/acknowledge go through ' +
+      'Offboard operator CLI. start/status/list/redrive/approve/account/asset-received/resolve/acknowledge ' +
+        'go through ' +
         'the API (OFFBOARD_URL, OFFBOARD_TOKEN); ' +
         'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
         'history files); audit asks the target systems ' +
@@ -39,6 +41,8 @@ ${EXIT_CODES_HELP}`,
     startCommand(),
     statusCommand(),
     redriveCommand(),
+    approveCommand(),
+    accountCommand(),
     assetReceivedCommand(),
     archiveConfirmedCommand(),
     resolveCommand(),

@@ -42,5 +42,10 @@ export const DEMO_EMPLOYEES = [
     workEmail: 'ana.lima@example.com',
     personalEmail: 'ana@example.net',
     department: 'Sales',
+    // Her accounts still carry her former name: matching finds them by her employee id.
+    accountName: 'ana.silva@example.com',
   },
 ];
+
+/** The break-glass account the demo catalog protects: automation never touches it. */
+export const DEMO_BREAK_GLASS = 'breakglass@example.com';

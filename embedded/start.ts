@@ -32,7 +32,7 @@ import { ScimStandIn, type ScimUserState } from '../standins/scim';
 import { dynamicConfigFlags, findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from './binaries';
 import { MailCatcher } from './mailcatcher';
 import { portOpen } from './net';
-import { DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
+import { DEMO_BREAK_GLASS, DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.resolve(ROOT, process.env.OFFBOARD_DATA_DIR ?? '.data');
@@ -266,9 +266,13 @@ async function main(): Promise<void> {
       dynamic: true,
       membershipRule: '(user.userType -eq "Member")',
     });
+    graph.seedUser({ userPrincipalName: DEMO_BREAK_GLASS, displayName: 'Emergency access (break-glass)' });
     DEMO_EMPLOYEES.forEach((e, i) => {
+      // Matching finds each by employee id first; E-1044's accounts still have her former name.
+      const account = (e as { accountName?: string }).accountName ?? e.workEmail;
       graph.seedUser({
-        userPrincipalName: e.workEmail,
+        userPrincipalName: account,
+        employeeId: e.id,
         displayName: e.name,
         managerId: manager.id,
         groups: [teams, vpnUsers, everyone, ...(i === 0 ? [e5Users] : [])],
@@ -290,7 +294,8 @@ async function main(): Promise<void> {
               ]
             : [],
       });
-      for (const app of ['crm', 'wiki', 'vpn']) scim.seedUser(app, e.workEmail, { displayName: e.name });
+      for (const app of ['crm', 'wiki', 'vpn'])
+        scim.seedUser(app, account, { displayName: e.name, externalId: e.id, emails: [account] });
     });
   }
   await graph.start();

@@ -404,7 +404,7 @@ test('usage errors name the flag: flags beside --csv, an unknown --status, --sin
   const badStatus = await offboard(['list', '--status', 'bogus']);
   expect(badStatus).toMatchObject({
     code: 64,
-    stderr: expect.stringMatching(/Allowed choices are accepted, started/),
+    stderr: expect.stringMatching(/Allowed choices are accepted, awaiting_approval, started/),
   });
 });
 
@@ -446,7 +446,9 @@ test('status and audit: active accounts before, step table and no active account
   expect(status.code).toBe(0);
   expect(status.stdout).toContain(`Departure   ${departureId}`);
   expect(status.stdout).toMatch(/Workflow {4}offboarding:\S+ {2}(RUNNING|COMPLETED)/);
-  expect(status.stdout).toMatch(/STEP\s+STATUS\s+ATTEMPTS\s+EXECUTING SYSTEM\s+LAST ERROR/);
+  expect(status.stdout).toMatch(/STEP\s+STATUS\s+ATTEMPTS\s+EXECUTING SYSTEM\s+ACCOUNT\s+LAST ERROR/);
+  // Each API step names the account it acted on and the key that found it.
+  expect(status.stdout).toMatch(/\nvpn\s+green\s+\d+\s+SCIM 2\.0 @ \S+\s+\S+@example\.com \(by userName\)/);
   expect(status.stdout).toMatch(/\nentra\s+green\s+\d+\s+Microsoft Graph @/);
   expect(status.stdout).toMatch(/\nbadge\s+yellow\s/);
   // The paperwork follows the revocation: the documents table appears with it.

@@ -2,7 +2,7 @@
  * End to end on real servers: a signed HRIS event → API → Temporal dev server → worker → Entra and SCIM
  * stand-ins, real slapd, real PostgreSQL, real SMTP.
  */
-import { Client as LdapClient } from 'ldapts';
+import { Attribute, Change, Client as LdapClient } from 'ldapts';
 import { temporal } from '@temporalio/proto';
 import type { OffboardingWorkers } from '../workers/worker';
 import { signDelivery } from '../lib/webhook-sign';
@@ -192,7 +192,18 @@ test('a confirmed termination revokes every system in order, each confirmed gree
   expect(byId.get('entra')!.executingSystem).toMatch(/^Microsoft Graph @ localhost:\d+$/);
 
   // The owners confirm the badge, chat and service-account tickets through the API; the steps turn green and
-  // the departure completes.
+  // the departure completes. The directory's owner really locks the service account first: the final
+  // live audit checks every owned credential again, whoever revoked it.
+  const owner = new LdapClient({ url: env.ldapUrl });
+  await owner.bind('cn=admin,dc=offboard,dc=test', 'admin-secret');
+  await owner.modify(
+    svcDn,
+    new Change({
+      operation: 'replace',
+      modification: new Attribute({ type: 'pwdAccountLockedTime', values: [PERMANENT_LOCK] }),
+    }),
+  );
+  await owner.unbind();
   const tickets = await stack.db.ticket.findMany({ where: { departureId } });
   expect(tickets.map((t) => t.systemId).sort()).toEqual(['badge', 'ldap', 'slack']);
   for (const ticket of tickets) {
@@ -385,10 +396,10 @@ test('a target that keeps failing turns red, its owner is emailed once, and late
     status: 500,
     times: Infinity,
   });
-  // Entra answers the first lookup with 503 + Retry-After: retried, not failed.
+  // Entra answers the first lookup (its matching query) with 503 + Retry-After: retried, not failed.
   stack.standIns.graph.control.inject({
     method: 'GET',
-    pathIncludes: encodeURIComponent(person.workEmail),
+    pathIncludes: '/v1.0/users?',
     status: 503,
     times: 1,
     retryAfterSeconds: 1,
@@ -474,7 +485,7 @@ test('a wrong credential is not retried: the step turns red at once and the owne
   stack.standIns.scim.control.clearFaults();
 });
 
-test('an employee unknown to a target is confirmed as having no account there', async () => {
+test('an employee unknown to an application is confirmed as having none there; unknown to the directory is red', async () => {
   const id = uniq('E');
   // Only in Entra; not in LDAP or any SCIM app.
   stack.standIns.graph.seedUser({ userPrincipalName: `${id.toLowerCase()}@example.com` });
@@ -482,12 +493,21 @@ test('an employee unknown to a target is confirmed as having no account there', 
   const departureId = res.json.departureId as string;
   const rows = await eventually(async () => {
     const r = await stack.db.stepRecord.findMany({ where: { departureId } });
-    return r.length > 0 && r.filter((x) => x.integration === 'api').every((x) => x.status === 'green')
+    const api = r.filter((x) => x.integration === 'api' && x.kind === 'revoke');
+    return api.length > 0 && api.every((x) => x.status === (x.systemId === 'ldap' ? 'red' : 'green'))
       ? r
       : null;
   }, 30_000);
-  const ldapRow = rows.find((r) => r.systemId === 'ldap')!;
-  expect(ldapRow.evidence).toMatchObject({ confirmation: { exists: false } });
+  // Everyone has a directory account: not finding one is not proof the access is gone.
+  const ldapRow = rows.find((r) => r.systemId === 'ldap' && r.kind === 'revoke')!;
+  expect(ldapRow.lastError).toMatch(/^AccountNotFoundError: no account found by userFilter, employeeNumber/);
+  expect(ldapRow.evidence).toMatchObject({ match: { outcome: 'not_found', account: null } });
+  // An application is not everyone's: none there is green, and says which keys were searched.
+  const crmRow = rows.find((r) => r.systemId === 'crm')!;
+  expect(crmRow.evidence).toMatchObject({
+    confirmation: { exists: false },
+    match: { outcome: 'not_found', keys: [{ key: 'externalId' }, { key: 'userName' }, { key: 'emails' }] },
+  });
 });
 
 test('a throttled Graph gets no call before its Retry-After has passed, and the step still turns green', async () => {

@@ -180,7 +180,13 @@ test('the report is compiled at trigger + 24 h, not before; HR and IT acknowledg
   expect(final.phase).toBe('completed');
   expect(final.verification).toMatchObject({ done: true, unresolved: [], outstanding: [] });
   expect(final.verification!.finalAudit!.rows).toEqual([
-    { systemId: 'crm', systemName: 'CRM', active: 'no', detail: null },
+    {
+      systemId: 'crm',
+      systemName: 'CRM',
+      active: 'no',
+      detail: '1 account(s) found by externalId, userName, emails, none active',
+      accounts: [],
+    },
   ]);
   expect(final.documents.find((d) => d.type === 'completion_certificate')?.status).toBe('generated');
   const after = await stack.db.departure.findUniqueOrThrow({
@@ -267,7 +273,11 @@ test('a red unresolved at 48 h escalates to the department head; resolutions are
       x.verification!.report!.items.find((i) => i.itemId === itemId);
     expect(item(s, 'step:crm')).toMatchObject({ colour: 'red', reportColour: 'red' });
     // The live audit still finds the account: red whatever the step said.
-    expect(item(s, 'access:crm')).toMatchObject({ colour: 'red', detail: 'an active account was found' });
+    // ... and names it, with the key that found it.
+    expect(item(s, 'access:crm')).toMatchObject({
+      colour: 'red',
+      detail: `still giving access: ${person.workEmail} (${person.scimUsers.crm.id}) found by userName: active=true`,
+    });
     expect(s.verification!.unresolved.sort()).toEqual(['access:crm', 'step:crm']);
 
     // Both acknowledge: not enough while reds are unresolved.

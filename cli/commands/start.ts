@@ -34,7 +34,7 @@ interface StartOptions {
   [flag: string]: unknown;
 }
 
-type Outcome = 'started' | 'queued' | 'duplicate' | 'updated' | 'invalid' | 'failed';
+type Outcome = 'started' | 'queued' | 'duplicate' | 'updated' | 'held' | 'invalid' | 'failed';
 
 interface RowResult {
   line: number | null;
@@ -48,7 +48,9 @@ interface RowResult {
 interface Accepted {
   departureId: string;
   workflowId: string;
-  action: 'started' | 'queued' | 'duplicate' | 'updated';
+  action: 'started' | 'queued' | 'duplicate' | 'updated' | 'held';
+  /** For `held`: why a second operator must approve it (`offboard approve`). */
+  reason?: string;
 }
 
 const kebab = (f: string) => f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -93,7 +95,10 @@ CSV columns (header names in any case):
   required: ${REQUIRED_FIELDS.join(', ')}
   optional: ${(Object.keys(FIELDS) as Field[]).filter((f) => !REQUIRED_FIELDS.includes(f)).join(', ')}
 
-Exit codes: 0 every departure accepted (started, queued or duplicate); 2 some rows invalid or not
+An involuntary departure of a protected account is held until a second operator approves it
+(offboard approve).
+
+Exit codes: 0 every departure accepted (started, queued, duplicate or held); 2 some rows invalid or not
 started (the others were); 3 refused (invalid flags, not allowed); 64 usage (bad file or header,
 nothing started); 69 the API could not be reached.
 
@@ -150,7 +155,13 @@ async function startOne(opts: StartOptions): Promise<ExitCode> {
     ),
   );
   if (opts.json) printJson(r.body);
-  else println(`${r.body.action}: ${r.body.departureId} (workflow ${r.body.workflowId})`);
+  else
+    println(
+      `${r.body.action}: ${r.body.departureId} (workflow ${r.body.workflowId})` +
+        (r.body.action === 'held'
+          ? `: ${r.body.reason ?? ''}; a second operator approves it with offboard approve`
+          : ''),
+    );
   return EXIT.ok;
 }
 
@@ -222,6 +233,7 @@ async function startCsv(opts: StartOptions): Promise<ExitCode> {
     queued: count('queued'),
     duplicate: count('duplicate'),
     updated: count('updated'),
+    held: count('held'),
     invalid: count('invalid'),
     failed: count('failed'),
     valid: good.length,
@@ -236,7 +248,8 @@ async function startCsv(opts: StartOptions): Promise<ExitCode> {
       opts.dryRun
         ? `${good.length} valid, ${summary.invalid} invalid of ${rows.length} rows; nothing started (--dry-run)`
         : `started ${summary.started}, queued ${summary.queued}, duplicate ${summary.duplicate}, ` +
-            `updated ${summary.updated}, invalid ${summary.invalid}, failed ${summary.failed} ` +
+            `updated ${summary.updated}, ${summary.held ? `held for approval ${summary.held}, ` : ''}` +
+            `invalid ${summary.invalid}, failed ${summary.failed} ` +
             `(${rows.length} rows)`,
     );
   }

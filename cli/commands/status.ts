@@ -4,7 +4,7 @@
  * outstanding).
  */
 import { Command } from 'commander';
-import type { VerificationView } from '../../contract';
+import type { MatchEvidence, VerificationView } from '../../contract';
 import { createApi, resolveDeparture, withApi, type DepartureDetail } from '../lib/api';
 import { apiOptions, jsonOption } from '../lib/common';
 import { EXIT } from '../lib/exit';
@@ -67,6 +67,12 @@ function render(v: DepartureDetail): string {
       (d.lastStartError ? `  (start error: ${d.lastStartError})` : ''),
     `Steps       ${v.steps.length}, ${red} red (from the ${v.source})`,
   ];
+  if (d.status === 'awaiting_approval')
+    head.push(
+      `Approval    ${colourWord('waiting', 'yellow')} for a second operator: ${d.approvalReason ?? ''} ` +
+        `(offboard approve ${d.id} --note …)`,
+    );
+  else if (d.approvedBy) head.push(`Approval    by ${d.approvedBy.replace(/^operator:/, '')}`);
   const verification =
     renderFollowUp(v) + (v.verification === undefined ? '' : `\n\n${renderVerification(v.verification)}`);
   if (v.steps.length === 0) return `${head.join('\n')}\n\n(no steps planned yet)${verification}`;
@@ -75,12 +81,28 @@ function render(v: DepartureDetail): string {
     colourWord(s.status),
     String(s.attempts),
     s.executingSystem,
+    accountCell(s.match),
     s.lastError ?? (s.scheduledFor && s.status === 'pending' ? `scheduled for ${s.scheduledFor}` : ''),
   ]);
   return (
-    `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'LAST ERROR'], rows)}` +
+    `${head.join('\n')}\n\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'EXECUTING SYSTEM', 'ACCOUNT', 'LAST ERROR'], rows)}` +
     verification
   );
+}
+
+/** The ACCOUNT column: which account a step acted on and the key that found it, or why none. */
+export function accountCell(m: MatchEvidence | null | undefined): string {
+  if (!m) return '';
+  switch (m.outcome) {
+    case 'found':
+      return `${m.account!.name} (by ${m.by ?? '?'})`;
+    case 'not_found':
+      return `none found (${m.keys.length} key${m.keys.length === 1 ? '' : 's'})`;
+    case 'ambiguous':
+      return `${m.candidates.length} candidates: nothing changed`;
+    case 'protected':
+      return `protected: ${m.account!.name}`;
+  }
 }
 
 /** Equipment, documents and data archives, each a table when there is any (else nothing). */

@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { request as send } from 'undici';
-import type { AssetView, DocumentView, VerificationView } from '../../contract';
+import type { AssetView, DocumentView, MatchEvidence, VerificationView } from '../../contract';
 import { CliError, EXIT } from './exit';
 
 export interface ApiOptions {
@@ -150,6 +150,8 @@ export interface StepRow {
   lastError: string | null;
   detail: string | null;
   scheduledFor: string | null;
+  /** How the leaver's account was matched (absent from older APIs). */
+  match?: MatchEvidence | null;
 }
 
 export interface DepartureDetail {

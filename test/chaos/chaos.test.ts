@@ -240,8 +240,9 @@ test('a target that times out (with and without making the change) and recovers:
   const scim = lab.standIns.scim.control;
   // The CRM makes the change but its answer never arrives in time (the call times out after 5 s)...
   scim.inject({ pathIncludes: '/crm/', method: 'PATCH', status: 200, times: 2, applyThenHoldMs: 7_000 });
-  // ...and the wiki does not answer at all at first.
-  scim.inject({ pathIncludes: '/wiki/', status: 200, times: 3, hangMs: 7_000 });
+  // ...and the wiki does not answer its userName search at all at first (one of the three matching
+  // searches of an attempt, so each hang costs one attempt).
+  scim.inject({ pathIncludes: '/wiki/scim/v2/Users?filter=userName', status: 200, times: 3, hangMs: 7_000 });
   const accepted = await fireAll(ps);
   await expectEveryOffboardingCompleted(ps, accepted, 180_000);
   // Both targets really timed out: each held or hung call cost an attempt (one per attempt at most, as
