@@ -123,8 +123,12 @@ function accountOf(entry: Entry): LdapAccount {
     .flatMap((a) => [entry[a]].flat())
     .filter((v): v is string | Buffer => v !== undefined)
     .map(String);
-  const display = first(entry.displayName) ?? first(entry.cn);
-  return { id: entry.dn, name: display ? `${display} (${entry.dn})` : entry.dn, aliases: names, entry };
+  return {
+    id: entry.dn,
+    name: first(entry.displayName) ?? first(entry.cn) ?? entry.dn,
+    aliases: names,
+    entry,
+  };
 }
 
 /** Most entries one key may find: two already make it ambiguous. */

@@ -123,6 +123,19 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     }
     if (desc && (desc.memo as { departureId?: string } | undefined)?.departureId === d.id)
       execution = { status: desc.status.name, runId: desc.runId };
+    // The workflow answered after the step rows were read: a step it reports decided may have been
+    // written since (its evidence, its error). Read them once more so the two agree.
+    const read = new Map(
+      d.steps.map((s) => [s.kind === 'revoke' ? s.systemId : `${s.systemId}/${s.action}`, s]),
+    );
+    if (
+      live?.steps.some(
+        (w) =>
+          !['pending', 'running'].includes(w.status) &&
+          ['pending', 'running'].includes(read.get(w.stepId)?.status ?? 'pending'),
+      )
+    )
+      d.steps = await db.stepRecord.findMany({ where: { departureId: d.id }, orderBy: { ordinal: 'asc' } });
   }
   const ticketByKey = new Map(d.tickets.map((t) => [t.key, t.id]));
   const dbSteps: StepView[] = d.steps.map((s) => ({

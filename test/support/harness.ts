@@ -756,7 +756,13 @@ export async function signOff(
   for (const itemId of st.verification!.unresolved) {
     const item = items.find((i) => i.itemId === itemId)!;
     const how =
-      item.kind === 'access' && item.colour === 'red' ? 'fixed_by_hand' : (opts.how ?? 'accepted_risk');
+      item.kind === 'access' && item.colour === 'red'
+        ? 'fixed_by_hand'
+        : item.detail?.startsWith('AccountNotFoundError:')
+          ? 'no_account'
+          : item.detail?.startsWith('AmbiguousAccountError:')
+            ? 'fixed_by_hand'
+            : (opts.how ?? 'accepted_risk');
     await h.executeUpdate(resolveUpdate, {
       args: [
         {
