@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import PDFDocument from 'pdfkit';
+import { describeMatch, type MatchEvidence } from '../contract';
 
 /** SHA-256 of bytes, lower-case hex. */
 export function sha256Hex(bytes: Buffer | Uint8Array | string): string {
@@ -168,6 +169,14 @@ export interface CertificateStep {
   confirmedAt: Date | null;
   finishedAt: Date | null;
   lastError: string | null;
+  /** The step's evidence (`match`: how the leaver's account was found). */
+  evidence?: unknown;
+}
+
+/** The line naming the account a step acted on (and how it was found), when matching ran. */
+function accountLine(evidence: unknown): string[] {
+  const m = (evidence as { match?: MatchEvidence } | null | undefined)?.match;
+  return m && typeof m.outcome === 'string' ? [`Account: ${describeMatch(m).slice(0, 400)}`] : [];
 }
 
 export interface CertificateAsset {
@@ -281,6 +290,7 @@ export function completionCertificatePdf(input: CompletionCertificateInput): Pro
           `Tier: ${s.tier}; kind: ${s.kind}; integration: ${s.integration}; attempts: ${s.attempts}`,
           `Started: ${iso(s.startedAt)}; acted: ${iso(s.actedAt)}`,
           `Confirmed: ${iso(s.confirmedAt)}; finished: ${iso(s.finishedAt)}`,
+          ...accountLine(s.evidence),
           ...(s.lastError && s.status !== 'green' ? [`Last error: ${s.lastError.slice(0, 300)}`] : []),
         ]);
       });

@@ -285,6 +285,10 @@ test('IT resolves a red step and acknowledges, HR acknowledges, the departure co
   expect(await text(page, 'tr[data-step="crm"] td.detail-cell')).toMatch(/TargetUnavailableError/);
   expect(await page.locator('tr[data-step="entra"] .badge').textContent()).toBe('Green: done and confirmed');
   expect(await page.locator('tr[data-step="entra"] .badge').getAttribute('class')).toContain('colour-green');
+  // Each API step names the account it acted on and the key that found it.
+  expect(await text(page, 'tr[data-step="entra"] td.account-cell')).toMatch(
+    /^Employee \S+ <\S+@example\.com> \(found by userPrincipalName\)$/,
+  );
   // The report lists it as red and unresolved; the departure needs attention.
   const crmItem = page.locator('tr[data-item="step:crm"]');
   expect(await crmItem.locator('.badge').first().getAttribute('class')).toContain('colour-red');

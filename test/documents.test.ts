@@ -168,6 +168,24 @@ test('the completion certificate PDF lists every action with its system, times a
       confirmedAt: s.status === 'green' ? t0 : null,
       finishedAt: ['green', 'red', 'halted'].includes(s.status) ? t0 : null,
       lastError: s.status === 'red' ? 'TargetUnavailableError: slapd did not answer' : null,
+      // What matching found is evidence on the step, and on the certificate.
+      ...(s.systemId === 'entra'
+        ? {
+            evidence: {
+              match: {
+                outcome: 'found',
+                by: 'employeeId',
+                account: { id: 'obj-1', name: 'Dana Reyes <dana.old@example.com>' },
+                keys: [
+                  { key: 'employeeId', value: d.employeeId, found: [{ id: 'obj-1', name: 'Dana Reyes' }] },
+                  { key: 'userPrincipalName', value: d.workEmail, found: [] },
+                ],
+                candidates: [{ id: 'obj-1', name: 'Dana Reyes <dana.old@example.com>' }],
+                protectedBy: null,
+              },
+            },
+          }
+        : {}),
     })),
   });
   const rec = await stack.db.assetRecovery.create({
@@ -224,6 +242,9 @@ test('the completion certificate PDF lists every action with its system, times a
   }
   expect(text).toContain(`Started: ${t0.toISOString()}`);
   expect(text).toContain('slapd did not answer');
+  expect(text).toContain(
+    'Account: matched by employeeId: Dana Reyes <dana.old@example.com> (obj-1); nothing under userPrincipalName',
+  );
   expect(text).toContain(`${rec.assetTag} Laptop 14" - remote - final status: escalated_it`);
   expect(text).toContain(`Escalated: ${t0.toISOString()}`);
   expect(text).toContain('payroll_notification - final status: delivered');

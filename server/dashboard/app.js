@@ -530,6 +530,14 @@
           )
         : null,
       d.lastStartError ? el('p', { class: 'notice' }, `Could not start: ${d.lastStartError}`) : null,
+      d.status === 'awaiting_approval'
+        ? el(
+            'p',
+            { class: 'notice', id: 'awaiting-approval' },
+            `Waiting for a second operator's approval before anything starts: ${d.approvalReason || ''}. ` +
+              `Approve it with "offboard approve ${d.id} --note …" (not by the operator who submitted it).`,
+          )
+        : null,
       outstandingSection(v),
       certificateSection(v),
       stepsSection(v),
@@ -669,6 +677,7 @@
         el('td', null, capital(words(s.action))),
         el('td', { class: 'status-cell' }, badge(colour, meaning)),
         el('td', null, String(s.attempts)),
+        el('td', { class: 'account-cell' }, accountText(s.match)),
         el('td', null, when(last)),
         el('td', { class: 'detail-cell' }, detail || '—'),
       );
@@ -676,8 +685,23 @@
     return section(
       'steps',
       'Access removal steps',
-      table('Access removal steps', ['System', 'What', 'Status', 'Attempts', 'Last change', 'Details'], rows),
+      table(
+        'Access removal steps',
+        ['System', 'What', 'Status', 'Attempts', 'Account', 'Last change', 'Details'],
+        rows,
+      ),
     );
+  }
+
+  /** Which account a step acted on and the key that found it, or why it acted on none. */
+  function accountText(m) {
+    if (!m) return '—';
+    if (m.outcome === 'found') return `${m.account.name} (found by ${m.by})`;
+    if (m.outcome === 'not_found')
+      return `None found (searched ${m.keys.map((k) => k.key).join(', ') || 'no key'})`;
+    if (m.outcome === 'ambiguous')
+      return `${m.candidates.length} accounts match, none changed: ${m.candidates.map((c) => c.name).join('; ')}`;
+    return `Protected, not changed: ${m.account.name} (${m.protectedBy || ''})`;
   }
 
   function reportSection(v) {
