@@ -216,3 +216,99 @@ test('process config fails fast with the variable named', () => {
     'resigned_confirmed',
   ]);
 });
+
+test('matching keys default per connector kind and tier; an older LDAP userFilter is searched first', () => {
+  const c = loadCatalog(demoFile, demoEnv);
+  const of = (id: string) => c.systems.find((s) => s.id === id)!;
+  expect(of('entra').match.keys.map((k) => ('attribute' in k ? k.attribute : k.filter))).toEqual([
+    'employeeId',
+    'userPrincipalName',
+    'mail',
+    'proxyAddresses',
+    'otherMails',
+  ]);
+  // Everyone has an identity account; not every employee has every application.
+  expect([of('entra').match.expectAccount, of('crm').match.expectAccount]).toEqual([true, false]);
+  expect(of('crm').match.keys).toEqual([
+    { attribute: 'externalId', from: 'employeeId' },
+    { attribute: 'userName', from: 'workEmail' },
+    { attribute: 'emails', from: 'workEmail' },
+  ]);
+  expect(of('entra').protected).toEqual({
+    accounts: ['breakglass@example.com'],
+    groups: ['Global Administrators'],
+  });
+  expect(of('badges').protected).toEqual({ accounts: [], groups: [] });
+  const ldap = parseCatalog(
+    mutated((doc) => {
+      doc.systems.push({
+        id: 'dir',
+        name: 'Directory',
+        category: 'identity',
+        tier: 'directory',
+        integration: 'api',
+        sso: false,
+        owner: { name: 'o', email: 'o@example.com' },
+        escalationOwner: { name: 'e', email: 'e@example.com' },
+        connector: {
+          kind: 'ldap',
+          url: 'ldaps://dc.example.com',
+          bindDn: 'cn=x',
+          bindPasswordEnv: 'LDAP_PW',
+          userBaseDn: 'ou=people',
+          userFilter: '(employeeNumber={employeeId})',
+          groupBaseDn: 'ou=groups',
+          disableMethod: 'ad-useraccountcontrol',
+        },
+      });
+    }),
+    'catalog.yaml',
+    { ...demoEnv, LDAP_PW: 'x' },
+  ).systems.find((s) => s.id === 'dir')!;
+  expect(ldap.match).toEqual({
+    keys: [
+      { filter: '(employeeNumber={employeeId})' },
+      { attribute: 'employeeNumber', from: 'employeeId' },
+      { attribute: 'employeeID', from: 'employeeId' },
+      { attribute: 'mail', from: 'workEmail' },
+      { attribute: 'userPrincipalName', from: 'workEmail' },
+      { attribute: 'uid', from: 'workEmailLocalPart' },
+    ],
+    expectAccount: true,
+  });
+});
+
+test.each([
+  [
+    'a key its connector cannot search',
+    (s: Record<string, unknown>) => (s.match = { keys: [{ attribute: 'department', from: 'employeeId' }] }),
+    'systems[0] (id "entra"), field "match.keys.0.attribute": connector kind "entra" cannot search "department"',
+  ],
+  [
+    'an HR field there is no such',
+    (s: Record<string, unknown>) => (s.match = { keys: [{ attribute: 'mail', from: 'phone' }] }),
+    'systems[0] (id "entra"), field "match.keys.0.from"',
+  ],
+  [
+    'no keys at all',
+    (s: Record<string, unknown>) => (s.match = { keys: [] }),
+    'systems[0] (id "entra"), field "match.keys"',
+  ],
+  [
+    'an unknown protected field',
+    (s: Record<string, unknown>) => (s.protected = { users: ['x'] }),
+    'systems[0] (id "entra"), field "protected"',
+  ],
+])('matching settings are checked: %s', (_what, change, message) => {
+  expect(errorOf(mutated((doc) => change(doc.systems[0]!)))).toContain(message);
+});
+
+test('a ticket system has no matching keys: its owner finds the account', () => {
+  expect(
+    errorOf(
+      mutated((doc) => {
+        doc.systems.find((s) => s.id === 'badges')!.match = { expectAccount: true };
+      }),
+    ),
+  ).toContain('systems[5] (id "badges"), field "match": a ticket or manual system is matched by its owner');
+});

@@ -43,6 +43,7 @@ const CLI = path.join(ROOT, 'cli', 'offboard.cjs');
  * today's code can no longer produce and which stay as they are.
  */
 const SCENARIOS = [
+  'accounts-not-found-resolved',
   'involuntary-signed-off',
   'late-return-after-escalation',
   'personal-email-filled-in-later',
@@ -300,6 +301,7 @@ test('each generation of histories shows what its code did, and continue-as-new 
   };
   /** The runs that did assets and documents (not one rescinded before them, nor the resumed run). */
   const withPaperwork = [
+    'accounts-not-found-resolved',
     'involuntary-signed-off',
     'late-return-after-escalation',
     'voluntary-notice-signed-off',

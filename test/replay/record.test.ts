@@ -313,6 +313,100 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
     );
   }, 180_000);
 
+  test('accounts-not-found-resolved', async () => {
+    // Nobody by any matching key: Entra and the directory (where everyone has an account) are red with
+    // AccountNotFoundError, the applications confirm none. IT finds the Entra account under an old name,
+    // records its id and re-drives the step (green, by the known id); the directory is resolved as
+    // no_account; tickets confirmed, NDA signed, HR and IT acknowledge, final audit clean.
+    const id = uniq('NF');
+    const started = await send(hrisEvent(id));
+    expect(started.json.action).toBe('started');
+    const departureId = started.json.departureId as string;
+    const workflowId = started.json.workflowId as string;
+    const h = stack.client.workflow.getHandle(workflowId);
+    const red = await eventually(
+      async () => {
+        const x = await h.query(statusQuery);
+        const st = (sid: string) => x.steps.find((s) => s.stepId === sid)?.status;
+        return st('entra') === 'red' && st('ldap') === 'red' && x.phase !== 'revoking' ? x : null;
+      },
+      30_000,
+      'entra and ldap red',
+    );
+    expect(red.steps.find((s) => s.stepId === 'entra')?.lastError).toMatch(/^AccountNotFoundError:/);
+    const legacy = stack.standIns.graph.seedUser({ userPrincipalName: `${uniq('legacy')}@example.com` });
+    const recorded = await post(
+      `${api.url}/departures/${departureId}/accounts`,
+      JSON.stringify({ systemId: 'entra', accountId: legacy.id, note: 'found under the former name' }),
+      asOperator(TOKENS.it),
+    );
+    expect(recorded.status).toBe(200);
+    const redrive = await post(
+      `${api.url}/departures/${departureId}/redrive`,
+      JSON.stringify({ stepIds: ['entra'], reason: 'account id recorded' }),
+      asOperator(TOKENS.it),
+    );
+    expect(redrive.status).toBe(200);
+    await eventually(
+      async () => (await h.query(statusQuery)).steps.find((s) => s.stepId === 'entra')?.status === 'green',
+      30_000,
+      'entra green after the re-drive',
+    );
+    const tickets = await eventually(
+      async () => {
+        const t = (await h.query(statusQuery)).steps.filter((x) => x.status === 'yellow' && x.ticketId);
+        return t.length === 2 ? t : null;
+      },
+      30_000,
+      'two tickets open',
+    );
+    for (const t of tickets) {
+      const c = await post(
+        `${api.url}/tickets/${t.ticketId}/confirm`,
+        JSON.stringify({ note: 'done by hand' }),
+        asOperator(TOKENS.it),
+      );
+      expect(c.status).toBe(202);
+    }
+    expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
+    const reported = await eventually(
+      async () => {
+        const x = await h.query(statusQuery);
+        return x.verification?.report ? x : null;
+      },
+      60_000,
+      'report compiled',
+    );
+    // The Entra step may have turned green before the report was compiled: then it needs no resolution.
+    for (const [itemId, how, note] of [
+      ['step:entra', 'redriven_confirmed', 'disabled through the recorded id'],
+      ['step:ldap', 'no_account', 'contractor: never had a directory account'],
+    ].filter(([itemId]) => reported.verification!.unresolved.includes(itemId!))) {
+      const r = await post(
+        `${api.url}/departures/${departureId}/resolutions`,
+        JSON.stringify({ itemId, how, note }),
+        asOperator(TOKENS.it),
+      );
+      expect(r.status).toBe(201);
+    }
+    const resolved = await signOffViaApi(departureId, workflowId);
+    await eventually(
+      async () => (await departure(departureId)).departure.status === 'completed',
+      60_000,
+      'completed',
+    );
+    const final = (await h.result()) as OffboardingStatus;
+    expect(final.verification!.finalAudit!.rows.filter((r) => r.active !== 'no')).toEqual([]);
+    expect(legacy.accountEnabled).toBe(false);
+    await save(
+      stack.client,
+      'accounts-not-found-resolved',
+      'involuntary, nobody found by any matching key: Entra and directory red (AccountNotFoundError), applications confirm none; the Entra account id recorded and the step re-driven green; directory resolved as no_account; ' +
+        `two tickets confirmed, NDA signed, ${resolved.length ? `${resolved.join(', ')} resolved, ` : ''}HR and IT acknowledged, final live audit clean, certificate`,
+      workflowId,
+    );
+  }, 180_000);
+
   test('rescinded-notice-period-checkpoint', async () => {
     // Voluntary with a later last day: privileged systems revoked, the rest waits; the HRIS moves the
     // last day (the timer moves, and with it the report, due when the last day ends), then rescinds
