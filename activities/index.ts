@@ -539,6 +539,10 @@ export function createActivities(deps: ActivityDeps) {
       const r = await call();
       const confirmedAt = new Date();
       const match = r.match ? { match: r.match } : {};
+      // The audit row names the account and the key that found it; the step keeps every key's result.
+      const matched = r.match
+        ? { match: { outcome: r.match.outcome, by: r.match.by, account: r.match.account } }
+        : {};
       await whileDatabaseDown(() =>
         recordConfirmed(
           ref,
@@ -551,7 +555,7 @@ export function createActivities(deps: ActivityDeps) {
               action: ref.action,
               changes: r.changes,
               attempt,
-              ...match,
+              ...matched,
             } as Prisma.InputJsonValue,
           },
         ),

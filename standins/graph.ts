@@ -428,36 +428,39 @@ export class GraphStandIn {
     for (const g of u.groups ?? []) this.addMember(state, g);
     this.users.set(state.id, state);
     this.byUpn.set(state.userPrincipalName.toLowerCase(), state.id);
-    this.indexed = -1;
+    this.indexUser(state);
     return state;
   }
 
   /**
    * User ids by `<property>:<lower-cased value>` of every property a `$filter` clause can name, so a
-   * matching query is a lookup (a layoff's 10,000 users), rebuilt when users were added or `reindex()`
-   * was called after a test changed one's identifiers.
+   * matching query is a lookup (a layoff's 10,000 users). `seedUser` indexes the user it adds; users put
+   * straight into `users` (state restored from JSON) are indexed at the next query; `reindex()` starts
+   * over after a test changed a user's identifiers.
    */
   private readonly byValue = new Map<string, Set<string>>();
-  private indexed = -1;
+  private readonly indexedIds = new Set<string>();
 
   reindex(): void {
-    this.indexed = -1;
+    this.byValue.clear();
+    this.indexedIds.clear();
+  }
+
+  private indexUser(u: GraphUserState): void {
+    normalise(u);
+    for (const [prop, values] of Object.entries(filterValues(u)))
+      for (const v of values) {
+        const k = `${prop}:${v.toLowerCase()}`;
+        const ids = this.byValue.get(k) ?? new Set<string>();
+        ids.add(u.id);
+        this.byValue.set(k, ids);
+      }
+    this.indexedIds.add(u.id);
   }
 
   private index(): Map<string, Set<string>> {
-    if (this.indexed === this.users.size) return this.byValue;
-    this.byValue.clear();
-    const add = (k: string, id: string) => {
-      const ids = this.byValue.get(k) ?? new Set<string>();
-      ids.add(id);
-      this.byValue.set(k, ids);
-    };
-    for (const u of this.users.values()) {
-      normalise(u);
-      for (const [prop, values] of Object.entries(filterValues(u)))
-        for (const v of values) add(`${prop}:${v.toLowerCase()}`, u.id);
-    }
-    this.indexed = this.users.size;
+    if (this.indexedIds.size !== this.users.size)
+      for (const u of this.users.values()) if (!this.indexedIds.has(u.id)) this.indexUser(u);
     return this.byValue;
   }
 

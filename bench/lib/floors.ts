@@ -13,6 +13,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createConnectors, closeConnectors } from '../../activities/connectors';
 import { buildPlan } from '../../activities/plan';
 import type { Subject } from '../../activities/connector';
+import { discoverMatched, revokeMatched } from '../../activities/matched';
 import { parseCatalog } from '../../config/catalog';
 import { SECRETS } from '../../test/support/harness';
 import { openLoop } from './load';
@@ -25,6 +26,7 @@ export function directRevoker(catalogYaml: string) {
   const catalog = parseCatalog(catalogYaml, 'bench-catalog.yaml', { ...process.env, ...SECRETS });
   const connectors = createConnectors(catalog, { ...process.env, ...SECRETS });
   const plan = buildPlan(catalog, connectors, 'direct');
+  const systems = new Map(catalog.systems.map((s) => [s.id, s]));
   async function revoke(employeeId: string): Promise<number> {
     const subject: Subject = {
       departureId: `direct-${employeeId}`,
@@ -35,12 +37,14 @@ export function directRevoker(catalogYaml: string) {
       managerEmail: 'manager@example.com',
     };
     const t = performance.now();
+    // As a step does: match the account by the catalog's keys, then act on it.
     for (const step of plan) {
       const c = connectors.get(step.systemId)!;
+      const sys = systems.get(step.systemId)!;
       if (step.kind === 'discover_owned') {
-        const owned = (await c.discoverOwned?.(subject)) ?? [];
-        for (const o of owned) await c.revokeOwned!(subject, o);
-      } else await c.revoke(subject);
+        const { found } = await discoverMatched(sys, c, subject);
+        for (const o of found) await c.revokeOwned!(subject, o);
+      } else await revokeMatched(sys, c, subject);
     }
     return performance.now() - t;
   }
