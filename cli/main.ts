@@ -3,7 +3,7 @@
  * list them, re-drive red steps, record returned assets, sign the verification report off (resolve and
  * acknowledge), reset a failed offboarding, replay workflow histories against today's code, audit an
  * employee's live access, find applications the catalog does not cover, and verify the audit trail's
- * hash chain. See README "CLI".
+ * hash chain. See docs/cli.md.
  */
 import { Command, CommanderError } from 'commander';
 import { accountCommand, approveCommand } from './commands/accounts';

@@ -11,7 +11,7 @@ export const CALL_TIMEOUT_MS = 15_000;
 
 /**
  * A connector's keep-alive connection pool, for undici's `request` (not `fetch`: the same HTTP without
- * the WHATWG Request/Response/stream layers, about half the client CPU per call; README, "Performance").
+ * the WHATWG Request/Response/stream layers, about half the client CPU per call; docs/performance.md).
  * `ca`: a CA to trust besides the system's (a stand-in's certificate in tests).
  */
 export function connectorAgent(ca?: string): Agent {

@@ -329,7 +329,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(openApiDocument());
   });
 
-  /** HRIS webhook (Standard Webhooks signature). See README "Webhook contract". */
+  /** HRIS webhook (Standard Webhooks signature). See docs/api.md "Webhook contract". */
   app.post(
     '/webhooks/hris',
     express.raw({ type: () => true, limit: deps.maxBodyBytes }),

@@ -639,7 +639,7 @@ function build(): Json {
         operationId: 'receiveHrisEvent',
         summary: 'HRIS webhook (Standard Webhooks signature)',
         description:
-          'Signed per Standard Webhooks (see README "Webhook contract"). Every delivery is logged with its ' +
+          'Signed per Standard Webhooks (see docs/api.md "Webhook contract"). Every delivery is logged with its ' +
           'receive time, signature result and outcome before it is answered; an accepted event is stored ' +
           'before the answer and started later if Temporal is down (`queued`). Bad input is never a 5xx. ' +
           'Body limit WEBHOOK_MAX_BODY_BYTES (default 256 KiB).',

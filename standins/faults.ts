@@ -1,6 +1,6 @@
 /**
  * Call counting and fault injection shared by the local stand-ins (they stand in for SaaS systems that
- * cannot run here; see README "Stand-ins"). Tests and the demo drive them in-process or over
+ * cannot run here; see docs/architecture.md "Stand-ins"). Tests and the demo drive them in-process or over
  * `/_standin/*` admin routes.
  */
 import type { NextFunction, Request, Response } from 'express';

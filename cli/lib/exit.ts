@@ -1,5 +1,5 @@
 /**
- * Exit codes of `offboard` (README "CLI" and every command's `--help`). One meaning per code, the same
+ * Exit codes of `offboard` (docs/cli.md and every command's `--help`). One meaning per code, the same
  * for every command, so scripts can tell "found something" from "could not ask".
  */
 export const EXIT = {
