@@ -5,7 +5,7 @@
  */
 import express from 'express';
 import { z } from 'zod';
-import { knownAccounts } from '../contract';
+import { knownAccounts, type DepartureStatus } from '../contract';
 import { audit, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { AccountPolicy } from './account-policy';
@@ -24,7 +24,7 @@ export const accountBody = z
   .strict();
 
 /** Departure statuses an account id can no longer help. */
-const CLOSED = ['completed', 'rescinded', 'blocked', 'failed'];
+const CLOSED: readonly string[] = ['completed', 'rescinded', 'blocked'] satisfies DepartureStatus[];
 
 interface Operator {
   name: string;

@@ -514,7 +514,7 @@ export function createApp(deps: AppDeps): express.Express {
     const dep = await db.$transaction(async (tx) => {
       const d = await tx.departure.findUnique({ where: { id } });
       if (!d) throw new AppError('not_found', `no departure ${id}`);
-      if (['blocked', 'failed'].includes(d.status))
+      if (d.status === 'blocked')
         throw new AppError('conflict', `departure is ${d.status}; there is nothing to rescind`);
       if (await tx.workflowMessage.findFirst({ where: { departureId: id, kind: 'rescind' } }))
         throw new AppError('conflict', 'this termination has already been rescinded');

@@ -10,6 +10,7 @@ import {
   offboardingWorkflowId,
   type ContactUpdate,
   type LastDayChange,
+  type DepartureStatus,
   type Rescission,
 } from '../contract';
 import { audit, isUniqueViolation, Prisma, sql, type Db } from '../lib/db';
@@ -86,14 +87,20 @@ async function queueMessage(
 }
 
 /** Departure statuses whose workflow may still be waiting for the last day. */
-const OPEN_STATUSES = ['accepted', 'awaiting_approval', 'started', 'running', 'scoped'];
+const OPEN_STATUSES: readonly string[] = [
+  'accepted',
+  'awaiting_approval',
+  'started',
+  'running',
+  'scoped',
+] satisfies DepartureStatus[];
 /**
  * Departures that no longer stand in the way of the employee's next termination: finished, failed,
  * blocked, or rescinded (also while the rescission is still being delivered: a departure with a stored
  * `rescind` message counts as rescinded). A new termination of the same employee then starts a new
  * offboarding; the same termination again (its `confirmedAt`) stays a duplicate.
  */
-const CLOSED_DEPARTURE_STATUSES = ['completed', 'failed', 'blocked', 'rescinded'];
+const CLOSED_DEPARTURE_STATUSES: string[] = ['completed', 'blocked', 'rescinded'] satisfies DepartureStatus[];
 
 /** The audit detail naming the idempotency key. */
 function keyName(origin: Origin): string {
@@ -765,7 +772,7 @@ export function createIntake(deps: IntakeDeps) {
     try {
       out = await db.$transaction(async (tx) => {
         const dep = await tx.departure.findFirst({
-          where: { employeeId: event.employee.id, status: { notIn: ['blocked', 'failed'] } },
+          where: { employeeId: event.employee.id, status: { not: 'blocked' } },
           orderBy: { createdAt: 'desc' },
         });
         if (!dep) {

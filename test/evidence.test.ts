@@ -2,6 +2,7 @@
  * The evidence trail: the audit table refuses changes, an email is never sent twice for one purpose, and
  * the activities' raw read of a departure gives the instants the Prisma client gives.
  */
+import { DEPARTURE_STATUSES, INTEGRATIONS, REVOCATION_TIERS, STEP_KINDS, STEP_STATUSES } from '../contract';
 import { createMailer } from '../lib/mailer';
 import { audit, findDeparture } from '../lib/db';
 import { startStack, uniq, type Stack } from './support/harness';
@@ -83,3 +84,44 @@ test('findDeparture (one pg round trip) returns the row as the Prisma client doe
   expect(raw!.workflowStartedAt).toBeNull();
   expect(await findDeparture(stack.db, uniq('none'))).toBeNull();
 });
+
+test('statuses are checked columns: each allows exactly its one TypeScript union, nothing else', async () => {
+  const checks = await stack.db.$queryRawUnsafe<{ name: string; def: string }[]>(
+    `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'c'
+      AND conname IN ('Departure_status_check', 'StepRecord_status_check', 'StepRecord_kind_check',
+                      'StepRecord_integration_check', 'StepRecord_tier_check')`,
+  );
+  const allowed = (name: string) =>
+    [...(checks.find((c) => c.name === name)?.def ?? '').matchAll(/'([a-z_]+)'::text/g)]
+      .map((m) => m[1])
+      .sort();
+  expect(allowed('Departure_status_check')).toEqual([...DEPARTURE_STATUSES].sort());
+  expect(allowed('StepRecord_status_check')).toEqual([...STEP_STATUSES].sort());
+  expect(allowed('StepRecord_kind_check')).toEqual([...STEP_KINDS].sort());
+  expect(allowed('StepRecord_integration_check')).toEqual([...INTEGRATIONS].sort());
+  expect(allowed('StepRecord_tier_check')).toEqual([...REVOCATION_TIERS].sort());
+  // The departure status `failed` was read in four places and never written: now it cannot be.
+  const d = await findDepartureRow();
+  await expect(
+    stack.db.departure.update({ where: { id: d.id }, data: { status: 'failed' } }),
+  ).rejects.toThrow(/Departure_status_check/);
+});
+
+async function findDepartureRow() {
+  const id = `dep_${uniq('chk')}`;
+  return stack.db.departure.create({
+    data: {
+      id,
+      employeeId: uniq('E'),
+      terminationKey: new Date().toISOString(),
+      workflowId: `offboarding:${id}`,
+      employeeName: 'Check',
+      workEmail: 'check@example.com',
+      department: 'Finance',
+      workLocation: 'remote',
+      terminationType: 'involuntary',
+      confirmedAt: new Date(),
+      occurredAt: new Date(),
+    },
+  });
+}
