@@ -1,8 +1,12 @@
-/** Reading departures: the database projection merged with the live workflow status query. */
+/**
+ * Departures' data: the list, one departure (the database projection merged with the live workflow
+ * status query) and an operator's rescission.
+ */
 import type { Client } from '@temporalio/client';
 import {
   knownAccounts,
   statusQuery,
+  type Rescission,
   type AssetView,
   type MatchEvidence,
   type DocumentView,
@@ -11,8 +15,10 @@ import {
   type StepView,
   type VerificationView,
 } from '../contract';
-import type { Db } from '../lib/db';
+import type { z } from 'zod';
+import { audit, Prisma, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
+import type { departureListQuery } from './schemas';
 
 export interface DepartureView {
   departure: {
@@ -319,4 +325,87 @@ function storedVerification(d: {
     outstanding: d.status === 'completed' ? [] : ['the workflow is not reachable: live state unknown'],
     done: d.status === 'completed',
   };
+}
+
+/**
+ * The creation window of a list query: a bare date as `to` means the whole of that day (UTC); `from`
+ * after `to` is a field error.
+ */
+export function listWindow(q: { from?: string; to?: string }): { from?: Date; to?: Date } {
+  const from = q.from ? new Date(q.from) : undefined;
+  const to = q.to ? new Date(q.to.length === 10 ? Date.parse(q.to) + 86_400_000 - 1 : q.to) : undefined;
+  if (from && to && from > to)
+    throw new AppError('validation_failed', 'invalid query', {
+      fields: [{ field: 'to', message: 'must not be before from' }],
+    });
+  return { from, to };
+}
+
+/** Departures matching a list query, newest first (`ids`: only these, from the workflow-state filter). */
+export async function listDepartures(db: Db, q: z.output<typeof departureListQuery>, ids?: string[]) {
+  const { from, to } = listWindow(q);
+  return db.departure.findMany({
+    where: {
+      status: q.status,
+      // "finance" finds Finance: operators type department names as they say them.
+      department: q.department ? { equals: q.department, mode: 'insensitive' } : undefined,
+      employeeId: q.employeeId,
+      // Red: a red step or a red report item nobody has resolved (e.g. an account still active).
+      ...(q.red === 'true'
+        ? { OR: [{ redSteps: { gt: 0 } }, { redItems: { gt: 0 } }] }
+        : q.red === 'false'
+          ? { redSteps: 0, redItems: 0 }
+          : {}),
+      createdAt: from || to ? { gte: from, lte: to } : undefined,
+      id: ids ? { in: ids } : undefined,
+    },
+    orderBy: { createdAt: 'desc' },
+    take: q.limit,
+    select: {
+      id: true,
+      employeeId: true,
+      employeeName: true,
+      department: true,
+      status: true,
+      redSteps: true,
+      redItems: true,
+      workflowId: true,
+      createdAt: true,
+    },
+  });
+}
+
+/**
+ * Stores an operator's rescission of a departure (its `rescind` message and audit row, in one
+ * transaction); the dispatcher delivers it. 404 no such departure, 409 blocked or already rescinded.
+ */
+export async function storeRescission(
+  db: Db,
+  id: string,
+  operator: { name: string; role: string },
+  reason: string,
+) {
+  return db.$transaction(async (tx) => {
+    const d = await tx.departure.findUnique({ where: { id } });
+    if (!d) throw new AppError('not_found', `no departure ${id}`);
+    if (d.status === 'blocked')
+      throw new AppError('conflict', `departure is ${d.status}; there is nothing to rescind`);
+    if (await tx.workflowMessage.findFirst({ where: { departureId: id, kind: 'rescind' } }))
+      throw new AppError('conflict', 'this termination has already been rescinded');
+    const r: Rescission = {
+      at: new Date().toISOString(),
+      by: `operator:${operator.name}`,
+      reason: reason,
+    };
+    await tx.workflowMessage.create({
+      data: { departureId: id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
+    });
+    await audit(tx, {
+      actor: `operator:${operator.name}`,
+      action: 'rescission_received',
+      departureId: id,
+      details: { role: operator.role, reason: reason },
+    });
+    return d;
+  });
 }

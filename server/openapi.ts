@@ -40,8 +40,9 @@ import {
   rescindBody,
   resolveBody,
   ticketConfirmBody,
-} from './app';
-import { accountBody, approveBody } from './accounts';
+  accountBody,
+  approveBody,
+} from './schemas';
 import { codecBody } from './codec';
 import type { DepartureView } from './departures';
 import { hrisEventSchema } from './hris';

@@ -24,7 +24,7 @@ import {
   rescindBody,
   resolveBody,
   ticketConfirmBody,
-} from '../server/app';
+} from '../server/schemas';
 import { hashToken } from '../server/auth';
 import type { RunningServer } from '../server/main';
 import { parseOperatorDeparture } from '../server/operator-start';

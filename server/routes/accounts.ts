@@ -4,24 +4,15 @@
  * could not find (then re-drives the red step). Each a thin route over a service; every write audited.
  */
 import express from 'express';
-import { z } from 'zod';
-import { knownAccounts, type DepartureStatus } from '../contract';
-import { audit, type Db } from '../lib/db';
-import { AppError } from '../lib/errors';
-import type { AccountPolicy } from './account-policy';
-import type { createAuth } from './auth';
-import { text } from './hris';
-import { jsonBody, parseBody } from './route-helpers';
-import type { Starter } from './starter';
-
-export const approveBody = z.object({ note: text().trim().min(3).max(2000) }).strict();
-export const accountBody = z
-  .object({
-    systemId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a catalog system id'),
-    accountId: text().trim().min(1).max(1024),
-    note: text().trim().min(3).max(2000),
-  })
-  .strict();
+import type { z } from 'zod';
+import { knownAccounts, type DepartureStatus } from '../../contract';
+import { audit, type Db } from '../../lib/db';
+import { AppError } from '../../lib/errors';
+import type { AccountPolicy } from '../account-policy';
+import { jsonBody, parseBody } from '../route-helpers';
+import { accountBody, approveBody } from '../schemas';
+import type { Starter } from '../starter';
+import type { RouteContext } from './context';
 
 /** Departure statuses an account id can no longer help. */
 const CLOSED: readonly string[] = ['completed', 'rescinded', 'blocked'] satisfies DepartureStatus[];
@@ -116,13 +107,8 @@ export async function recordAccount(
   });
 }
 
-/** The routes; `requireRole` is the app's operator authentication. */
-export function createAccountsRouter(deps: {
-  db: Db;
-  starter: Starter;
-  accounts: AccountPolicy;
-  requireRole: ReturnType<typeof createAuth>;
-}): express.Router {
+/** The routes. */
+export function createAccountsRouter(deps: RouteContext): express.Router {
   const r = express.Router();
 
   /**
