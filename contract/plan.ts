@@ -175,6 +175,23 @@ export const FIRST_ROUND_PARTS = {
   nda: 'nda',
 } as const;
 
+/**
+ * A pass's steps in PRODUCT order: the identity provider, directory, VPN and MFA steps (in plan order),
+ * then the searches for credentials the leaver owns, strictly one after another; and the applications,
+ * swept concurrently. The one place that order is decided: the workflow's step-by-step pass and the
+ * sweep activity's input both come from it.
+ */
+export function passOrder(batch: PlannedStep[]): { ordered: PlannedStep[]; applications: PlannedStep[] } {
+  const isApp = (p: PlannedStep) => p.kind === 'revoke' && p.tier === 'application';
+  return {
+    ordered: [
+      ...batch.filter((p) => p.kind === 'revoke' && !isApp(p)),
+      ...batch.filter((p) => p.kind === 'discover_owned'),
+    ],
+    applications: batch.filter(isApp),
+  };
+}
+
 /** What `sweepRevocations` is given: one revocation pass of a departure. */
 export interface SweepInput {
   departureId: string;
