@@ -58,25 +58,12 @@ export interface ActivityDeps {
   /** Where secrets named by the catalog are read (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /**
-   * Revocation steps run as local activities, except rate-limited systems' (default false; see
-   * `PlanOptions` in plan.ts and WORKER_LOCAL_REVOCATION in config/env.ts).
+   * Only to reproduce a plan an older worker recorded (tests of the paths those offboardings still take
+   * until they finish; docs/versioning.md): without the sweep (every step its own activity), the sweep an
+   * ordinary activity, steps as local activities (with the sweep off), no first follow-up round. A
+   * worker never sets it: new offboardings are planned one way (a local sweep, then the first round).
    */
-  localRevocation?: boolean;
-  /**
-   * Each revocation pass runs first as one activity, `sweepRevocations` (default true; see
-   * WORKER_REVOCATION_SWEEP in config/env.ts).
-   */
-  revocationSweep?: boolean;
-  /**
-   * The sweep runs as a local activity (default true; see WORKER_REVOCATION_SWEEP_LOCAL in
-   * config/env.ts).
-   */
-  localSweep?: boolean;
-  /**
-   * An offboarding's follow-up work starts with one activity, `firstFollowupRound` (default true; see
-   * WORKER_FOLLOWUP_FIRST_ROUND in config/env.ts).
-   */
-  followupFirstRound?: boolean;
+  legacyPlan?: LegacyPlan;
   /** Parts per second of the first rounds in this process (WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND). */
   followupPartsPerSecond?: number;
   /**
@@ -84,6 +71,14 @@ export interface ActivityDeps {
    * undefined: always `followupPartsPerSecond`.
    */
   followupPartsPerSecondWhileRevoking?: number;
+}
+
+/** Plan shapes older workers recorded (`ActivityDeps.legacyPlan`). */
+export interface LegacyPlan {
+  sweep?: false;
+  localSweep?: false;
+  localSteps?: true;
+  firstRound?: false;
 }
 
 export interface StepRef {
@@ -274,11 +269,12 @@ export function createActivities(deps: ActivityDeps) {
   const subjects = new Map<string, Subject>();
   /** Departures seen in their notice period (`scoped`) whose row has not been moved on to `running`. */
   const inNotice = new Set<string>();
-  const sweep = deps.revocationSweep ?? true;
-  const localSweep = sweep && (deps.localSweep ?? true);
-  const firstRound = deps.followupFirstRound ?? true;
+  const legacy = deps.legacyPlan ?? {};
+  const sweep = legacy.sweep ?? true;
+  const localSweep = sweep && (legacy.localSweep ?? true);
+  const firstRound = legacy.firstRound ?? true;
   // A sweep already makes a pass one activity: its fallback steps stay ordinary activities.
-  const planOptions: PlanOptions = { localSteps: !sweep && (deps.localRevocation ?? false) };
+  const planOptions: PlanOptions = { localSteps: !sweep && (legacy.localSteps ?? false) };
 
   function system(id: string): CatalogSystem {
     const s = systems.get(id);

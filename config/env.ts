@@ -112,6 +112,16 @@ export const WORKER_TUNING_DEFAULTS = {
   WORKER_FOLLOWUP_MAX_CONCURRENT: 8,
 } as const;
 
+/** A setting that no longer exists: set, it stops start-up saying so (it would do nothing). */
+function removed() {
+  return z
+    .undefined({
+      error: () =>
+        'no longer exists: every worker now plans a local revocation sweep and a first follow-up round; unset it',
+    })
+    .optional();
+}
+
 const envFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -198,7 +208,7 @@ const envFields = z.object({
   ),
   /**
    * Follow-up activities (asset recovery, documents, notifications) this worker starts per second at
-   * most; the parts of a first round (WORKER_FOLLOWUP_FIRST_ROUND) take their turns at the same pace. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
+   * most; the parts of a first round take their turns at the same pace. Revocations are not paced; in a burst of departures (a layoff) the paperwork queues in
    * Temporal and catches up afterwards, instead of taking the CPU the revocations need.
    */
   WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: decimalNumber(
@@ -223,50 +233,12 @@ const envFields = z.object({
   WORKER_FOLLOWUP_MAX_CONCURRENT: wholeNumber(1, 10_000).default(
     WORKER_TUNING_DEFAULTS.WORKER_FOLLOWUP_MAX_CONCURRENT,
   ),
-  /**
-   * Revocation steps run as local activities (inside the workflow's task; rate-limited systems excepted):
-   * one round trip through Temporal per revocation pass instead of one per step (webhook to last
-   * confirmation at 4/s, median of 3 runs: p50 177 ms instead of 384 ms). Off by default: while a pass
-   * of local steps runs, a rescission or other message reaches the workflow only when its task ends
-   * (about every 8 s with slow targets), and a failing step's retries hold the task (docs/runbook.md).
-   */
-  WORKER_LOCAL_REVOCATION: z
-    .enum(['true', 'false'], 'must be true or false')
-    .default('false')
-    .transform((v) => v === 'true'),
-  /**
-   * Each revocation pass runs first as one activity (`sweepRevocations`) that tries every step once in
-   * order, pacing rate-limited systems through a pace shared in PostgreSQL; only a step that fails (and
-   * those after a failed identity/directory/VPN/MFA step) then runs as its own activity with its retry
-   * policy. One activity task per pass instead of one per step (docs/runbook.md). `false`: step by step.
-   * Overrides WORKER_LOCAL_REVOCATION.
-   */
-  WORKER_REVOCATION_SWEEP: z
-    .enum(['true', 'false'], 'must be true or false')
-    .default('true')
-    .transform((v) => v === 'true'),
-  /**
-   * The sweep runs as a local activity, inside the workflow task that planned the pass: no activity
-   * task and no extra workflow task per pass (docs/runbook.md). A worker that dies mid-sweep leaves the
-   * task open; after the workflow task timeout (10 s) another worker runs the task, and the sweep, again
-   * (every step idempotent). `false`: an ordinary activity (heartbeats; on a lost worker the pass goes on
-   * step by step). Only with WORKER_REVOCATION_SWEEP.
-   */
-  WORKER_REVOCATION_SWEEP_LOCAL: z
-    .enum(['true', 'false'], 'must be true or false')
-    .default('true')
-    .transform((v) => v === 'true'),
-  /**
-   * An offboarding's follow-up work starts with one activity that does the first round of every part
-   * (asset recovery plan and return requests, notifications, exit survey, data archiving, NDA sent), its
-   * parts paced at WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND; later rounds (escalations, reminders,
-   * receipts) and any part it could not do run as their own activities. About seven activity tasks fewer
-   * per departure (docs/runbook.md). `false`: an activity per part from the start.
-   */
-  WORKER_FOLLOWUP_FIRST_ROUND: z
-    .enum(['true', 'false'], 'must be true or false')
-    .default('true')
-    .transform((v) => v === 'true'),
+  // Removed 2026-12-07: every worker plans one way (a local sweep per pass, then the first follow-up
+  // round); offboardings planned otherwise by older workers still run their way (docs/versioning.md).
+  WORKER_LOCAL_REVOCATION: removed(),
+  WORKER_REVOCATION_SWEEP: removed(),
+  WORKER_REVOCATION_SWEEP_LOCAL: removed(),
+  WORKER_FOLLOWUP_FIRST_ROUND: removed(),
   /**
    * The SDK's workflow stack traces (the Web UI's "Stack Trace" tab, `temporal workflow stack`). Their
    * promise hook builds an Error and a source-mapped stack for every promise of workflow code: about

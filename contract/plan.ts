@@ -139,19 +139,19 @@ export interface RevocationPlan {
   /**
    * Each revocation pass runs first as one activity (`sweepRevocations`) that tries every step once, in
    * order; only what it leaves (a failed step, the steps after a failed ordered one) runs step by step.
-   * Absent in plans made before the sweep existed (or with WORKER_REVOCATION_SWEEP=false): step by step.
+   * Absent in plans made before the sweep existed: step by step.
    */
   sweep?: boolean;
   /**
    * The sweep runs as a local activity, in the workflow task that planned (or that the last day's timer
    * woke): no activity task through Temporal's matching and no second workflow task per pass
-   * (WORKER_REVOCATION_SWEEP_LOCAL, default true). Absent in plans made before it: an ordinary activity.
+   * Absent in plans made before it: an ordinary activity.
    */
   localSweep?: boolean;
   /**
    * The follow-up work (asset recovery, documents) starts with one activity, `firstFollowupRound`, that
    * does the first round of every part and reports what it did; the rest (and whatever it could not do)
-   * runs as before, an activity per part (WORKER_FOLLOWUP_FIRST_ROUND, default true). Absent in plans
+   * runs as before, an activity per part. Absent in plans
    * made before it: an activity per part from the start.
    */
   firstRound?: boolean;

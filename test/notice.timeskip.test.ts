@@ -62,7 +62,7 @@ const SYSTEMS = ['vpn', 'crm', 'wiki'];
 async function run<T>(
   input: OffboardingInput,
   fn: (h: Awaited<ReturnType<typeof testEnv.client.workflow.start>>) => Promise<T>,
-  options: { localSweep?: boolean } = {},
+  options: { localSweep?: false } = {},
 ): Promise<T> {
   const taskQueue = uniq('notice');
   return withWorkerOn(
@@ -230,7 +230,7 @@ async function rescindMidSweep(
     h: { signal: (s: typeof rescindSignal, r: Rescission) => Promise<void> },
     departureId: string,
   ) => Promise<void>,
-  options: { localSweep?: boolean } = {},
+  options: { localSweep?: false } = {},
 ) {
   const id = uniq('N');
   const person = seedEmployee(stack.standIns, id, { ldap: false });
@@ -282,7 +282,7 @@ test('a rescission mid-sweep (stored, then signalled, as the API and the HRIS in
 });
 
 test('with the sweep an ordinary activity, a rescission signalled straight to Temporal is recorded for the sweep, which halts', async () => {
-  // WORKER_REVOCATION_SWEEP_LOCAL=false: the signal reaches the workflow mid-sweep, and the workflow
+  // A plan with the sweep as an ordinary activity (older workers): the signal reaches the workflow mid-sweep, and the workflow
   // records it (`noteRescission`) for the sweep to see.
   await rescindMidSweep((h) => h.signal(rescindSignal, rescission()), { localSweep: false });
 });

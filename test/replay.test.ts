@@ -363,7 +363,7 @@ test('each generation of histories shows what its code did, and continue-as-new 
   expect(
     activities(offboardings.find((h) => scenarioOf(h) === 'pre-sweep/involuntary-signed-off')!),
   ).toContain('revokeAccess');
-  // WORKER_LOCAL_REVOCATION=true: the revocation steps (not only the planning) as local activities.
+  // Local revocation (older workers): the revocation steps (not only the planning) as local activities.
   const localMarkers = (h: HistorySource) =>
     (h.history.events ?? []).filter(
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',

@@ -326,8 +326,8 @@ async function historyOf(employeeId: string) {
   };
 }
 
-test('WORKER_REVOCATION_SWEEP=false: each step is an activity of its own, on its system queue when rate-limited', async () => {
-  await runOnOwnWorker('steps', { revocationSweep: false }, async ({ id, person, taskQueue }) => {
+test('a plan without the sweep (older workers): each step is an activity of its own, on its system queue when rate-limited', async () => {
+  await runOnOwnWorker('steps', { legacyPlan: { sweep: false } }, async ({ id, person, taskQueue }) => {
     expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
     const revocations = (await historyOf(id)).scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type));
     // The rate-limited Entra's account, its search for owned credentials and the app registration found
@@ -349,8 +349,8 @@ test('WORKER_REVOCATION_SWEEP=false: each step is an activity of its own, on its
   });
 });
 
-test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order, each confirmed once', async () => {
-  const deps = { localRevocation: true, revocationSweep: false };
+test('a plan of local steps (older workers with local revocation): the steps run as local activities, in order, each confirmed once', async () => {
+  const deps = { legacyPlan: { sweep: false, localSteps: true } as const };
   await runOnOwnWorker('local', deps, async ({ id, person, rows }) => {
     // PRODUCT order still holds: each sequential tier confirmed before the next one started.
     const byId = new Map(rows.filter((r) => r.kind === 'revoke').map((r) => [r.systemId, r]));
@@ -373,17 +373,21 @@ test('WORKER_LOCAL_REVOCATION=true: the steps run as local activities, in order,
   });
 });
 
-test('WORKER_REVOCATION_SWEEP_LOCAL=false: the sweep is an ordinary activity on the workflow queue, each target changed once', async () => {
-  await runOnOwnWorker('sweepact', { localSweep: false }, async ({ id, person, taskQueue }) => {
-    const h = await historyOf(id);
-    expect(h.scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
-      { type: 'sweepRevocations', queue: taskQueue },
-    ]);
-    expect(h.localActivities).toEqual(['planRevocation']);
-    expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
-    for (const app of ['crm', 'wiki', 'vpn'] as const)
-      expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
-  });
+test('a plan with the sweep as an ordinary activity (older workers): on the workflow queue, each target changed once', async () => {
+  await runOnOwnWorker(
+    'sweepact',
+    { legacyPlan: { localSweep: false } },
+    async ({ id, person, taskQueue }) => {
+      const h = await historyOf(id);
+      expect(h.scheduled.filter((a) => STEP_ACTIVITIES.includes(a.type))).toEqual([
+        { type: 'sweepRevocations', queue: taskQueue },
+      ]);
+      expect(h.localActivities).toEqual(['planRevocation']);
+      expect(stack.standIns.graph.find(person.workEmail)!.disableCount).toBe(1);
+      for (const app of ['crm', 'wiki', 'vpn'] as const)
+        expect(stack.standIns.scim.findUser(app, person.workEmail)!.deactivations).toBe(1);
+    },
+  );
 });
 
 test('a target that keeps failing turns red, its owner is emailed once, and later steps still complete', async () => {

@@ -104,10 +104,11 @@ test.each([
     /WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: must be a number from 0.5 up to 10000/,
   ],
   ['WORKER_FOLLOWUP_MAX_CONCURRENT', '0', /WORKER_FOLLOWUP_MAX_CONCURRENT: must be a whole number from 1/],
-  ['WORKER_LOCAL_REVOCATION', 'yes', /WORKER_LOCAL_REVOCATION: must be true or false/],
-  ['WORKER_REVOCATION_SWEEP', 'off', /WORKER_REVOCATION_SWEEP: must be true or false/],
-  ['WORKER_REVOCATION_SWEEP_LOCAL', '1', /WORKER_REVOCATION_SWEEP_LOCAL: must be true or false/],
-  ['WORKER_FOLLOWUP_FIRST_ROUND', 'no', /WORKER_FOLLOWUP_FIRST_ROUND: must be true or false/],
+  // The switches that gave several ways to run revocations are gone: set, they stop start-up.
+  ['WORKER_LOCAL_REVOCATION', 'true', /WORKER_LOCAL_REVOCATION: no longer exists/],
+  ['WORKER_REVOCATION_SWEEP', 'false', /WORKER_REVOCATION_SWEEP: no longer exists/],
+  ['WORKER_REVOCATION_SWEEP_LOCAL', 'false', /WORKER_REVOCATION_SWEEP_LOCAL: no longer exists/],
+  ['WORKER_FOLLOWUP_FIRST_ROUND', 'false', /WORKER_FOLLOWUP_FIRST_ROUND: no longer exists/],
   [
     'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
     '1',
@@ -121,12 +122,8 @@ test.each([
   expect(error.trim().split('\n')).toHaveLength(2);
 });
 
-test('follow-up pace, sweep, local revocation, stack traces: defaults and values from the environment', () => {
+test('follow-up pace and stack traces: defaults and values from the environment', () => {
   const cfg = loadConfig(base);
-  expect(cfg.WORKER_LOCAL_REVOCATION).toBe(false);
-  expect(cfg.WORKER_REVOCATION_SWEEP).toBe(true);
-  expect(cfg.WORKER_REVOCATION_SWEEP_LOCAL).toBe(true);
-  expect(cfg.WORKER_FOLLOWUP_FIRST_ROUND).toBe(true);
   expect(cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING).toBe(1);
   expect(cfg.WORKER_WORKFLOW_STACK_TRACES).toBe(false);
   expect(followupWorkerLimits(cfg)).toEqual({
@@ -137,18 +134,10 @@ test('follow-up pace, sweep, local revocation, stack traces: defaults and values
     ...base,
     WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND: ' 0.5 ',
     WORKER_FOLLOWUP_MAX_CONCURRENT: '2',
-    WORKER_LOCAL_REVOCATION: 'true',
-    WORKER_REVOCATION_SWEEP: 'false',
-    WORKER_REVOCATION_SWEEP_LOCAL: 'false',
-    WORKER_FOLLOWUP_FIRST_ROUND: 'false',
     WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING: '2.5',
     WORKER_WORKFLOW_STACK_TRACES: 'true',
   });
   expect(set.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING).toBe(2.5);
-  expect(set.WORKER_FOLLOWUP_FIRST_ROUND).toBe(false);
-  expect(set.WORKER_REVOCATION_SWEEP_LOCAL).toBe(false);
-  expect(set.WORKER_LOCAL_REVOCATION).toBe(true);
-  expect(set.WORKER_REVOCATION_SWEEP).toBe(false);
   expect(set.WORKER_WORKFLOW_STACK_TRACES).toBe(true);
   expect(errorOf({ WORKER_WORKFLOW_STACK_TRACES: 'yes' })).toMatch(
     /WORKER_WORKFLOW_STACK_TRACES: must be true or false/,

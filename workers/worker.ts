@@ -101,7 +101,7 @@ export function workerTuning(
 }
 
 /**
- * The activities' dependencies with their switches from the process configuration (WORKER_* in
+ * The activities' dependencies with their pace from the process configuration (WORKER_FOLLOWUP_* in
  * config/env.ts): what the worker process (workers/main.ts) and the benchmark's worker hand to
  * `createOffboardingWorker`.
  */
@@ -112,10 +112,6 @@ export function activityDepsFrom(
   return {
     ...parts,
     publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
-    localRevocation: cfg.WORKER_LOCAL_REVOCATION,
-    revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
-    localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
-    followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
     followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
     followupPartsPerSecondWhileRevoking: cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING,
   };

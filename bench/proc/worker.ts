@@ -96,10 +96,6 @@ async function main(): Promise<void> {
       kind,
       main: settings(workers.main),
       followup: settings(workers.followup),
-      localRevocation: cfg.WORKER_LOCAL_REVOCATION,
-      revocationSweep: cfg.WORKER_REVOCATION_SWEEP,
-      localSweep: cfg.WORKER_REVOCATION_SWEEP_LOCAL,
-      followupFirstRound: cfg.WORKER_FOLLOWUP_FIRST_ROUND,
       workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       systems: Object.fromEntries([...workers.systems].map(([id, w]) => [id, settings(w)])),
     };

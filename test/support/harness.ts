@@ -615,8 +615,8 @@ export async function withWorkerOn<T>(
   taskQueue: string,
   catalog: Catalog,
   fn: () => Promise<T>,
-  /** Worker settings beside the defaults (e.g. `localSweep: false`). */
-  options: { localSweep?: boolean; followupFirstRound?: boolean } = {},
+  /** A plan shape older workers recorded (e.g. `{ localSweep: false }`), for the paths theirs take. */
+  legacyPlan?: ActivityDeps['legacyPlan'],
 ): Promise<T> {
   const workers = await createOffboardingWorker({
     connection,
@@ -628,7 +628,7 @@ export async function withWorkerOn<T>(
       connectors: s.connectors,
       mailer: s.mailer,
       publicUrl: 'http://x',
-      ...options,
+      legacyPlan,
     },
     dataConverter,
     workflowBundle: { codePath: workflowBundlePath() },
@@ -798,7 +798,7 @@ export async function resultAfterSignOff(
 
 /**
  * The follow-up parts that are activities of their own when the first round (`firstFollowupRound`)
- * does not do them (before it existed, or with WORKER_FOLLOWUP_FIRST_ROUND=false).
+ * does not do them (before it existed, in plans of older workers).
  */
 export const FOLLOWUP_PART_ACTIVITIES: readonly string[] = [
   'planAssetRecovery',
