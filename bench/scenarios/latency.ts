@@ -47,6 +47,32 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
     await openLoop(warm.length, Math.min(o.rate, 10), (i) => sender.send(warm[i]!));
     await waitForGreen(s, `W${id}`, warm.length * steps, { timeoutMs: 120_000 });
 
+    // Floors, in the same run on the same services, measured before the main run: afterwards the
+    // Temporal server is still draining the main run's paperwork (asset and document activities at the
+    // follow-up pace), and a floor measured then reads that backlog, not Temporal's cost.
+    let direct: Summary | null = null;
+    let temporal: Summary | null = null;
+    const floorLoad: { direct?: number[]; temporal?: number[] } = {};
+    let floorCpu: Cpu | null = null;
+    if (o.floors) {
+      // The warm-up's offboardings go on after their revocations (assets, documents): let the worker
+      // finish that work first, so the floors do not compete with it.
+      const waited = await waitIdle(stack.worker!.pid);
+      console.log(`[latency] worker idle after ${Math.round(waited / 1000)} s`);
+      const n = Math.max(20, Math.round(o.rate * o.floorDurationS));
+      const ids = seedEmployees(s, `D${id}`, n);
+      console.log(`[latency] floor (a): ${n} direct call sequences at ${o.rate}/s`);
+      floorLoad.direct = loadAverage();
+      direct = summarize((await directFloorAtRate(stack.catalogYaml, ids, o.rate)).latenciesMs);
+      console.log(
+        `[latency] floor (b): ${n} trivial workflows of ${steps + 1} no-op activities at ${o.rate}/s`,
+      );
+      floorLoad.temporal = loadAverage();
+      const t = await temporalFloorAtRate(s, `floor-${id.toLowerCase()}`, steps + 1, n, o.rate);
+      temporal = summarize(t.latenciesMs);
+      floorCpu = t.cpu;
+    }
+
     console.log(
       `[latency] ${count} departures at ${o.rate}/s for ${o.durationS} s (load ${loadAverage().join(' ')})`,
     );
@@ -92,30 +118,6 @@ export async function latencyScenario(s: Services, o: LatencyOptions) {
     const confirmedPerSecond = Math.round((done.length / span) * 10) / 10;
     const offboard = summarize(latencies);
     const answer = summarize(sent.results.map((x) => x.responseMs));
-
-    // Floors, in the same run on the same services.
-    let direct: Summary | null = null;
-    let temporal: Summary | null = null;
-    const floorLoad: { direct?: number[]; temporal?: number[] } = {};
-    let floorCpu: Cpu | null = null;
-    if (o.floors) {
-      // The offboardings go on after their revocations (assets, documents): let the worker finish that
-      // work first, so the floors do not compete with it.
-      const waited = await waitIdle(stack.worker!.pid);
-      console.log(`[latency] worker idle after ${Math.round(waited / 1000)} s`);
-      const n = Math.max(20, Math.round(o.rate * o.floorDurationS));
-      const ids = seedEmployees(s, `D${id}`, n);
-      console.log(`[latency] floor (a): ${n} direct call sequences at ${o.rate}/s`);
-      floorLoad.direct = loadAverage();
-      direct = summarize((await directFloorAtRate(stack.catalogYaml, ids, o.rate)).latenciesMs);
-      console.log(
-        `[latency] floor (b): ${n} trivial workflows of ${steps + 1} no-op activities at ${o.rate}/s`,
-      );
-      floorLoad.temporal = loadAverage();
-      const t = await temporalFloorAtRate(s, `floor-${id.toLowerCase()}`, steps + 1, n, o.rate);
-      temporal = summarize(t.latenciesMs);
-      floorCpu = t.cpu;
-    }
 
     const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 10) / 10 : null);
     const result = {
