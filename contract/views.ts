@@ -3,7 +3,7 @@
  * and the departure statuses the API projects.
  */
 import type { MatchEvidence } from './match';
-import type { Integration, RevocationTier, StepKind } from './plan';
+import type { PlannedStep } from './plan';
 import type { Rescission, Resolution, SignoffRole } from './messages';
 
 /**
@@ -34,16 +34,12 @@ export type DepartureStatus = (typeof DEPARTURE_STATUSES)[number];
 export const STEP_STATUSES = ['pending', 'running', 'green', 'yellow', 'red', 'halted'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-/** One row of the step table. */
-export interface StepView {
-  stepId: string;
-  kind: StepKind;
-  systemId: string;
-  systemName: string;
-  tier: RevocationTier;
-  action: string;
-  integration: Integration;
-  executingSystem: string;
+/** One row of the step table: the planned step's identity, and what became of it. */
+export interface StepView
+  extends Pick<
+    PlannedStep,
+    'stepId' | 'kind' | 'systemId' | 'systemName' | 'tier' | 'action' | 'integration' | 'executingSystem'
+  > {
   status: StepStatus;
   attempts: number;
   startedAt: string | null;

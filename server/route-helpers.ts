@@ -1,7 +1,8 @@
 /** Small pieces every JSON route shares: the body parser and the schema check with field errors. */
-import express from 'express';
+import express, { type Response } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
 import { fieldErrors } from './hris';
 
 /**
@@ -24,4 +25,19 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.outp
   const r = schema.safeParse(body);
   if (!r.success) throw new AppError('validation_failed', 'invalid body', { fields: fieldErrors(r.error) });
   return r.data;
+}
+
+/**
+ * Runs an intake call whose answer is the route's; a failure other than the caller's mistake (the
+ * database down) is logged and answered 503 with Retry-After: nothing was accepted, send it again.
+ */
+export async function storedOr503<T>(res: Response, what: string, store: () => Promise<T>): Promise<T> {
+  try {
+    return await store();
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    (res.locals.log as Logger).error({ err: e }, `${what} could not be stored`);
+    res.setHeader('retry-after', '5');
+    throw new AppError('unavailable', `${what} could not be stored; retry later`);
+  }
 }

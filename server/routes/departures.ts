@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/logger';
 import { getDepartureView, listDepartures, listWindow, storeRescission } from '../departures';
 import { fieldErrors } from '../hris';
 import { operatorIdempotencyKey, parseOperatorDeparture } from '../operator-start';
-import { jsonBody, parseBody } from '../route-helpers';
+import { jsonBody, parseBody, storedOr503 } from '../route-helpers';
 import { departureListQuery, redriveBody, rescindBody } from '../schemas';
 import { updateError } from '../workflow-calls';
 import { departureIdsInState } from '../workflow-state';
@@ -49,21 +49,15 @@ export function createDeparturesRouter(ctx: RouteContext): express.Router {
       if (!parsed.ok) throw new AppError('validation_failed', 'invalid departure', { fields: parsed.fields });
       const key = operatorIdempotencyKey(req.headers['idempotency-key'], parsed.event);
       if (!key.ok) throw new AppError('validation_failed', 'invalid Idempotency-Key', { fields: key.fields });
-      let answer;
-      try {
-        answer = await ctx.intake.submit({
+      const answer = await storedOr503(res, 'the departure', () =>
+        ctx.intake.submit({
           event: parsed.event,
           key: key.key,
           operator: req.operator!.name,
           body: raw,
           receivedAt,
-        });
-      } catch (e) {
-        if (e instanceof AppError) throw e;
-        (res.locals.log as Logger).error({ err: e }, 'operator departure could not be stored');
-        res.setHeader('retry-after', '5');
-        throw new AppError('unavailable', 'the departure could not be stored; retry later');
-      }
+        }),
+      );
       res.status(answer.status).json(answer.body);
     },
   );

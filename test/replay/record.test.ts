@@ -185,6 +185,28 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
     'content-type': 'application/json',
   });
 
+
+  /** Confirms an offboarding's `count` tickets once the workflow shows them open, as an owner would. */
+  async function confirmTickets(workflowId: string, count: number): Promise<void> {
+    const tickets = await eventually(
+      async () => {
+        const s = await stack.client.workflow.getHandle(workflowId).query(statusQuery);
+        const t = s.steps.filter((x) => x.status === 'yellow' && x.ticketId);
+        return t.length === count ? t : null;
+      },
+      30_000,
+      `${count} tickets open`,
+    );
+    for (const t of tickets) {
+      const c = await post(
+        `${api.url}/tickets/${t.ticketId}/confirm`,
+        JSON.stringify({ note: 'done by hand' }),
+        asOperator(TOKENS.it),
+      );
+      expect(c.status).toBe(202);
+    }
+  }
+
   /**
    * Signs an offboarding off through the API, as HR and IT would on the dashboard: once it awaits
    * sign-off with its report compiled, IT resolves every item still needing it (accepted risk), then HR
@@ -239,24 +261,7 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
     const departureId = started.json.departureId as string;
     const workflowId = started.json.workflowId as string;
 
-    // Confirmed once the workflow shows them open (yellow), as an owner would see them.
-    const tickets = await eventually(
-      async () => {
-        const s = await stack.client.workflow.getHandle(workflowId).query(statusQuery);
-        const t = s.steps.filter((x) => x.status === 'yellow' && x.ticketId);
-        return t.length === 3 ? t : null;
-      },
-      30_000,
-      'three tickets open',
-    );
-    for (const t of tickets) {
-      const c = await post(
-        `${api.url}/tickets/${t.ticketId}/confirm`,
-        JSON.stringify({ note: 'done by hand' }),
-        asOperator(TOKENS.it),
-      );
-      expect(c.status).toBe(202);
-    }
+    await confirmTickets(workflowId, 3);
     await eventually(
       async () => stack.db.assetRecovery.findFirst({ where: { departureId, status: 'requested' } }),
       30_000,
@@ -352,22 +357,7 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
       30_000,
       'entra green after the re-drive',
     );
-    const tickets = await eventually(
-      async () => {
-        const t = (await h.query(statusQuery)).steps.filter((x) => x.status === 'yellow' && x.ticketId);
-        return t.length === 2 ? t : null;
-      },
-      30_000,
-      'two tickets open',
-    );
-    for (const t of tickets) {
-      const c = await post(
-        `${api.url}/tickets/${t.ticketId}/confirm`,
-        JSON.stringify({ note: 'done by hand' }),
-        asOperator(TOKENS.it),
-      );
-      expect(c.status).toBe(202);
-    }
+    await confirmTickets(workflowId, 2);
     expect((await signNdaFromMail(stack, api.url, id)).status).toBe(200);
     const reported = await eventually(
       async () => {
