@@ -2,7 +2,7 @@
  * `intake`: `concurrency` senders post signed HRIS webhooks (each a new confirmed departure) back to
  * back to the API process for `duration` seconds. Counted: events answered 202 `started` or `queued`,
  * i.e. verified, validated, stored in PostgreSQL (TriggerEvent + Departure + audit, one transaction)
- * and, since the API starts the workflow before it answers (server/intake.ts `acceptDeparture` ->
+ * and, since the API starts the workflow before it answers (server/intake/answer.ts `afterStore` ->
  * starter.startDeparture, 3 s budget, else "queued" for the dispatcher), the Temporal workflow start is
  * INCLUDED in every answer. By default no worker runs, so the started workflows wait in Temporal and
  * only intake is measured (`--with-worker` runs the worker too).

@@ -1,0 +1,115 @@
+/** The intake's shared vocabulary: answers, origins, the dependencies every step of it reads. */
+import type { DepartureStatus } from '../../contract';
+import type { Db, Prisma } from '../../lib/db';
+import type { Logger } from '../../lib/logger';
+import type { AccountPolicy } from '../account-policy';
+import type { HrisEvent } from '../hris';
+import type { Starter } from '../starter';
+
+export type IntakeAnswer =
+  | {
+      status: 202;
+      body: {
+        departureId: string;
+        workflowId: string;
+        action: 'started' | 'duplicate' | 'queued' | 'updated' | 'rescinded' | 'held';
+        /** For `held`: why a second operator must approve it before anything starts. */
+        reason?: string;
+      };
+    }
+  | { status: 200; body: { action: 'ignored'; reason: string } };
+
+/** Where an accepted departure came from: the signed HRIS webhook or an operator (API / CLI). */
+export interface Origin {
+  /** `TriggerEvent.source`. */
+  source: 'hris' | 'operator';
+  /** Audit actor and the `by` of the workflow start: `hris` or `operator:<name>`. */
+  actor: string;
+  /** How the sender was authenticated (`TriggerEvent.signatureResult`). */
+  signatureResult: 'valid' | 'operator';
+}
+
+export const HRIS: Origin = { source: 'hris', actor: 'hris', signatureResult: 'valid' };
+
+/** The trigger-event columns known before the outcome is decided. */
+export type EventBase = Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>;
+
+export interface IntakeDeps {
+  db: Db;
+  secret: string;
+  triggerStatuses: readonly string[];
+  starter: Starter;
+  logger: Logger;
+  /** The catalog's rules for named accounts and protected ones (none without a catalog). */
+  accounts?: AccountPolicy;
+}
+
+/** What every intake step reads: `IntakeDeps` with the account policy resolved. */
+export interface IntakeContext {
+  db: Db;
+  logger: Logger;
+  starter: Starter;
+  policy: AccountPolicy;
+  triggerStatuses: readonly string[];
+}
+
+/** Longest `webhook-id` accepted (Standard Webhooks ids are short, e.g. `msg_<uuid>`). */
+export const MAX_WEBHOOK_ID = 200;
+
+/** Departure statuses whose workflow may still be waiting for the last day. */
+export const OPEN_STATUSES: readonly string[] = [
+  'accepted',
+  'awaiting_approval',
+  'started',
+  'running',
+  'scoped',
+] satisfies DepartureStatus[];
+
+/**
+ * Departures that no longer stand in the way of the employee's next termination: finished, failed,
+ * blocked, or rescinded (also while the rescission is still being delivered: a departure with a stored
+ * `rescind` message counts as rescinded). A new termination of the same employee then starts a new
+ * offboarding; the same termination again (its `confirmedAt`) stays a duplicate.
+ */
+export const CLOSED_DEPARTURE_STATUSES: string[] = [
+  'completed',
+  'blocked',
+  'rescinded',
+] satisfies DepartureStatus[];
+
+/** Who sent a change to a running offboarding: `hris:<webhook-id>` or the operator. */
+export const sourceOf = (origin: Origin, key: string) =>
+  origin.source === 'hris' ? `hris:${key}` : origin.actor;
+
+/** The audit detail naming the idempotency key. */
+export function keyName(origin: Origin): string {
+  return origin.source === 'hris' ? 'webhookId' : 'idempotencyKey';
+}
+
+/** Stores one trigger event (every delivery gets one, whatever its outcome). */
+export async function logEvent(ctx: IntakeContext, data: Prisma.TriggerEventUncheckedCreateInput) {
+  return ctx.db.triggerEvent.create({ data });
+}
+
+/**
+ * Why this departure waits for a second operator: an operator's involuntary departure naming a
+ * protected account (an HRIS termination is the source of truth and is not held; matching still never
+ * touches a protected account).
+ */
+export function holdReason(ctx: IntakeContext, event: HrisEvent, origin: Origin): string | null {
+  if (origin.source !== 'operator' || event.termination?.type !== 'involuntary') return null;
+  return ctx.policy.protectedHit(event);
+}
+
+/**
+ * Runs `fn` holding an inline start slot when one is free (`inline` true: the workflow is started
+ * before answering), else without one (the departure is answered "queued").
+ */
+export async function withStartSlot<T>(ctx: IntakeContext, fn: (inline: boolean) => Promise<T>): Promise<T> {
+  const inline = ctx.starter.claimInlineStart();
+  try {
+    return await fn(inline);
+  } finally {
+    if (inline) ctx.starter.releaseInlineStart();
+  }
+}
