@@ -16,7 +16,7 @@ import { createShippingProvider, type ShippingProvider } from './shipping';
 import { createVerificationActivities } from './verification';
 
 export { ATTEMPT_SQL, CONFIRM_SQL } from './revocation';
-export type { DiscoverRef, OwnedStepRef, StepFailure, StepRef, TicketDone } from './revocation';
+export type { DiscoverRef, OwnedStepRef, StepFailure, StepRef, TicketDone } from '../contract';
 
 export interface ActivityDeps {
   db: Db;

@@ -175,6 +175,61 @@ export const FIRST_ROUND_PARTS = {
   nda: 'nda',
 } as const;
 
+export interface StepRef {
+  departureId: string;
+  systemId: string;
+  action: string;
+  /**
+   * Attempts already made outside this activity (a sweep's try): the attempt numbers recorded and
+   * reported continue from there. Absent = none.
+   */
+  priorAttempts?: number;
+}
+
+export interface StepFailure extends StepRef {
+  reason: 'retries_exhausted' | 'non_retryable' | 'sla_breached';
+  error: string;
+  attempts: number;
+}
+
+/** A search for owned credentials; the steps it finds run on the same task queue as the search. */
+export interface DiscoverRef extends StepRef {
+  taskQueue: string | null;
+}
+
+/** A step that revokes one credential the leaver owns. */
+export interface OwnedStepRef extends StepRef {
+  owned: OwnedCredentialRef;
+}
+
+export interface TicketDone extends StepRef {
+  ticketId: string;
+  confirmedBy: string;
+  note: string;
+}
+
+/** The activities that run a step, one per step kind. */
+export interface StepRunners<R> {
+  revoke(ref: StepRef): R;
+  discover_owned(ref: DiscoverRef): R;
+  revoke_owned(ref: OwnedStepRef): R;
+}
+
+/**
+ * Runs a planned step with the runner for its kind: the one place that says which input each kind
+ * gets. The workflow passes its step activities; a sweep passes the same functions in-process.
+ */
+export function runStepWith<R>(p: PlannedStep, ref: StepRef, run: StepRunners<R>): R {
+  switch (p.kind) {
+    case 'revoke':
+      return run.revoke(ref);
+    case 'discover_owned':
+      return run.discover_owned({ ...ref, taskQueue: p.taskQueue });
+    case 'revoke_owned':
+      return run.revoke_owned({ ...ref, owned: p.owned! });
+  }
+}
+
 /**
  * A pass's steps in PRODUCT order: the identity provider, directory, VPN and MFA steps (in plan order),
  * then the searches for credentials the leaver owns, strictly one after another; and the applications,

@@ -24,6 +24,7 @@ import {
   confirmTicketSignal,
   passOrder,
   redriveUpdate,
+  runStepWith,
   type OffboardingPhase,
   type PlannedStep,
   type RevocationPlan,
@@ -329,12 +330,11 @@ export class Revocation {
       const acts = stepActivities(
         afterSweep && max > 1 ? { ...p, retry: { ...p.retry, maximumAttempts: max - 1 } } : p,
       );
-      const r =
-        p.kind === 'revoke'
-          ? await acts.revokeAccess(ref)
-          : p.kind === 'discover_owned'
-            ? await acts.discoverOwnedCredentials({ ...ref, taskQueue: p.taskQueue })
-            : await acts.revokeOwnedCredential({ ...ref, owned: p.owned! });
+      const r = await runStepWith(p, ref, {
+        revoke: acts.revokeAccess,
+        discover_owned: acts.discoverOwnedCredentials,
+        revoke_owned: acts.revokeOwnedCredential,
+      });
       this.applyOutcome(p, view, r);
       for (const d of r.discovered ?? []) {
         this.addStep(d, null);
