@@ -5,6 +5,7 @@
 import type { MatchEvidence } from './match';
 import type { PlannedStep } from './plan';
 import type { Rescission, Resolution, SignoffRole } from './messages';
+import type { AssetRecoveryStatus, AssetRoute, DocumentStatus } from './records';
 
 /**
  * A departure record's status (the API's projection): accepted (stored, workflow not started yet),
@@ -99,8 +100,9 @@ export interface AssetView {
   recoveryId: string;
   assetTag: string;
   assetName: string;
-  route: 'remote' | 'in_office';
-  status: 'pending' | 'requested' | 'received' | 'escalated_it' | 'escalated_department_head' | 'failed';
+  route: AssetRoute;
+  /** As recorded, or `failed`: the workflow's recovery activity failed. */
+  status: AssetRecoveryStatus | 'failed';
   dueAt: string;
   secondDueAt: string;
   receivedAt: string | null;
@@ -119,7 +121,8 @@ export const DOCUMENT_TYPES = [
 /** One compliance document as the status query shows it. */
 export interface DocumentView {
   type: (typeof DOCUMENT_TYPES)[number];
-  status: 'pending' | 'sent' | 'signed' | 'generated' | 'delivered' | 'answered' | 'expired' | 'failed';
+  /** As recorded, or `failed`: the workflow's activity for it failed. */
+  status: DocumentStatus | 'failed';
   updatedAt: string;
   lastError: string | null;
   /** SHA-256 of the stored document, once there is one. */

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import {
   knownAccounts,
   statusQuery,
+  type ArchiveStatus,
   type Rescission,
   type AssetView,
   type MatchEvidence,
@@ -75,7 +76,8 @@ export interface DepartureView {
   archives: {
     sourceId: string;
     sourceName: string;
-    status: string;
+    /** A checked column: the database holds nothing else. */
+    status: ArchiveStatus;
     retentionPolicy: string;
     location: string | null;
     items: number | null;
@@ -244,7 +246,7 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
     archives: d.archives.map((a) => ({
       sourceId: a.sourceId,
       sourceName: a.sourceName,
-      status: a.status,
+      status: a.status as ArchiveStatus,
       retentionPolicy: a.retentionPolicy,
       location: a.location,
       items: a.items,

@@ -15,6 +15,10 @@
  */
 import { z } from 'zod';
 import {
+  ARCHIVE_STATUSES,
+  ASSET_RECOVERY_STATUSES,
+  ASSET_ROUTES,
+  DOCUMENT_STATUSES,
   DOCUMENT_TYPES,
   REVOCATION_TIERS,
   RESOLUTION_KINDS,
@@ -209,8 +213,8 @@ const assetView = z.object({
   recoveryId: z.string(),
   assetTag: z.string(),
   assetName: z.string(),
-  route: z.enum(['remote', 'in_office']),
-  status: z.enum(['pending', 'requested', 'received', 'escalated_it', 'escalated_department_head', 'failed']),
+  route: z.enum(ASSET_ROUTES),
+  status: z.enum([...ASSET_RECOVERY_STATUSES, 'failed']),
   dueAt: instant.meta({ description: 'End of the return window: then the IT owner is told' }),
   secondDueAt: instant.meta({ description: 'End of the second window: then the department head is told' }),
   receivedAt: instant.nullable(),
@@ -218,16 +222,7 @@ const assetView = z.object({
 });
 const _assetView: Same<z.output<typeof assetView>, AssetView> = true;
 
-const documentStatus = z.enum([
-  'pending',
-  'sent',
-  'signed',
-  'generated',
-  'delivered',
-  'answered',
-  'expired',
-  'failed',
-]);
+const documentStatus = z.enum([...DOCUMENT_STATUSES, 'failed']);
 const _documentStatus: Same<z.output<typeof documentStatus>, DocumentView['status']> = true;
 
 /** A document as `GET /departures/{id}` shows it. */
@@ -382,7 +377,7 @@ const departureView = z.object({
       z.object({
         sourceId: z.string(),
         sourceName: z.string(),
-        status: z.string().meta({ description: 'pending | archived | failed | skipped_legal_hold' }),
+        status: z.enum(ARCHIVE_STATUSES),
         retentionPolicy: z.string(),
         location: z.string().nullable(),
         items: z.number().int().nullable(),

@@ -304,6 +304,8 @@ test('IT resolves a red step and acknowledges, HR acknowledges, the departure co
   );
   await resolveCrm.click();
   expect(await page.locator('form[data-form="resolve:step:crm"] input:focus').count()).toBe(1);
+  // The CRM refused the change (not a matching failure): "no account there" is not a choice.
+  expect(await page.getByLabel(/No account there/).count()).toBe(0);
   await page.getByLabel(/Risk accepted/).check();
   await page.getByLabel(/Note \(required\)/).fill('CRM admin is removing the account by hand; ticket CRM-42');
   await page.getByRole('button', { name: 'Save resolution' }).click();

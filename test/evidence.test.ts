@@ -2,6 +2,7 @@
  * The evidence trail: the audit table refuses changes, an email is never sent twice for one purpose, and
  * the activities' raw read of a departure gives the instants the Prisma client gives.
  */
+import * as contract from '../contract';
 import { DEPARTURE_STATUSES, INTEGRATIONS, REVOCATION_TIERS, STEP_KINDS, STEP_STATUSES } from '../contract';
 import { createMailer } from '../lib/mailer';
 import { audit, findDeparture } from '../lib/db';
@@ -85,26 +86,85 @@ test('findDeparture (one pg round trip) returns the row as the Prisma client doe
   expect(await findDeparture(stack.db, uniq('none'))).toBeNull();
 });
 
+/** Every checked column and the union (in contract/) it must allow exactly. */
+const CHECKED: [table: string, column: string, values: readonly string[]][] = [
+  ['Departure', 'status', DEPARTURE_STATUSES],
+  ['StepRecord', 'status', STEP_STATUSES],
+  ['StepRecord', 'kind', STEP_KINDS],
+  ['StepRecord', 'integration', INTEGRATIONS],
+  ['StepRecord', 'tier', REVOCATION_TIERS],
+  ['Departure', 'workLocation', contract.WORK_LOCATIONS],
+  ['Departure', 'terminationType', contract.TERMINATION_TYPES],
+  ['TriggerEvent', 'source', contract.TRIGGER_SOURCES],
+  ['TriggerEvent', 'signatureResult', contract.SIGNATURE_RESULTS],
+  ['TriggerEvent', 'outcome', contract.TRIGGER_OUTCOMES],
+  ['TriggerEvent', 'hrisStatus', contract.HRIS_STATUSES],
+  ['Ticket', 'status', contract.TICKET_STATUSES],
+  ['Review', 'kind', contract.REVIEW_KINDS],
+  ['Review', 'status', contract.REVIEW_STATUSES],
+  ['WorkflowMessage', 'kind', contract.WORKFLOW_MESSAGE_KINDS],
+  ['WorkflowMessage', 'status', contract.WORKFLOW_MESSAGE_STATUSES],
+  ['Notification', 'status', contract.NOTIFICATION_STATUSES],
+  ['Asset', 'status', contract.ASSET_STATUSES],
+  ['AssetRecovery', 'assetSource', contract.ASSET_SOURCES],
+  ['AssetRecovery', 'route', contract.ASSET_ROUTES],
+  ['AssetRecovery', 'status', contract.ASSET_RECOVERY_STATUSES],
+  ['CustodyEntry', 'event', contract.CUSTODY_EVENTS],
+  ['Document', 'type', contract.DOCUMENT_TYPES],
+  ['Document', 'status', contract.DOCUMENT_STATUSES],
+  ['AccessLink', 'purpose', contract.ACCESS_LINK_PURPOSES],
+  ['ArchiveRecord', 'status', contract.ARCHIVE_STATUSES],
+  ['Resolution', 'how', contract.RESOLUTION_KINDS],
+];
+
 test('statuses are checked columns: each allows exactly its one TypeScript union, nothing else', async () => {
   const checks = await stack.db.$queryRawUnsafe<{ name: string; def: string }[]>(
     `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'c'
-      AND conname IN ('Departure_status_check', 'StepRecord_status_check', 'StepRecord_kind_check',
-                      'StepRecord_integration_check', 'StepRecord_tier_check')`,
+      AND connamespace = 'public'::regnamespace AND conname LIKE '%\\_check' ESCAPE '\\'`,
   );
-  const allowed = (name: string) =>
-    [...(checks.find((c) => c.name === name)?.def ?? '').matchAll(/'([a-z_]+)'::text/g)]
-      .map((m) => m[1])
-      .sort();
-  expect(allowed('Departure_status_check')).toEqual([...DEPARTURE_STATUSES].sort());
-  expect(allowed('StepRecord_status_check')).toEqual([...STEP_STATUSES].sort());
-  expect(allowed('StepRecord_kind_check')).toEqual([...STEP_KINDS].sort());
-  expect(allowed('StepRecord_integration_check')).toEqual([...INTEGRATIONS].sort());
-  expect(allowed('StepRecord_tier_check')).toEqual([...REVOCATION_TIERS].sort());
+  const allowed = (name: string) => {
+    const def = checks.find((c) => c.name === name)?.def;
+    if (!def) throw new Error(`no CHECK constraint ${name}`);
+    return [...def.matchAll(/'([A-Za-z_]+)'::text/g)].map((m) => m[1]).sort();
+  };
+  for (const [table, column, values] of CHECKED)
+    expect({ [`${table}.${column}`]: allowed(`${table}_${column}_check`) }).toEqual({
+      [`${table}.${column}`]: [...values].sort(),
+    });
+  // Every CHECK of the schema is in the table above: a new one comes with its union.
+  const named = new Set(CHECKED.map(([t, c]) => `${t}_${c}_check`));
+  expect(checks.map((c) => c.name).filter((n) => !named.has(n))).toEqual([]);
   // The departure status `failed` was read in four places and never written: now it cannot be.
   const d = await findDepartureRow();
   await expect(
     stack.db.departure.update({ where: { id: d.id }, data: { status: 'failed' } }),
   ).rejects.toThrow(/Departure_status_check/);
+  // Nor can a value nothing writes any more (an archive `failed`), or a misspelt one.
+  await expect(
+    stack.db.archiveRecord.create({
+      data: {
+        departureId: d.id,
+        sourceId: uniq('src'),
+        sourceName: 'Mail',
+        status: 'failed',
+        retentionPolicy: 'email-7y',
+      },
+    }),
+  ).rejects.toThrow(/ArchiveRecord_status_check/);
+  await expect(
+    stack.db.ticket.create({
+      data: {
+        key: uniq('t'),
+        departureId: d.id,
+        systemId: 'vpn',
+        summary: 's',
+        ownerName: 'o',
+        ownerEmail: 'o@example.com',
+        slaDueAt: new Date(),
+        status: 'Open',
+      },
+    }),
+  ).rejects.toThrow(/Ticket_status_check/);
 });
 
 async function findDepartureRow() {

@@ -42,7 +42,6 @@
     completed: ['green', 'Completed'],
     rescinded: ['grey', 'Cancelled (rescinded)'],
     blocked: ['red', 'Could not start'],
-    failed: ['red', 'Failed'],
   };
   const PHASE_WORDS = {
     planning: 'Planning',
@@ -75,11 +74,13 @@
     fixed_by_hand: 'Fixed by hand',
     redriven_confirmed: 'Run again and confirmed',
     accepted_risk: 'Risk accepted',
+    no_account: 'No account there',
   };
   const RESOLUTION_HELP = {
     fixed_by_hand: 'Someone removed the access or fixed the problem manually.',
     redriven_confirmed: 'The step was run again and is now confirmed (green).',
     accepted_risk: 'Leave it as it is; explain why in the note.',
+    no_account: 'They never had an account in this system; say how you know in the note.',
   };
   const CONDITIONS = [
     ['good', 'Good'],
@@ -483,7 +484,7 @@
       ver && ver.report
         ? ver.report.items.filter((i) => i.colour === 'red' && ver.unresolved.includes(i.itemId))
         : [];
-    if (v.departure.redSteps > 0 || redItems.length > 0 || ['failed', 'blocked'].includes(v.departure.status))
+    if (v.departure.redSteps > 0 || redItems.length > 0 || v.departure.status === 'blocked')
       return ['red', 'Needs attention'];
     return ['yellow', 'In progress'];
   }
@@ -788,6 +789,11 @@
     const errorBox = el('p', { class: 'error', role: 'alert', hidden: true });
     const allowed = (how) => {
       if (how === 'redriven_confirmed') return item.kind === 'step' && item.colour === 'green';
+      // Only for an account matching did not find; not finding one is never an accepted risk.
+      const notFound = item.kind === 'step' && /^AccountNotFoundError:/.test(item.detail || '');
+      if (how === 'no_account') return notFound;
+      if (how === 'accepted_risk' && (notFound || /^AmbiguousAccountError:/.test(item.detail || '')))
+        return false;
       if (item.kind === 'access' && item.colour === 'red') return how === 'fixed_by_hand';
       return true;
     };
@@ -1114,8 +1120,6 @@
   const ARCHIVE_STATUS = {
     pending: ['yellow', "waiting for the data owner's word"],
     archived: ['green', 'archived'],
-    failed: ['red', 'failed, needs attention'],
-    skipped_legal_hold: ['green', 'kept under legal hold'],
   };
 
   function archivesSection(v) {
@@ -1263,7 +1267,7 @@
   }
 
   function reviewsSection(v) {
-    const open = (v.reviews || []).filter((r) => r.status === 'open' || r.status === 'pending');
+    const open = (v.reviews || []).filter((r) => r.status === 'open');
     if (!open.length) return null;
     return section(
       'reviews',
