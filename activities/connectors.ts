@@ -2,6 +2,7 @@
 import type { Catalog, CatalogSystem } from '../config/catalog';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
+import { createKeycloakConnector } from './keycloak';
 import { createLdapConnector, createLdapGroupConnector } from './ldap';
 import type { MatchContext } from './matching';
 import { createScimConnector } from './scim';
@@ -20,10 +21,11 @@ export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = proc
     const m = matchContext(s);
     // parseCatalog has already checked that each referenced variable is set.
     if (c.kind === 'entra') out.set(s.id, createEntraConnector(c, env[c.clientSecretEnv] ?? '', m));
-    else if (c.kind === 'ldap') out.set(s.id, createLdapConnector(c, env[c.bindPasswordEnv] ?? '', m));
+    else if (c.kind === 'ldap') out.set(s.id, createLdapConnector(c, env[c.bindPasswordEnv] ?? '', m, env));
     else if (c.kind === 'ldap-group')
-      out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? '', m));
+      out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? '', m, env));
     else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? '', m));
+    else if (c.kind === 'keycloak') out.set(s.id, createKeycloakConnector(c, env[c.secretEnv] ?? '', m));
   }
   return out;
 }

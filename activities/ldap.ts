@@ -9,38 +9,51 @@
  *   directory step's job.
  *
  * Disabling: OpenLDAP's ppolicy lock (`pwdAccountLockedTime: 000001010000Z`, which refuses binds while a
- * policy with `pwdLockout: TRUE` applies to the entry) or AD's ACCOUNTDISABLE bit in `userAccountControl`.
+ * policy with `pwdLockout: TRUE` applies to the entry) or, for Active Directory, the ACCOUNTDISABLE bit
+ * in `userAccountControl` with `accountExpires`, every group and an optional move (ldap-ad.ts).
  * `groupOfNames` / `groupOfUniqueNames` must keep one member: when the leaver is the last,
- * `emptyGroupMember` takes their place.
+ * `emptyGroupMember` takes their place. Connections and transport security: ldap-connection.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  AndFilter,
   Attribute,
   Change,
-  Client,
   EqualityFilter,
   InvalidCredentialsError,
-  NoSuchAttributeError,
   NoSuchObjectError,
   ObjectClassViolationError,
-  OrFilter,
-  InsufficientAccessError,
+  type Client,
   type Entry,
+  type Filter,
 } from 'ldapts';
 import type { LdapConnectorConfig, LdapGroupConnectorConfig } from '../config/catalog';
-import { durationMs } from '../config/env';
 import type { OwnedCredential, RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
-import { createMatcher, type AccountDirectory, type KeyQuery, type MatchContext } from './matching';
+import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import {
-  ConfirmationMismatchError,
-  TargetAuthError,
-  TargetRejectedError,
-  TargetUnavailableError,
-} from './errors';
+  ACCOUNTDISABLE,
+  AD_OWNED_FILTER,
+  adGroupsForProtection,
+  revokeAdAccount,
+  revokeAdOwned,
+  type BindProbe,
+} from './ldap-ad';
+import { adBindCode, ldapConnection, mapLdapError, type LdapServerConfig } from './ldap-connection';
+import {
+  BINARY_ATTRS,
+  first,
+  groupsOf,
+  isUnder,
+  memberAttrs,
+  normDn,
+  readEntry,
+  removeMember,
+  type MemberAttr,
+} from './ldap-entries';
+import { createMatcher, type AccountDirectory, type KeyQuery, type MatchContext } from './matching';
 
 /** The OpenLDAP ppolicy value meaning "locked by an administrator, permanently". */
 export const PERMANENT_LOCK = '000001010000Z';
-const ACCOUNTDISABLE = 0x2;
 
 const escaper = new EqualityFilter({ attribute: 'x', value: '' });
 
@@ -64,39 +77,44 @@ export function renderFilter(template: string, values: FilterValues): string {
   });
 }
 
-function first(v: string | string[] | Buffer | Buffer[] | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  const x = Array.isArray(v) ? v[0] : v;
-  return x === undefined ? undefined : x.toString();
-}
-
-function mapLdapError(e: unknown, what: string): Error {
-  if (e instanceof InvalidCredentialsError || e instanceof InsufficientAccessError)
-    return new TargetAuthError(`${what}: ${e.message}`);
-  if (e instanceof TargetRejectedError || e instanceof ConfirmationMismatchError) return e;
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' || e instanceof Error)
-    return new TargetUnavailableError(`${what}: ${(e as Error).message}`);
-  return new TargetUnavailableError(`${what}: ${String(e)}`);
-}
-
-type ServerConfig = Pick<LdapConnectorConfig, 'url' | 'bindDn' | 'timeout'>;
 type WithClient = <T>(what: string, fn: (c: Client) => Promise<T>) => Promise<T>;
 
-/** Runs `fn` on a fresh connection bound as the connector's service DN; errors become domain errors. */
-function clientFactory(cfg: ServerConfig, bindPassword: string): WithClient {
-  const timeout = durationMs(cfg.timeout);
-  return async (what, fn) => {
-    const client = new Client({ url: cfg.url, timeout, connectTimeout: timeout });
+/**
+ * Runs `fn` on a fresh connection (TLS as the entry says) bound as the connector's service DN; errors
+ * become domain errors. `probe` tries a bind as someone else on a connection of its own.
+ */
+function clientFactory(
+  cfg: LdapServerConfig,
+  bindPassword: string,
+  env: NodeJS.ProcessEnv,
+): { withClient: WithClient; probe: BindProbe } {
+  const conn = ldapConnection(cfg, env);
+  const withClient: WithClient = async (what, fn) => {
+    let client: Client | null = null;
     try {
+      client = await conn.open();
       await client.bind(cfg.bindDn, bindPassword);
       return await fn(client);
     } catch (e) {
       throw mapLdapError(e, what);
     } finally {
-      await client.unbind().catch(() => undefined);
+      await client?.unbind().catch(() => undefined);
     }
   };
+  const probe: BindProbe = async (dn, password) => {
+    let client: Client | null = null;
+    try {
+      client = await conn.open();
+      await client.bind(dn, password);
+      return { refused: false, code: null };
+    } catch (e) {
+      if (e instanceof InvalidCredentialsError) return { refused: true, code: adBindCode(e) };
+      throw mapLdapError(e, 'LDAP bind check');
+    } finally {
+      await client?.unbind().catch(() => undefined);
+    }
+  };
+  return { withClient, probe };
 }
 
 const LOCK_ATTRS = ['pwdAccountLockedTime', 'userAccountControl', 'pwdChangedTime'];
@@ -112,6 +130,13 @@ const USER_ATTRS = [
   'userPrincipalName',
   'sAMAccountName',
 ];
+
+/** Where users are searched: `userBaseDn`, and a `disabledOu` outside it (moved leavers stay found). */
+function userBases(cfg: { userBaseDn: string; disabledOu?: string | undefined }): string[] {
+  const ou = cfg.disabledOu;
+  const apart = ou && normDn(ou) !== normDn(cfg.userBaseDn) && !isUnder(ou, cfg.userBaseDn);
+  return apart ? [cfg.userBaseDn, ou] : [cfg.userBaseDn];
+}
 
 /** A directory entry as matching found it. */
 export interface LdapAccount extends TargetAccount {
@@ -134,111 +159,66 @@ function accountOf(entry: Entry): LdapAccount {
 /** Most entries one key may find: two already make it ambiguous. */
 const KEY_SIZE_LIMIT = 10;
 
+type UserBaseConfig = Pick<LdapConnectorConfig, 'userBaseDn'> & {
+  disabledOu?: string | undefined;
+  disableMethod?: LdapConnectorConfig['disableMethod'];
+};
+
+/** An Active Directory user account of a person (`objectCategory=person` leaves computers out). */
+const AD_PERSON = [
+  new EqualityFilter({ attribute: 'objectCategory', value: 'person' }),
+  new EqualityFilter({ attribute: 'objectClass', value: 'user' }),
+];
+
 /**
- * The user entries each key finds under `userBaseDn` (one search per key, over one connection):
+ * The user entries each key finds under `userBaseDn` (and a `disabledOu` outside it), one search per
+ * key and base over one connection:
  * equality on the key's attribute, matched by the server's own rules, or a catalog filter.
  */
 async function searchUsers(
   c: Client,
-  cfg: Pick<LdapConnectorConfig, 'userBaseDn'>,
+  cfg: UserBaseConfig,
   queries: KeyQuery[],
   subject: Subject,
 ): Promise<LdapAccount[][]> {
+  const ad = cfg.disableMethod === 'ad-useraccountcontrol';
   const out: LdapAccount[][] = [];
   for (const q of queries) {
-    const filter =
-      'filter' in q.key
-        ? renderFilter(q.key.filter, subject)
-        : new EqualityFilter({ attribute: q.key.attribute, value: q.value });
-    const { searchEntries } = await c.search(cfg.userBaseDn, {
-      scope: 'sub',
-      filter,
-      attributes: USER_ATTRS,
-      sizeLimit: KEY_SIZE_LIMIT,
-    });
-    out.push(searchEntries.map(accountOf));
+    let filter: string | Filter;
+    if ('filter' in q.key) filter = renderFilter(q.key.filter, subject);
+    else {
+      const equality = new EqualityFilter({ attribute: q.key.attribute, value: q.value });
+      // AD: people's user accounts only, not a contact or group with the same mail, nor a computer.
+      filter = ad ? new AndFilter({ filters: [...AD_PERSON, equality] }) : equality;
+    }
+    const found: LdapAccount[] = [];
+    for (const base of userBases(cfg)) {
+      const { searchEntries } = await c
+        .search(base, {
+          scope: 'sub',
+          filter,
+          attributes: USER_ATTRS,
+          sizeLimit: KEY_SIZE_LIMIT,
+          explicitBufferAttributes: BINARY_ATTRS,
+        })
+        .catch((e: unknown) => {
+          if (!(e instanceof NoSuchObjectError)) throw e;
+          const field = base === cfg.userBaseDn ? 'userBaseDn' : 'disabledOu';
+          throw new TargetRejectedError(`connector.${field} ${base} does not exist`);
+        });
+      found.push(...searchEntries.map(accountOf));
+    }
+    out.push(found);
   }
   return out;
 }
 
-/** An entry by DN under `userBaseDn` (a DN elsewhere is refused: it is no user of this directory). */
-async function lookupUser(
-  c: Client,
-  cfg: Pick<LdapConnectorConfig, 'userBaseDn'>,
-  dn: string,
-): Promise<LdapAccount | null> {
-  if (!isUnder(dn, cfg.userBaseDn))
+/** An entry by DN under a user base (a DN elsewhere is refused: it is no user of this directory). */
+async function lookupUser(c: Client, cfg: UserBaseConfig, dn: string): Promise<LdapAccount | null> {
+  if (!userBases(cfg).some((b) => isUnder(dn, b)))
     throw new TargetRejectedError(`${dn} is not under connector.userBaseDn (${cfg.userBaseDn})`);
   const entry = await readEntry(c, dn, USER_ATTRS);
   return entry ? accountOf(entry) : null;
-}
-
-/** One entry by DN, or null when it does not exist. */
-async function readEntry(c: Client, dn: string, attributes: string[]): Promise<Entry | null> {
-  try {
-    const { searchEntries } = await c.search(dn, { scope: 'base', attributes });
-    return searchEntries[0] ?? null;
-  } catch (e) {
-    if (e instanceof NoSuchObjectError) return null;
-    throw e;
-  }
-}
-
-type MemberAttr = 'member' | 'uniqueMember';
-const MEMBER_ATTRS: MemberAttr[] = ['member', 'uniqueMember'];
-
-/**
- * Which membership attributes of `groupDn` hold `userDn`, matched by the server (so differences of case
- * or spacing in the stored DN do not matter). Throws NoSuchObjectError when the group does not exist.
- */
-async function memberAttrs(c: Client, groupDn: string, userDn: string): Promise<MemberAttr[]> {
-  const out: MemberAttr[] = [];
-  for (const attr of MEMBER_ATTRS) {
-    const { searchEntries } = await c.search(groupDn, {
-      scope: 'base',
-      filter: new EqualityFilter({ attribute: attr, value: userDn }),
-      attributes: ['1.1'],
-    });
-    if (searchEntries.length > 0) out.push(attr);
-  }
-  return out;
-}
-
-/**
- * Removes `userDn` from one membership attribute of a group. A group whose schema needs a member gets
- * `emptyGroupMember` in the same modify (atomic, and it does not clobber members added meanwhile).
- * Returns false when the value was already gone.
- */
-async function removeMember(
-  c: Client,
-  groupDn: string,
-  attr: MemberAttr,
-  userDn: string,
-  emptyGroupMember: string | undefined,
-): Promise<boolean> {
-  const del = new Change({
-    operation: 'delete',
-    modification: new Attribute({ type: attr, values: [userDn] }),
-  });
-  try {
-    await c.modify(groupDn, del);
-    return true;
-  } catch (e) {
-    if (e instanceof NoSuchAttributeError) return false;
-    if (!(e instanceof ObjectClassViolationError)) throw e;
-  }
-  if (!emptyGroupMember)
-    throw new TargetRejectedError(
-      `cannot remove the last member of ${groupDn} (the schema needs one); set connector.emptyGroupMember`,
-    );
-  await c.modify(groupDn, [
-    new Change({
-      operation: 'add',
-      modification: new Attribute({ type: attr, values: [emptyGroupMember] }),
-    }),
-    del,
-  ]);
-  return true;
 }
 
 /** Directory users' disable state, per `disableMethod`. */
@@ -274,18 +254,6 @@ function disabler(method: LdapConnectorConfig['disableMethod']) {
   return { isDisabled, disable };
 }
 
-/** Lower-cased DN without spaces around separators, for a rough "is this under that base" check. */
-function normDn(dn: string): string {
-  return dn.toLowerCase().replace(/\s*([,=+])\s*/g, '$1');
-}
-
-/** True when `dn` is strictly below `base`. */
-function isUnder(dn: string, base: string): boolean {
-  const n = normDn(dn);
-  const b = normDn(base);
-  return n !== b && n.endsWith(`,${b}`);
-}
-
 /** `{SSHA}` hash of a password, as slapd stores and verifies it. */
 function ssha(password: string): string {
   const salt = randomBytes(8);
@@ -302,22 +270,27 @@ function generalizedTimeMs(v: string | undefined): number {
 }
 
 /**
- * The directory reads matching needs: lookup by DN, one search per key, groups under `groupBaseDn`,
- * and what still gives access (`liveAccess`, per connector).
+ * The directory reads matching needs: lookup by DN, one search per key, the groups protection looks at
+ * (under `groupBaseDn`; for Active Directory also `memberOf` and the primary group), and what still
+ * gives access (`liveAccess`, per connector).
  */
 function ldapDirectory(
   withClient: WithClient,
-  cfg: Pick<LdapConnectorConfig, 'userBaseDn'> & { groupBaseDn?: string },
+  cfg: UserBaseConfig & { groupBaseDn?: string },
   liveAccess: (a: LdapAccount) => Promise<string | null>,
 ): AccountDirectory<LdapAccount> {
+  const groupBaseDn = cfg.groupBaseDn;
+  const ad = cfg.disableMethod === 'ad-useraccountcontrol';
   return {
     lookup: (dn) => withClient('LDAP lookup', (c) => lookupUser(c, cfg, dn)),
     search: (queries, subject) => withClient('LDAP search', (c) => searchUsers(c, cfg, queries, subject)),
-    ...(cfg.groupBaseDn
+    ...(groupBaseDn
       ? {
           groupsOf: (a: LdapAccount) =>
             withClient('LDAP groups', async (c) =>
-              (await groupsOf(c, cfg.groupBaseDn!, a.id)).map((g) => g.dn),
+              ad
+                ? adGroupsForProtection(c, groupBaseDn, a.id)
+                : (await groupsOf(c, groupBaseDn, a.id)).map((g) => g.dn),
             ),
         }
       : {}),
@@ -325,30 +298,15 @@ function ldapDirectory(
   };
 }
 
-/** The groups under `groupBaseDn` that list `dn` as a member, with the attribute that does. */
-async function groupsOf(c: Client, groupBaseDn: string, dn: string) {
-  const { searchEntries } = await c.search(groupBaseDn, {
-    scope: 'sub',
-    filter: new OrFilter({
-      filters: MEMBER_ATTRS.map((attribute) => new EqualityFilter({ attribute, value: dn })),
-    }),
-    attributes: ['dn', 'member', 'uniqueMember'],
-  });
-  return searchEntries.map((g) => ({
-    dn: g.dn,
-    attr: (g.uniqueMember !== undefined && [g.uniqueMember].flat().map(String).includes(dn)
-      ? 'uniqueMember'
-      : 'member') as MemberAttr,
-  }));
-}
-
 /** Creates the LDAP connector (directory tier) for one catalog entry. */
 export function createLdapConnector(
   cfg: LdapConnectorConfig,
   bindPassword: string,
   match: MatchContext,
+  env: NodeJS.ProcessEnv = process.env,
 ): RevocationConnector<LdapAccount> {
-  const withClient = clientFactory(cfg, bindPassword);
+  const { withClient, probe } = clientFactory(cfg, bindPassword, env);
+  const ad = cfg.disableMethod === 'ad-useraccountcontrol';
   const { isDisabled, disable } = disabler(cfg.disableMethod);
   const matcher = createMatcher(
     ldapDirectory(withClient, cfg, async (a) => (isDisabled(a.entry) ? null : 'account enabled')),
@@ -360,7 +318,8 @@ export function createLdapConnector(
     action: 'disable_account_remove_groups',
     find: matcher.find,
     audit: matcher.audit,
-    async revoke(_subject, account) {
+    async revoke(subject, account) {
+      if (ad) return withClient('LDAP revoke', (c) => revokeAdAccount(c, cfg, subject, account.id));
       return withClient('LDAP revoke', async (c) => {
         const user = await readEntry(c, account.id, USER_ATTRS);
         if (!user)
@@ -397,7 +356,7 @@ export function createLdapConnector(
     },
   };
 
-  const ownedFilter = cfg.ownedAccountFilter;
+  const ownedFilter = cfg.ownedAccountFilter ?? (ad ? AD_OWNED_FILTER : undefined);
   if (!ownedFilter) return connector;
 
   const isUnderUserBase = (dn: string) => isUnder(dn, cfg.userBaseDn);
@@ -425,21 +384,6 @@ export function createLdapConnector(
     }
   }
 
-  /** True when a bind as `dn` with `password` is refused (the lock is enforced). */
-  async function bindRefused(dn: string, password: string): Promise<boolean> {
-    const timeout = durationMs(cfg.timeout);
-    const probe = new Client({ url: cfg.url, timeout, connectTimeout: timeout });
-    try {
-      await probe.bind(dn, password);
-      return false;
-    } catch (e) {
-      if (e instanceof InvalidCredentialsError) return true;
-      throw e;
-    } finally {
-      await probe.unbind().catch(() => undefined);
-    }
-  }
-
   connector.discoverOwned = async (
     subject: Subject,
     account: LdapAccount | null,
@@ -455,15 +399,15 @@ export function createLdapConnector(
       const { searchEntries } = await c.search(cfg.userBaseDn, {
         scope: 'sub',
         filter: renderFilter(ownedFilter, { ...subject, dn }),
-        attributes: ['dn', 'cn', 'uid'],
+        attributes: ['dn', 'cn', 'uid', 'sAMAccountName'],
         paged: true,
       });
       return searchEntries
         .filter((e) => dn === undefined || normDn(e.dn) !== normDn(dn))
         .map((e) => ({
           id: e.dn,
-          kind: 'LDAP service account',
-          name: first(e.cn) ?? first(e.uid) ?? e.dn,
+          kind: ad ? 'AD service account' : 'LDAP service account',
+          name: first(e.cn) ?? first(e.uid) ?? first(e.sAMAccountName) ?? e.dn,
         }));
     });
 
@@ -472,6 +416,7 @@ export function createLdapConnector(
       const dn = item.id;
       if (!isUnderUserBase(dn))
         throw new TargetRejectedError(`${dn} is not under connector.userBaseDn (${cfg.userBaseDn})`);
+      if (ad) return revokeAdOwned(c, cfg, subject, item, probe);
       const entry = await readEntry(c, dn, LOCK_ATTRS);
       if (!entry)
         return {
@@ -511,7 +456,7 @@ export function createLdapConnector(
       };
       let detail = `service account ${item.name} disabled (${cfg.disableMethod})`;
       if (secret !== null) {
-        const refused = await bindRefused(dn, secret);
+        const { refused } = await probe(dn, secret);
         confirmation.passwordReplaced = true;
         confirmation.bindRefused = refused;
         detail += refused
@@ -535,8 +480,9 @@ export function createLdapGroupConnector(
   cfg: LdapGroupConnectorConfig,
   bindPassword: string,
   match: MatchContext,
+  env: NodeJS.ProcessEnv = process.env,
 ): RevocationConnector<LdapAccount> {
-  const withClient = clientFactory(cfg, bindPassword);
+  const { withClient } = clientFactory(cfg, bindPassword, env);
 
   /** For each configured group, which attributes hold the user; a missing group is a config mistake. */
   async function memberships(c: Client, userDn: string) {

@@ -45,12 +45,31 @@ const entraConnector = z
   })
   .strict();
 
+/**
+ * Transport security of a directory connection (both LDAP connectors): `ldaps://`, or `ldap://` with
+ * StartTLS; the server's certificate verified against the system's CAs or a CA file.
+ */
+const ldapTls = {
+  /**
+   * Upgrade an `ldap://` connection with StartTLS before binding. Default: on for Active Directory
+   * (`disableMethod: ad-useraccountcontrol`, which refuses simple binds in clear text), off otherwise.
+   */
+  startTls: z.boolean().optional(),
+  /** CA certificate (PEM file) that issued the directory's certificate. */
+  caFile: z.string().min(1).optional(),
+  /** The environment variable holding the path of that CA file (instead of `caFile`). */
+  caFileEnv: envName.optional(),
+  /** `false` turns certificate verification off (a test directory only); must be written here. */
+  tlsRejectUnauthorized: z.boolean().optional(),
+};
+
 const ldapConnector = z
   .object({
     kind: z.literal('ldap'),
     url: z.string().regex(/^ldaps?:\/\//, 'must be an ldap:// or ldaps:// URL'),
     bindDn: z.string().min(1),
     bindPasswordEnv: envName,
+    ...ldapTls,
     userBaseDn: z.string().min(1),
     /**
      * Kept for older catalogs: a filter with placeholders {employeeId} and {workEmail} (values escaped),
@@ -68,11 +87,17 @@ const ldapConnector = z
     /**
      * Finds service accounts the leaver owns (for `ownedCredentials`): a filter under `userBaseDn` with
      * placeholders {dn}, {employeeId} and {workEmail}, e.g. (&(objectClass=account)(owner={dn})).
+     * Active Directory default: (&(objectClass=user)(managedBy={dn})).
      */
     ownedAccountFilter: z
       .string()
       .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
       .optional(),
+    /**
+     * Active Directory only: the OU a revoked account is moved to (e.g. OU=Disabled Users,DC=…). Outside
+     * `userBaseDn` it is searched too, so a moved account is still found.
+     */
+    disabledOu: z.string().min(1).optional(),
     timeout: duration.default('10s'),
   })
   .strict();
@@ -84,6 +109,7 @@ const ldapGroupConnector = z
     url: z.string().regex(/^ldaps?:\/\//, 'must be an ldap:// or ldaps:// URL'),
     bindDn: z.string().min(1),
     bindPasswordEnv: envName,
+    ...ldapTls,
     userBaseDn: z.string().min(1),
     /** Kept for older catalogs: searched as the first matching key (see the `ldap` connector). */
     userFilter: z
@@ -108,6 +134,40 @@ const scimConnector = z
   })
   .strict();
 
+/**
+ * Keycloak through its Admin REST API. `scope` says what one entry revokes: `account` (identity tier)
+ * disables the user and removes everything that still gives access; `credentials` (MFA tier) removes
+ * every credential (password, OTP, WebAuthn) only.
+ */
+const keycloakConnector = z
+  .object({
+    kind: z.literal('keycloak'),
+    /** Keycloak's base URL, e.g. https://sso.example.com (the Admin REST API is under /admin/realms). */
+    baseUrl: z.url(),
+    /** The realm whose users are revoked. */
+    realm: z.string().regex(/^[^/?#]+$/, 'must be a realm name (no "/", "?" or "#")'),
+    /**
+     * How the admin token is obtained: `client_credentials` (a confidential client's service account,
+     * recommended) or `password` (a user's password, e.g. through `admin-cli`).
+     */
+    grant: z.enum(['client_credentials', 'password']).default('client_credentials'),
+    /** The realm the token comes from: `master` for Keycloak's administrators, or `realm` itself. */
+    tokenRealm: z
+      .string()
+      .regex(/^[^/?#]+$/, 'must be a realm name (no "/", "?" or "#")')
+      .default('master'),
+    /** The token's client: required for `client_credentials`; `admin-cli` when a password grant omits it. */
+    clientId: z.string().min(1).optional(),
+    /** The user of a `password` grant. */
+    username: z.string().min(1).optional(),
+    /** The client secret (`client_credentials`) or the user's password (`password`). */
+    secretEnv: envName,
+    /** Extra CA certificate (PEM file) to trust for this connector. */
+    caFile: z.string().optional(),
+    scope: z.enum(['account', 'credentials']).default('account'),
+  })
+  .strict();
+
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
 /** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
@@ -116,8 +176,8 @@ const unknownKind = (kinds: string[]) => (issue: { code: string }) =>
 
 const connector = z.discriminatedUnion(
   'kind',
-  [entraConnector, ldapConnector, ldapGroupConnector, scimConnector, ticketConnector],
-  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'ticket']) },
+  [entraConnector, ldapConnector, ldapGroupConnector, scimConnector, keycloakConnector, ticketConnector],
+  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'ticket']) },
 );
 
 export const systemSchema = z
@@ -202,10 +262,43 @@ export const systemSchema = z
           message: `connector kind "${kind}" cannot search "${k.attribute}" (it can search ${searchable.join(', ')})`,
         });
     });
+    if (s.connector.kind === 'keycloak') {
+      const c = s.connector;
+      if (c.grant === 'password' && !c.username)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connector', 'username'],
+          message: 'is required when grant is "password"',
+        });
+      if (c.grant === 'client_credentials' && c.username)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connector', 'username'],
+          message: 'is only for grant "password" (a client_credentials token belongs to the client)',
+        });
+      if (c.grant === 'client_credentials' && !c.clientId)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connector', 'clientId'],
+          message:
+            'is required when grant is "client_credentials" (the confidential client with a service account)',
+        });
+    }
+    if (s.connector.kind === 'ldap' || s.connector.kind === 'ldap-group') {
+      const c = s.connector;
+      const issue = (field: string, message: string) =>
+        ctx.addIssue({ code: 'custom', path: ['connector', field], message });
+      if (c.caFile && c.caFileEnv) issue('caFileEnv', 'give the CA file once: caFile or caFileEnv, not both');
+      if (c.startTls === true && c.url.startsWith('ldaps://'))
+        issue('startTls', 'is for ldap:// URLs (an ldaps:// connection is TLS from the start)');
+      if (c.kind === 'ldap' && c.disabledOu && c.disableMethod !== 'ad-useraccountcontrol')
+        issue('disabledOu', 'is supported with disableMethod "ad-useraccountcontrol" only');
+    }
     if (s.ownedCredentials) {
       const c = s.connector;
       const supported =
-        (c.kind === 'entra' && c.scope === 'account') || (c.kind === 'ldap' && !!c.ownedAccountFilter);
+        (c.kind === 'entra' && c.scope === 'account') ||
+        (c.kind === 'ldap' && (!!c.ownedAccountFilter || c.disableMethod === 'ad-useraccountcontrol'));
       if (!supported)
         ctx.addIssue({
           code: 'custom',
@@ -251,13 +344,22 @@ export const systemSchema = z
 function resolveMatch(s: {
   tier: string;
   match?: { keys?: AnyMatchKey[]; expectAccount?: boolean } | undefined;
-  connector: { kind: string; userFilter?: string; userNameFrom?: 'workEmail' | 'employeeId' };
+  connector: {
+    kind: string;
+    userFilter?: string;
+    userNameFrom?: 'workEmail' | 'employeeId';
+    disableMethod?: string;
+  };
 }): MatchSettings {
   const c = s.connector;
   const keys: AnyMatchKey[] = [
     // An older catalog's LDAP `userFilter` is searched first.
     ...(c.userFilter ? [{ filter: c.userFilter }] : []),
-    ...(s.match?.keys ?? defaultKeys(c.kind, { userNameFrom: c.userNameFrom })),
+    ...(s.match?.keys ??
+      defaultKeys(c.kind, {
+        userNameFrom: c.userNameFrom,
+        activeDirectory: c.disableMethod === 'ad-useraccountcontrol',
+      })),
   ];
   return { keys, expectAccount: s.match?.expectAccount ?? EXPECTED_TIERS.includes(s.tier) };
 }
@@ -461,6 +563,7 @@ export type DocumentsConfig = z.infer<typeof documents>;
 export type DataSource = z.infer<typeof dataSource>;
 export type VerificationConfig = z.infer<typeof verification>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
+export type KeycloakConnectorConfig = z.infer<typeof keycloakConnector>;
 
 function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
@@ -536,10 +639,21 @@ export function parseCatalog(
             ? ['bindPasswordEnv', c.bindPasswordEnv]
             : c.kind === 'scim'
               ? ['tokenEnv', c.tokenEnv]
-              : null;
+              : c.kind === 'keycloak'
+                ? ['secretEnv', c.secretEnv]
+                : null;
       if (requireSecrets && secretField && !env[secretField[1]!])
         problems.push(
           `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,
+        );
+      if (
+        requireSecrets &&
+        (c.kind === 'ldap' || c.kind === 'ldap-group') &&
+        c.caFileEnv &&
+        !env[c.caFileEnv]
+      )
+        problems.push(
+          `${describeEntry(s, i)}, field "connector.caFileEnv": environment variable ${c.caFileEnv} is not set`,
         );
     });
   }

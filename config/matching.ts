@@ -65,12 +65,29 @@ export const SEARCHABLE: Record<string, readonly string[] | 'any'> = {
   scim: ['externalId', 'userName', 'emails'],
   ldap: 'any',
   'ldap-group': 'any',
+  // `username` and `email` are the user's own fields; any other name is a user attribute (`q=name:value`).
+  keycloak: 'any',
 };
 
 const k = (attribute: string, from: KeySource): MatchKey => ({ attribute, from });
 
-/** Default keys per connector kind: the immutable HR id first, then the work addresses. */
-export function defaultKeys(kind: string, opts: { userNameFrom?: KeySource } = {}): MatchKey[] {
+/**
+ * Default keys per connector kind: the immutable HR id first, then the work addresses. An `ldap` entry
+ * for Active Directory (`activeDirectory`) searches AD's attributes: employeeID and employeeNumber,
+ * userPrincipalName, mail, and sAMAccountName (the work email's local part).
+ */
+export function defaultKeys(
+  kind: string,
+  opts: { userNameFrom?: KeySource; activeDirectory?: boolean } = {},
+): MatchKey[] {
+  if (kind === 'ldap' && opts.activeDirectory)
+    return [
+      k('employeeID', 'employeeId'),
+      k('employeeNumber', 'employeeId'),
+      k('userPrincipalName', 'workEmail'),
+      k('mail', 'workEmail'),
+      k('sAMAccountName', 'workEmailLocalPart'),
+    ];
   switch (kind) {
     case 'entra':
       return [
@@ -86,6 +103,8 @@ export function defaultKeys(kind: string, opts: { userNameFrom?: KeySource } = {
         k('userName', opts.userNameFrom ?? 'workEmail'),
         k('emails', 'workEmail'),
       ];
+    case 'keycloak':
+      return [k('employeeId', 'employeeId'), k('username', 'workEmail'), k('email', 'workEmail')];
     case 'ldap':
     case 'ldap-group':
       return [

@@ -10,6 +10,8 @@ export const DEMO_PORTS = {
   inbox: Number(process.env.OFFBOARD_INBOX_PORT ?? 1080),
   graph: Number(process.env.OFFBOARD_GRAPH_PORT ?? 7441),
   scim: Number(process.env.OFFBOARD_SCIM_PORT ?? 7442),
+  /** Keycloak, with `npm start -- --idp keycloak` only. */
+  keycloak: Number(process.env.OFFBOARD_KEYCLOAK_PORT ?? 7480),
 };
 
 export const DEMO_SECRETS = {

@@ -265,14 +265,15 @@ test('matching keys default per connector kind and tier; an older LDAP userFilte
     'catalog.yaml',
     { ...demoEnv, LDAP_PW: 'x' },
   ).systems.find((s) => s.id === 'dir')!;
+  // Active Directory (disableMethod ad-useraccountcontrol): AD's own attributes, sAMAccountName last.
   expect(ldap.match).toEqual({
     keys: [
       { filter: '(employeeNumber={employeeId})' },
-      { attribute: 'employeeNumber', from: 'employeeId' },
       { attribute: 'employeeID', from: 'employeeId' },
-      { attribute: 'mail', from: 'workEmail' },
+      { attribute: 'employeeNumber', from: 'employeeId' },
       { attribute: 'userPrincipalName', from: 'workEmail' },
-      { attribute: 'uid', from: 'workEmailLocalPart' },
+      { attribute: 'mail', from: 'workEmail' },
+      { attribute: 'sAMAccountName', from: 'workEmailLocalPart' },
     ],
     expectAccount: true,
   });
@@ -311,4 +312,67 @@ test('a ticket system has no matching keys: its owner finds the account', () => 
       }),
     ),
   ).toContain('systems[5] (id "badges"), field "match": a ticket or manual system is matched by its owner');
+});
+
+test('a Keycloak entry: its defaults, and each mistake named with its field', () => {
+  const env = { ...demoEnv, KC_SECRET: 'x' };
+  const withKeycloak = (connector: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    mutated((doc) => {
+      doc.systems.push({
+        id: 'sso',
+        name: 'Keycloak',
+        category: 'identity',
+        tier: 'identity',
+        integration: 'api',
+        sso: false,
+        privileged: true,
+        owner: { name: 'Identity', email: 'identity@example.com' },
+        escalationOwner: { name: 'CISO', email: 'ciso@example.com' },
+        ...extra,
+        connector: {
+          kind: 'keycloak',
+          baseUrl: 'https://sso.example.com',
+          realm: 'staff',
+          clientId: 'offboard',
+          secretEnv: 'KC_SECRET',
+          ...connector,
+        },
+      });
+    });
+  const sso = parseCatalog(withKeycloak({}), 'catalog.yaml', env).systems.find((s) => s.id === 'sso')!;
+  expect(sso.connector).toMatchObject({
+    grant: 'client_credentials',
+    tokenRealm: 'master',
+    scope: 'account',
+  });
+  expect(sso.match).toEqual({
+    keys: [
+      { attribute: 'employeeId', from: 'employeeId' },
+      { attribute: 'username', from: 'workEmail' },
+      { attribute: 'email', from: 'workEmail' },
+    ],
+    expectAccount: true,
+  });
+  // Any user attribute is a key (searched as q=<name>:"<value>").
+  const custom = withKeycloak({}, { match: { keys: [{ attribute: 'hrId', from: 'employeeId' }] } });
+  expect(parseCatalog(custom, 'catalog.yaml', env).systems[7]!.match.keys).toEqual([
+    { attribute: 'hrId', from: 'employeeId' },
+  ]);
+  const at = (field: string) => `systems[7] (id "sso"), field "connector.${field}"`;
+  for (const [connector, message] of [
+    [{ grant: 'password', clientId: undefined }, `${at('username')}: is required when grant is "password"`],
+    [{ clientId: undefined }, `${at('clientId')}: is required when grant is "client_credentials"`],
+    [{ username: 'admin' }, `${at('username')}: is only for grant "password"`],
+    [{ secretEnv: 'KC_UNSET' }, `${at('secretEnv')}: environment variable KC_UNSET is not set`],
+    [{ secretEnv: 'kc-secret' }, `${at('secretEnv')}: must be the name of an environment variable`],
+    [{ scope: 'everything' }, `${at('scope')}: `],
+    [{ grant: 'implicit' }, `${at('grant')}: `],
+    [{ baseUrl: 'sso.example.com' }, `${at('baseUrl')}: `],
+    [{ realm: 'staff/admin' }, `${at('realm')}: must be a realm name`],
+    [{ secret: 'inline' }, 'systems[7] (id "sso"), field "connector": Unrecognized key: "secret"'],
+  ] as const)
+    expect(errorOf(withKeycloak(connector), env)).toContain(message);
+  expect(errorOf(withKeycloak({}, { ownedCredentials: { integration: 'api' } }), env)).toContain(
+    'systems[7] (id "sso"), field "ownedCredentials": connector kind "keycloak" cannot find owned credentials',
+  );
 });

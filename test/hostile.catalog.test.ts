@@ -134,10 +134,27 @@ function baseCatalog(): Json {
         ticketSlaHours: 8,
         connector: { kind: 'ticket' },
       },
+      {
+        ...common('sso', 'identity'),
+        connector: {
+          kind: 'keycloak',
+          baseUrl: 'https://sso.example.com',
+          realm: 'staff',
+          grant: 'password',
+          username: 'offboard',
+          secretEnv: 'KEYCLOAK_SECRET',
+        },
+      },
     ],
   };
 }
-const ENV = { ENTRA_SECRET: 's', LDAP_PASSWORD: 's', SCIM_TOKEN: 's', SNIPEIT_TOKEN: 's' };
+const ENV = {
+  ENTRA_SECRET: 's',
+  LDAP_PASSWORD: 's',
+  SCIM_TOKEN: 's',
+  SNIPEIT_TOKEN: 's',
+  KEYCLOAK_SECRET: 's',
+};
 const SYSTEMS = (baseCatalog().systems as Json[]).map((s) => s.id as string);
 
 /** The message of the refusal; fails unless it is AppError catalog_invalid naming the file, no stack. */
@@ -255,7 +272,7 @@ const systemMistake = fc.oneof(
   at(['rateLimit', 'revocationsPerSecond'], fc.constantFrom(0, -1, 10_001, 'fast')),
   at(['rateLimit', 'maxConcurrent'], fc.constantFrom(0, 1.5, 1001)),
   at(['ticketSlaHours'], fc.constantFrom(0, -1, 721, 'a day')),
-  at(['connector', 'kind'], notIn(['entra', 'ldap', 'ldap-group', 'scim', 'ticket'])),
+  at(['connector', 'kind'], notIn(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'ticket'])),
   at(['connector'], fc.constantFrom('scim', 42, null, [])),
   unknownIn(['connector']),
 );
@@ -284,6 +301,14 @@ const connectorMistake: Record<string, fc.Arbitrary<Mistake>> = {
     at(['connector', 'baseUrl'], fc.constantFrom('crm.example.com', '', 'not a url')),
     at(['connector', 'tokenEnv'], badEnvName),
     at(['connector', 'userNameFrom'], notIn(['workEmail', 'employeeId'])),
+  ),
+  keycloak: fc.oneof(
+    at(['connector', 'baseUrl'], fc.constantFrom('sso.example.com', '', 'not a url', 42)),
+    at(['connector', 'realm'], fc.constantFrom('', 'a/b', 'x?y', DELETE)),
+    at(['connector', 'grant'], notIn(['client_credentials', 'password'])),
+    at(['connector', 'username'], fc.constantFrom(DELETE, '')),
+    at(['connector', 'secretEnv'], badEnvName),
+    at(['connector', 'scope'], notIn(['account', 'credentials'])),
   ),
   ticket: unknownIn(['connector']),
 };
@@ -444,6 +469,7 @@ test('any set of missing secrets: each entry that refers to one is named with it
     ],
     SCIM_TOKEN: ['systems[3] (id "crm"), field "connector.tokenEnv"'],
     SNIPEIT_TOKEN: ['field "assets.snipeit.tokenEnv"'],
+    KEYCLOAK_SECRET: ['systems[6] (id "sso"), field "connector.secretEnv"'],
   };
   fc.assert(
     fc.property(
@@ -587,7 +613,7 @@ test.each<[string, string, RegExp]>([
   [
     'an unknown connector kind',
     stringify(mutate(baseCatalog(), ['systems', 3, 'connector', 'kind'], 'scimm')),
-    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "ticket"/,
+    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "ticket"/,
   ],
   [
     'an infinite number',

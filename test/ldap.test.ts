@@ -175,6 +175,17 @@ test('a wrong bind password is a TargetAuthError; an unreachable server is retry
   });
 });
 
+test('startTls against a directory that offers none is a non-retryable error naming the alternatives', async () => {
+  const p = person([]);
+  await expect(
+    createLdapConnector(cfg({ startTls: true }), LDAP_ADMIN_PASSWORD).revoke(p.subject),
+  ).rejects.toMatchObject({
+    name: 'TargetRejectedError',
+    message: expect.stringContaining('the directory refused StartTLS'),
+  });
+  expect(await locked(p.dn)).toBeUndefined();
+});
+
 /** An inetOrgPerson with the given attributes (uid from `uid`); returns its DN. */
 function entry(uid: string, attrs: string[]): string {
   const dn = `uid=${uid},ou=people,${LDAP_BASE}`;

@@ -20,21 +20,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TZ ??= 'Pacific/Chatham';
   const root = makeRoot();
   const t0 = Date.now();
-  const [pg, ldap, temporal, bundle] = await Promise.all([
-    startPostgres(root),
-    startSlapd(root),
-    startTemporalDev(root),
-    // Bundle the workflow code once for every test worker (with the failure converter the workers'
-    // data converter names, as the worker's own bundler would).
-    bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      failureConverterPath: FAILURE_CONVERTER_PATH,
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    }),
-  ]);
-  writeFileSync(path.join(root, 'workflow-bundle.js'), bundle.code);
-  globalThis.__OFFBOARD_SERVICES__ = [temporal, ldap, pg];
-  migrate(pg.url);
+  const { pg, ldap, temporal } = await startServices(root);
   const bins = findTemporalBinaries();
   const env = {
     TEST_ROOT: root,
@@ -48,4 +34,36 @@ export default async function globalSetup(): Promise<void> {
   console.log(
     `\n[globalSetup] PostgreSQL, slapd and Temporal dev server ready in ${Date.now() - t0} ms (${root})`,
   );
+}
+
+/** Starts PostgreSQL, slapd and the Temporal dev server and bundles the workflows; all or none. */
+async function startServices(root: string) {
+  const [pg, ldap, temporal, bundle] = await Promise.allSettled([
+    startPostgres(root),
+    startSlapd(root),
+    startTemporalDev(root),
+    // Bundle the workflow code once for every test worker (with the failure converter the workers'
+    // data converter names, as the worker's own bundler would).
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+    }),
+  ]);
+  const servers = [pg, ldap, temporal].flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  // Jest runs no teardown after a failed setup: what did start is stopped here, or it outlives the run.
+  const stopAll = () => Promise.all(servers.map((x) => x.stop().catch(() => undefined)));
+  try {
+    for (const r of [pg, ldap, temporal, bundle]) if (r.status === 'rejected') throw r.reason;
+    if (pg.status !== 'fulfilled' || ldap.status !== 'fulfilled' || temporal.status !== 'fulfilled')
+      throw new Error('unreachable');
+    if (bundle.status !== 'fulfilled') throw new Error('unreachable');
+    writeFileSync(path.join(root, 'workflow-bundle.js'), bundle.value.code);
+    migrate(pg.value.url);
+    globalThis.__OFFBOARD_SERVICES__ = [temporal.value, ldap.value, pg.value];
+    return { pg: pg.value, ldap: ldap.value, temporal: temporal.value };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
 }
