@@ -11,7 +11,10 @@
  * Secrets (webhook secret, an admin operator token, the payload encryption key) are generated once and
  * kept in `.data/secrets.json`. The dev server registers the offboarding search attributes and points
  * its Web UI at the API's codec endpoint.
- * Ctrl-C stops everything; the next start finds the same state.
+ * Ctrl-C or a closed terminal (SIGHUP) stops everything; the next start finds the same state. Should
+ * this process end without stopping them (SIGKILL, a crash), its watchdog stops the Temporal dev server
+ * and PGlite (embedded/watchdog.ts), and the next start stops any that are left (pid files in
+ * `.data/run`, embedded/pidfiles.ts); the stand-ins save each change before they answer it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import { loadConfig } from '../config/env';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../contract';
 import { generateCodecKey } from '../lib/codec';
@@ -29,10 +33,20 @@ import { runServer } from '../server/main';
 import { startWorkerInProcess } from '../workers/main';
 import { GraphStandIn, type GraphUserState } from '../standins/graph';
 import { ScimStandIn, type ScimUserState } from '../standins/scim';
+import { JsonStateFile } from '../standins/persist';
 import { dynamicConfigFlags, findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from './binaries';
 import { MailCatcher } from './mailcatcher';
 import { portOpen } from './net';
+import { RunRecords } from './pidfiles';
+import { startWatchdog } from './watchdog';
 import { DEMO_BREAK_GLASS, DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
+import {
+  DEMO_REALM,
+  DEMO_USER_PASSWORD,
+  keycloakDemoCatalog,
+  startDemoKeycloak,
+  type DemoKeycloak,
+} from './keycloak-demo';
 
 const ROOT = path.resolve(__dirname, '..');
 const DATA = path.resolve(ROOT, process.env.OFFBOARD_DATA_DIR ?? '.data');
@@ -102,8 +116,24 @@ async function waitPort(
   throw new Error(`${what} did not listen on port ${port} within ${timeoutMs / 1000} s`);
 }
 
+/** `--idp keycloak`: a real Keycloak as the identity provider instead of the Graph stand-in. */
+function identityProvider(args: string[]): 'graph' | 'keycloak' {
+  const i = args.findIndex((a) => a === '--idp' || a.startsWith('--idp='));
+  if (i < 0) return 'graph';
+  const value = args[i]!.includes('=') ? args[i]!.slice('--idp='.length) : args[i + 1];
+  if (value === 'keycloak' || value === 'graph') return value;
+  throw new Error(
+    `--idp ${value ?? ''}: use --idp keycloak (a real Keycloak), or leave it out (the Graph stand-in)`,
+  );
+}
+
 async function main(): Promise<void> {
+  const idp = identityProvider(process.argv.slice(2));
   mkdirSync(path.join(DATA, 'standins'), { recursive: true });
+  // Refuses a second `npm start` on this data folder, stops what a crashed one left running; the
+  // watchdog stops what this one starts should it end without stopping them.
+  const run = await RunRecords.claim(DATA, say);
+  startWatchdog(run);
   const secrets = loadSecrets();
   const children: ChildProcess[] = [];
   // Children run in their own process group (Ctrl-C reaches only us, and we stop them in order);
@@ -159,6 +189,7 @@ async function main(): Promise<void> {
       { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
     );
     children.push(t);
+    run.record('temporal', 'Temporal dev server', t.pid);
     await waitPort('Temporal dev server', DEMO_PORTS.temporal, t);
     env.TEMPORAL_ADDRESS = `127.0.0.1:${DEMO_PORTS.temporal}`;
     temporalUi = `http://127.0.0.1:${DEMO_PORTS.temporalUi}`;
@@ -193,6 +224,7 @@ async function main(): Promise<void> {
       { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
     );
     children.push(pg);
+    run.record('postgres', 'PGlite', pg.pid);
     await waitPort('PGlite', DEMO_PORTS.postgres, pg);
     env.DATABASE_URL = `postgresql://postgres:postgres@127.0.0.1:${DEMO_PORTS.postgres}/postgres?sslmode=disable`;
     // PGlite's connections share one session: prepared statements of one would collide with another's.
@@ -298,18 +330,21 @@ async function main(): Promise<void> {
         scim.seedUser(app, account, { displayName: e.name, externalId: e.id, emails: [account] });
     });
   }
+  // Write-through: each change is on disk before the stand-in answers the request that made it
+  // (standins/persist.ts), so a crash loses nothing a workflow was told; seeded users are saved first.
+  const saved = new JsonStateFile(stateFile, () => ({
+    graph: [...graph.users.values()],
+    scim: Object.fromEntries(['crm', 'wiki', 'vpn'].map((a) => [a, [...scim.store(a).users.values()]])),
+  }));
+  graph.onChange = () => saved.save();
+  scim.onChange = () => saved.save();
+  await saved.save();
   await graph.start();
   await scim.start(DEMO_PORTS.scim);
   cleanups.push(async () => {
-    writeFileSync(
-      stateFile,
-      JSON.stringify({
-        graph: [...graph.users.values()],
-        scim: Object.fromEntries(['crm', 'wiki', 'vpn'].map((a) => [a, [...scim.store(a).users.values()]])),
-      }),
-    );
     await graph.stop();
     await scim.stop();
+    await saved.save();
   });
   Object.assign(env, {
     ENTRA_CLIENT_SECRET: DEMO_SECRETS.ENTRA_CLIENT_SECRET,
@@ -317,6 +352,17 @@ async function main(): Promise<void> {
     SCIM_TOKEN_WIKI: DEMO_SECRETS.SCIM_TOKEN_WIKI,
     SCIM_TOKEN_VPN: DEMO_SECRETS.SCIM_TOKEN_VPN,
   });
+
+  // ---- A real Keycloak as the identity provider (`--idp keycloak`): fetched once, seeded once
+  let keycloak: DemoKeycloak | null = null;
+  if (idp === 'keycloak') {
+    const kc = await startDemoKeycloak(DATA, DEMO_PORTS.keycloak, say, (pid) =>
+      run.record('keycloak', 'Keycloak', pid),
+    );
+    keycloak = kc;
+    cleanups.push(() => kc.stop());
+    env.KEYCLOAK_CLIENT_SECRET = kc.clientSecret;
+  }
 
   // ---- Worker and API
   // Keep the terminal readable for a newcomer: warnings and errors only unless LOG_LEVEL says otherwise.
@@ -340,8 +386,8 @@ async function main(): Promise<void> {
       )
       .replaceAll('https://localhost:7441', `https://localhost:${DEMO_PORTS.graph}`)
       .replaceAll('http://127.0.0.1:7442/', `http://127.0.0.1:${DEMO_PORTS.scim}/`);
-    env.CATALOG_FILE = path.join(DATA, 'catalog.demo.yaml');
-    writeFileSync(env.CATALOG_FILE, demo);
+    env.CATALOG_FILE = path.join(DATA, keycloak ? 'catalog.demo-keycloak.yaml' : 'catalog.demo.yaml');
+    writeFileSync(env.CATALOG_FILE, keycloak ? keycloakDemoCatalog(demo, keycloak.url) : demo);
   }
   const cfg = loadConfig(env);
   const logger = createLogger({ level: cfg.LOG_LEVEL, name: 'offboard' });
@@ -358,6 +404,12 @@ async function main(): Promise<void> {
       `  Codec endpoint      ${api.url}/codec   (sign in at ${api.url}/codec/login, then enable the UI's "Include cross-origin credentials")`,
       `  Mail inbox          http://127.0.0.1:${DEMO_PORTS.inbox}   (SMTP catcher on ${mail.url})`,
       `  Stand-ins           Graph ${graph.url}, SCIM ${scim.url}   (local stand-ins, not real services)`,
+      ...(keycloak
+        ? [
+            `  Keycloak (real)     ${keycloak.url}/admin   admin / ${keycloak.adminPassword}, realm ${DEMO_REALM}`,
+            `                      the identity and MFA tiers; the demo people sign in with ${DEMO_USER_PASSWORD}`,
+          ]
+        : []),
       '',
       `  Webhook secret      ${env.HRIS_WEBHOOK_SECRET === secrets.HRIS_WEBHOOK_SECRET ? secrets.HRIS_WEBHOOK_SECRET : '(from HRIS_WEBHOOK_SECRET)'}`,
       `  Admin token         ${secrets.adminToken}`,
@@ -390,11 +442,25 @@ async function main(): Promise<void> {
       await Promise.race([new Promise((r) => c.once('exit', r)), sleep(10_000)]);
       if (c.exitCode === null) c.kill('SIGKILL');
     }
+    run.release();
     say('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  // The terminal was closed: stop as on Ctrl-C. Every write to it fails from now on (EIO). Console
+  // output ignores that once stdout has an error listener; pino's stream would throw on its first
+  // failed write and, at exit, retry its final flush forever (sonic-boom 4.2 sleeps and retries any
+  // error there, not only EAGAIN: the process never ended), so its output is dropped instead.
+  process.once('SIGHUP', () => {
+    const ignore = () => undefined;
+    process.stdout.on('error', ignore);
+    process.stderr.on('error', ignore);
+    const stream = (logger as unknown as Record<symbol, object | undefined>)[pino.symbols.streamSym];
+    if (stream && process.stdout.isTTY)
+      Object.assign(stream, { write: () => true, flushSync: ignore, end: ignore });
+    void stop();
+  });
   for (const c of children)
     c.once('exit', (code) => {
       if (!stopping) {

@@ -29,8 +29,8 @@
  *   corresponding license.", "User license is inherited from a group membership and it cannot be removed
  *   directly from the user." (all 400 Request_BadRequest).
  *
- * All state lives in `users` (one self-contained record per user, so `embedded/start.ts` can save and
- * restore it as JSON); `groups` is a registry of group definitions rebuilt from the users when needed.
+ * All state lives in `users` (one self-contained record per user, so `embedded/start.ts` can save it
+ * as JSON after every change, through `onChange`, and restore it); `groups` is a registry of group definitions rebuilt from the users when needed.
  * Counters on each user and application let tests prove nothing was done twice.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -38,6 +38,7 @@ import https from 'node:https';
 import express, { type Request, type Response } from 'express';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { saveBeforeAnswering } from './persist';
 import { generateTlsMaterial, type TlsMaterial } from './tls';
 
 /** An authentication method as Graph returns it (`@odata.type`, `id` and the type's own properties). */
@@ -333,6 +334,12 @@ export class GraphStandIn {
   static readonly PHONE_METHOD_IDS = PHONE_METHOD_IDS;
   static readonly SKUS = DEMO_SKUS;
   readonly control = new StandInControl();
+  /**
+   * Called after each request that may have changed the state (any method but GET, HEAD and OPTIONS),
+   * before its answer is sent; the answer waits for the promise (standins/persist.ts). `npm start`
+   * saves the state here, so a crash loses no change a caller was told about.
+   */
+  onChange?: () => Promise<void>;
   readonly users = new Map<string, GraphUserState>();
   /**
    * User ids by lower-cased userPrincipalName, as Graph resolves `/users/{upn}` (a cache: users put
@@ -627,6 +634,7 @@ export class GraphStandIn {
         graphError(status, CODE_BY_STATUS[status] ?? 'UnknownError', message),
       ),
     );
+    app.use(saveBeforeAnswering(() => this.onChange));
 
     app.post(
       '/:tenant/oauth2/v2.0/token',

@@ -12,6 +12,7 @@ import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { saveBeforeAnswering } from './persist';
 
 export interface ScimUserState {
   id: string;
@@ -210,6 +211,12 @@ function toScim(u: ScimUserState) {
 
 export class ScimStandIn {
   readonly control = new StandInControl();
+  /**
+   * Called after each request that may have changed the state (any method but GET, HEAD and OPTIONS),
+   * before its answer is sent; the answer waits for the promise (standins/persist.ts). `npm start`
+   * saves the state here, so a crash loses no change a caller was told about.
+   */
+  onChange?: () => Promise<void>;
   private apps = new Map<string, AppStore>();
   private server?: http.Server;
   url = '';
@@ -277,6 +284,7 @@ export class ScimStandIn {
         detail: message,
       })),
     );
+    app.use(saveBeforeAnswering(() => this.onChange));
     app.get('/_standin/apps', (_req, res) =>
       res.json(Object.fromEntries([...this.apps].map(([k, v]) => [k, [...v.users.values()]]))),
     );

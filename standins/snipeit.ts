@@ -16,6 +16,7 @@ import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { saveBeforeAnswering } from './persist';
 
 export interface SnipeStatusLabel {
   id: number;
@@ -90,6 +91,12 @@ const nowStamp = () => new Date().toISOString().replace('T', ' ').slice(0, 19);
 
 export class SnipeItStandIn {
   readonly control = new StandInControl();
+  /**
+   * Called after each request that may have changed the state (any method but GET, HEAD and OPTIONS),
+   * before its answer is sent; the answer waits for the promise (standins/persist.ts). `npm start`
+   * saves the state here, so a crash loses no change a caller was told about.
+   */
+  onChange?: () => Promise<void>;
   readonly users = new Map<number, SnipeUserState>();
   readonly assets = new Map<number, SnipeAssetState>();
   readonly statusLabels = new Map<number, SnipeStatusLabel>(DEFAULT_LABELS.map((l) => [l.id, l]));
@@ -213,6 +220,7 @@ export class SnipeItStandIn {
     const app = express();
     app.disable('x-powered-by');
     app.use(this.control.middleware((_status, message) => envelope('error', message)));
+    app.use(saveBeforeAnswering(() => this.onChange));
     app.get('/_standin/state', (_req, res) => {
       res.json({
         users: [...this.users.values()],
