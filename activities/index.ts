@@ -11,6 +11,10 @@ import { createAssetActivities } from './assets';
 import type { ConnectorRegistry } from './connectors';
 import { createDocumentActivities } from './documents';
 import { createFollowupActivities, createRevocationGauge } from './followup';
+import { createHrisActivities } from './hris-reconcile';
+import type { HrisVendor } from '../contract';
+import type { HrisAdapter } from '../hris/types';
+import { createLogger } from '../lib/logger';
 import { createRevocationActivities } from './revocation';
 import { createShippingProvider, type ShippingProvider } from './shipping';
 import { createVerificationActivities } from './verification';
@@ -45,6 +49,13 @@ export interface ActivityDeps {
    * undefined: always `followupPartsPerSecond`.
    */
   followupPartsPerSecondWhileRevoking?: number;
+  /** The HR system adapters (HRIS_VENDORS) for reconciliation and write-back; none: those refuse. */
+  hris?: {
+    adapters: ReadonlyMap<HrisVendor, HrisAdapter>;
+    remoteLocations: readonly string[];
+    triggerStatuses: readonly string[];
+    reportTo?: string;
+  };
 }
 
 /** Plan shapes older workers recorded (`ActivityDeps.legacyPlan`). */
@@ -88,11 +99,23 @@ export function createActivities(deps: ActivityDeps) {
     publicUrl: deps.publicUrl,
   });
 
+  const hris = createHrisActivities({
+    db,
+    mailer,
+    catalog,
+    logger: createLogger({ level: 'warn', name: 'offboard-hris' }),
+    adapters: deps.hris?.adapters ?? new Map(),
+    remoteLocations: deps.hris?.remoteLocations ?? [],
+    triggerStatuses: deps.hris?.triggerStatuses ?? ['terminated', 'resigned_confirmed'],
+    reportTo: deps.hris?.reportTo,
+  });
+
   return {
     ...assets,
     ...documents,
     ...followup,
     ...verification,
+    ...hris,
     ...createRevocationActivities(deps, revocations),
   };
 }

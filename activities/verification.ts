@@ -191,6 +191,19 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
         }));
       const order = { red: 0, yellow: 1, green: 2 } as const;
       const sorted = [...input.items].sort((a, b) => order[a.colour] - order[b.colour]);
+      // Found by the reconciliation with the HR system, not announced by it (docs/hris.md).
+      const first = await db.triggerEvent.findFirst({
+        where: { departureId: d.id },
+        orderBy: { receivedAt: 'asc' },
+        select: { source: true, receivedAt: true },
+      });
+      const missed =
+        first?.source === 'reconciliation'
+          ? [
+              `NOTE: the HR system's notification did not arrive. Offboard's reconciliation found this departure at ${first.receivedAt.toISOString()}.`,
+              '',
+            ]
+          : [];
       const sent = await mailer.send({
         key: `report:${d.id}:sent`,
         departureId: d.id,
@@ -204,6 +217,7 @@ export function createVerificationActivities(deps: VerificationActivityDeps) {
           `This is the verification report of the offboarding of ${d.employeeName} (${d.employeeId}, ${d.department}),`,
           `compiled ${report.compiledAt.toISOString()} with a live access audit of every system Offboard can ask.`,
           '',
+          ...missed,
           ...sorted.map((i) => itemLine(MARK[i.colour]!, i)),
           '',
           'GREEN = confirmed. YELLOW = action taken, confirmation pending. RED = failed or timed out.',

@@ -122,6 +122,25 @@ function removed() {
     .optional();
 }
 
+/** A comma-separated list, trimmed, empty entries dropped. */
+const list = () =>
+  z.string().transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+
+/** An API base URL (http or https; the stand-ins answer on http). */
+const apiUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' });
+
+/** What each HR system's adapter needs when it is listed in HRIS_VENDORS (docs/hris.md). */
+export const HRIS_VENDOR_SETTINGS = {
+  bamboohr: ['BAMBOOHR_API_URL', 'BAMBOOHR_API_KEY', 'BAMBOOHR_WEBHOOK_KEY'],
+  hibob: ['HIBOB_API_URL', 'HIBOB_SERVICE_USER_ID', 'HIBOB_SERVICE_USER_TOKEN', 'HIBOB_WEBHOOK_SECRET'],
+  personio: ['PERSONIO_API_URL', 'PERSONIO_CLIENT_ID', 'PERSONIO_CLIENT_SECRET', 'PERSONIO_WEBHOOK_SECRET'],
+} as const;
+
 const envFields = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -154,6 +173,42 @@ const envFields = z.object({
     .default('terminated,resigned_confirmed')
     .transform((s) => s.split(',').map((x) => x.trim()))
     .pipe(z.array(z.enum(['terminated', 'resigned_confirmed'])).min(1)),
+  /**
+   * HR systems with a native adapter (docs/hris.md), comma-separated: each gets `POST
+   * /webhooks/hris/<vendor>` and a reconciliation schedule. Empty: the canonical webhook only.
+   */
+  HRIS_VENDORS: list()
+    .pipe(z.array(z.enum(['bamboohr', 'hibob', 'personio'], 'must be bamboohr, hibob or personio')))
+    .default([]),
+  /** A vendor delivery whose signed timestamp is further than this from now is refused as stale. */
+  HRIS_WEBHOOK_TOLERANCE: duration.default('5m'),
+  /** How often each vendor's reconciliation runs (a Temporal schedule per vendor). */
+  HRIS_RECONCILE_INTERVAL: duration.default('1h'),
+  /** Work locations (as the HR system names them) that mean the employee works remotely. */
+  HRIS_REMOTE_LOCATIONS: list().default(['Remote']),
+  /** Where HR reads the reconciliation's data-quality report (default: the catalog's HR owner). */
+  HRIS_REPORT_TO: z.email().optional(),
+  /** e.g. https://api.bamboohr.com/api/gateway.php/<company>/ (the part before `v1/`). */
+  BAMBOOHR_API_URL: apiUrl.optional(),
+  /** A BambooHR API key (HTTP Basic user name, password `x`). */
+  BAMBOOHR_API_KEY: z.string().min(1).optional(),
+  /** The webhook's private key BambooHR showed once when the webhook was created. */
+  BAMBOOHR_WEBHOOK_KEY: z.string().min(1).optional(),
+  /** The employee-files section (category id) the certificate is uploaded to; unset: no write-back. */
+  BAMBOOHR_FILE_CATEGORY: z.string().regex(/^\d+$/, 'must be a section (category) id').optional(),
+  HIBOB_API_URL: apiUrl.optional(),
+  HIBOB_SERVICE_USER_ID: z.string().min(1).optional(),
+  HIBOB_SERVICE_USER_TOKEN: z.string().min(1).optional(),
+  HIBOB_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * HiBob signs no timestamp: a delivery whose signed `triggeredAt` is older than this is refused as
+   * stale. Longer than HiBob's 3 days of retries, so that its own retries are accepted.
+   */
+  HIBOB_WEBHOOK_MAX_AGE: duration.default('4d'),
+  PERSONIO_API_URL: apiUrl.optional(),
+  PERSONIO_CLIENT_ID: z.string().min(1).optional(),
+  PERSONIO_CLIENT_SECRET: z.string().min(1).optional(),
+  PERSONIO_WEBHOOK_SECRET: z.string().min(1).optional(),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
   /**
@@ -259,6 +314,14 @@ export const envSchema = envFields.superRefine((c, ctx) => {
       path: ['PAYLOAD_CODEC_KEYS'],
       message: 'is required when NODE_ENV=production (keyId:base64 of 32 bytes, comma-separated)',
     });
+  for (const vendor of Array.isArray(c.HRIS_VENDORS) ? c.HRIS_VENDORS : [])
+    for (const field of HRIS_VENDOR_SETTINGS[vendor])
+      if (!c[field])
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `is required when HRIS_VENDORS lists ${vendor}`,
+        });
   // Only when both are valid on their own (zod runs this refinement after field issues too).
   const cache = c.WORKER_MAX_CACHED_WORKFLOWS;
   if (Number.isInteger(cache) && cache >= 2 && c.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS > cache)

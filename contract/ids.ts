@@ -79,3 +79,19 @@ const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
 export const SEARCH_ATTRIBUTE_REGISTRATIONS: readonly string[] = Object.values(SEARCH_ATTRIBUTES).map(
   (k) => `${k.name}=${CLI_TYPE_NAMES[k.type]}`,
 );
+
+/** Workflow type of an HR system's scheduled reconciliation (workflows/hris-reconcile.ts). */
+export const HRIS_RECONCILIATION_WORKFLOW = 'hrisReconciliationWorkflow';
+
+/**
+ * The Temporal schedule that runs a vendor's reconciliation for the deployment serving `taskQueue`:
+ * `hris-reconcile-<vendor>.<taskQueue>` (e.g. `hris-reconcile-bamboohr.offboarding`).
+ */
+export function hrisReconcileScheduleId(vendor: string, taskQueue: string): string {
+  return `hris-reconcile-${vendor}.${taskQueue}`;
+}
+
+/** Workflow id of a vendor's reconciliation run (the schedule appends the run's time). */
+export function hrisReconcileWorkflowId(vendor: string, taskQueue: string): string {
+  return `hris-reconcile:${vendor}.${taskQueue}`;
+}

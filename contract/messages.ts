@@ -213,3 +213,27 @@ export const acknowledgeUpdate = defineUpdate<AcknowledgeResult, [AcknowledgeReq
  * not confirmed (green) now. The note lands in the audit table.
  */
 export const resolveUpdate = defineUpdate<Resolution, [ResolveRequest]>('resolve');
+
+/** What one reconciliation run with an HR system found and did (workflows/hris-reconcile.ts). */
+export interface ReconciliationSummary {
+  vendor: string;
+  /** Employees the vendor listed as changed since the last run. */
+  checked: number;
+  /** Departures started (queued) by the reconciliation: the HR system's notification did not arrive. */
+  missed: { employeeId: string; departureId: string }[];
+  /** Departures the reconciliation rescinded (the termination is gone from the HR system). */
+  rescinded: { employeeId: string; departureId: string }[];
+  /** Open departures the reconciliation updated (a last day or an address no webhook announced). */
+  updated: { employeeId: string; departureId: string }[];
+  /** Records nothing was done for, and why (inactive without a date, invalid, …), for HR. */
+  unclear: { employeeId: string; reason: string }[];
+  cursor: string;
+}
+
+/** The data-quality findings reported to HR, never acted on. */
+export interface DataQualityFindings {
+  duplicates: string[][];
+  terminatedWithoutDate: string[];
+  sharedWorkEmails: { email: string; employeeIds: string[] }[];
+  statusFlips: { employeeId: string; from: string; to: string }[];
+}

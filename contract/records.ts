@@ -5,12 +5,18 @@
  * the rest.
  */
 
-/** Where a trigger event came from: an HRIS webhook or an operator's `POST /departures`. */
-export const TRIGGER_SOURCES = ['hris', 'operator'] as const;
+/**
+ * Where a trigger event came from: an HRIS webhook (canonical or a vendor's own), an operator's
+ * `POST /departures`, or the scheduled reconciliation with an HR system's API (hris/, docs/hris.md).
+ */
+export const TRIGGER_SOURCES = ['hris', 'operator', 'reconciliation'] as const;
 export type TriggerSource = (typeof TRIGGER_SOURCES)[number];
 
-/** How a trigger event's sender was verified (`operator`: an authenticated operator, not a signature). */
-export const SIGNATURE_RESULTS = ['valid', 'operator', 'missing', 'stale', 'invalid'] as const;
+/**
+ * How a trigger event's sender was verified (`operator`: an authenticated operator, not a signature;
+ * `api_read`: Offboard read the record from the HR system's API itself, so there was no delivery to verify).
+ */
+export const SIGNATURE_RESULTS = ['valid', 'operator', 'missing', 'stale', 'invalid', 'api_read'] as const;
 export type SignatureResult = (typeof SIGNATURE_RESULTS)[number];
 
 /** What became of a trigger event. */
@@ -26,6 +32,10 @@ export const TRIGGER_OUTCOMES = [
   'started',
 ] as const;
 export type TriggerOutcome = (typeof TRIGGER_OUTCOMES)[number];
+
+/** HR systems with a native adapter (hris/, docs/hris.md): their endpoint, reconciliation and write-back. */
+export const HRIS_VENDORS = ['bamboohr', 'hibob', 'personio'] as const;
+export type HrisVendor = (typeof HRIS_VENDORS)[number];
 
 /** A ticket to a system's owner: open, done (the owner confirmed), breached (its SLA passed). */
 export const TICKET_STATUSES = ['open', 'done', 'breached'] as const;

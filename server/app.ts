@@ -16,12 +16,14 @@ import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { createDashboardRouter } from './dashboard';
 import { installErrorHandling, loggablePath } from './http-errors';
 import type { Intake } from './intake';
+import type { VendorIntake } from './intake/vendor';
 import { OPENAPI_PATH, openApiDocument } from './openapi';
 import { createPublicPagesRouter } from './public-pages';
 import { createAccountsRouter } from './routes/accounts';
 import type { RouteContext } from './routes/context';
 import { createDeparturesRouter } from './routes/departures';
 import { createDocumentsRouter } from './routes/documents';
+import { createVendorWebhookRouter } from './routes/hris-vendors';
 import { createRecoveryRouter } from './routes/recovery';
 import { createSignoffRouter } from './routes/signoff';
 import { createTicketsRouter } from './routes/tickets';
@@ -42,6 +44,8 @@ export interface AppDeps {
   codec: CodecEndpointOptions;
   /** The catalog's rules for named and protected accounts (none: every account id is taken). */
   accounts?: AccountPolicy;
+  /** The HR systems' own webhooks (HRIS_VENDORS); none: `POST /webhooks/hris/<vendor>` answers 404. */
+  vendorIntake?: VendorIntake;
 }
 
 /** Builds the Express application. */
@@ -115,6 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(createWebhookRouter(ctx));
+  app.use(createVendorWebhookRouter(deps.vendorIntake ?? null, deps.maxBodyBytes));
   app.use(createDeparturesRouter(ctx));
   app.use(createTicketsRouter(ctx));
 

@@ -14,7 +14,10 @@ import { createLogger, type Logger } from '../lib/logger';
 import { connectClient, dataConverterFrom } from '../workers/temporal';
 import { accountPolicy } from './account-policy';
 import { createApp } from './app';
+import { createAdapters } from '../hris';
 import { createIntake } from './intake';
+import { createVendorIntake } from './intake/vendor';
+import { keepReconciliationSchedules } from './hris-schedules';
 import { createStarter } from './starter';
 
 export interface RunningServer {
@@ -63,10 +66,19 @@ export async function runServer(
     logger: logger.child({ component: 'intake' }),
     accounts,
   });
+  // The HR systems' own webhooks (HRIS_VENDORS): verified per vendor, fed to the same intake.
+  const vendorIntake = createVendorIntake({
+    db,
+    logger: logger.child({ component: 'hris' }),
+    intake,
+    adapters: createAdapters(cfg),
+    remoteLocations: cfg.HRIS_REMOTE_LOCATIONS,
+  });
   const app = createApp({
     db,
     client,
     intake,
+    vendorIntake,
     starter,
     logger,
     accounts,
@@ -81,12 +93,23 @@ export async function runServer(
   const server: Server = createServer(app);
   const port = await listen(server, cfg.PORT, cfg.HOST);
   const stopDispatcher = starter.runDispatcher(durationMs(cfg.DISPATCH_INTERVAL));
+  // Each HR system's reconciliation, as a Temporal schedule (server/hris-schedules.ts).
+  const stopSchedules = keepReconciliationSchedules(
+    client,
+    {
+      vendors: cfg.HRIS_VENDORS,
+      intervalMs: durationMs(cfg.HRIS_RECONCILE_INTERVAL),
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    },
+    (e) => logger.warn({ err: e }, 'HRIS reconciliation schedules not set yet; trying again in a minute'),
+  );
   const url = `http://${cfg.HOST}:${port}`;
   logger.info({ url }, 'API listening');
   return {
     url,
     port,
     async close() {
+      stopSchedules();
       await stopDispatcher();
       await closeServer(server);
       await connection.close().catch(() => undefined);

@@ -664,6 +664,38 @@ function build(): Json {
         },
       }),
     },
+    '/webhooks/hris/{vendor}': {
+      post: operation({
+        operationId: 'receiveVendorHrisEvent',
+        summary: "An HR system's own webhook (BambooHR, …), verified with its own signature",
+        description:
+          'One endpoint per HR system listed in HRIS_VENDORS (docs/hris.md): the vendor signature is ' +
+          'verified over the raw body; a forged, stale or replayed delivery is refused and logged without its ' +
+          'body. A verified delivery is a hint: each employee it names is read from the vendor API and fed to ' +
+          'the same intake as `POST /webhooks/hris`. 503 when the vendor API cannot be read (the vendor ' +
+          'delivers again).',
+        tags: ['webhook'],
+        parameters: [pathParam('vendor', 'bamboohr, hibob or personio (as configured)')],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        responses: {
+          200: ok('Nothing to do for the employees named (each result says why)', ref('VendorIntakeAnswer')),
+          202: ok(
+            'At least one employee was accepted (started, queued, updated, rescinded…)',
+            ref('VendorIntakeAnswer'),
+          ),
+          400: err(400),
+          401: { ...err(401), description: 'Missing headers, bad signature, stale timestamp or a replay' },
+          404: { ...err(404), description: 'No adapter for this vendor is configured' },
+          409: err(409),
+          413: err(413),
+          500: err(500),
+          503: unavailableRetry,
+        },
+      }),
+    },
     '/departures': {
       get: operation({
         operationId: 'listDepartures',
@@ -1209,6 +1241,15 @@ function build(): Json {
     OperatorDeparture: schema(operatorDepartureDoc),
     IntakeAccepted: schema(intakeAccepted, 'output'),
     IntakeIgnored: schema(intakeIgnored, 'output'),
+    VendorIntakeAnswer: {
+      type: 'object',
+      properties: {
+        vendor: { type: 'string' },
+        type: { type: 'string' },
+        results: { type: 'array', items: { type: 'object' } },
+      },
+      required: ['vendor', 'type', 'results'],
+    },
     DepartureSummary: schema(departureSummary, 'output'),
     DepartureList: {
       type: 'object',

@@ -115,6 +115,7 @@ const CHECKED: [table: string, column: string, values: readonly string[]][] = [
   ['AccessLink', 'purpose', contract.ACCESS_LINK_PURPOSES],
   ['ArchiveRecord', 'status', contract.ARCHIVE_STATUSES],
   ['Resolution', 'how', contract.RESOLUTION_KINDS],
+  ['HrisSync', 'vendor', contract.HRIS_VENDORS],
 ];
 
 test('statuses are checked columns: each allows exactly its one TypeScript union, nothing else', async () => {

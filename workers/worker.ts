@@ -10,6 +10,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createActivities, type ActivityDeps } from '../activities';
 import { WORKER_TUNING_DEFAULTS, type AppConfig } from '../config/env';
 import { followupTaskQueue, systemTaskQueue } from '../contract';
+import { createAdapters } from '../hris';
 
 export interface OffboardingWorkerOptions {
   connection: NativeConnection;
@@ -114,6 +115,12 @@ export function activityDepsFrom(
     publicUrl: cfg.PUBLIC_URL ?? `http://${cfg.HOST}:${cfg.PORT}`,
     followupPartsPerSecond: cfg.WORKER_FOLLOWUP_ACTIVITIES_PER_SECOND,
     followupPartsPerSecondWhileRevoking: cfg.WORKER_FOLLOWUP_PARTS_PER_SECOND_WHILE_REVOKING,
+    hris: {
+      adapters: createAdapters(cfg),
+      remoteLocations: cfg.HRIS_REMOTE_LOCATIONS,
+      triggerStatuses: cfg.TRIGGER_STATUSES,
+      reportTo: cfg.HRIS_REPORT_TO,
+    },
   };
 }
 

@@ -1,3 +1,4 @@
 /** Workflow entry point bundled by the worker. */
 export { offboardingWorkflow } from './offboarding';
 export { rescissionReviewWorkflow } from './rescission';
+export { hrisReconciliationWorkflow } from './hris-reconcile';

@@ -31,7 +31,15 @@ import {
 } from './types';
 import { verifyDelivery, type Delivery } from './webhook';
 
-export { MAX_WEBHOOK_ID, type IntakeAnswer, type IntakeDeps, type Origin } from './types';
+export {
+  MAX_WEBHOOK_ID,
+  reconciliation,
+  vendorWebhook,
+  type EventBase,
+  type IntakeAnswer,
+  type IntakeDeps,
+  type Origin,
+} from './types';
 
 /** Creates the intake service used by `POST /webhooks/hris` and `POST /departures`. */
 export function createIntake(deps: IntakeDeps) {
@@ -42,28 +50,48 @@ export function createIntake(deps: IntakeDeps) {
     policy: deps.accounts ?? OPEN_ACCOUNT_POLICY,
     triggerStatuses: deps.triggerStatuses,
   };
-  const webhook = new Webhook(deps.secret);
+  const webhook = deps.secret ? new Webhook(deps.secret) : null;
 
   /** Handles one delivery. Throws AppError (401/400/415) for what must be refused; logs it first. */
   async function receive(req: Delivery): Promise<IntakeAnswer> {
+    if (!webhook) throw new AppError('unavailable', 'the canonical HRIS webhook is not configured');
     const { event, key, base } = await verifyDelivery(ctx, webhook, req);
+    return accept(event, key, base, HRIS);
+  }
+
+  /**
+   * One verified, validated event, whoever brought it (the canonical webhook, a vendor's webhook after
+   * the record was fetched from its API, the reconciliation): the same idempotency (`key`), deduplication,
+   * rescission and last-day moves for all of them.
+   */
+  async function accept(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+  ): Promise<IntakeAnswer> {
     const starts = event.status !== 'termination_rescinded' && ctx.triggerStatuses.includes(event.status);
 
     // The common case first: a new departure, stored in one statement.
     if (starts) {
-      const answer = await acceptNew(ctx, event, key, base, HRIS);
+      const answer = await acceptNew(ctx, event, key, base, origin);
       if (answer) return answer;
     }
     // Idempotency: a redelivered webhook-id gets the first answer again.
     const prior = await ctx.db.triggerEvent.findUnique({ where: { idempotencyKey: key } });
-    if (prior) return redelivery(ctx, prior, base, event);
-    if (event.status === 'termination_rescinded') return rescind(ctx, event, key, base);
-    if (!starts) return ignore(event, key, base);
-    return acceptDeparture(event, key, base, HRIS);
+    if (prior) return redelivery(ctx, prior, base, event, origin);
+    if (event.status === 'termination_rescinded') return rescind(ctx, event, key, base, origin);
+    if (!starts) return ignore(event, key, base, origin);
+    return acceptDeparture(event, key, base, origin);
   }
 
   /** Logs an event whose status starts nothing (e.g. `pending_resignation`) and answers 200. */
-  async function ignore(event: HrisEvent, key: string, base: EventBase): Promise<IntakeAnswer> {
+  async function ignore(
+    event: HrisEvent,
+    key: string,
+    base: EventBase,
+    origin: Origin,
+  ): Promise<IntakeAnswer> {
     const reason =
       event.status === 'pending_resignation'
         ? 'pending_resignation is not a confirmed departure'
@@ -72,7 +100,7 @@ export function createIntake(deps: IntakeDeps) {
       await logEvent(ctx, {
         ...base,
         idempotencyKey: key,
-        signatureResult: 'valid',
+        signatureResult: origin.signatureResult,
         hrisStatus: event.status,
         employeeId: event.employee.id,
         outcome: 'ignored',
@@ -80,7 +108,7 @@ export function createIntake(deps: IntakeDeps) {
         payload: event as unknown as Prisma.InputJsonValue,
       });
     } catch (e) {
-      if (isUniqueViolation(e)) return redeliveryByKey(ctx, key, base, event);
+      if (isUniqueViolation(e)) return redeliveryByKey(ctx, key, base, event, origin);
       throw e;
     }
     ctx.logger.info(
@@ -178,7 +206,7 @@ export function createIntake(deps: IntakeDeps) {
     });
   }
 
-  return { receive, submit, logUnreadable, triggerStatuses: deps.triggerStatuses };
+  return { receive, accept, submit, logUnreadable, triggerStatuses: deps.triggerStatuses };
 }
 
 /** The intake service. */

@@ -6,7 +6,15 @@ import type { Rescission } from '../../contract';
 import { audit, isUniqueViolation, Prisma } from '../../lib/db';
 import type { HrisEvent } from '../hris';
 import { redeliveryByKey } from './redelivery';
-import type { EventBase, IntakeAnswer, IntakeContext } from './types';
+import {
+  HRIS,
+  keyName,
+  sourceOf,
+  type EventBase,
+  type IntakeAnswer,
+  type IntakeContext,
+  type Origin,
+} from './types';
 
 const NOTHING_TO_RESCIND = 'no offboarding of this employee to rescind';
 
@@ -16,12 +24,13 @@ export async function rescind(
   event: HrisEvent,
   key: string,
   base: EventBase,
+  origin: Origin = HRIS,
 ): Promise<IntakeAnswer> {
   let out: { dep: { id: string; workflowId: string } | null; fresh: boolean };
   try {
-    out = await storeRescission(ctx, event, key, base);
+    out = await storeRescission(ctx, event, key, base, origin);
   } catch (e) {
-    if (isUniqueViolation(e)) return redeliveryByKey(ctx, key, base, event);
+    if (isUniqueViolation(e)) return redeliveryByKey(ctx, key, base, event, origin);
     throw e;
   }
   if (!out.dep) return { status: 200, body: { action: 'ignored', reason: NOTHING_TO_RESCIND } };
@@ -41,11 +50,17 @@ export async function rescind(
 }
 
 /** The event, the `rescind` message (once per departure) and its audit row, in one transaction. */
-async function storeRescission(ctx: IntakeContext, event: HrisEvent, key: string, base: EventBase) {
+async function storeRescission(
+  ctx: IntakeContext,
+  event: HrisEvent,
+  key: string,
+  base: EventBase,
+  origin: Origin,
+) {
   const common = {
     ...base,
     idempotencyKey: key,
-    signatureResult: 'valid',
+    signatureResult: origin.signatureResult,
     hrisStatus: event.status,
     employeeId: event.employee.id,
     payload: event as unknown as Prisma.InputJsonValue,
@@ -63,8 +78,11 @@ async function storeRescission(ctx: IntakeContext, event: HrisEvent, key: string
     if (!prior) {
       const r: Rescission = {
         at: (base.receivedAt as Date).toISOString(),
-        by: `hris:${key}`,
-        reason: 'termination_rescinded received from the HRIS',
+        by: sourceOf(origin, key),
+        reason:
+          origin.source === 'reconciliation'
+            ? 'the HR system no longer shows the termination (found by reconciliation)'
+            : 'termination_rescinded received from the HRIS',
       };
       await tx.workflowMessage.create({
         data: { departureId: dep.id, kind: 'rescind', payload: r as unknown as Prisma.InputJsonValue },
@@ -81,10 +99,10 @@ async function storeRescission(ctx: IntakeContext, event: HrisEvent, key: string
     // Last: the audit append holds the chain's lock until commit.
     if (!prior)
       await audit(tx, {
-        actor: 'hris',
+        actor: origin.actor,
         action: 'rescission_received',
         departureId: dep.id,
-        details: { webhookId: key },
+        details: { [keyName(origin)]: key },
       });
     return { dep, fresh: !prior };
   });

@@ -1,5 +1,5 @@
 /** The intake's shared vocabulary: answers, origins, the dependencies every step of it reads. */
-import type { DepartureStatus } from '../../contract';
+import type { DepartureStatus, HrisVendor, TriggerSource } from '../../contract';
 import type { Db, Prisma } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
 import type { AccountPolicy } from '../account-policy';
@@ -19,26 +19,51 @@ export type IntakeAnswer =
     }
   | { status: 200; body: { action: 'ignored'; reason: string } };
 
-/** Where an accepted departure came from: the signed HRIS webhook or an operator (API / CLI). */
+/**
+ * Where an accepted departure came from: a signed HRIS webhook (canonical, or a vendor's own:
+ * server/intake/vendor.ts), an operator (API / CLI), or the scheduled reconciliation with an HR system's
+ * API (activities/hris-reconcile.ts).
+ */
 export interface Origin {
   /** `TriggerEvent.source`. */
-  source: 'hris' | 'operator';
-  /** Audit actor and the `by` of the workflow start: `hris` or `operator:<name>`. */
+  source: TriggerSource;
+  /** Audit actor: `hris`, `hris:<vendor>`, `reconciliation:<vendor>` or `operator:<name>`. */
   actor: string;
   /** How the sender was authenticated (`TriggerEvent.signatureResult`). */
-  signatureResult: 'valid' | 'operator';
+  signatureResult: 'valid' | 'operator' | 'api_read';
 }
 
 export const HRIS: Origin = { source: 'hris', actor: 'hris', signatureResult: 'valid' };
 
+/** A vendor's own signed webhook (`POST /webhooks/hris/<vendor>`), the record fetched from its API. */
+export const vendorWebhook = (vendor: HrisVendor): Origin => ({
+  source: 'hris',
+  actor: `hris:${vendor}`,
+  signatureResult: 'valid',
+});
+
+/** What the scheduled reconciliation found in the vendor's API and no webhook announced (yet). */
+export const reconciliation = (vendor: HrisVendor): Origin => ({
+  source: 'reconciliation',
+  actor: `reconciliation:${vendor}`,
+  signatureResult: 'api_read',
+});
+
 /** The trigger-event columns known before the outcome is decided. */
 export type EventBase = Omit<Prisma.TriggerEventUncheckedCreateInput, 'signatureResult' | 'outcome'>;
 
+/** What intake needs of the starter (the reconciliation's intake only queues: the dispatcher starts). */
+export type IntakeStarter = Pick<
+  Starter,
+  'claimInlineStart' | 'releaseInlineStart' | 'queued' | 'startDeparture' | 'deliverMessages'
+>;
+
 export interface IntakeDeps {
   db: Db;
-  secret: string;
+  /** The canonical webhook's secret (`HRIS_WEBHOOK_SECRET`); without it `receive` refuses every delivery. */
+  secret?: string;
   triggerStatuses: readonly string[];
-  starter: Starter;
+  starter: IntakeStarter;
   logger: Logger;
   /** The catalog's rules for named accounts and protected ones (none without a catalog). */
   accounts?: AccountPolicy;
@@ -48,7 +73,7 @@ export interface IntakeDeps {
 export interface IntakeContext {
   db: Db;
   logger: Logger;
-  starter: Starter;
+  starter: IntakeStarter;
   policy: AccountPolicy;
   triggerStatuses: readonly string[];
 }
