@@ -1,10 +1,12 @@
 /** Builds one revocation connector per API-integrated catalog entry, with its secret from the environment. */
 import type { Catalog, CatalogSystem } from '../config/catalog';
+import { createAwsIamConnector } from './aws-iam';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
 import { createKeycloakConnector } from './keycloak';
 import { createLdapConnector, createLdapGroupConnector } from './ldap';
 import type { MatchContext } from './matching';
+import { createOktaConnector } from './okta';
 import { createScimConnector } from './scim';
 
 export type ConnectorRegistry = Map<string, RevocationConnector>;
@@ -26,6 +28,20 @@ export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = proc
       out.set(s.id, createLdapGroupConnector(c, env[c.bindPasswordEnv] ?? '', m, env));
     else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? '', m));
     else if (c.kind === 'keycloak') out.set(s.id, createKeycloakConnector(c, env[c.secretEnv] ?? '', m));
+    else if (c.kind === 'okta') out.set(s.id, createOktaConnector(c, env[c.tokenEnv] ?? '', m));
+    else if (c.kind === 'aws-iam')
+      out.set(
+        s.id,
+        createAwsIamConnector(
+          c,
+          {
+            accessKeyId: env[c.accessKeyIdEnv] ?? '',
+            secretAccessKey: env[c.secretAccessKeyEnv] ?? '',
+            ...(c.sessionTokenEnv ? { sessionToken: env[c.sessionTokenEnv] ?? '' } : {}),
+          },
+          m,
+        ),
+      );
   }
   return out;
 }

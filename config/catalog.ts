@@ -168,6 +168,58 @@ const keycloakConnector = z
   })
   .strict();
 
+/**
+ * AWS IAM users through the IAM Query API (AWS SDK v3): access keys, console password, MFA devices, SSH
+ * public keys, signing certificates and service-specific credentials deactivated, groups removed.
+ */
+const awsIamConnector = z
+  .object({
+    kind: z.literal('aws-iam'),
+    /** The region the SDK signs for; IAM is global (us-east-1 for the commercial partition). */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
+      .default('us-east-1'),
+    /** Another IAM endpoint (a VPC endpoint, an emulator in tests); default: the region's own. */
+    endpoint: z.url().optional(),
+    /** The environment variables holding the connector's access key id and secret access key. */
+    accessKeyIdEnv: envName,
+    secretAccessKeyEnv: envName,
+    /** The environment variable holding a session token, for temporary credentials. */
+    sessionTokenEnv: envName.optional(),
+    /** Access keys: `deactivate` (Status=Inactive, kept as evidence; default) or `delete`. */
+    accessKeys: z.enum(['deactivate', 'delete']).default('deactivate'),
+    /** Tag-key searches list only users under this IAM path, e.g. /employees/. */
+    pathPrefix: z
+      .string()
+      .regex(/^\/([\x21-\x7e]*\/)?$/, 'must be an IAM path such as /employees/')
+      .optional(),
+    /**
+     * Check and deactivate service-specific credentials (CodeCommit, Keyspaces, Bedrock). `false` only
+     * for an IAM emulator without these calls: the step's evidence then says they were not checked.
+     */
+    serviceSpecificCredentials: z.boolean().default(true),
+  })
+  .strict();
+
+/**
+ * Okta through its Management API with an API token (`Authorization: SSWS <token>`). `scope` says what
+ * one entry revokes: `account` (identity tier) deactivates the user and removes everything that still
+ * gives access; `factors` (MFA tier) deletes every factor only.
+ */
+const oktaConnector = z
+  .object({
+    kind: z.literal('okta'),
+    /** The org's URL, e.g. https://example.okta.com (the API is under /api/v1). */
+    orgUrl: z.url(),
+    /** The environment variable holding the API token. */
+    tokenEnv: envName,
+    /** Extra CA certificate (PEM file) to trust for this connector. */
+    caFile: z.string().optional(),
+    scope: z.enum(['account', 'factors']).default('account'),
+  })
+  .strict();
+
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
 /** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
@@ -176,8 +228,17 @@ const unknownKind = (kinds: string[]) => (issue: { code: string }) =>
 
 const connector = z.discriminatedUnion(
   'kind',
-  [entraConnector, ldapConnector, ldapGroupConnector, scimConnector, keycloakConnector, ticketConnector],
-  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'ticket']) },
+  [
+    entraConnector,
+    ldapConnector,
+    ldapGroupConnector,
+    scimConnector,
+    keycloakConnector,
+    awsIamConnector,
+    oktaConnector,
+    ticketConnector,
+  ],
+  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'aws-iam', 'okta', 'ticket']) },
 );
 
 export const systemSchema = z
@@ -564,6 +625,8 @@ export type DataSource = z.infer<typeof dataSource>;
 export type VerificationConfig = z.infer<typeof verification>;
 export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 export type KeycloakConnectorConfig = z.infer<typeof keycloakConnector>;
+export type AwsIamConnectorConfig = z.infer<typeof awsIamConnector>;
+export type OktaConnectorConfig = z.infer<typeof oktaConnector>;
 
 function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
@@ -641,11 +704,23 @@ export function parseCatalog(
               ? ['tokenEnv', c.tokenEnv]
               : c.kind === 'keycloak'
                 ? ['secretEnv', c.secretEnv]
-                : null;
+                : c.kind === 'okta'
+                  ? ['tokenEnv', c.tokenEnv]
+                  : null;
       if (requireSecrets && secretField && !env[secretField[1]!])
         problems.push(
           `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,
         );
+      if (requireSecrets && c.kind === 'aws-iam')
+        for (const [field, name] of [
+          ['accessKeyIdEnv', c.accessKeyIdEnv],
+          ['secretAccessKeyEnv', c.secretAccessKeyEnv],
+          ['sessionTokenEnv', c.sessionTokenEnv],
+        ] as const)
+          if (name && !env[name])
+            problems.push(
+              `${describeEntry(s, i)}, field "connector.${field}": environment variable ${name} is not set`,
+            );
       if (
         requireSecrets &&
         (c.kind === 'ldap' || c.kind === 'ldap-group') &&

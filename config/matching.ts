@@ -67,6 +67,10 @@ export const SEARCHABLE: Record<string, readonly string[] | 'any'> = {
   'ldap-group': 'any',
   // `username` and `email` are the user's own fields; any other name is a user attribute (`q=name:value`).
   keycloak: 'any',
+  // `userName` is the IAM user name (GetUser); any other name is a tag key (ListUsers + ListUserTags).
+  'aws-iam': 'any',
+  // Any profile attribute, searched exactly with `search=profile.<name> eq "<value>"`.
+  okta: 'any',
 };
 
 const k = (attribute: string, from: KeySource): MatchKey => ({ attribute, from });
@@ -105,6 +109,11 @@ export function defaultKeys(
       ];
     case 'keycloak':
       return [k('employeeId', 'employeeId'), k('username', 'workEmail'), k('email', 'workEmail')];
+    case 'okta':
+      return [k('employeeNumber', 'employeeId'), k('login', 'workEmail')];
+    case 'aws-iam':
+      // User names only: a tag key (e.g. employeeId) costs one ListUserTags per IAM user.
+      return [k('userName', 'workEmail'), k('userName', 'workEmailLocalPart')];
     case 'ldap':
     case 'ldap-group':
       return [

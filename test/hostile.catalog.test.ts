@@ -145,6 +145,10 @@ function baseCatalog(): Json {
           secretEnv: 'KEYCLOAK_SECRET',
         },
       },
+      {
+        ...common('okta', 'identity'),
+        connector: { kind: 'okta', orgUrl: 'https://example.okta.com', tokenEnv: 'OKTA_TOKEN' },
+      },
     ],
   };
 }
@@ -154,6 +158,7 @@ const ENV = {
   SCIM_TOKEN: 's',
   SNIPEIT_TOKEN: 's',
   KEYCLOAK_SECRET: 's',
+  OKTA_TOKEN: 's',
 };
 const SYSTEMS = (baseCatalog().systems as Json[]).map((s) => s.id as string);
 
@@ -272,7 +277,10 @@ const systemMistake = fc.oneof(
   at(['rateLimit', 'revocationsPerSecond'], fc.constantFrom(0, -1, 10_001, 'fast')),
   at(['rateLimit', 'maxConcurrent'], fc.constantFrom(0, 1.5, 1001)),
   at(['ticketSlaHours'], fc.constantFrom(0, -1, 721, 'a day')),
-  at(['connector', 'kind'], notIn(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'ticket'])),
+  at(
+    ['connector', 'kind'],
+    notIn(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'aws-iam', 'okta', 'ticket']),
+  ),
   at(['connector'], fc.constantFrom('scim', 42, null, [])),
   unknownIn(['connector']),
 );
@@ -309,6 +317,11 @@ const connectorMistake: Record<string, fc.Arbitrary<Mistake>> = {
     at(['connector', 'username'], fc.constantFrom(DELETE, '')),
     at(['connector', 'secretEnv'], badEnvName),
     at(['connector', 'scope'], notIn(['account', 'credentials'])),
+  ),
+  okta: fc.oneof(
+    at(['connector', 'orgUrl'], fc.constantFrom('example.okta.com', '', 'not a url', 42, DELETE)),
+    at(['connector', 'tokenEnv'], badEnvName),
+    at(['connector', 'scope'], notIn(['account', 'factors'])),
   ),
   ticket: unknownIn(['connector']),
 };
@@ -470,6 +483,7 @@ test('any set of missing secrets: each entry that refers to one is named with it
     SCIM_TOKEN: ['systems[3] (id "crm"), field "connector.tokenEnv"'],
     SNIPEIT_TOKEN: ['field "assets.snipeit.tokenEnv"'],
     KEYCLOAK_SECRET: ['systems[6] (id "sso"), field "connector.secretEnv"'],
+    OKTA_TOKEN: ['systems[7] (id "okta"), field "connector.tokenEnv"'],
   };
   fc.assert(
     fc.property(
@@ -613,7 +627,7 @@ test.each<[string, string, RegExp]>([
   [
     'an unknown connector kind',
     stringify(mutate(baseCatalog(), ['systems', 3, 'connector', 'kind'], 'scimm')),
-    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "ticket"/,
+    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "aws-iam", "okta", "ticket"/,
   ],
   [
     'an infinite number',
