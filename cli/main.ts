@@ -2,8 +2,8 @@
  * `offboard`: the operator CLI. Start departures (one, or a CSV for a mass layoff), read their status,
  * list them, re-drive red steps, record returned assets, sign the verification report off (resolve and
  * acknowledge), reset a failed offboarding, replay workflow histories against today's code, audit an
- * employee's live access, find applications the catalog does not cover, and verify the audit trail's
- * hash chain. See docs/cli.md.
+ * employee's live access, find applications the catalog does not cover, verify the audit trail's hash
+ * chain, and mint operator tokens. See docs/cli.md.
  */
 import { Command, CommanderError } from 'commander';
 import { accountCommand, approveCommand } from './commands/accounts';
@@ -16,6 +16,7 @@ import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { archiveConfirmedCommand, assetReceivedCommand, redriveCommand } from './commands/redrive';
 import { acknowledgeCommand, resolveCommand } from './commands/signoff';
+import { tokenCommand } from './commands/token';
 import { verifyAuditCommand } from './commands/verify-audit';
 import { CliError, EXIT, EXIT_CODES_HELP } from './lib/exit';
 
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
         'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
         'history files); audit asks the target systems ' +
         '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog; ' +
-        'verify-audit reads the database (DATABASE_URL).',
+        'verify-audit reads the database (DATABASE_URL); token mints an operator token (talks to nothing).',
     )
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
@@ -53,6 +54,7 @@ ${EXIT_CODES_HELP}`,
     auditCommand(),
     shadowItCommand(),
     verifyAuditCommand(),
+    tokenCommand(),
   ])
     program.addCommand(c);
   // Every command (and the program) reports usage errors through one place, with our exit code.

@@ -1,9 +1,18 @@
 /**
  * Process configuration, parsed once at start-up. A bad value stops the process with the variable named.
  */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { z } from 'zod';
 import { parseCodecKeys } from '../lib/codec';
 import { AppError } from '../lib/errors';
+import {
+  generatedSecretProblems,
+  publicUrlProblems,
+  readGeneratedSecrets,
+  standInCatalogProblems,
+  type GuardProblem,
+} from './production';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 500ms, 30s, 5m, 2h or 1d');
 
@@ -12,8 +21,13 @@ const secretSchema = z
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be "whsec_" followed by a base64 key')
   .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the key must be at least 24 bytes');
 
+/**
+ * `mintedOnly` (set for every entry when NODE_ENV=production): the entry's token authenticates only in
+ * the minted form (config/production.ts MINTED_TOKEN_PATTERN), since its strength cannot be read from
+ * the hash.
+ */
 const operatorTokens = z.string().transform((s, ctx) => {
-  const out: { name: string; role: string; sha256: string }[] = [];
+  const out: { name: string; role: string; sha256: string; mintedOnly?: boolean }[] = [];
   for (const [i, part] of s
     .split(',')
     .map((p) => p.trim())
@@ -334,13 +348,52 @@ export const envSchema = envFields.superRefine((c, ctx) => {
 
 export type AppConfig = z.infer<typeof envSchema>;
 
+/**
+ * The production guards (config/production.ts): with NODE_ENV=production, refuse a stand-in catalog,
+ * secrets `npm start` generated or the stand-ins' demo credentials, and a PUBLIC_URL that is not https.
+ * (PAYLOAD_CODEC_KEYS is required by the schema itself.)
+ */
+function productionProblems(c: AppConfig, env: NodeJS.ProcessEnv): GuardProblem[] {
+  const problems: GuardProblem[] = [];
+  if (env.CATALOG_FILE === undefined || env.CATALOG_FILE.trim() === '')
+    problems.push({
+      field: 'CATALOG_FILE',
+      message: 'is required when NODE_ENV=production (the default is the demo catalog of stand-ins)',
+    });
+  else
+    for (const m of standInCatalogProblems(c.CATALOG_FILE))
+      problems.push({ field: 'CATALOG_FILE', message: `is a stand-in catalog: ${m}` });
+  // `npm start`'s data folders: the one it was told to use, and the repository's own.
+  const dataDirs = new Set([
+    path.resolve(env.OFFBOARD_DATA_DIR ?? '.data'),
+    path.resolve(__dirname, '..', '.data'),
+  ]);
+  const settings = {
+    HRIS_WEBHOOK_SECRET: c.HRIS_WEBHOOK_SECRET,
+    codecKeys: (c.PAYLOAD_CODEC_KEYS ?? []).map((k) => k.key.toString('base64')),
+    operatorTokenHashes: c.OPERATOR_TOKENS,
+  };
+  const sha256 = (t: string) => createHash('sha256').update(t, 'utf8').digest('hex');
+  for (const dir of dataDirs)
+    problems.push(...generatedSecretProblems(settings, {}, readGeneratedSecrets(dir), sha256));
+  problems.push(...generatedSecretProblems(settings, env, null, sha256));
+  problems.push(...publicUrlProblems(c.PUBLIC_URL));
+  // One line per problem, even when two data folders hold the same secrets.
+  return problems.filter(
+    (p, i) => problems.findIndex((q) => q.field === p.field && q.message === p.message) === i,
+  );
+}
+
 /** Parses the environment; throws an AppError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const r = envSchema.safeParse(env);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  const lines = r.success ? [] : r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  if (r.success && r.data.NODE_ENV === 'production')
+    for (const p of productionProblems(r.data, env)) lines.push(`  ${p.field}: ${p.message}`);
+  if (!r.success || lines.length > 0)
     throw new AppError('config_invalid', `Invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (r.data.NODE_ENV === 'production')
+    return { ...r.data, OPERATOR_TOKENS: r.data.OPERATOR_TOKENS.map((t) => ({ ...t, mintedOnly: true })) };
   return r.data;
 }
 

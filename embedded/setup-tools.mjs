@@ -10,6 +10,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// `npm start` (this runs as its prestart) is the embedded demo: with NODE_ENV=production it stops here,
+// before anything is fetched; embedded/start.ts refuses too (PRODUCTION_REFUSAL, the same words).
+if (process.env.npm_lifecycle_event === 'prestart' && process.env.NODE_ENV === 'production') {
+  console.error(
+    '[offboard] could not start: NODE_ENV=production: `npm start` runs the embedded demo (local stand-ins, ' +
+      'generated secrets, plain http) and is not for production. Run the worker and the API instead ' +
+      '(npm run start:worker, npm run start:server, or temporal-docker/; see docs/operations.md), or ' +
+      'unset NODE_ENV for the demo.',
+  );
+  process.exit(1);
+}
+
 // `node embedded/setup-tools.mjs moto` (npm run setup:moto): the moto server the AWS IAM suite tests
 // against, in its own git-ignored venv `.tools/moto` (its dependencies stay out of the Temporal venv).
 if (process.argv[2] === 'moto') {

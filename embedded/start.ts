@@ -127,7 +127,18 @@ function identityProvider(args: string[]): 'graph' | 'keycloak' {
   );
 }
 
+/**
+ * `npm start` is the embedded demo (stand-ins, generated secrets, plain http): it refuses to run with
+ * NODE_ENV=production, before it creates or starts anything. Production runs the worker and the API
+ * (`npm run start:worker`, `npm run start:server`; docs/operations.md).
+ */
+export const PRODUCTION_REFUSAL =
+  'NODE_ENV=production: `npm start` runs the embedded demo (local stand-ins, generated secrets, plain ' +
+  'http) and is not for production. Run the worker and the API instead (npm run start:worker, npm run ' +
+  'start:server, or temporal-docker/; see docs/operations.md), or unset NODE_ENV for the demo.';
+
 async function main(): Promise<void> {
+  if (process.env.NODE_ENV === 'production') throw new Error(PRODUCTION_REFUSAL);
   const idp = identityProvider(process.argv.slice(2));
   mkdirSync(path.join(DATA, 'standins'), { recursive: true });
   // Refuses a second `npm start` on this data folder, stops what a crashed one left running; the

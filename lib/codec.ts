@@ -89,12 +89,24 @@ function text(b: Uint8Array | null | undefined): string | undefined {
   return b ? Buffer.from(b).toString('utf8') : undefined;
 }
 
+export interface CodecOptions {
+  /**
+   * Refuse to decode a payload that is not encrypted (NODE_ENV=production: workers and clients): a
+   * signal, update or input someone sent to Temporal without the key (the Web UI, the `temporal` CLI, a
+   * forged client) fails to decode instead of reaching the workflow. Off, such payloads pass through
+   * (development, and histories from before the codec).
+   */
+  refuseUnencrypted?: boolean;
+}
+
 /** AES-256-GCM payload codec; the first key encrypts, every key decrypts. */
 export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly keys: ReadonlyMap<string, Buffer>;
   private readonly current: CodecKey;
+  private readonly refuseUnencrypted: boolean;
 
-  constructor(keys: readonly CodecKey[]) {
+  constructor(keys: readonly CodecKey[], opts: CodecOptions = {}) {
+    this.refuseUnencrypted = opts.refuseUnencrypted ?? false;
     if (keys.length === 0) throw new Error('AesGcmPayloadCodec needs at least one key');
     for (const k of keys)
       if (k.key.length !== 32) throw new Error(`codec key "${k.id}" must be 32 bytes (AES-256)`);
@@ -130,8 +142,16 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 
   private decrypt(payload: Payload): Payload {
-    // Payloads written without the codec (or before it was introduced) pass through unchanged.
-    if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) return payload;
+    // Payloads written without the codec (or before it was introduced) pass through unchanged, unless
+    // unencrypted payloads are refused (production).
+    if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) {
+      if (this.refuseUnencrypted)
+        throw new PayloadDecryptionError(
+          'payload is not encrypted: refused (with NODE_ENV=production only payloads encrypted with PAYLOAD_CODEC_KEYS are accepted)',
+          null,
+        );
+      return payload;
+    }
     const keyId = text(payload.metadata?.[KEY_ID_METADATA]);
     if (!keyId)
       throw new PayloadDecryptionError('encrypted payload has no "encryption-key-id" metadata', null);
@@ -175,9 +195,12 @@ export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
  * messages and stack traces into an encoded payload, and the AES-GCM codec when keys are configured.
  * Workflow bundles built ahead of time must be built with `failureConverterPath: FAILURE_CONVERTER_PATH`.
  */
-export function createDataConverter(keys: readonly CodecKey[] | undefined): DataConverter {
+export function createDataConverter(
+  keys: readonly CodecKey[] | undefined,
+  opts: CodecOptions = {},
+): DataConverter {
   return {
     failureConverterPath: FAILURE_CONVERTER_PATH,
-    ...(keys && keys.length > 0 ? { payloadCodecs: [new AesGcmPayloadCodec(keys)] } : {}),
+    ...(keys && keys.length > 0 ? { payloadCodecs: [new AesGcmPayloadCodec(keys, opts)] } : {}),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { MINTED_TOKEN_PATTERN } from '../config/production';
 import { AppError } from '../lib/errors';
 
 export type Role = 'hr' | 'it' | 'itdesk' | 'admin';
@@ -16,6 +17,11 @@ export interface TokenEntry {
   name: string;
   role: string;
   sha256: string;
+  /**
+   * Only the minted form of the token is accepted (`offboard token`: 32 random bytes). Set for every
+   * entry when NODE_ENV=production, where a token's strength cannot be read from its hash at start-up.
+   */
+  mintedOnly?: boolean;
 }
 
 /** SHA-256 hex of a token, as configured in OPERATOR_TOKENS. */
@@ -43,6 +49,11 @@ export function createAuth(tokens: TokenEntry[]) {
     let found: (typeof entries)[number] | undefined;
     for (const e of entries) if (timingSafeEqual(e.digest, digest)) found = e;
     if (!found) throw new AppError('unauthenticated', 'unknown operator token');
+    if (found.mintedOnly && !MINTED_TOKEN_PATTERN.test(m[1]!))
+      throw new AppError(
+        'unauthenticated',
+        'this operator token is not of the minted form (offb_ and 32 random bytes); mint one with `offboard token`',
+      );
     return { name: found.name, role: found.role as Role };
   }
   const guard = (roles: Role[], adminToo: boolean) => (req: Request, _res: Response, next: NextFunction) => {

@@ -63,10 +63,15 @@ function tlsOptions(cfg: AppConfig) {
 
 /**
  * The data converter of every Temporal client and worker of this configuration: payloads encrypted
- * with PAYLOAD_CODEC_KEYS, failure messages and stack traces encoded with them (lib/codec.ts).
+ * with PAYLOAD_CODEC_KEYS, failure messages and stack traces encoded with them (lib/codec.ts). With
+ * NODE_ENV=production an unencrypted inbound payload is refused.
  */
-export function dataConverterFrom(cfg: Pick<AppConfig, 'PAYLOAD_CODEC_KEYS'>): DataConverter {
-  return createDataConverter(cfg.PAYLOAD_CODEC_KEYS);
+export function dataConverterFrom(
+  cfg: Pick<AppConfig, 'PAYLOAD_CODEC_KEYS'> & Partial<Pick<AppConfig, 'NODE_ENV'>>,
+): DataConverter {
+  return createDataConverter(cfg.PAYLOAD_CODEC_KEYS, {
+    refuseUnencrypted: cfg.NODE_ENV === 'production',
+  });
 }
 
 /** Connection for workers (native). */

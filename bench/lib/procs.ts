@@ -42,7 +42,9 @@ function spawnTs(file: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = prof
 export function commonEnv(s: Services, taskQueue: string, catalogFile: string): NodeJS.ProcessEnv {
   return {
     ...SECRETS,
-    NODE_ENV: 'production',
+    // Not `production`: the bench runs the stand-ins on this machine, which the production guards refuse
+    // (config/production.ts); NODE_ENV changes nothing else in Offboard.
+    NODE_ENV: 'test',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error',
     DATABASE_URL: s.databaseUrl,
     TEMPORAL_ADDRESS: s.temporalAddress,

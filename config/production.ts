@@ -1,0 +1,178 @@
+/**
+ * Production guards (NODE_ENV=production): what `config/env.ts` refuses at start-up, beyond the shape
+ * of each setting. Each check returns the problems it found as `{ field, message }`, the field being the
+ * setting to change; none echoes a secret.
+ *
+ *  - a stand-in catalog: the demo catalog, or a catalog whose connectors point at the local stand-ins
+ *    (`npm start` and the tests run them on this machine's loopback; their CA lives under
+ *    `.data/standins`; the demo names them "(stand-in)");
+ *  - generated secrets: the values `npm start` generated into its data folder (`.data/secrets.json`),
+ *    and the stand-ins' published demo credentials;
+ *  - an `http://` PUBLIC_URL (or none: links in emails would point at the API in clear);
+ *  - operator tokens are checked where they can be: a token's strength cannot be read from its SHA-256,
+ *    so in production only tokens of the minted form (`offboard token`, {@link MINTED_TOKEN_PATTERN}:
+ *    32 random bytes) authenticate; the configuration's entries are checked for shape only.
+ *  - payload encryption keys are required in production by `config/env.ts` itself.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+export interface GuardProblem {
+  field: string;
+  message: string;
+}
+
+/** The catalog `npm start` runs: its connectors point at the local stand-ins. */
+export const DEMO_CATALOG_BASENAME = 'catalog.demo.yaml';
+
+/**
+ * The stand-ins' fixed demo credentials (embedded/demo.ts DEMO_SECRETS; a test keeps them equal). They
+ * guard only local stand-ins: a production setting holding one was copied from the demo.
+ */
+export const PUBLISHED_DEMO_SECRETS: readonly string[] = [
+  'demo-stand-in-secret',
+  'demo-crm-token',
+  'demo-wiki-token',
+  'demo-vpn-token',
+];
+
+/**
+ * Operator tokens as `offboard token` mints them: `offb_` and 43 base64url characters, the encoding of
+ * 32 random bytes (256 bits). Only these authenticate when NODE_ENV=production.
+ */
+export const MINTED_TOKEN_PATTERN = /^offb_[A-Za-z0-9_-]{43}$/;
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1';
+}
+
+function loopbackUrl(value: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return false;
+  try {
+    return isLoopbackHost(new URL(value).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** Every string in a parsed YAML document, with its path (`systems[0].connector.baseUrl`). */
+function* strings(node: unknown, at: string): Generator<[string, string]> {
+  if (typeof node === 'string') yield [at, node];
+  else if (Array.isArray(node)) for (const [i, v] of node.entries()) yield* strings(v, `${at}[${i}]`);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) yield* strings(v, at ? `${at}.${k}` : k);
+}
+
+/**
+ * Why the catalog in `file` is a stand-in catalog (empty: it is not). A file that cannot be read or
+ * parsed is left to the catalog loader, which names the problem.
+ */
+export function standInCatalogProblems(file: string): string[] {
+  if (path.basename(file) === DEMO_CATALOG_BASENAME)
+    return [`"${file}" is the demo catalog: its systems are local stand-ins, not real services`];
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const [at, value] of strings(doc, '')) {
+    const key = at.slice(at.lastIndexOf('.') + 1);
+    if (loopbackUrl(value))
+      out.push(
+        `${at} points at this machine (${value}), where the local stand-ins run; use the real service`,
+      );
+    else if (/^caFile$/i.test(key) && /(^|[\\/])standins[\\/]/.test(value))
+      out.push(`${at} is the stand-ins' CA (${value})`);
+    else if (key === 'name' && /\bstand-?in\b/i.test(value)) out.push(`${at} names a stand-in ("${value}")`);
+  }
+  return out;
+}
+
+/** What `npm start` generated into its data folder (embedded/start.ts `loadSecrets`). */
+interface GeneratedSecrets {
+  HRIS_WEBHOOK_SECRET?: unknown;
+  adminToken?: unknown;
+  roleTokens?: Record<string, unknown>;
+  PAYLOAD_CODEC_KEYS?: unknown;
+}
+
+/** The secrets file of `npm start`'s data folder, if there is one. */
+export function readGeneratedSecrets(dataDir: string): GeneratedSecrets | null {
+  const file = path.join(dataDir, 'secrets.json');
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets;
+  } catch {
+    return null;
+  }
+}
+
+export interface SecretSettings {
+  HRIS_WEBHOOK_SECRET?: string;
+  /** The configured payload encryption keys, base64. */
+  codecKeys: string[];
+  /** The configured SHA-256 hashes of operator tokens, with their names. */
+  operatorTokenHashes: { name: string; sha256: string }[];
+}
+
+/**
+ * Settings that hold a secret `npm start` generated (`generated`, from its data folder), or a published
+ * demo credential (any variable of `env`: the catalog's `*Env` fields name them).
+ */
+export function generatedSecretProblems(
+  s: SecretSettings,
+  env: NodeJS.ProcessEnv,
+  generated: GeneratedSecrets | null,
+  hash: (token: string) => string,
+): GuardProblem[] {
+  const out: GuardProblem[] = [];
+  const why = 'was generated by `npm start` (its data folder); production needs its own secret';
+  if (generated) {
+    if (s.HRIS_WEBHOOK_SECRET && s.HRIS_WEBHOOK_SECRET === generated.HRIS_WEBHOOK_SECRET)
+      out.push({ field: 'HRIS_WEBHOOK_SECRET', message: why });
+    const genKeys =
+      typeof generated.PAYLOAD_CODEC_KEYS === 'string'
+        ? generated.PAYLOAD_CODEC_KEYS.split(',').map((k) => k.trim().slice(k.trim().indexOf(':') + 1))
+        : [];
+    if (s.codecKeys.some((k) => genKeys.includes(k)))
+      out.push({ field: 'PAYLOAD_CODEC_KEYS', message: `holds a key that ${why}` });
+    const tokens = [generated.adminToken, ...Object.values(generated.roleTokens ?? {})].filter(
+      (t): t is string => typeof t === 'string' && t.length > 0,
+    );
+    const hashes = new Set(tokens.map(hash));
+    for (const t of s.operatorTokenHashes)
+      if (hashes.has(t.sha256))
+        out.push({ field: 'OPERATOR_TOKENS', message: `the token of "${t.name}" ${why}` });
+  }
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && PUBLISHED_DEMO_SECRETS.includes(value))
+      out.push({
+        field: name,
+        message: "is a stand-in's published demo credential (embedded/demo.ts); set the real system's secret",
+      });
+  return out;
+}
+
+/** PUBLIC_URL in production: required, and https. */
+export function publicUrlProblems(publicUrl: string | undefined): GuardProblem[] {
+  if (!publicUrl)
+    return [
+      {
+        field: 'PUBLIC_URL',
+        message:
+          'is required when NODE_ENV=production: the https:// address operators and leavers reach the API at',
+      },
+    ];
+  if (!publicUrl.startsWith('https://'))
+    return [
+      {
+        field: 'PUBLIC_URL',
+        message: 'must be an https:// URL when NODE_ENV=production (links in emails and sign-in cookies)',
+      },
+    ];
+  return [];
+}
