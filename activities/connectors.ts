@@ -3,11 +3,13 @@ import type { Catalog, CatalogSystem } from '../config/catalog';
 import { createAwsIamConnector } from './aws-iam';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
+import { createGithubConnector } from './github';
 import { createKeycloakConnector } from './keycloak';
 import { createLdapConnector, createLdapGroupConnector } from './ldap';
 import type { MatchContext } from './matching';
 import { createOktaConnector } from './okta';
 import { createScimConnector } from './scim';
+import { createSlackConnector } from './slack';
 
 export type ConnectorRegistry = Map<string, RevocationConnector>;
 
@@ -29,6 +31,8 @@ export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = proc
     else if (c.kind === 'scim') out.set(s.id, createScimConnector(c, env[c.tokenEnv] ?? '', m));
     else if (c.kind === 'keycloak') out.set(s.id, createKeycloakConnector(c, env[c.secretEnv] ?? '', m));
     else if (c.kind === 'okta') out.set(s.id, createOktaConnector(c, env[c.tokenEnv] ?? '', m));
+    else if (c.kind === 'github') out.set(s.id, createGithubConnector(c, env[c.tokenEnv] ?? '', m));
+    else if (c.kind === 'slack') out.set(s.id, createSlackConnector(c, env[c.tokenEnv] ?? '', m));
     else if (c.kind === 'aws-iam')
       out.set(
         s.id,

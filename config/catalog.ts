@@ -220,6 +220,60 @@ const oktaConnector = z
   })
   .strict();
 
+/**
+ * One GitHub organization through the REST API (and GraphQL for SAML identities) with a token
+ * (`Authorization: Bearer <token>`): the leaver's organization membership, outside-collaborator access
+ * and (`samlSso`) SAML SSO credential authorizations revoked.
+ */
+const githubConnector = z
+  .object({
+    kind: z.literal('github'),
+    /** The REST API's base URL: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server. */
+    apiUrl: z.url().default('https://api.github.com'),
+    /** The organization's login, e.g. example-corp. */
+    org: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/,
+        'must be an organization login (letters, digits, dashes)',
+      ),
+    /** The environment variable holding the token (an organization owner's, scope admin:org). */
+    tokenEnv: envName,
+    /**
+     * The organization uses SAML single sign-on (GitHub Enterprise Cloud): the leaver is found by their SAML
+     * identity and their credential authorizations are revoked. Without it, only a known login finds them.
+     */
+    samlSso: z.boolean().default(false),
+    /** Extra CA certificate (PEM file) to trust for this connector. */
+    caFile: z.string().optional(),
+  })
+  .strict();
+
+/**
+ * Slack through the SCIM API and the Web API with a user token of an Org Owner or Admin. `deactivate`:
+ * `organization` deactivates the user through SCIM (on Enterprise Grid: across the organization and every
+ * workspace) after resetting every session; `workspace` (Enterprise Grid) removes them from `teamId` only.
+ */
+const slackConnector = z
+  .object({
+    kind: z.literal('slack'),
+    /** The Web API's base URL. */
+    apiUrl: z.url().default('https://slack.com/api'),
+    /** The SCIM API's base URL (version 2). */
+    scimUrl: z.url().default('https://api.slack.com/scim/v2'),
+    /** The environment variable holding the token (scopes admin, admin.users:write, users:read, users:read.email). */
+    tokenEnv: envName,
+    deactivate: z.enum(['organization', 'workspace']).default('organization'),
+    /** The workspace (T…) a `workspace` entry removes the user from. */
+    teamId: z
+      .string()
+      .regex(/^[TE][A-Z0-9]{2,}$/, 'must be a Slack workspace id such as T0123ABCD')
+      .optional(),
+    /** Extra CA certificate (PEM file) to trust for this connector. */
+    caFile: z.string().optional(),
+  })
+  .strict();
+
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
 /** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
@@ -236,9 +290,24 @@ const connector = z.discriminatedUnion(
     keycloakConnector,
     awsIamConnector,
     oktaConnector,
+    githubConnector,
+    slackConnector,
     ticketConnector,
   ],
-  { error: unknownKind(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'aws-iam', 'okta', 'ticket']) },
+  {
+    error: unknownKind([
+      'entra',
+      'ldap',
+      'ldap-group',
+      'scim',
+      'keycloak',
+      'aws-iam',
+      'okta',
+      'github',
+      'slack',
+      'ticket',
+    ]),
+  },
 );
 
 export const systemSchema = z
@@ -343,6 +412,15 @@ export const systemSchema = z
           path: ['connector', 'clientId'],
           message:
             'is required when grant is "client_credentials" (the confidential client with a service account)',
+        });
+    }
+    if (s.connector.kind === 'slack') {
+      const c = s.connector;
+      if (c.deactivate === 'workspace' && !c.teamId)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connector', 'teamId'],
+          message: 'is required when deactivate is "workspace" (the workspace the user is removed from)',
         });
     }
     if (s.connector.kind === 'ldap' || s.connector.kind === 'ldap-group') {
@@ -627,6 +705,8 @@ export type ScimConnectorConfig = z.infer<typeof scimConnector>;
 export type KeycloakConnectorConfig = z.infer<typeof keycloakConnector>;
 export type AwsIamConnectorConfig = z.infer<typeof awsIamConnector>;
 export type OktaConnectorConfig = z.infer<typeof oktaConnector>;
+export type GithubConnectorConfig = z.infer<typeof githubConnector>;
+export type SlackConnectorConfig = z.infer<typeof slackConnector>;
 
 function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
@@ -704,7 +784,7 @@ export function parseCatalog(
               ? ['tokenEnv', c.tokenEnv]
               : c.kind === 'keycloak'
                 ? ['secretEnv', c.secretEnv]
-                : c.kind === 'okta'
+                : c.kind === 'okta' || c.kind === 'github' || c.kind === 'slack'
                   ? ['tokenEnv', c.tokenEnv]
                   : null;
       if (requireSecrets && secretField && !env[secretField[1]!])

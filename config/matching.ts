@@ -71,6 +71,10 @@ export const SEARCHABLE: Record<string, readonly string[] | 'any'> = {
   'aws-iam': 'any',
   // Any profile attribute, searched exactly with `search=profile.<name> eq "<value>"`.
   okta: 'any',
+  // The SAML identity's nameId (or SCIM userName) in the organization's identity provider (GraphQL).
+  github: ['samlNameId'],
+  // The user's email, found with users.lookupByEmail.
+  slack: ['email'],
 };
 
 const k = (attribute: string, from: KeySource): MatchKey => ({ attribute, from });
@@ -111,6 +115,11 @@ export function defaultKeys(
       return [k('employeeId', 'employeeId'), k('username', 'workEmail'), k('email', 'workEmail')];
     case 'okta':
       return [k('employeeNumber', 'employeeId'), k('login', 'workEmail')];
+    case 'github':
+      // A GitHub login is the person's own: only the organization's SAML identity links it to the HR record.
+      return [k('samlNameId', 'workEmail')];
+    case 'slack':
+      return [k('email', 'workEmail')];
     case 'aws-iam':
       // User names only: a tag key (e.g. employeeId) costs one ListUserTags per IAM user.
       return [k('userName', 'workEmail'), k('userName', 'workEmailLocalPart')];

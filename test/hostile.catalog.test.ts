@@ -279,7 +279,18 @@ const systemMistake = fc.oneof(
   at(['ticketSlaHours'], fc.constantFrom(0, -1, 721, 'a day')),
   at(
     ['connector', 'kind'],
-    notIn(['entra', 'ldap', 'ldap-group', 'scim', 'keycloak', 'aws-iam', 'okta', 'ticket']),
+    notIn([
+      'entra',
+      'ldap',
+      'ldap-group',
+      'scim',
+      'keycloak',
+      'aws-iam',
+      'okta',
+      'github',
+      'slack',
+      'ticket',
+    ]),
   ),
   at(['connector'], fc.constantFrom('scim', 42, null, [])),
   unknownIn(['connector']),
@@ -627,7 +638,7 @@ test.each<[string, string, RegExp]>([
   [
     'an unknown connector kind',
     stringify(mutate(baseCatalog(), ['systems', 3, 'connector', 'kind'], 'scimm')),
-    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "aws-iam", "okta", "ticket"/,
+    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "aws-iam", "okta", "github", "slack", "ticket"/,
   ],
   [
     'an infinite number',
