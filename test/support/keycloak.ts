@@ -20,13 +20,12 @@ import {
   startKeycloak,
   stopProcessGroup,
 } from '../../embedded/keycloak';
+import { describeIfAvailable, inCi } from './optional';
 import { freePort } from './services';
 
 export const KC_ADMIN_PASSWORD = 'kc-admin-test-password';
 /** The secret of each test realm's revocation client (`offboard`, a service account). */
 export const KC_CLIENT_SECRET = 'offboard-test-client-secret';
-
-const inCi = () => !!process.env.CI && process.env.CI !== 'false';
 
 /** Why the Keycloak suites cannot run here, or null when they can. */
 export function keycloakSkipReason(): string | null {
@@ -37,14 +36,8 @@ export function keycloakSkipReason(): string | null {
   );
 }
 
-/** `describe`, or `describe.skip` with the reason printed once, when Keycloak cannot run here. */
-export function describeKeycloak(name: string, fn: () => void): void {
-  const reason = keycloakSkipReason();
-  if (reason) {
-    console.warn(`[keycloak] ${reason}`);
-    describe.skip(`${name} (${reason})`, fn);
-  } else describe(name, fn);
-}
+/** `describe`, or `describe.skip` with the reason printed, when Keycloak cannot run here. */
+export const describeKeycloak = describeIfAvailable('keycloak', keycloakSkipReason);
 
 function runDir(): string {
   const root = process.env.TEST_ROOT;

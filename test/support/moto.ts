@@ -7,19 +7,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeIfAvailable } from './optional';
 import { freePort } from './services';
 
 export const MOTO_BIN = path.resolve(__dirname, '..', '..', '.tools', 'moto', 'bin', 'moto_server');
 
-const inCi = () => !!process.env.CI && process.env.CI !== 'false';
-
 /** `describe`, or `describe.skip` with the reason printed, when moto is not installed here. */
-export function describeMoto(name: string, fn: () => void): void {
-  if (existsSync(MOTO_BIN) || inCi()) return describe(name, fn);
-  const reason = 'moto is not installed: run `npm run setup:moto` (PyPI, one time); CI always runs it';
-  console.warn(`[moto] ${reason}`);
-  describe.skip(`${name} (${reason})`, fn);
-}
+export const describeMoto = describeIfAvailable('moto', () =>
+  existsSync(MOTO_BIN)
+    ? null
+    : 'moto is not installed: run `npm run setup:moto` (PyPI, one time); CI always runs it',
+);
 
 export interface Moto {
   endpoint: string;

@@ -27,6 +27,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'ldapts';
 import { portOpen } from '../../embedded/net';
+import { describeIfAvailable, inCi } from './optional';
 
 export const AD_REALM = 'AD.OFFBOARD.TEST';
 export const AD_BASE = 'DC=ad,DC=offboard,DC=test';
@@ -41,8 +42,6 @@ const PACKAGES =
   'samba samba-dsdb-modules samba-ad-provision winbind krb5-user ldb-tools smbclient ldap-utils';
 /** Machine-wide: which test run's DC holds the fixed ports. */
 const MACHINE_MARKER = path.join(tmpdir(), 'offboard-samba-dc.json');
-
-const inCi = () => !!process.env.CI && process.env.CI !== 'false';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, cmd)));
@@ -72,13 +71,7 @@ export function sambaSkipReason(): string | null {
 }
 
 /** `describe`, or `describe.skip` with the reason printed, when Samba cannot run here. */
-export function describeAd(name: string, fn: () => void): void {
-  const reason = sambaSkipReason();
-  if (reason) {
-    console.warn(`[samba] ${reason}`);
-    describe.skip(`${name} (${reason})`, fn);
-  } else describe(name, fn);
-}
+export const describeAd = describeIfAvailable('samba', sambaSkipReason);
 
 function runDir(): string {
   const root = process.env.TEST_ROOT;
