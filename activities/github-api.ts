@@ -19,9 +19,10 @@
  * GitHub's own message.
  */
 import { readFileSync } from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { GithubConnectorConfig } from '../config/catalog';
-import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
+import { connectorAgent } from '../lib/http';
+import { callJson, header, nextLink, type Headers } from './http-json';
 import {
   TargetAuthError,
   TargetRejectedError,
@@ -29,8 +30,6 @@ import {
   TargetUnavailableError,
   retryAfterMs,
 } from './errors';
-
-type Headers = Record<string, string | string[] | undefined>;
 
 export interface GithubAnswer {
   status: number;
@@ -51,10 +50,6 @@ export interface GithubApi {
 /** Most pages of one list followed. */
 const MAX_PAGES = 100;
 
-const header = (h: Headers, name: string): string | null => {
-  const v = h[name];
-  return (Array.isArray(v) ? v[0] : v) ?? null;
-};
 const scopesOf = (v: string | null) =>
   (v ?? '')
     .split(',')
@@ -102,16 +97,6 @@ const rateLimited = (status: number, h: Headers, message: string) =>
   header(h, 'retry-after') !== null ||
   /rate limit/i.test(message);
 
-/** The `rel="next"` URL of a `Link` header, or null. */
-function nextLink(h: Headers): string | null {
-  const raw = h['link'];
-  for (const part of (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((v) => v.split(','))) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (m) return m[1]!;
-  }
-  return null;
-}
-
 /** The GraphQL endpoint of a REST base: `/graphql` beside it, `/api/graphql` for `/api/v3`. */
 export function graphqlUrlOf(apiUrl: string): string {
   const base = apiUrl.replace(/\/+$/, '');
@@ -131,29 +116,21 @@ export function createGithubApi(cfg: GithubConnectorConfig, token: string): Gith
   };
 
   async function send(method: Dispatcher.HttpMethod, url: string, what: string, body?: string) {
-    let res: Dispatcher.ResponseData;
-    let text: string;
-    try {
-      res = await request(url, {
+    const {
+      status,
+      headers: h,
+      json,
+      text,
+    } = await callJson(
+      url,
+      {
         method,
         dispatcher,
         headers: body ? { ...headers, 'content-type': 'application/json' } : headers,
         ...(body ? { body } : {}),
-        headersTimeout: CALL_TIMEOUT_MS,
-        bodyTimeout: CALL_TIMEOUT_MS,
-      });
-      text = await res.body.text();
-    } catch (e) {
-      throw new TargetUnavailableError(`GitHub ${what}: ${(e as Error).message}`);
-    }
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    const status = res.statusCode;
-    const h = res.headers;
+      },
+      `GitHub ${what}`,
+    );
     if (status < 400 || status === 404) return { status, json, next: nextLink(h) };
     const reason = githubReason(json, text);
     const msg = `GitHub ${what}: ${status} ${reason}`;

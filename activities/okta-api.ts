@@ -14,9 +14,10 @@
  * The token never leaves this module: messages name the method, the path and Okta's own error.
  */
 import { readFileSync } from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { OktaConnectorConfig } from '../config/catalog';
-import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
+import { connectorAgent } from '../lib/http';
+import { callJson, header, nextLink } from './http-json';
 import {
   TargetAuthError,
   TargetRejectedError,
@@ -76,11 +77,6 @@ export function permissionFor(method: string, path: string): string {
     : 'scope okta.users.read; an admin role that may view the user';
 }
 
-const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
-  const v = h[name];
-  return (Array.isArray(v) ? v[0] : v) ?? null;
-};
-
 /**
  * Milliseconds until the rate-limit window resets: `X-Rate-Limit-Reset` (epoch seconds) minus the
  * answer's `Date` (or now), else `Retry-After`, else a second.
@@ -95,16 +91,6 @@ export function oktaRetryMs(h: Record<string, string | string[] | undefined>, no
   return retryAfterMs(header(h, 'retry-after'));
 }
 
-/** The `rel="next"` URL of a `Link` header, or null. */
-function nextLink(h: Record<string, string | string[] | undefined>): string | null {
-  const raw = h['link'];
-  for (const part of (Array.isArray(raw) ? raw : raw ? [raw] : []).flatMap((v) => v.split(','))) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (m) return m[1]!;
-  }
-  return null;
-}
-
 /** Creates the client of one catalog entry; `token` is the API token (never logged). */
 export function createOktaApi(cfg: OktaConnectorConfig, token: string): OktaApi {
   const origin = new URL(cfg.orgUrl).origin;
@@ -113,27 +99,8 @@ export function createOktaApi(cfg: OktaConnectorConfig, token: string): OktaApi 
   const headers = { authorization: `SSWS ${token}`, accept: 'application/json' };
 
   async function send(method: Dispatcher.HttpMethod, url: string, what: string) {
-    let res: Dispatcher.ResponseData;
-    let text: string;
-    try {
-      res = await request(url, {
-        method,
-        dispatcher,
-        headers,
-        headersTimeout: CALL_TIMEOUT_MS,
-        bodyTimeout: CALL_TIMEOUT_MS,
-      });
-      text = await res.body.text();
-    } catch (e) {
-      throw new TargetUnavailableError(`Okta ${what}: ${(e as Error).message}`);
-    }
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    const status = res.statusCode;
+    const res = await callJson(url, { method, dispatcher, headers }, `Okta ${what}`);
+    const { status, json, text } = res;
     if (status < 400 || status === 404) return { status, json, next: nextLink(res.headers) };
     const msg = `Okta ${what}: ${status} ${oktaReason(json, text)}`;
     if (status === 401 || status === 403) {

@@ -15,9 +15,10 @@
  * throttled, 5xx → unavailable, 404 answered. The token never leaves this module.
  */
 import { readFileSync } from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { SlackConnectorConfig } from '../config/catalog';
-import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
+import { connectorAgent } from '../lib/http';
+import { callJson, header } from './http-json';
 import {
   TargetAuthError,
   TargetRejectedError,
@@ -53,11 +54,6 @@ export const METHOD_SCOPES: Record<string, string> = {
   'admin.users.remove': 'admin.users:write',
 };
 
-const header = (h: Record<string, string | string[] | undefined>, name: string): string | null => {
-  const v = h[name];
-  return (Array.isArray(v) ? v[0] : v) ?? null;
-};
-
 /** Creates the client of one catalog entry; `token` is the token (never logged). */
 export function createSlackApi(cfg: SlackConnectorConfig, token: string): SlackApi {
   const api = cfg.apiUrl.replace(/\/+$/, '');
@@ -66,8 +62,9 @@ export function createSlackApi(cfg: SlackConnectorConfig, token: string): SlackA
   const auth = { authorization: `Bearer ${token}` };
 
   async function send(method: Dispatcher.HttpMethod, url: string, what: string, body?: string) {
-    try {
-      const res = await request(url, {
+    return callJson(
+      url,
+      {
         method,
         dispatcher,
         headers: {
@@ -76,20 +73,9 @@ export function createSlackApi(cfg: SlackConnectorConfig, token: string): SlackA
           ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
         },
         ...(body !== undefined ? { body } : {}),
-        headersTimeout: CALL_TIMEOUT_MS,
-        bodyTimeout: CALL_TIMEOUT_MS,
-      });
-      const text = await res.body.text();
-      let json: unknown = null;
-      try {
-        json = text ? JSON.parse(text) : null;
-      } catch {
-        json = null;
-      }
-      return { status: res.statusCode, headers: res.headers, json, text };
-    } catch (e) {
-      throw new TargetUnavailableError(`Slack ${what}: ${(e as Error).message}`);
-    }
+      },
+      `Slack ${what}`,
+    );
   }
 
   return {
