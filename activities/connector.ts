@@ -112,6 +112,13 @@ export interface RevocationConnector<A extends TargetAccount = TargetAccount> {
    * call again after a crash; a target already in the revoked state is confirmed without being changed.
    */
   revoke(subject: Subject, account: A): Promise<RevokeResult>;
+  /**
+   * Notice periods (`notice: scope` in the catalog): reduces the found account to what the person needs
+   * to work and confirms it by reading the target back: administration roles and the catalog's
+   * privileged groups removed, sessions renewed so the reduced rights apply now. The account stays
+   * enabled and its MFA stays. Idempotent, like `revoke`. Absent: the connector cannot scope.
+   */
+  scope?(subject: Subject, account: A): Promise<RevokeResult>;
   /** Live check by every key: which accounts still give access? */
   audit(subject: Subject): Promise<AccessFinding>;
   /**

@@ -18,6 +18,7 @@ import {
   type MatchSettings,
   type ProtectedSettings,
 } from './matching';
+import { NOTICE_ACTIONS, SCOPING_KINDS, canScope } from './notice';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m or 2h');
 const envName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be the name of an environment variable');
@@ -42,6 +43,11 @@ const entraConnector = z
      * memberships and licences. `authentication-methods` (MFA tier): remove every registered method.
      */
     scope: z.enum(['account', 'authentication-methods']).default('account'),
+    /**
+     * Notice periods (`notice: scope`): the groups whose membership is removed at once (admin groups,
+     * production access), by object id or display name. The account and its other groups stay until the last day ends.
+     */
+    privilegedGroups: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -98,6 +104,19 @@ const ldapConnector = z
      * `userBaseDn` it is searched too, so a moved account is still found.
      */
     disabledOu: z.string().min(1).optional(),
+    /**
+     * Notice periods (`notice: scope`): the groups whose membership is removed at once (admin groups,
+     * production access), by DN. The account and its other groups stay until the last day ends.
+     */
+    privilegedGroups: z.array(z.string().min(1)).optional(),
+    /**
+     * Notice periods: privileged groups found by a filter under `groupBaseDn` as well, with the
+     * placeholder {dn} (the leaver's DN), e.g. (&(objectClass=groupOfNames)(member={dn})(cn=*-admins)).
+     */
+    privilegedGroupFilter: z
+      .string()
+      .regex(/^\(.*\)$/, 'must be an LDAP filter in parentheses')
+      .optional(),
     timeout: duration.default('10s'),
   })
   .strict();
@@ -165,6 +184,16 @@ const keycloakConnector = z
     /** Extra CA certificate (PEM file) to trust for this connector. */
     caFile: z.string().optional(),
     scope: z.enum(['account', 'credentials']).default('account'),
+    /**
+     * Notice periods (`notice: scope`): the groups whose membership is removed at once (admin groups,
+     * production access), by group path (e.g. /admins). The account and its other groups stay until the last day ends.
+     */
+    privilegedGroups: z.array(z.string().min(1)).optional(),
+    /**
+     * Notice periods: realm roles removed at once besides every role of the `realm-management` client
+     * (Keycloak's administration roles), e.g. [admin, ops].
+     */
+    privilegedRoles: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -217,6 +246,11 @@ const oktaConnector = z
     /** Extra CA certificate (PEM file) to trust for this connector. */
     caFile: z.string().optional(),
     scope: z.enum(['account', 'factors']).default('account'),
+    /**
+     * Notice periods (`notice: scope`): the groups whose membership is removed at once (admin groups,
+     * production access), by group id or profile name. The account and its other groups stay until the last day ends.
+     */
+    privilegedGroups: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -319,7 +353,13 @@ export const systemSchema = z
     integration: z.enum(['api', 'ticket', 'manual']),
     /** True when access is federated through the identity provider (SSO). */
     sso: z.boolean(),
+    /** Revoked at once during a notice period (the default `notice` of VPN and application tiers). */
     privileged: z.boolean().default(false),
+    /**
+     * During a notice period: `scope` (reduce to what the person needs to work), `revoke` (at once) or
+     * `keep` (until the last day ends). Default per tier: see config/notice.ts.
+     */
+    notice: z.enum(NOTICE_ACTIONS).optional(),
     owner: person,
     escalationOwner: person,
     /** Hours the owner has to confirm a ticket or manual task. */
@@ -433,6 +473,12 @@ export const systemSchema = z
       if (c.kind === 'ldap' && c.disabledOu && c.disableMethod !== 'ad-useraccountcontrol')
         issue('disabledOu', 'is supported with disableMethod "ad-useraccountcontrol" only');
     }
+    if (s.notice === 'scope' && (s.integration !== 'api' || !canScope(s.connector)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['notice'],
+        message: `connector kind "${s.connector.kind}"${'scope' in s.connector ? ` with scope "${String(s.connector.scope)}"` : ''} cannot scope an account during a notice period (${SCOPING_KINDS.join(', ')} with scope "account" can): use "revoke" or "keep"`,
+      });
     if (s.ownedCredentials) {
       const c = s.connector;
       const supported =
