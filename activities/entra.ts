@@ -26,6 +26,7 @@ import { request, type Agent, type Dispatcher } from 'undici';
 import type { EntraConnectorConfig } from '../config/catalog';
 import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
 import type { OwnedCredential, RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
+import { createEntraScope } from './entra-scope';
 import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 import {
   ConfirmationMismatchError,
@@ -740,13 +741,14 @@ export function createEntraConnector(
   );
 
   const accountScope = cfg.scope === 'account';
+  const scope = createEntraScope(cfg, { client, call, callOr404, listAll, listGroups, getUser });
   return {
     executingSystem: `Microsoft Graph @ ${new URL(cfg.graphBaseUrl).host}`,
     action: accountScope ? ACCOUNT_ACTION : METHODS_ACTION,
     find: matcher.find,
     audit: matcher.audit,
     revoke: accountScope ? revokeAccount : revokeMethods,
-    ...(accountScope ? { discoverOwned, revokeOwned, auditOwned } : {}),
+    ...(accountScope ? { discoverOwned, revokeOwned, auditOwned, scope } : {}),
     async close() {
       await dispatcher.close();
     },

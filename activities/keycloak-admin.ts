@@ -117,9 +117,12 @@ export function createKeycloakAdmin(cfg: KeycloakConnectorConfig, secret: string
       }
       if (r.status >= 400 && r.status !== 404) {
         const hint =
-          r.status === 403
-            ? ' (the admin account needs the realm-management roles manage-users, view-users and view-clients)'
-            : '';
+          r.status !== 403
+            ? ''
+            : method === 'DELETE' && path.includes('/role-mappings/clients/')
+              ? // Keycloak lets only an administrator holding realm-admin remove its administration roles.
+                ' (removing realm-management roles during a notice period needs the realm-management role realm-admin)'
+              : ' (the admin account needs the realm-management roles manage-users, view-users and view-clients)';
         throw errorForStatus(
           r.status,
           `Keycloak ${what}: ${r.status} ${reason(r.json, r.text)}${hint}`,

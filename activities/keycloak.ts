@@ -11,6 +11,8 @@
  * - `credentials` (MFA tier, action `remove_credentials`): delete every credential; confirmed when the
  *   user lists none.
  *
+ * During a notice period (`notice: scope`) an `account` entry scopes instead: activities/keycloak-scope.ts.
+ *
  * Found by the catalog's keys (`username`, `email`, any other name is a user attribute searched with
  * `q=<name>:"<value>"`), each with `exact=true`. A repeat on a revoked user changes nothing.
  */
@@ -19,6 +21,7 @@ import type { KeycloakConnectorConfig } from '../config/catalog';
 import type { RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
 import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import { createKeycloakAdmin } from './keycloak-admin';
+import { createKeycloakScope } from './keycloak-scope';
 import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 
 interface KcUser {
@@ -379,6 +382,8 @@ export function createKeycloakConnector(
     find: matcher.find,
     audit: matcher.audit,
     revoke: accountScope ? revokeAccount : revokeCredentials,
+    // Notice periods: admin roles and privileged groups removed, the account kept (keycloak-scope.ts).
+    ...(accountScope ? { scope: createKeycloakScope(cfg, admin) } : {}),
     close: () => admin.close(),
   };
 }

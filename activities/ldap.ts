@@ -39,6 +39,7 @@ import {
   type BindProbe,
 } from './ldap-ad';
 import { adBindCode, ldapConnection, mapLdapError, type LdapServerConfig } from './ldap-connection';
+import { createLdapScope } from './ldap-scope';
 import {
   BINARY_ATTRS,
   first,
@@ -355,6 +356,13 @@ export function createLdapConnector(
       });
     },
   };
+
+  connector.scope = createLdapScope(cfg, {
+    withClient,
+    render: renderFilter,
+    isDisabled,
+    lockAttrs: LOCK_ATTRS,
+  });
 
   const ownedFilter = cfg.ownedAccountFilter ?? (ad ? AD_OWNED_FILTER : undefined);
   if (!ownedFilter) return connector;

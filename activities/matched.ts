@@ -7,6 +7,7 @@
 import type { MatchEvidence } from '../contract';
 import type { CatalogSystem } from '../config/catalog';
 import type { OwnedCredential, RevocationConnector, RevokeResult, Subject } from './connector';
+import { UnknownSystemError } from './errors';
 import { KNOWN_ACCOUNT, describeMatch, matchError } from './matching';
 
 /** A connector's result with the evidence of how the account was matched. */
@@ -37,6 +38,34 @@ export async function revokeMatched(
       changes: [],
       confirmation: { exists: false },
       detail: `no account in ${sys.name} (${describeMatch(e)})`,
+      match: e,
+    };
+  throw matchError(e, sys.name);
+}
+
+/**
+ * Finds the leaver's account and scopes it for a notice period (read back by the connector). Not
+ * finding one is red wherever an account is expected, as for revocation; elsewhere there is nothing
+ * to scope, confirmed with the keys searched.
+ */
+export async function scopeMatched(
+  sys: CatalogSystem,
+  connector: RevocationConnector,
+  who: Subject,
+): Promise<MatchedResult> {
+  if (!connector.scope)
+    throw new UnknownSystemError(`the connector of "${sys.id}" cannot scope an account (notice: scope)`);
+  const m = await connector.find(who);
+  const e = m.evidence;
+  if (e.outcome === 'found') {
+    const r = await connector.scope(who, m.account!);
+    return { ...r, detail: `${describeMatch(e)}; ${r.detail}`, match: e };
+  }
+  if (e.outcome === 'not_found' && !expectsAccount(sys, e))
+    return {
+      changes: [],
+      confirmation: { exists: false },
+      detail: `no account in ${sys.name} to scope (${describeMatch(e)})`,
       match: e,
     };
   throw matchError(e, sys.name);

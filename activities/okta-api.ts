@@ -64,6 +64,12 @@ export function oktaReason(json: unknown, text: string): string {
  */
 export function permissionFor(method: string, path: string): string {
   const write = method !== 'GET';
+  if (/^\/users\/[^/]+\/roles/.test(path))
+    return write
+      ? 'scope okta.roles.manage; an admin role that may manage admin role assignments (Super Administrator)'
+      : 'scope okta.roles.read; an admin role that may view admin role assignments';
+  if (path === '/groups' || (path.startsWith('/groups/') && !write && !path.includes('/users')))
+    return 'scope okta.groups.read; an admin role that may view the group';
   if (path.startsWith('/groups/'))
     return 'scope okta.groups.manage; an admin role that may manage the group’s members';
   if (path.startsWith('/apps'))

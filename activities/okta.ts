@@ -12,6 +12,8 @@
  *   API that lists a user's sessions: the evidence says so, and what was read instead.
  * - `factors` (MFA tier, action `delete_factors`): delete every factor; confirmed when none is listed.
  *
+ * During a notice period (`notice: scope`) an `account` entry scopes instead: activities/okta-scope.ts.
+ *
  * Found by the catalog's keys, each an exact `search=profile.<attribute> eq "<value>"` (search, unlike
  * a plain list, also finds deactivated users); a hit must carry the value (login and email without
  * regard to case). A repeat on a revoked user changes nothing.
@@ -21,6 +23,7 @@ import type { RevocationConnector, RevokeResult, TargetAccount } from './connect
 import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 import { createOktaApi } from './okta-api';
+import { createOktaScope } from './okta-scope';
 
 interface OktaUser {
   id: string;
@@ -349,6 +352,8 @@ export function createOktaConnector(
     find: matcher.find,
     audit: matcher.audit,
     revoke: accountScope ? revokeAccount : revokeFactors,
+    // Notice periods: admin roles and privileged groups removed, the user kept ACTIVE (okta-scope.ts).
+    ...(accountScope ? { scope: createOktaScope(cfg, api) } : {}),
     close: () => api.close(),
   };
 }

@@ -1,10 +1,13 @@
 /** Turns the catalog into the ordered revocation plan of one departure. */
 import { REVOCATION_TIERS, systemTaskQueue, type OwnedCredentialRef, type PlannedStep } from '../contract';
 import type { Catalog, CatalogSystem } from '../config/catalog';
+import { noticeActionOf } from '../config/notice';
 import type { ConnectorRegistry } from './connectors';
 
 const ACTION_BY_INTEGRATION = { ticket: 'service_ticket', manual: 'manual_task' } as const;
 export const DISCOVER_OWNED_ACTION = 'discover_owned_credentials';
+/** The action of a notice period's scope step (`<systemId>/scope_access`). */
+export const SCOPE_ACTION = 'scope_access';
 
 function retryOf(s: CatalogSystem): PlannedStep['retry'] {
   return { ...s.retry };
@@ -20,12 +23,15 @@ function queueOf(s: CatalogSystem, baseTaskQueue: string): string | null {
  * tier), then one step per system that can hold credentials the leaver owns, then the applications.
  * Every catalog system gets a step, SSO-covered ones included: disabling the SSO account does not end
  * an application's local sessions, API tokens or local logins, so it never counts as revocation.
+ * With a notice period (`notice`), a system whose notice action is `scope` gets a scope step before
+ * its revocation; each step says whether it runs at once (`atOnce`) or at the end of the last day.
  */
 export function buildPlan(
   catalog: Catalog,
   connectors: ConnectorRegistry,
   baseTaskQueue: string,
   options: PlanOptions = { localSteps: false },
+  notice = false,
 ): PlannedStep[] {
   const systems = catalog.systems
     .map((s, i) => ({ s, i }))
@@ -50,10 +56,21 @@ export function buildPlan(
       retry: retryOf(s),
       slaHours: s.integration === 'api' ? null : (s.ticketSlaHours ?? null),
       privileged: s.privileged,
+      atOnce: noticeActionOf(s) === 'revoke',
       taskQueue: s.integration === 'api' ? queueOf(s, baseTaskQueue) : null,
       owned: null,
     };
   };
+  /** A notice period's scope step: the account reduced at once, revoked when the last day ends. */
+  const scope = (s: CatalogSystem): Omit<PlannedStep, 'ordinal'> => ({
+    ...main(s),
+    stepId: `${s.id}/${SCOPE_ACTION}`,
+    kind: 'scope',
+    action: SCOPE_ACTION,
+    atOnce: true,
+  });
+  const scoped = (s: CatalogSystem) => notice && noticeActionOf(s) === 'scope';
+  const withScope = (s: CatalogSystem) => (scoped(s) ? [scope(s), main(s)] : [main(s)]);
   const discover = (s: CatalogSystem): Omit<PlannedStep, 'ordinal'> => ({
     stepId: `${s.id}/${DISCOVER_OWNED_ACTION}`,
     kind: 'discover_owned',
@@ -67,13 +84,14 @@ export function buildPlan(
     retry: retryOf(s),
     slaHours: null,
     privileged: true,
+    atOnce: true,
     taskQueue: queueOf(s, baseTaskQueue),
     owned: null,
   });
   const steps = [
-    ...systems.filter((s) => s.tier !== 'application').map(main),
+    ...systems.filter((s) => s.tier !== 'application').flatMap(withScope),
     ...catalog.systems.filter((s) => s.ownedCredentials).map(discover),
-    ...systems.filter((s) => s.tier === 'application').map(main),
+    ...systems.filter((s) => s.tier === 'application').flatMap(withScope),
   ];
   return steps.map((p, ordinal) => withLocal({ ...p, ordinal }, options));
 }
@@ -117,6 +135,7 @@ export function ownedCredentialStep(
       retry: retryOf(s),
       slaHours: viaApi ? null : (s.ownedCredentials?.ticketSlaHours ?? 24),
       privileged: true,
+      atOnce: true,
       taskQueue: viaApi ? taskQueue : null,
       owned: item,
     },

@@ -77,9 +77,10 @@ export type Integration = (typeof INTEGRATIONS)[number];
 
 /**
  * What a step does: revoke the employee's access in a system; find the credentials the employee owns
- * there (app registrations, service accounts); or revoke one such owned credential.
+ * there (app registrations, service accounts); revoke one such owned credential; or, during a notice
+ * period, scope the account (admin roles and privileged groups removed, the account kept working).
  */
-export const STEP_KINDS = ['revoke', 'discover_owned', 'revoke_owned'] as const;
+export const STEP_KINDS = ['revoke', 'discover_owned', 'revoke_owned', 'scope'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
 /** A credential the leaver owns in a system, found by a `discover_owned` step. */
@@ -111,8 +112,14 @@ export interface PlannedStep {
   };
   /** For ticket/manual steps: hours the owner has to confirm before the step turns red. */
   slaHours: number | null;
-  /** Privileged systems (and owned credentials) are revoked at once even during a notice period. */
+  /** The catalog marks the system privileged (see `atOnce`). */
   privileged: boolean;
+  /**
+   * Runs at once during a notice period (a scope step, a system whose `notice` is `revoke`, the owned
+   * credentials); the others wait for the end of the last day. Absent in plans made before notice
+   * scoping (2026-12-08): `privileged` decided. Read it through `runsAtOnce`.
+   */
+  atOnce?: boolean;
   /** The system's own task queue when it has a rate limit; null = the workflow's queue. */
   taskQueue: string | null;
   /** For `revoke_owned` steps: the credential. */
@@ -213,6 +220,15 @@ export interface StepRunners<R> {
   revoke(ref: StepRef): R;
   discover_owned(ref: DiscoverRef): R;
   revoke_owned(ref: OwnedStepRef): R;
+  scope(ref: StepRef): R;
+}
+
+/**
+ * Does this step run at once during a notice period? Plans since notice scoping say so per step
+ * (`atOnce`); older ones revoked the privileged systems (and owned credentials) at once.
+ */
+export function runsAtOnce(p: Pick<PlannedStep, 'atOnce' | 'privileged'>): boolean {
+  return p.atOnce ?? p.privileged;
 }
 
 /**
@@ -221,6 +237,8 @@ export interface StepRunners<R> {
  */
 export function runStepWith<R>(p: PlannedStep, ref: StepRef, run: StepRunners<R>): R {
   switch (p.kind) {
+    case 'scope':
+      return run.scope(ref);
     case 'revoke':
       return run.revoke(ref);
     case 'discover_owned':
@@ -237,10 +255,11 @@ export function runStepWith<R>(p: PlannedStep, ref: StepRef, run: StepRunners<R>
  * sweep activity's input both come from it.
  */
 export function passOrder(batch: PlannedStep[]): { ordered: PlannedStep[]; applications: PlannedStep[] } {
-  const isApp = (p: PlannedStep) => p.kind === 'revoke' && p.tier === 'application';
+  const onAccount = (p: PlannedStep) => p.kind === 'revoke' || p.kind === 'scope';
+  const isApp = (p: PlannedStep) => onAccount(p) && p.tier === 'application';
   return {
     ordered: [
-      ...batch.filter((p) => p.kind === 'revoke' && !isApp(p)),
+      ...batch.filter((p) => onAccount(p) && !isApp(p)),
       ...batch.filter((p) => p.kind === 'discover_owned'),
     ],
     applications: batch.filter(isApp),

@@ -1,6 +1,8 @@
 /**
- * `npm run demo:fire [employeeId]`: sends a signed sample HRIS event (Standard Webhooks) to the running
- * embedded setup, as an HR system would. Uses the secret kept in `.data/secrets.json` unless
+ * `npm run demo:fire [employeeId] [--resigned]`: sends a signed sample HRIS event (Standard Webhooks) to
+ * the running embedded setup, as an HR system would: an involuntary termination effective today, or
+ * with `--resigned` a resignation whose last day is two weeks out (a notice period: accounts scoped at
+ * once, revoked when the last day ends). Uses the secret kept in `.data/secrets.json` unless
  * HRIS_WEBHOOK_SECRET is set.
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +11,9 @@ import { signDelivery } from '../lib/webhook-sign';
 import { DEMO_EMPLOYEES } from './demo';
 
 async function main(): Promise<void> {
-  const id = process.argv[2] ?? 'E-1042';
+  const args = process.argv.slice(2);
+  const resigned = args.includes('--resigned');
+  const id = args.find((a) => !a.startsWith('--')) ?? 'E-1042';
   const e = DEMO_EMPLOYEES.find((x) => x.id === id);
   if (!e)
     throw new Error(`unknown demo employee ${id}; one of ${DEMO_EMPLOYEES.map((x) => x.id).join(', ')}`);
@@ -37,9 +41,9 @@ async function main(): Promise<void> {
     },
     status: 'terminated',
     termination: {
-      type: 'involuntary',
+      type: resigned ? 'voluntary' : 'involuntary',
       confirmedAt: now.toISOString(),
-      lastDay: now.toISOString().slice(0, 10),
+      lastDay: new Date(now.getTime() + (resigned ? 14 : 0) * 86_400_000).toISOString().slice(0, 10),
     },
   };
   const d = signDelivery(secret, event);

@@ -32,6 +32,7 @@ import { hashToken } from '../server/auth';
 import { runServer } from '../server/main';
 import { startWorkerInProcess } from '../workers/main';
 import { GraphStandIn, type GraphUserState } from '../standins/graph';
+import { DIRECTORY_ROLES } from '../standins/graph-roles';
 import { ScimStandIn, type ScimUserState } from '../standins/scim';
 import { JsonStateFile } from '../standins/persist';
 import { dynamicConfigFlags, findTemporalBinaries, SINGLE_NODE_DYNAMIC_CONFIG } from './binaries';
@@ -303,6 +304,8 @@ async function main(): Promise<void> {
     const manager = graph.seedUser({ userPrincipalName: 'lee@example.com', displayName: 'Lee Manager' });
     const teams = graph.seedGroup({ displayName: 'Project teams' });
     const vpnUsers = graph.seedGroup({ displayName: 'VPN users' });
+    // Privileged (the demo catalog's `privilegedGroups`): a notice period removes it at once.
+    const production = graph.seedGroup({ displayName: 'Production access' });
     const e5Users = graph.seedGroup({ displayName: 'Microsoft 365 E5 users', assignsLicenses: [E5!] });
     const everyone = graph.seedGroup({
       displayName: 'All employees',
@@ -318,7 +321,14 @@ async function main(): Promise<void> {
         employeeId: e.id,
         displayName: e.name,
         managerId: manager.id,
-        groups: [teams, vpnUsers, everyone, ...(i === 0 ? [e5Users] : [])],
+        groups: [teams, vpnUsers, everyone, ...(i === 0 ? [e5Users] : []), ...(i === 1 ? [production] : [])],
+        // Sam (E-1043), an engineer, administers users and may activate Global Administrator (PIM).
+        ...(i === 1
+          ? {
+              roles: [DIRECTORY_ROLES.userAdministrator],
+              eligibleRoles: [DIRECTORY_ROLES.globalAdministrator],
+            }
+          : {}),
         licenses: i === 0 ? [E3!, POWER_BI!] : [E3!],
         authenticationMethods: [
           G.authMethods.phone('mobile', `+1 555 0100 10${i}`),

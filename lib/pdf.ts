@@ -171,6 +171,18 @@ export interface CertificateStep {
   lastError: string | null;
   /** The step's evidence (`match`: how the leaver's account was found). */
   evidence?: unknown;
+  /** When a notice period held the step until the end of the last day. */
+  scheduledFor?: Date | null;
+}
+
+/**
+ * Which phase of a notice period a step belongs to: the scope at once (the account kept working), the
+ * full revocation after the last day, or (no notice period, or revoked at once) none said.
+ */
+export function phaseOf(s: Pick<CertificateStep, 'kind' | 'scheduledFor'>): string | null {
+  if (s.kind === 'scope') return 'notice period: scoped at once, the account kept working';
+  if (s.scheduledFor) return `after the last day: held until ${iso(s.scheduledFor)}`;
+  return null;
 }
 
 /** The line naming the account a step acted on (and how it was found), when matching ran. */
@@ -288,6 +300,7 @@ export function completionCertificatePdf(input: CompletionCertificateInput): Pro
         entry(doc, `${i + 1}. ${s.systemName} (${s.systemId}) - ${s.action} - final status: ${s.status}`, [
           `Executing system: ${s.executingSystem}`,
           `Tier: ${s.tier}; kind: ${s.kind}; integration: ${s.integration}; attempts: ${s.attempts}`,
+          ...(phaseOf(s) ? [`Phase: ${phaseOf(s)}`] : []),
           `Started: ${iso(s.startedAt)}; acted: ${iso(s.actedAt)}`,
           `Confirmed: ${iso(s.confirmedAt)}; finished: ${iso(s.finishedAt)}`,
           ...accountLine(s.evidence),

@@ -23,6 +23,7 @@ import {
   REVOCATION_TIERS,
   RESOLUTION_KINDS,
   SIGNOFF_ROLES,
+  STEP_KINDS,
   type AcknowledgeResult,
   type Acknowledgment,
   type AccessAudit,
@@ -184,7 +185,7 @@ const _matchEvidence: Same<z.output<typeof matchEvidence>, MatchEvidence> = true
 
 const stepView = z.object({
   stepId: z.string(),
-  kind: z.enum(['revoke', 'discover_owned', 'revoke_owned']),
+  kind: z.enum(STEP_KINDS),
   systemId: z.string(),
   systemName: z.string(),
   tier: z.enum(REVOCATION_TIERS),

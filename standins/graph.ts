@@ -14,6 +14,7 @@
  *   /users/{id}/authentication/{phoneMethods|microsoftAuthenticatorMethods|fido2Methods|...}/{id}`;
  * - `GET /users/{id}/ownedObjects[/microsoft.graph.application]` (paged), `GET/PATCH /applications/{id}`,
  *   `POST /applications/{id}/removePassword`;
+ * - directory role assignments and PIM eligibilities (graph-roles.ts);
  * and Graph's error body `{ "error": { "code", "message", "innerError": { "date", "request-id",
  * "client-request-id" } } }`.
  *
@@ -38,6 +39,7 @@ import https from 'node:https';
 import express, { type Request, type Response } from 'express';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { roleHolding, roleRoutes, type GraphRoleHolding } from './graph-roles';
 import { saveBeforeAnswering } from './persist';
 import { generateTlsMaterial, type TlsMaterial } from './tls';
 
@@ -135,6 +137,10 @@ export interface GraphUserState {
   groupRemoveCount: number;
   /** Direct licence assignments removed through assignLicense. */
   licenceRemoveCount: number;
+  /** Active directory role assignments (graph-roles.ts); absent in state saved before them. */
+  roleAssignments?: GraphRoleHolding[];
+  /** PIM eligible role assignments (graph-roles.ts). */
+  roleEligibilities?: GraphRoleHolding[];
 }
 
 export interface GraphStandInOptions {
@@ -404,6 +410,9 @@ export class GraphStandIn {
     licenses?: string[];
     managerId?: string;
     ownedApplications?: GraphApplicationState[];
+    /** Role template ids (DIRECTORY_ROLES) held actively, and through PIM eligibility. */
+    roles?: string[];
+    eligibleRoles?: string[];
   }): GraphUserState {
     const state: GraphUserState = {
       id: u.id ?? randomUUID(),
@@ -427,6 +436,8 @@ export class GraphStandIn {
       methodDeleteCount: 0,
       groupRemoveCount: 0,
       licenceRemoveCount: 0,
+      roleAssignments: (u.roles ?? []).map(roleHolding),
+      roleEligibilities: (u.eligibleRoles ?? []).map(roleHolding),
     };
     for (const sku of u.licenses ?? []) {
       if (!this.skus.has(sku)) this.skus.set(sku, 'SEEDED_SKU');
@@ -1051,6 +1062,15 @@ export class GraphStandIn {
       res.status(204).end();
     });
 
+    v1.use(
+      roleRoutes({
+        users: this.users,
+        groups: this.groups,
+        url: () => this.url,
+        error: graphError,
+        groupView: (g) => this.groupView(g as GraphGroupState),
+      }),
+    );
     v1.use((req, res) =>
       res
         .status(400)

@@ -7,8 +7,12 @@
  * "<value>"`, which also finds DEPROVISIONED users), lifecycle deactivate (status DEPROVISIONED; app
  * assignments deprovisioned; group memberships kept) and suspend (assignments kept), sessions (clearing
  * only; Okta has no list), grants and per-client tokens, factors, groups (the BUILT_IN Everyone group
- * holds every user), app links and app assignments (scope USER or GROUP). Faults: `control.inject`
- * (standins/faults.ts), `throttle(times, resetInSeconds)`, `deny(pathIncludes, method)` (403 E0000006).
+ * holds every user), app links and app assignments (scope USER or GROUP). Admin role assignments
+ * (Role Assignment API): `GET /users/{id}/roles` lists the user's own (`assignmentType: USER`) and
+ * those of its groups (`GROUP`, `_links.assignee` the group), `GET`/`DELETE …/roles/{roleAssignmentId}`
+ * (204; unknown or a group's: 404 E0000007). Groups by id (`GET /groups/{id}`) and by name (`GET
+ * /groups?search=profile.name eq "<name>"`). Faults: `control.inject` (standins/faults.ts),
+ * `throttle(times, resetInSeconds)`, `deny(pathIncludes, method)` (403 E0000006).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -32,7 +36,31 @@ export interface OktaStandInUser {
   sessions: number;
   /** The query of each `DELETE /users/{id}/sessions`. */
   sessionClears: Record<string, string>[];
+  /** Admin roles assigned to the user itself (`assignmentType: USER`). */
+  roles: RoleAssignment[];
 }
+
+/** A standard admin role assignment, to a user or to a group. */
+export interface RoleAssignment {
+  id: string;
+  type: string;
+  label: string;
+  created: string;
+}
+
+/** Okta's labels of its standard admin roles. */
+const ROLE_LABELS: Record<string, string> = {
+  SUPER_ADMIN: 'Super Administrator',
+  ORG_ADMIN: 'Organization Administrator',
+  APP_ADMIN: 'Application Administrator',
+  USER_ADMIN: 'Group Administrator',
+  HELP_DESK_ADMIN: 'Help Desk Administrator',
+  READ_ONLY_ADMIN: 'Read-only Administrator',
+  MOBILE_ADMIN: 'Mobile Administrator',
+  API_ACCESS_MANAGEMENT_ADMIN: 'API Access Management Administrator',
+  REPORT_ADMIN: 'Report Administrator',
+  GROUP_MEMBERSHIP_ADMIN: 'Group Membership Administrator',
+};
 
 interface Group {
   id: string;
@@ -40,10 +68,15 @@ interface Group {
   name: string;
   /** Apps assigned to the group (its members get them with scope GROUP). */
   apps: Set<string>;
+  /** Admin roles assigned to the group (its members hold them, `assignmentType: GROUP`). */
+  roles: RoleAssignment[];
 }
 
 const EVERYONE = '00g0everyone000000000';
 const id = (prefix: string) => `${prefix}${randomBytes(9).toString('hex').slice(0, 17)}`;
+/** A role assignment id as Okta writes them (e.g. JBCUYUC7IRCVGS27IFCE2SKO): upper-case base32. */
+const roleAssignmentId = () =>
+  [...randomBytes(20)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
 
 /** Okta's error body. */
 export function oktaError(code: string, summary: string, causes: string[] = []) {
@@ -73,7 +106,7 @@ export class OktaStandIn {
   readonly control = new StandInControl();
   readonly users = new Map<string, OktaStandInUser>();
   readonly groups = new Map<string, Group>([
-    [EVERYONE, { id: EVERYONE, type: 'BUILT_IN', name: 'Everyone', apps: new Set() }],
+    [EVERYONE, { id: EVERYONE, type: 'BUILT_IN', name: 'Everyone', apps: new Set(), roles: [] }],
   ]);
   readonly apps = new Map<string, { id: string; name: string; label: string }>();
   readonly clients = new Map<string, string>();
@@ -105,8 +138,20 @@ export class OktaStandIn {
 
   addGroup(name: string, apps: string[] = []): string {
     const gid = id('00g');
-    this.groups.set(gid, { id: gid, type: 'OKTA_GROUP', name, apps: new Set(apps) });
+    this.groups.set(gid, { id: gid, type: 'OKTA_GROUP', name, apps: new Set(apps), roles: [] });
     return gid;
+  }
+  /** Assigns a standard admin role (e.g. `SUPER_ADMIN`) to a user or to a group (by id). */
+  assignRole(to: OktaStandInUser | string, type: string): RoleAssignment {
+    const r = {
+      id: roleAssignmentId(),
+      type,
+      label: ROLE_LABELS[type] ?? type,
+      created: new Date().toISOString(),
+    };
+    if (typeof to === 'string') this.groups.get(to)!.roles.push(r);
+    else to.roles.push(r);
+    return r;
   }
   addApp(label: string): string {
     const aid = id('0oa');
@@ -129,6 +174,8 @@ export class OktaStandIn {
       grants?: string[];
       tokens?: string[];
       sessions?: number;
+      /** Standard admin roles assigned to the user, e.g. `SUPER_ADMIN`. */
+      roles?: string[];
     } = {},
   ): OktaStandInUser {
     const u: OktaStandInUser = {
@@ -157,8 +204,10 @@ export class OktaStandIn {
       tokens: new Map((opts.tokens ?? []).map((c) => [c, 1])),
       sessions: opts.sessions ?? 0,
       sessionClears: [],
+      roles: [],
     };
     this.users.set(u.id, u);
+    for (const r of opts.roles ?? []) this.assignRole(u, r);
     return u;
   }
 
@@ -177,6 +226,39 @@ export class OktaStandIn {
     for (const gid of u.groups) for (const a of this.groups.get(gid)?.apps ?? []) out.set(a, 'GROUP');
     for (const a of u.apps) out.set(a, 'USER');
     return out;
+  }
+
+  /** A user's role assignments as the Role Assignment API lists them: its own, then its groups'. */
+  private rolesOf(u: OktaStandInUser) {
+    const json = (r: RoleAssignment, assignmentType: 'USER' | 'GROUP', assignee: string) => ({
+      id: r.id,
+      label: r.label,
+      type: r.type,
+      status: 'ACTIVE',
+      created: r.created,
+      lastUpdated: r.created,
+      assignmentType,
+      _links: { assignee: { href: `${this.url}/api/v1/${assignee}` } },
+    });
+    return [
+      ...u.roles.map((r) => json(r, 'USER', `users/${u.id}`)),
+      ...[...u.groups].flatMap((gid) =>
+        (this.groups.get(gid)?.roles ?? []).map((r) => json(r, 'GROUP', `groups/${gid}`)),
+      ),
+    ];
+  }
+
+  private groupJson(g: Group) {
+    return {
+      id: g.id,
+      created: '2024-01-01T00:00:00.000Z',
+      lastUpdated: '2024-01-01T00:00:00.000Z',
+      lastMembershipUpdated: '2024-01-01T00:00:00.000Z',
+      objectClass: ['okta:user_group'],
+      type: g.type,
+      profile: { name: g.name, description: null },
+      _links: { self: { href: `${this.url}/api/v1/groups/${g.id}` } },
+    };
   }
 
   private toJson(u: OktaStandInUser) {
@@ -346,6 +428,47 @@ export class OktaStandIn {
         ),
       ),
     );
+    app.get(
+      '/api/v1/users/:uid/roles',
+      withUser((u, _req, res) => res.json(this.rolesOf(u))),
+    );
+    app.get(
+      '/api/v1/users/:uid/roles/:rid',
+      withUser((u, req, res) => {
+        const r = this.rolesOf(u).find((x) => x.id === req.params['rid']);
+        if (!r) return notFound(res, `${String(req.params['rid'])} (Role)`);
+        res.json(r);
+      }),
+    );
+    app.delete(
+      '/api/v1/users/:uid/roles/:rid',
+      withUser((u, req, res) => {
+        // Only the user's own assignments: one through a group is the group's (unassigned there).
+        const before = u.roles.length;
+        u.roles = u.roles.filter((r) => r.id !== req.params['rid']);
+        if (u.roles.length === before) return notFound(res, `${String(req.params['rid'])} (Role)`);
+        res.status(204).end();
+      }),
+    );
+    app.get('/api/v1/groups', (req, res) => {
+      const search = String(req.query['search'] ?? '');
+      const m = /^profile\.name eq "((?:[^"\\]|\\.)*)"$/.exec(search);
+      if (!m)
+        return res
+          .status(400)
+          .json(oktaError('E0000001', 'Api validation failed: search', [`Invalid search: ${search}`]));
+      const name = m[1]!.replace(/\\(.)/g, '$1');
+      page(
+        req,
+        res,
+        [...this.groups.values()].filter((g) => g.name === name).map((g) => this.groupJson(g)),
+      );
+    });
+    app.get('/api/v1/groups/:gid', (req, res) => {
+      const g = this.groups.get(String(req.params['gid']));
+      if (!g) return notFound(res, `${String(req.params['gid'])} (UserGroup)`);
+      res.json(this.groupJson(g));
+    });
     app.delete('/api/v1/groups/:gid/users/:uid', (req, res) => {
       const g = this.groups.get(String(req.params['gid']));
       const u = this.user(String(req.params['uid']));

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { buildPlan } from '../activities/plan';
+import { runsAtOnce } from '../contract';
 import { loadCatalog, parseCatalog } from '../config/catalog';
 import { loadConfig } from '../config/env';
 import { AppError } from '../lib/errors';
@@ -61,9 +62,30 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
   expect(plan.filter((p) => p.privileged).map((p) => p.stepId)).toEqual([
     'entra',
     'vpn',
-    'entra-mfa',
     'entra/discover_owned_credentials',
   ]);
+  // Without a notice period there is nothing to scope; with one, Entra is scoped at once (the identity
+  // tier's default), VPN kept (`notice: keep`), MFA kept (its tier's default), the applications kept,
+  // the owned credentials revoked at once, and everything else revoked when the last day ends.
+  expect(plan.filter((p) => p.kind === 'scope')).toEqual([]);
+  const notice = buildPlan(c, new Map(), 'offboarding', { localSteps: false }, true);
+  expect(notice.map((p) => `${p.stepId}${runsAtOnce(p) ? ' (at once)' : ''}`)).toEqual([
+    'entra/scope_access (at once)',
+    'entra',
+    'vpn',
+    'entra-mfa',
+    'entra/discover_owned_credentials (at once)',
+    'crm',
+    'wiki',
+    'badges',
+    'chat',
+  ]);
+  expect(notice[0]).toMatchObject({
+    kind: 'scope',
+    action: 'scope_access',
+    systemId: 'entra',
+    tier: 'identity',
+  });
   expect(plan.find((p) => p.systemId === 'badges')).toMatchObject({ action: 'service_ticket', slaHours: 24 });
   // By default (as a test planned it above) every step is an ordinary activity.
   expect(plan.filter((p) => p.local !== undefined)).toEqual([]);
@@ -133,6 +155,27 @@ test.each([
     'owned credentials on a connector that cannot find them',
     (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.ownedCredentials = { integration: 'api' }),
     /systems\[3\] \(id "crm"\), field "ownedCredentials": connector kind "scim" cannot find owned credentials/,
+  ],
+  [
+    'a notice-period scope on a connector that cannot scope',
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[3]!.notice = 'scope'),
+    /systems\[3\] \(id "crm"\), field "notice": connector kind "scim" cannot scope an account during a notice period/,
+  ],
+  [
+    'a notice-period scope on the MFA entry',
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[1]!.notice = 'scope'),
+    /field "notice": connector kind "entra" with scope "authentication-methods" cannot scope/,
+  ],
+  [
+    'an unknown notice-period action',
+    (d: { systems: Record<string, unknown>[] }) => (d.systems[0]!.notice = 'suspend'),
+    /systems\[0\] \(id "entra"\), field "notice"/,
+  ],
+  [
+    'a privileged group that is not a name',
+    (d: { systems: Record<string, unknown>[] }) =>
+      ((d.systems[0]!.connector as Record<string, unknown>).privilegedGroups = ['']),
+    /systems\[0\] \(id "entra"\), field "connector.privilegedGroups.0"/,
   ],
   [
     'owned credentials on the MFA scope',

@@ -15,7 +15,9 @@ import {
   type OffboardingStatus,
   type Rescission,
 } from '../contract';
+import { Client, InvalidCredentialsError } from 'ldapts';
 import { endOfLastDay } from '../lib/calendar';
+import { phaseOf } from '../lib/pdf';
 import {
   catalogOf,
   createDeparture,
@@ -26,7 +28,9 @@ import {
   type Stack,
   startTimeSkipping,
   resultAfterSignOff,
+  env,
 } from './support/harness';
+import { LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE } from './support/services';
 import { skipTime } from './support/timeskip';
 
 const DAY = 86_400_000;
@@ -63,13 +67,14 @@ async function run<T>(
   input: OffboardingInput,
   fn: (h: Awaited<ReturnType<typeof testEnv.client.workflow.start>>) => Promise<T>,
   options: { localSweep?: false } = {},
+  systems = SYSTEMS,
 ): Promise<T> {
   const taskQueue = uniq('notice');
   return withWorkerOn(
     testEnv.nativeConnection,
     stack,
     taskQueue,
-    catalogOf(stack, SYSTEMS),
+    catalogOf(stack, systems),
     async () => {
       const h = await testEnv.client.workflow.start('offboardingWorkflow', {
         taskQueue,
@@ -133,6 +138,132 @@ test('voluntary with a later last day: privileged revoked at once, the rest when
   expect(Date.parse(step(final, 'vpn').startedAt!)).toBeLessThan(Date.parse(end));
   expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(false);
   expect(stack.standIns.scim.findUser('wiki', person.workEmail)!.active).toBe(false);
+});
+
+/** Can the person bind to the directory with their own password (is the account usable)? */
+async function canBind(dn: string): Promise<boolean> {
+  const c = new Client({ url: env.ldapUrl });
+  try {
+    await c.bind(dn, 'correct-horse');
+    return true;
+  } catch (e) {
+    if (e instanceof InvalidCredentialsError) return false;
+    throw e;
+  } finally {
+    await c.unbind().catch(() => undefined);
+  }
+}
+
+/** The groups of the directory that list `dn` as a member. */
+async function ldapGroupsOf(dn: string): Promise<string[]> {
+  const c = new Client({ url: env.ldapUrl });
+  await c.bind(LDAP_ADMIN, LDAP_ADMIN_PASSWORD);
+  try {
+    const { searchEntries } = await c.search(`ou=groups,${LDAP_BASE}`, {
+      filter: `(member=${dn})`,
+      attributes: ['cn'],
+    });
+    return searchEntries.map((e) => String(e.cn)).sort();
+  } finally {
+    await c.unbind();
+  }
+}
+
+/** The identity provider, the directory, MFA, VPN and two applications. */
+const SCOPED_SYSTEMS = ['entra', 'entra-mfa', 'ldap', 'vpn', 'crm', 'wiki'];
+
+test('voluntary with notice: accounts scoped at once and still usable, then everything revoked after the last day', async () => {
+  const id = uniq('S');
+  const person = seedEmployee(stack.standIns, id, { privileged: true });
+  const uid = id.toLowerCase();
+  const user = stack.standIns.graph.users.get(person.graphUser.id)!;
+  const lastDay = inDays(5);
+  const input = await createDeparture(stack.db, id, { terminationType: 'voluntary', lastDay });
+  const end = endOfLastDay(lastDay, TZ).toISOString();
+  const byStep = (s: OffboardingStatus, stepId: string) => s.steps.find((x) => x.stepId === stepId)!;
+
+  const final = await run(
+    input,
+    async (h) => {
+      const scoped = await until(
+        h,
+        (s) =>
+          s.phase === 'scoped' &&
+          byStep(s, 'entra/scope_access').status === 'green' &&
+          byStep(s, 'ldap/scope_access').status === 'green',
+      );
+      // At once: the scope steps (confirmed by read-back), VPN (privileged: revoked at once), the
+      // search for owned credentials. Held: the accounts themselves, MFA and the applications.
+      expect(byStep(scoped, 'entra/scope_access')).toMatchObject({ kind: 'scope', status: 'green' });
+      expect(byStep(scoped, 'entra/scope_access').detail).toMatch(/account stays enabled/);
+      expect(byStep(scoped, 'vpn').status).toBe('green');
+      for (const held of ['entra', 'entra-mfa', 'ldap', 'crm', 'wiki'])
+        expect(byStep(scoped, held)).toMatchObject({ status: 'pending', scheduledFor: end });
+      // Entra: roles, PIM eligibility and the privileged group gone; sessions renewed; the account
+      // enabled, its other group and its MFA methods kept.
+      expect(user.roleAssignments).toEqual([]);
+      expect(user.roleEligibilities).toEqual([]);
+      expect(user.memberOf.map((g) => g.displayName)).toEqual([`${id} team`]);
+      expect(user.accountEnabled).toBe(true);
+      expect(user.revokeCount).toBe(1);
+      expect(user.authenticationMethods.length).toBeGreaterThan(1);
+      // The directory: out of the admin group, still in the others, and the person can still sign in.
+      expect(await ldapGroupsOf(person.dn)).toEqual([`${uid}-solo`, `${uid}-team`]);
+      expect(await canBind(person.dn)).toBe(true);
+      expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
+      // The last day ends: the full revocation runs.
+      await skipTime(testEnv, h, Date.parse(end) - (await testEnv.currentTimeMs()) + 60_000);
+      await until(h, (s) =>
+        ['entra', 'entra-mfa', 'ldap', 'crm', 'wiki'].every((x) => byStep(s, x).status === 'green'),
+      );
+      return resultAfterSignOff(testEnv.client, h);
+    },
+    {},
+    SCOPED_SYSTEMS,
+  );
+  expect(final.phase).toBe('completed');
+  for (const s of ['entra', 'entra-mfa', 'ldap', 'crm', 'wiki'])
+    expect(Date.parse(byStep(final, s).startedAt!)).toBeGreaterThanOrEqual(Date.parse(end));
+  for (const s of ['entra/scope_access', 'ldap/scope_access'])
+    expect(Date.parse(byStep(final, s).confirmedAt!)).toBeLessThan(Date.parse(end));
+  expect(user.accountEnabled).toBe(false);
+  expect(await canBind(person.dn)).toBe(false);
+  expect(await ldapGroupsOf(person.dn)).toEqual([]);
+  // The certificate says which phase each step belonged to.
+  const steps = await stack.db.stepRecord.findMany({ where: { departureId: input.departureId } });
+  expect(
+    steps
+      .filter((x) => x.kind === 'scope')
+      .map((x) => x.systemId)
+      .sort(),
+  ).toEqual(['entra', 'ldap']);
+  const held = steps.find((x) => x.systemId === 'crm' && x.kind === 'revoke')!;
+  expect(phaseOf(held)).toBe(`after the last day: held until ${end}`);
+  expect(phaseOf(steps.find((x) => x.kind === 'scope')!)).toMatch(/^notice period: scoped at once/);
+});
+
+test('involuntary: nothing is scoped, everything is revoked at once', async () => {
+  const id = uniq('I');
+  const person = seedEmployee(stack.standIns, id, { privileged: true });
+  const user = stack.standIns.graph.users.get(person.graphUser.id)!;
+  const input = await createDeparture(stack.db, id, { terminationType: 'involuntary', lastDay: inDays(5) });
+  const final = await run(
+    input,
+    async (h) => {
+      const done = await until(h, (s) =>
+        ['entra', 'entra-mfa', 'ldap', 'vpn', 'crm', 'wiki'].every((x) => step(s, x).status === 'green'),
+      );
+      expect(done.steps.filter((x) => x.kind === 'scope')).toEqual([]);
+      expect(done.revokeRestAt).toBeNull();
+      return resultAfterSignOff(testEnv.client, h);
+    },
+    {},
+    SCOPED_SYSTEMS,
+  );
+  expect(final.phase).toBe('completed');
+  expect(user.accountEnabled).toBe(false);
+  expect(await canBind(person.dn)).toBe(false);
+  expect(await ldapGroupsOf(person.dn)).toEqual([]);
 });
 
 test('a moved last day moves the timer; moving it into the past revokes the rest at once', async () => {

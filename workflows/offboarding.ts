@@ -3,8 +3,10 @@
  *
  * 1. **plan** the revocation from the catalog (recorded in history);
  * 2. **revoke** every credential in tier order, each confirmed by reading the target back
- *    (`revocation.ts`); a voluntary departure in its notice period revokes the privileged systems now
- *    and **waits for the last day** (a durable timer the HRIS can move) before the rest;
+ *    (`revocation.ts`); a voluntary departure in its notice period **scopes** its accounts now (admin
+ *    roles and privileged groups removed, the account kept working) and revokes the systems the
+ *    catalog revokes at once, then **waits for the last day** (a durable timer the HRIS can move)
+ *    before the full revocation;
  * 3. **after revocation**: recover the assets and produce the documents (`follow-up.ts`) while tickets
  *    wait for their owners;
  * 4. the **verification checkpoint** runs beside all of it (`verification.ts`): the report at trigger +
@@ -30,6 +32,7 @@ import {
   followupTaskQueue,
   lastDayChangedSignal,
   rescindSignal,
+  runsAtOnce,
   statusQuery,
   type LastDayChange,
   type OffboardingInput,
@@ -135,8 +138,8 @@ class Offboarding {
     this.startCheckpoint();
     if (this.resume) this.resumeLanes();
     else {
-      const now = this.plan.steps.filter((p) => !this.revokeRestAt || p.privileged);
-      const later = this.plan.steps.filter((p) => this.revokeRestAt && !p.privileged);
+      const now = this.plan.steps.filter((p) => !this.revokeRestAt || runsAtOnce(p));
+      const later = this.plan.steps.filter((p) => this.revokeRestAt && !runsAtOnce(p));
       await this.revocation.runBatch(now);
       if (later.length > 0) await this.noticePeriod(later);
       if (this.pendingLastDay)

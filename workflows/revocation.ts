@@ -25,6 +25,7 @@ import {
   passOrder,
   redriveUpdate,
   runStepWith,
+  runsAtOnce,
   type OffboardingPhase,
   type PlannedStep,
   type RevocationPlan,
@@ -173,7 +174,7 @@ export class Revocation {
   /** Adds the plan's steps, held until `scheduledFor` where a notice period says so. */
   usePlan(plan: RevocationPlan, revokeRestAt: string | null): void {
     this.plan = plan;
-    for (const p of plan.steps) this.addStep(p, revokeRestAt && !p.privileged ? revokeRestAt : null);
+    for (const p of plan.steps) this.addStep(p, revokeRestAt && !runsAtOnce(p) ? revokeRestAt : null);
   }
 
   /** Carries a resumed run's plan (its steps came with the state). */
@@ -334,6 +335,7 @@ export class Revocation {
         revoke: acts.revokeAccess,
         discover_owned: acts.discoverOwnedCredentials,
         revoke_owned: acts.revokeOwnedCredential,
+        scope: acts.scopeAccess,
       });
       this.applyOutcome(p, view, r);
       for (const d of r.discovered ?? []) {

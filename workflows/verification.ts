@@ -178,7 +178,10 @@ export function createCheckpoint(ctx: CheckpointContext, restored: VerificationV
       add({
         itemId: `step:${s.stepId}`,
         kind: 'step',
-        label: `${s.systemName}: ${s.action}`,
+        label:
+          s.kind === 'scope'
+            ? `${s.systemName}: scoped for the notice period`
+            : `${s.systemName}: ${s.action}${s.scheduledFor ? ' (after the last day)' : ''}`,
         colour: stepColour(s),
         detail: s.lastError ?? s.detail,
       });

@@ -22,12 +22,9 @@ export { ATTEMPT_SQL, CONFIRM_SQL } from './records';
 export function createRevocationActivities(deps: ActivityDeps, revocations: RevocationGauge) {
   const ctx = createRevocationContext(deps);
   const tickets = createTickets(ctx);
-  const { revokeStep, discoverStep, revokeOwnedStep } = createStepRunners(
-    ctx,
-    createStepRecords(ctx),
-    tickets,
-  );
-  const sweepPass = createSweep({ revokeStep, discoverStep, revokeOwnedStep });
+  const runners = createStepRunners(ctx, createStepRecords(ctx), tickets);
+  const { revokeStep, discoverStep, revokeOwnedStep, scopeStep } = runners;
+  const sweepPass = createSweep(runners);
 
   /** An activity counted as revocation work in flight. */
   const tracked =
@@ -56,6 +53,13 @@ export function createRevocationActivities(deps: ActivityDeps, revocations: Revo
      * tickets it to the system's owner, as the catalog's `ownedCredentials` says. Idempotent.
      */
     revokeOwnedCredential: tracked((ref: OwnedStepRef) => revokeOwnedStep(ref)),
+
+    /**
+     * Notice period: scopes the leaver's account in one system (admin roles and privileged groups
+     * removed, sessions renewed, the account kept working) and confirms it by reading the target back.
+     * Idempotent. The same system's revocation runs when the last day ends.
+     */
+    scopeAccess: tracked((ref: StepRef) => scopeStep(ref)),
 
     /**
      * One revocation pass in one activity: tries every step once, in PRODUCT order (identity,

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { RevocationPlan } from '../../contract';
+import { runsAtOnce, type RevocationPlan } from '../../contract';
 import { endOfLastDay, noticePeriodEnd } from '../../lib/calendar';
 import { audit, sql } from '../../lib/db';
 import { TargetRejectedError } from '../errors';
@@ -20,13 +20,15 @@ export function createPlanning(ctx: RevocationContext) {
     /**
      * Plans the revocation of a departure from the catalog, records the step table (all `pending`) and
      * marks the departure running. A voluntary departure whose last day has not ended gets a notice
-     * period: its non-privileged steps are scheduled for the end of that day (company time zone). The
-     * plan lands in history, so a catalog change later does not alter a running offboarding.
+     * period: the accounts the catalog scopes are reduced at once, the systems it revokes at once are
+     * revoked, and the rest is scheduled for the end of that day (company time zone). The plan lands
+     * in history, so a catalog change later does not alter a running offboarding.
      */
     async planRevocation(input: { departureId: string }): Promise<RevocationPlan> {
       const d = await loadDeparture(input.departureId);
-      const steps = buildPlan(catalog, connectors, Context.current().info.taskQueue, planOptions);
       const restAt = noticePeriodEnd(d, catalog.organization.timeZone);
+      const queue = Context.current().info.taskQueue;
+      const steps = buildPlan(catalog, connectors, queue, planOptions, restAt !== null);
       const details = {
         steps: steps.map((p) => `${p.ordinal + 1}. ${p.tier}/${p.systemId}/${p.action}`),
         noticePeriod: restAt
@@ -34,12 +36,12 @@ export function createPlanning(ctx: RevocationContext) {
               lastDay: d.lastDay,
               timeZone: catalog.organization.timeZone,
               revokeRestAt: restAt.toISOString(),
-              now: steps.filter((p) => p.privileged).map((p) => p.stepId),
+              now: steps.filter(runsAtOnce).map((p) => p.stepId),
             }
           : null,
       };
       const rows = steps.map((p) => ({
-        ...stepRow(d.id, p, restAt && !p.privileged ? restAt : null),
+        ...stepRow(d.id, p, restAt && !runsAtOnce(p) ? restAt : null),
         id: randomUUID(),
       }));
       // One statement, one transaction: the step table (a repeat adds nothing), the departure running or
@@ -98,7 +100,7 @@ export function createPlanning(ctx: RevocationContext) {
     },
 
     /**
-     * Applies a moved last day: returns when the non-privileged systems are now revoked (null = at once,
+     * Applies a moved last day: returns when the systems held by the notice period are now revoked (null = at once,
      * the new last day has already ended) and reschedules the waiting steps in the step table.
      */
     async moveLastDay(input: {

@@ -52,9 +52,16 @@ export function createRescission(ctx: RevocationContext) {
       });
       const tickets = await db.ticket.findMany({ where: { departureId: d.id, status: 'open' } });
       const line = (x: { systemName: string; action: string }) => `${x.systemName} (${x.action})`;
+      // What a notice period's scope removed, change by change: the list to restore from.
+      const scopedLine = (x: (typeof steps)[number]) => {
+        const changes = (x.evidence as { changes?: string[] } | null)?.changes ?? [];
+        return `${x.systemName}: ${changes.length ? changes.join('; ') : 'nothing needed removing'}`;
+      };
+      const green = steps.filter((x) => x.status === 'green');
       const summary = {
         rescission: input.rescission,
-        revoked: steps.filter((x) => x.status === 'green').map(line),
+        scoped: green.filter((x) => x.kind === 'scope').map(scopedLine),
+        revoked: green.filter((x) => x.kind !== 'scope').map(line),
         failed: steps.filter((x) => x.status === 'red').map(line),
         halted: steps.filter((x) => x.status === 'halted').map(line),
         openTickets: tickets.map((t) => `${t.id}: ${t.summary} (owner ${t.ownerEmail})`),
@@ -95,6 +102,8 @@ export function createRescission(ctx: RevocationContext) {
           'Offboard stopped every step that had not yet run. NOTHING has been re-enabled: restoring',
           'access is a decision for you to take, system by system, and to carry out by hand.',
           '',
+          'Scoped for the notice period (removed at once, confirmed; the account was kept working):',
+          ...list(summary.scoped),
           'Already revoked (confirmed):',
           ...list(summary.revoked),
           'Failed (may or may not have taken effect):',
@@ -122,6 +131,7 @@ export function createRescission(ctx: RevocationContext) {
             rescindedBy: input.rescission.by,
             halted: summary.halted.length,
             revoked: summary.revoked.length,
+            scoped: summary.scoped.length,
             notified: [hr.email, it.email],
             messageId: sent.messageId,
           },

@@ -1,7 +1,7 @@
 /**
  * One revocation step: the account matched, acted on and read back, and recorded green with its evidence
- * (or the error), paced by its system's rate limit. Three kinds: revoke a system's access, search for
- * the credentials the leaver owns, revoke one such credential.
+ * (or the error), paced by its system's rate limit. Four kinds: revoke a system's access, search for
+ * the credentials the leaver owns, revoke one such credential, scope an account for a notice period.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type {
@@ -16,7 +16,8 @@ import type { CatalogSystem } from '../../config/catalog';
 import type { Prisma } from '../../lib/db';
 import type { RevokeResult } from '../connector';
 import { AccountMatchError, TargetThrottledError, UnknownSystemError } from '../errors';
-import { discoverMatched, revokeMatched } from '../matched';
+import { noticeActionOf } from '../../config/notice';
+import { discoverMatched, revokeMatched, scopeMatched } from '../matched';
 import { describeMatch } from '../matching';
 import { withPace } from '../pace';
 import { ownedCredentialStep } from '../plan';
@@ -166,7 +167,8 @@ export function createStepRunners(
   async function revokeStep(ref: StepRef, sweep?: Sweep): Promise<StepOutcome> {
     const sys = system(ref.systemId);
     let who = await whileDatabaseDown(() => subject(ref.departureId));
-    if (!sys.privileged) await whileDatabaseDown(() => noticeOver(ref.departureId));
+    // A system held by the notice period is revoked: the notice period is over.
+    if (noticeActionOf(sys) !== 'revoke') await whileDatabaseDown(() => noticeOver(ref.departureId));
     return paced(
       sys,
       async () => {
@@ -178,6 +180,27 @@ export function createStepRunners(
         if (prior && prior.attempts > 0) who = await whileDatabaseDown(() => subject(ref.departureId, true));
         const connector = connectorOf(sys);
         return confirmedBy(ref, sys, connector.executingSystem, () => revokeMatched(sys, connector, who));
+      },
+      sweep?.guard,
+    );
+  }
+
+  /**
+   * Notice period: reduces the leaver's account in one system to what they need to work (admin roles
+   * and privileged groups removed, sessions renewed; the account stays enabled) and confirms it by
+   * reading the target back. Idempotent. The revocation of the same system runs when the last day ends.
+   */
+  async function scopeStep(ref: StepRef, sweep?: Sweep): Promise<StepOutcome> {
+    const sys = system(ref.systemId);
+    let who = await whileDatabaseDown(() => subject(ref.departureId));
+    return paced(
+      sys,
+      async () => {
+        const prior = await whileDatabaseDown(() => markAttempt(ref, sweep));
+        if (prior?.status === 'green') return confirmedEarlier(prior);
+        if (prior && prior.attempts > 0) who = await whileDatabaseDown(() => subject(ref.departureId, true));
+        const connector = connectorOf(sys);
+        return confirmedBy(ref, sys, connector.executingSystem, () => scopeMatched(sys, connector, who));
       },
       sweep?.guard,
     );
@@ -259,5 +282,5 @@ export function createStepRunners(
     );
   }
 
-  return { revokeStep, discoverStep, revokeOwnedStep };
+  return { revokeStep, discoverStep, revokeOwnedStep, scopeStep };
 }

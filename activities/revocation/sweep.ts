@@ -45,7 +45,7 @@ function sweepFailure(stepId: string, startedAt: string, e: unknown): SweepStepR
 
 /** The sweep over the step runners (`sweepRevocations`, documented where it is exported). */
 export function createSweep(runners: ReturnType<typeof createStepRunners>) {
-  const { revokeStep, discoverStep, revokeOwnedStep } = runners;
+  const { revokeStep, discoverStep, revokeOwnedStep, scopeStep } = runners;
 
   /** One revocation pass in one activity (`sweepRevocations`, documented where it is exported). */
   async function sweepPass(input: SweepInput): Promise<SweepResult> {
@@ -70,6 +70,7 @@ export function createSweep(runners: ReturnType<typeof createStepRunners>) {
           revoke: (step) => revokeStep(step, { guard }),
           discover_owned: (step) => discoverStep(step, { guard }),
           revoke_owned: (step) => revokeOwnedStep(step, { guard }),
+          scope: (step) => scopeStep(step, { guard }),
         });
         const { discovered: found, ...outcome } = r;
         discovered.push(...(found ?? []));

@@ -652,6 +652,13 @@
     );
   }
 
+  /** A notice period's phase of a step: scoped at once, or held until the last day ends. */
+  function phaseLabel(s) {
+    if (s.kind === 'scope') return 'notice period: scoped, account kept working';
+    if (s.scheduledFor) return 'after the last day';
+    return s.privileged ? 'privileged' : null;
+  }
+
   function stepsSection(v) {
     if (!v.steps.length)
       return section(
@@ -673,7 +680,7 @@
           'td',
           null,
           s.systemName,
-          s.privileged ? el('span', { class: 'muted small block' }, 'privileged') : null,
+          phaseLabel(s) ? el('span', { class: 'muted small block' }, phaseLabel(s)) : null,
         ),
         el('td', null, capital(words(s.action))),
         el('td', { class: 'status-cell' }, badge(colour, meaning)),

@@ -32,6 +32,7 @@ import { createMailer, type Mailer } from '../../lib/mailer';
 import { hashToken } from '../../server/auth';
 import { runServer, type RunningServer } from '../../server/main';
 import { GraphStandIn } from '../../standins/graph';
+import { DIRECTORY_ROLES } from '../../standins/graph-roles';
 import { ScimStandIn } from '../../standins/scim';
 import { installRuntime } from '../../workers/temporal';
 import { createOffboardingWorker, type OffboardingWorkers } from '../../workers/worker';
@@ -114,6 +115,10 @@ export interface StandIns {
   stop(): Promise<void>;
 }
 
+/** The Entra group the test catalog marks privileged (`privilegedGroups`). */
+export const PRIVILEGED_GROUP = 'Production access';
+const PRIVILEGED_GROUP_ID = '7d1c1a55-0000-4000-8000-00000000a11e';
+
 export async function startStandIns(): Promise<StandIns> {
   const graph = new GraphStandIn({
     tenantId: 'tenant-test',
@@ -121,6 +126,8 @@ export async function startStandIns(): Promise<StandIns> {
     clientSecret: SECRETS.ENTRA_CLIENT_SECRET,
   });
   await graph.start();
+  // The test catalog's privileged Entra group (a notice period removes it at once).
+  graph.seedGroup({ displayName: PRIVILEGED_GROUP, id: PRIVILEGED_GROUP_ID });
   const caFile = path.join(env.root, `ca-${randomUUID()}.pem`);
   writeFileSync(caFile, graph.tls.cert);
   const scim = new ScimStandIn({
@@ -205,7 +212,7 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         ownedCredentials: { integration: 'api' },
         // Its own task queue (rate-limited), so the e2e tests run steps on a per-system queue too.
         rateLimit: { revocationsPerSecond: 50, maxConcurrent: 10 },
-        connector: entra('account'),
+        connector: { ...entra('account'), privilegedGroups: [PRIVILEGED_GROUP] },
       },
       {
         id: 'entra-mfa',
@@ -250,6 +257,8 @@ export function catalogYaml(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
         connector: {
           ...ldapConnector(opts.ldapUrl),
           ownedAccountFilter: '(&(objectClass=account)(owner={dn}))',
+          // Notice periods: the leaver's admin groups go at once.
+          privilegedGroupFilter: '(&(objectClass=groupOfNames)(member={dn})(cn=*-admins))',
         },
       },
       scim('vpn', 'Remote access VPN', 'vpn', 'SCIM_TOKEN_VPN'),
@@ -297,7 +306,7 @@ export function testCatalog(s: StandIns, opts: { ldapUrl?: string; maximumAttemp
 export function seedEmployee(
   s: StandIns,
   employeeId: string,
-  opts: { ldap?: boolean; ownedApp?: boolean; serviceAccount?: boolean } = {},
+  opts: { ldap?: boolean; ownedApp?: boolean; serviceAccount?: boolean; privileged?: boolean } = {},
 ) {
   const workEmail = `${employeeId.toLowerCase()}@example.com`;
   const { authMethods, application, PHONE_METHOD_IDS, SKUS } = GraphStandIn;
@@ -306,7 +315,14 @@ export function seedEmployee(
     displayName: `Employee ${employeeId}`,
     authenticationMethods: [authMethods.microsoftAuthenticator(), authMethods.phone('mobile', '+1 5550100')],
     defaultMethodId: PHONE_METHOD_IDS.mobile,
-    groups: [s.graph.seedGroup({ displayName: `${employeeId} team` })],
+    groups: [
+      s.graph.seedGroup({ displayName: `${employeeId} team` }),
+      ...(opts.privileged ? [s.graph.groups.get(PRIVILEGED_GROUP_ID)!] : []),
+    ],
+    // `privileged`: a directory role and a PIM eligibility, which a notice period removes at once.
+    ...(opts.privileged
+      ? { roles: [DIRECTORY_ROLES.userAdministrator], eligibleRoles: [DIRECTORY_ROLES.globalAdministrator] }
+      : {}),
     licenses: [Object.keys(SKUS)[0]!],
     ownedApplications: opts.ownedApp
       ? [
@@ -349,6 +365,16 @@ export function seedEmployee(
         `cn: ${uid}-solo`,
         `member: ${dn}`,
         '',
+        ...(opts.privileged
+          ? [
+              `dn: cn=${uid}-admins,ou=groups,${LDAP_BASE}`,
+              'objectClass: groupOfNames',
+              `cn: ${uid}-admins`,
+              `member: ${dn}`,
+              `member: cn=someone-else,${LDAP_BASE}`,
+              '',
+            ]
+          : []),
         ...(opts.serviceAccount
           ? [
               `dn: uid=${uid}-svc,ou=people,${LDAP_BASE}`,
