@@ -87,6 +87,8 @@ const SCENARIOS = [
   'pre-quiet-start/signed-off-after-continue-as-new.run-1',
   'pre-quiet-start/signed-off-after-continue-as-new.run-2',
   'pre-quiet-start/voluntary-notice-signed-off',
+  'pre-notice-scope/rescinded-notice-period-checkpoint',
+  'pre-notice-scope/voluntary-notice-signed-off',
 ];
 
 let stack: Stack;
@@ -158,7 +160,7 @@ interface Generation {
    */
   patches: { planned: readonly string[]; rescinded?: readonly string[]; resumed: readonly string[] };
   /** How its revocation passes ran: in every run (`all`), or in the involuntary and voluntary runs. */
-  sweeps: { all: Sweeps } | { involuntary: Sweeps; voluntary?: Sweeps };
+  sweeps: { all: Sweeps } | { involuntary?: Sweeps; voluntary?: Sweeps };
   /** Search-attribute writes before the involuntary run's first sweep. */
   upsertsBeforeSweep?: number;
   /** The follow-up work starts with one `firstFollowupRound` ('round') or an activity per part. */
@@ -218,6 +220,13 @@ const GENERATIONS: Record<string, Generation> = {
     sweeps: { involuntary: { activities: 0, local: 1 }, voluntary: { activities: 0, local: 2 } },
     upsertsBeforeSweep: 2,
     followup: 'round',
+  },
+  // Notice periods before scoping (plans without `atOnce`: the privileged systems revoked at once).
+  'pre-notice-scope': {
+    patches: { planned: [], resumed: [] },
+    sweeps: { voluntary: { activities: 0, local: 2 } },
+    followup: 'round',
+    changed: { planned: CHANGED_AT_PLANNING, resumed: CHANGED_AT_UPSERT },
   },
   // Today's: started with `leanStart` (no patch), the planning's local activity first.
   '': {

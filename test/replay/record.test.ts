@@ -571,11 +571,16 @@ describeIfRecording('record replay histories (RECORD_REPLAY=1)', () => {
           'document:nda_acknowledgment',
           'access:crm',
         ]);
+        // The notice period scoped the directory account at once (a plan with `atOnce`).
+        expect(final.steps.find((st) => st.stepId === 'ldap/scope_access')).toMatchObject({
+          kind: 'scope',
+          status: 'green',
+        });
       });
       await save(
         testEnv.client,
         'voluntary-notice-signed-off',
-        'voluntary resignation: privileged systems at once, last day moved, the rest at the end of the new last day, badge ticket confirmed, laptop escalated twice, NDA reminders then expired; ' +
+        'voluntary resignation: the directory account scoped and VPN revoked at once, last day moved, the rest at the end of the new last day, badge ticket confirmed, laptop escalated twice, NDA reminders then expired; ' +
           'report 24 h after the last day, HR acknowledged, IT reminded (and escalated) then acknowledged, expired NDA escalated as red, laptop and NDA resolved as accepted risk, ' +
           'final live audit found the CRM account re-enabled, fixed by hand, audited again clean, completion certificate',
         workflowId,
