@@ -4,6 +4,7 @@ import { createAwsIamConnector } from './aws-iam';
 import type { RevocationConnector } from './connector';
 import { createEntraConnector } from './entra';
 import { createGithubConnector } from './github';
+import { createGoogleConnector } from './google';
 import { createKeycloakConnector } from './keycloak';
 import { createLdapConnector, createLdapGroupConnector } from './ldap';
 import type { MatchContext } from './matching';
@@ -33,6 +34,7 @@ export function createConnectors(catalog: Catalog, env: NodeJS.ProcessEnv = proc
     else if (c.kind === 'okta') out.set(s.id, createOktaConnector(c, env[c.tokenEnv] ?? '', m));
     else if (c.kind === 'github') out.set(s.id, createGithubConnector(c, env[c.tokenEnv] ?? '', m));
     else if (c.kind === 'slack') out.set(s.id, createSlackConnector(c, env[c.tokenEnv] ?? '', m));
+    else if (c.kind === 'google') out.set(s.id, createGoogleConnector(c, env[c.privateKeyEnv] ?? '', m));
     else if (c.kind === 'aws-iam')
       out.set(
         s.id,

@@ -308,6 +308,55 @@ const slackConnector = z
   })
   .strict();
 
+/**
+ * Google Workspace through the Admin SDK (Directory and Data Transfer APIs) and the Gmail API, as a
+ * service account with domain-wide delegation: a JWT bearer grant signed (RS256) with its private key,
+ * acting as `adminEmail` for the Admin SDK and as the leaver for their Gmail settings. `scope` says what
+ * one entry revokes: `account` (identity tier) first hands the leaver's data to their manager (Drive and
+ * Calendar through the Data Transfer API, mail by `mailHandover`), then suspends the user and removes
+ * what still gives access; `mfa` (MFA tier) invalidates backup codes, deletes app passwords and turns
+ * 2-step verification off only.
+ */
+const googleConnector = z
+  .object({
+    kind: z.literal('google'),
+    /** The service account's email (the JWT's `iss`), e.g. offboard@project.iam.gserviceaccount.com. */
+    serviceAccountEmail: z.email(),
+    /** The environment variable holding the service account's private key: PEM, or the whole JSON key file. */
+    privateKeyEnv: envName,
+    /** The admin the service account acts as for the Admin SDK (the JWT's `sub`). */
+    adminEmail: z.email(),
+    /** The Workspace account's customer id; `my_customer` is the admin's own account. */
+    customerId: z
+      .string()
+      .regex(/^[A-Za-z0-9_]+$/, 'must be a customer id such as C01abc2de or my_customer')
+      .default('my_customer'),
+    /** The Admin SDK's base URL (Directory under /admin/directory/v1, Data Transfer under /admin/datatransfer/v1). */
+    adminUrl: z.url().default('https://admin.googleapis.com'),
+    /** The Gmail API's base URL (under /gmail/v1). */
+    gmailUrl: z.url().default('https://gmail.googleapis.com'),
+    /** Google's OAuth 2.0 token endpoint, the JWT's audience. */
+    tokenUrl: z.url().default('https://oauth2.googleapis.com/token'),
+    /** Extra CA certificate (PEM file) to trust for this connector. */
+    caFile: z.string().optional(),
+    scope: z.enum(['account', 'mfa']).default('account'),
+    /**
+     * `account`: what the Data Transfer API hands to the manager before suspension: Drive files (private
+     * and shared) and Calendar events. `[]` transfers nothing.
+     */
+    transfer: z.array(z.enum(['drive', 'calendar'])).default(['drive', 'calendar']),
+    /**
+     * `account`: the leaver's mail before suspension: `delegate` (the manager becomes a Gmail delegate),
+     * `forward` (new mail is forwarded to the manager) or `none`.
+     */
+    mailHandover: z.enum(['delegate', 'forward', 'none']).default('delegate'),
+    /** `forward`: what Gmail does with a forwarded message in the leaver's mailbox. */
+    forwardDisposition: z.enum(['leaveInInbox', 'archive', 'trash', 'markRead']).default('leaveInInbox'),
+    /** How long one attempt waits for a data transfer to complete; still in progress, the step is retried. */
+    transferWait: duration.default('10s'),
+  })
+  .strict();
+
 const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
 
 /** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
@@ -326,6 +375,7 @@ const connector = z.discriminatedUnion(
     oktaConnector,
     githubConnector,
     slackConnector,
+    googleConnector,
     ticketConnector,
   ],
   {
@@ -339,6 +389,7 @@ const connector = z.discriminatedUnion(
       'okta',
       'github',
       'slack',
+      'google',
       'ticket',
     ]),
   },
@@ -753,6 +804,7 @@ export type AwsIamConnectorConfig = z.infer<typeof awsIamConnector>;
 export type OktaConnectorConfig = z.infer<typeof oktaConnector>;
 export type GithubConnectorConfig = z.infer<typeof githubConnector>;
 export type SlackConnectorConfig = z.infer<typeof slackConnector>;
+export type GoogleConnectorConfig = z.infer<typeof googleConnector>;
 
 function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
@@ -832,7 +884,9 @@ export function parseCatalog(
                 ? ['secretEnv', c.secretEnv]
                 : c.kind === 'okta' || c.kind === 'github' || c.kind === 'slack'
                   ? ['tokenEnv', c.tokenEnv]
-                  : null;
+                  : c.kind === 'google'
+                    ? ['privateKeyEnv', c.privateKeyEnv]
+                    : null;
       if (requireSecrets && secretField && !env[secretField[1]!])
         problems.push(
           `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,

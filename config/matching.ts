@@ -75,6 +75,9 @@ export const SEARCHABLE: Record<string, readonly string[] | 'any'> = {
   github: ['samlNameId'],
   // The user's email, found with users.lookupByEmail.
   slack: ['email'],
+  // externalIds (users.list `query=externalId='…'`); the primary email and aliases (users.get, which
+  // resolves either and does not lag behind like search).
+  google: ['externalId', 'primaryEmail', 'aliases'],
 };
 
 const k = (attribute: string, from: KeySource): MatchKey => ({ attribute, from });
@@ -120,6 +123,8 @@ export function defaultKeys(
       return [k('samlNameId', 'workEmail')];
     case 'slack':
       return [k('email', 'workEmail')];
+    case 'google':
+      return [k('externalId', 'employeeId'), k('primaryEmail', 'workEmail'), k('aliases', 'workEmail')];
     case 'aws-iam':
       // User names only: a tag key (e.g. employeeId) costs one ListUserTags per IAM user.
       return [k('userName', 'workEmail'), k('userName', 'workEmailLocalPart')];

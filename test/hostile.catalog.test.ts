@@ -289,6 +289,7 @@ const systemMistake = fc.oneof(
       'okta',
       'github',
       'slack',
+      'google',
       'ticket',
     ]),
   ),
@@ -638,7 +639,7 @@ test.each<[string, string, RegExp]>([
   [
     'an unknown connector kind',
     stringify(mutate(baseCatalog(), ['systems', 3, 'connector', 'kind'], 'scimm')),
-    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "aws-iam", "okta", "github", "slack", "ticket"/,
+    /systems\[3\] \(id "crm"\), field "connector.kind": must be one of "entra", "ldap", "ldap-group", "scim", "keycloak", "aws-iam", "okta", "github", "slack", "google", "ticket"/,
   ],
   [
     'an infinite number',
