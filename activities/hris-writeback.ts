@@ -1,9 +1,10 @@
 /**
  * Write-back (docs/hris.md): the completion certificate (and the signed NDA, when its copy is stored)
  * of every completed offboarding a vendor brought is uploaded to the employee's record in that HR system
- * (BambooHR employee files), then confirmed by listing the record's files back; only then is it recorded
- * (`hris_record_written` audit row, with the vendor's file id). Runs in each reconciliation; a document
- * already listed under its name is not uploaded twice (a crash between upload and record).
+ * (BambooHR employee files, Personio documents), then confirmed by listing the record's files back; only
+ * then is it recorded (`hris_record_written` audit row, with the vendor's file id). Runs in each
+ * reconciliation; a document already listed under its name is not uploaded twice (a crash between upload
+ * and record).
  */
 import type { HrisVendor } from '../contract';
 import { audit, type Db } from '../lib/db';

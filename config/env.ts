@@ -148,6 +148,9 @@ const list = () =>
 /** An API base URL (http or https; the stand-ins answer on http). */
 const apiUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' });
 
+/** An HTTP header name. */
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name');
+
 /** What each HR system's adapter needs when it is listed in HRIS_VENDORS (docs/hris.md). */
 export const HRIS_VENDOR_SETTINGS = {
   bamboohr: ['BAMBOOHR_API_URL', 'BAMBOOHR_API_KEY', 'BAMBOOHR_WEBHOOK_KEY'],
@@ -223,6 +226,21 @@ const envFields = z.object({
   PERSONIO_CLIENT_ID: z.string().min(1).optional(),
   PERSONIO_CLIENT_SECRET: z.string().min(1).optional(),
   PERSONIO_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * Personio documents an HMAC-SHA256 over the request timestamp and body but not the headers that
+   * carry them (docs/hris.md): their names, should a delivery show other ones.
+   */
+  PERSONIO_WEBHOOK_SIGNATURE_HEADER: headerName.default('X-Personio-Signature'),
+  PERSONIO_WEBHOOK_TIMESTAMP_HEADER: headerName.default('X-Personio-Timestamp'),
+  /** The webhook's `token` (Personio sends it as the `Authorization` header); set: required on every delivery. */
+  PERSONIO_WEBHOOK_TOKEN: z.string().min(1).optional(),
+  /** The custom attribute holding the private email, e.g. `dynamic_1234567`; unset: none is read. */
+  PERSONIO_PERSONAL_EMAIL_ATTRIBUTE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an attribute name such as dynamic_1234567')
+    .optional(),
+  /** The document category (id) the completion certificate is uploaded to; unset: no write-back. */
+  PERSONIO_DOCUMENT_CATEGORY: z.string().regex(/^\d+$/, 'must be a document category id').optional(),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
   /**

@@ -4,6 +4,7 @@ import { durationMs } from '../config/env';
 import type { HrisVendor } from '../contract';
 import { createBambooHr } from './bamboohr';
 import { createHiBob } from './hibob';
+import { createPersonio } from './personio';
 import type { HrisAdapter } from './types';
 
 export type { HrisAdapter, VendorDelivery, VendorEmployee } from './types';
@@ -35,6 +36,22 @@ export function createAdapters(cfg: AppConfig): Map<HrisVendor, HrisAdapter> {
           webhookSecret: cfg.HIBOB_WEBHOOK_SECRET!,
           maxAgeMs: durationMs(cfg.HIBOB_WEBHOOK_MAX_AGE),
           toleranceMs,
+        }),
+      );
+    if (vendor === 'personio')
+      out.set(
+        vendor,
+        createPersonio({
+          apiUrl: cfg.PERSONIO_API_URL!,
+          clientId: cfg.PERSONIO_CLIENT_ID!,
+          clientSecret: cfg.PERSONIO_CLIENT_SECRET!,
+          webhookSecret: cfg.PERSONIO_WEBHOOK_SECRET!,
+          signatureHeader: cfg.PERSONIO_WEBHOOK_SIGNATURE_HEADER,
+          timestampHeader: cfg.PERSONIO_WEBHOOK_TIMESTAMP_HEADER,
+          webhookToken: cfg.PERSONIO_WEBHOOK_TOKEN,
+          toleranceMs,
+          personalEmailAttribute: cfg.PERSONIO_PERSONAL_EMAIL_ATTRIBUTE,
+          documentCategory: cfg.PERSONIO_DOCUMENT_CATEGORY,
         }),
       );
   }
