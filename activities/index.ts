@@ -20,6 +20,7 @@ import { createShippingProvider, type ShippingProvider } from './shipping';
 import { createVerificationActivities } from './verification';
 
 export { ATTEMPT_SQL, CONFIRM_SQL } from './revocation';
+export type { AuditExportActivities, AuditExportResult } from './audit-export';
 export type { DiscoverRef, OwnedStepRef, StepFailure, StepRef, TicketDone } from '../contract';
 
 export interface ActivityDeps {

@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { accountCommand, approveCommand } from './commands/accounts';
 import { auditCommand } from './commands/audit';
+import { auditKeyCommand } from './commands/audit-key';
 import { listCommand } from './commands/list';
 import { retryCommand } from './commands/retry';
 import { replayCommand } from './commands/replay';
@@ -29,7 +30,8 @@ export function buildProgram(): Command {
         'retry and replay talk to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE; replay also reads ' +
         'history files); audit asks the target systems ' +
         '(CATALOG_FILE and the connector secrets); shadow-it reads a file and the catalog; ' +
-        'verify-audit reads the database (DATABASE_URL); token mints an operator token (talks to nothing).',
+        'verify-audit reads the database (DATABASE_URL) and the audit exports; token and audit-key mint an ' +
+        'operator token and the audit export key pair (talk to nothing).',
     )
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
@@ -54,6 +56,7 @@ ${EXIT_CODES_HELP}`,
     auditCommand(),
     shadowItCommand(),
     verifyAuditCommand(),
+    auditKeyCommand(),
     tokenCommand(),
   ])
     program.addCommand(c);

@@ -4,9 +4,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseSigningKey, signingKeySeed } from '../lib/audit-key';
 import { parseCodecKeys } from '../lib/codec';
 import { AppError } from '../lib/errors';
 import {
+  auditExportProblems,
   generatedSecretProblems,
   publicUrlProblems,
   readGeneratedSecrets,
@@ -54,6 +56,16 @@ const codecKeys = z.string().transform((s, ctx) => {
     return z.NEVER;
   }
   return r.keys;
+});
+
+/** `keyId:base64` of an Ed25519 private key (lib/audit-key.ts); the error never repeats the value. */
+const auditSigningKey = z.string().transform((s, ctx) => {
+  const r = parseSigningKey(s);
+  if ('error' in r) {
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  return r;
 });
 
 /** Browser origins (scheme://host[:port]) allowed to call the codec endpoint, comma-separated. */
@@ -201,6 +213,17 @@ const envFields = z.object({
   HRIS_WEBHOOK_TOLERANCE: duration.default('5m'),
   /** How often each vendor's reconciliation runs (a Temporal schedule per vendor). */
   HRIS_RECONCILE_INTERVAL: duration.default('1h'),
+  /**
+   * Audit evidence outside the database (lib/audit-export.ts, docs/operations.md): the directory, on
+   * write-once storage, the worker writes a signed export of the audit chain's head into every
+   * AUDIT_EXPORT_INTERVAL (a Temporal schedule the worker creates). Unset: no export.
+   */
+  AUDIT_EXPORT_DIR: z.string().trim().min(1, 'must be a directory path').optional(),
+  AUDIT_EXPORT_INTERVAL: duration
+    .refine((d) => !/^\d+(ms|s|m|h|d)$/.test(d) || durationMs(d) >= 60_000, 'must be at least 1m')
+    .default('1h'),
+  /** `keyId:base64` of the Ed25519 private key signing the exports (`offboard audit-key` mints one). */
+  AUDIT_EXPORT_SIGNING_KEY: auditSigningKey.optional(),
   /** Work locations (as the HR system names them) that mean the employee works remotely. */
   HRIS_REMOTE_LOCATIONS: list().default(['Remote']),
   /** Where HR reads the reconciliation's data-quality report (default: the catalog's HR owner). */
@@ -368,7 +391,8 @@ export type AppConfig = z.infer<typeof envSchema>;
 
 /**
  * The production guards (config/production.ts): with NODE_ENV=production, refuse a stand-in catalog,
- * secrets `npm start` generated or the stand-ins' demo credentials, and a PUBLIC_URL that is not https.
+ * secrets `npm start` generated or the stand-ins' demo credentials, a PUBLIC_URL that is not https, and
+ * an audit export without its signing key.
  * (PAYLOAD_CODEC_KEYS is required by the schema itself.)
  */
 function productionProblems(c: AppConfig, env: NodeJS.ProcessEnv): GuardProblem[] {
@@ -390,12 +414,14 @@ function productionProblems(c: AppConfig, env: NodeJS.ProcessEnv): GuardProblem[
     HRIS_WEBHOOK_SECRET: c.HRIS_WEBHOOK_SECRET,
     codecKeys: (c.PAYLOAD_CODEC_KEYS ?? []).map((k) => k.key.toString('base64')),
     operatorTokenHashes: c.OPERATOR_TOKENS,
+    auditSigningKey: c.AUDIT_EXPORT_SIGNING_KEY ? signingKeySeed(c.AUDIT_EXPORT_SIGNING_KEY) : undefined,
   };
   const sha256 = (t: string) => createHash('sha256').update(t, 'utf8').digest('hex');
   for (const dir of dataDirs)
     problems.push(...generatedSecretProblems(settings, {}, readGeneratedSecrets(dir), sha256));
   problems.push(...generatedSecretProblems(settings, env, null, sha256));
   problems.push(...publicUrlProblems(c.PUBLIC_URL));
+  problems.push(...auditExportProblems(c.AUDIT_EXPORT_DIR, c.AUDIT_EXPORT_SIGNING_KEY));
   // One line per problem, even when two data folders hold the same secrets.
   return problems.filter(
     (p, i) => problems.findIndex((q) => q.field === p.field && q.message === p.message) === i,

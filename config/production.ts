@@ -12,7 +12,9 @@
  *  - operator tokens are checked where they can be: a token's strength cannot be read from its SHA-256,
  *    so in production only tokens of the minted form (`offboard token`, {@link MINTED_TOKEN_PATTERN}:
  *    32 random bytes) authenticate; the configuration's entries are checked for shape only.
- *  - payload encryption keys are required in production by `config/env.ts` itself.
+ *  - payload encryption keys are required in production by `config/env.ts` itself;
+ *  - an audit export (AUDIT_EXPORT_DIR) without its signing key: unsigned exports cannot show that a
+ *    file was forged (lib/audit-export.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -98,6 +100,7 @@ interface GeneratedSecrets {
   adminToken?: unknown;
   roleTokens?: Record<string, unknown>;
   PAYLOAD_CODEC_KEYS?: unknown;
+  AUDIT_EXPORT_SIGNING_KEY?: unknown;
 }
 
 /** The secrets file of `npm start`'s data folder, if there is one. */
@@ -117,6 +120,8 @@ export interface SecretSettings {
   codecKeys: string[];
   /** The configured SHA-256 hashes of operator tokens, with their names. */
   operatorTokenHashes: { name: string; sha256: string }[];
+  /** The configured audit export signing key's raw private key, base64. */
+  auditSigningKey?: string;
 }
 
 /**
@@ -140,6 +145,12 @@ export function generatedSecretProblems(
         : [];
     if (s.codecKeys.some((k) => genKeys.includes(k)))
       out.push({ field: 'PAYLOAD_CODEC_KEYS', message: `holds a key that ${why}` });
+    const genAudit =
+      typeof generated.AUDIT_EXPORT_SIGNING_KEY === 'string'
+        ? generated.AUDIT_EXPORT_SIGNING_KEY.slice(generated.AUDIT_EXPORT_SIGNING_KEY.indexOf(':') + 1)
+        : null;
+    if (s.auditSigningKey && s.auditSigningKey === genAudit)
+      out.push({ field: 'AUDIT_EXPORT_SIGNING_KEY', message: why });
     const tokens = [generated.adminToken, ...Object.values(generated.roleTokens ?? {})].filter(
       (t): t is string => typeof t === 'string' && t.length > 0,
     );
@@ -172,6 +183,22 @@ export function publicUrlProblems(publicUrl: string | undefined): GuardProblem[]
       {
         field: 'PUBLIC_URL',
         message: 'must be an https:// URL when NODE_ENV=production (links in emails and sign-in cookies)',
+      },
+    ];
+  return [];
+}
+
+/**
+ * The audit export in production: configured (AUDIT_EXPORT_DIR) means signed. An unsigned export pins
+ * the chain against a database superuser, but anyone who can add a file to the directory could forge one.
+ */
+export function auditExportProblems(dir: string | undefined, signingKey: unknown): GuardProblem[] {
+  if (dir && !signingKey)
+    return [
+      {
+        field: 'AUDIT_EXPORT_SIGNING_KEY',
+        message:
+          'is required when NODE_ENV=production and AUDIT_EXPORT_DIR is set: the exports are signed with it (keyId:base64 of an Ed25519 private key; `offboard audit-key` mints one)',
       },
     ];
   return [];

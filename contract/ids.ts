@@ -95,3 +95,24 @@ export function hrisReconcileScheduleId(vendor: string, taskQueue: string): stri
 export function hrisReconcileWorkflowId(vendor: string, taskQueue: string): string {
   return `hris-reconcile:${vendor}.${taskQueue}`;
 }
+
+/** Workflow type of the scheduled export of the audit chain's head (workflows/audit-export.ts). */
+export const AUDIT_EXPORT_WORKFLOW = 'auditExportWorkflow';
+
+/** The Temporal schedule exporting the audit chain's head for the deployment serving `taskQueue`. */
+export function auditExportScheduleId(taskQueue: string): string {
+  return `audit-export.${taskQueue}`;
+}
+
+/** Workflow id of an export run (the schedule appends the run's time). */
+export function auditExportWorkflowId(taskQueue: string): string {
+  return `audit-export:${taskQueue}`;
+}
+
+/**
+ * The queue of the export activity: served only by workers with AUDIT_EXPORT_DIR (and its signing key),
+ * so a worker without them never picks an export up.
+ */
+export function auditExportTaskQueue(baseTaskQueue: string): string {
+  return `${baseTaskQueue}.audit-export`;
+}

@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { loadConfig } from '../config/env';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../contract';
+import { mintSigningKey } from '../lib/audit-key';
 import { generateCodecKey } from '../lib/codec';
 import { createLogger } from '../lib/logger';
 import { settlesWithin } from '../lib/timeout';
@@ -60,6 +61,8 @@ interface Secrets {
   roleTokens?: { hr: string; it: string; itdesk: string };
   /** Encrypts the payloads in `.data/temporal.db`: without it those histories cannot be read. */
   PAYLOAD_CODEC_KEYS: string;
+  /** Signs the audit chain head exports in `.data/audit-exports` (lib/audit-export.ts). */
+  AUDIT_EXPORT_SIGNING_KEY: string;
 }
 
 function newRoleTokens(): NonNullable<Secrets['roleTokens']> {
@@ -70,8 +73,14 @@ function newRoleTokens(): NonNullable<Secrets['roleTokens']> {
 function loadSecrets(): Secrets {
   const file = path.join(DATA, 'secrets.json');
   if (existsSync(file)) {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets> &
-      Omit<Secrets, 'PAYLOAD_CODEC_KEYS'>;
+    const read = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets> &
+      Omit<Secrets, 'PAYLOAD_CODEC_KEYS' | 'AUDIT_EXPORT_SIGNING_KEY'>;
+    // A data folder from before the audit exports: add their signing key.
+    const s = {
+      ...read,
+      AUDIT_EXPORT_SIGNING_KEY: read.AUDIT_EXPORT_SIGNING_KEY ?? mintSigningKey('local-1').signingKey,
+    };
+    if (!read.AUDIT_EXPORT_SIGNING_KEY) writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
     if (s.PAYLOAD_CODEC_KEYS && s.roleTokens) return s as Secrets;
     if (s.PAYLOAD_CODEC_KEYS) {
       // A data folder from before the dashboard: add the demo HR, IT and IT desk tokens.
@@ -94,10 +103,11 @@ function loadSecrets(): Secrets {
     adminToken: randomBytes(24).toString('base64url'),
     roleTokens: newRoleTokens(),
     PAYLOAD_CODEC_KEYS: generateCodecKey('local-1'),
+    AUDIT_EXPORT_SIGNING_KEY: mintSigningKey('local-1').signingKey,
   };
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   say(
-    `generated a webhook secret, admin and demo HR/IT/IT desk tokens and a payload encryption key in ${path.relative(ROOT, file)}`,
+    `generated a webhook secret, admin and demo HR/IT/IT desk tokens, a payload encryption key and an audit export signing key in ${path.relative(ROOT, file)}`,
   );
   return s;
 }
@@ -397,6 +407,10 @@ async function main(): Promise<void> {
     `itdesk-demo:itdesk:${hashToken(roles.itdesk)}`,
   ].join(',');
   env.PAYLOAD_CODEC_KEYS ||= secrets.PAYLOAD_CODEC_KEYS;
+  // The audit chain head, exported hourly and signed into the data folder (docs/operations.md).
+  env.AUDIT_EXPORT_SIGNING_KEY ||= secrets.AUDIT_EXPORT_SIGNING_KEY;
+  env.AUDIT_EXPORT_DIR ||= path.join(DATA, 'audit-exports');
+  mkdirSync(env.AUDIT_EXPORT_DIR, { recursive: true });
   if (!env.CATALOG_FILE) {
     // The demo catalog names the stand-ins' CA as .data/standins/ca.pem and their default ports; point
     // it at this data folder and the ports in use.
@@ -434,6 +448,7 @@ async function main(): Promise<void> {
       '',
       `  Webhook secret      ${env.HRIS_WEBHOOK_SECRET === secrets.HRIS_WEBHOOK_SECRET ? secrets.HRIS_WEBHOOK_SECRET : '(from HRIS_WEBHOOK_SECRET)'}`,
       `  Admin token         ${secrets.adminToken}`,
+      `  Audit exports       ${path.relative(ROOT, env.AUDIT_EXPORT_DIR) || env.AUDIT_EXPORT_DIR}   (every ${cfg.AUDIT_EXPORT_INTERVAL}; verify-audit --exports <dir> --public-key ${cfg.AUDIT_EXPORT_SIGNING_KEY?.publicKey ?? '(unsigned)'})`,
       `  Dashboard           ${api.url}/dashboard   sign in as HR ${roles.hr}`,
       `                      IT ${roles.it}   IT desk ${roles.itdesk}`,
       '',

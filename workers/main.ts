@@ -3,13 +3,15 @@
  * named), then serves the offboarding task queue until SIGINT/SIGTERM.
  */
 import { getHeapStatistics } from 'node:v8';
+import { Client } from '@temporalio/client';
 import { loadCatalog } from '../config/catalog';
-import { loadConfig } from '../config/env';
+import { durationMs, loadConfig } from '../config/env';
 import { closeConnectors, createConnectors } from '../activities/connectors';
 import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
 import { settlesWithin } from '../lib/timeout';
+import { checkAuditExportDir, keepAuditExportSchedule } from './audit-export';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
 import { msToNumber } from '@temporalio/common';
 import {
@@ -30,22 +32,41 @@ export async function startWorkerInProcess(
     parentLogger?.child({ component: 'worker' }) ??
     createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-worker' });
   const catalog = loadCatalog(cfg.CATALOG_FILE, env);
+  // Audit evidence outside the database: the directory is checked before anything starts.
+  const exportDir = cfg.AUDIT_EXPORT_DIR ? checkAuditExportDir(cfg.AUDIT_EXPORT_DIR) : null;
+  const exportKey = cfg.AUDIT_EXPORT_SIGNING_KEY ?? null;
   installRuntime(logger);
   const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const mailer = createMailer({ db, smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
   const connectors = createConnectors(catalog, env);
   const connection = await connectWorker(cfg);
+  const dataConverter = dataConverterFrom(cfg);
   const worker = await createOffboardingWorker({
     connection,
     namespace: cfg.TEMPORAL_NAMESPACE,
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-    dataConverter: dataConverterFrom(cfg),
+    dataConverter,
     deps: activityDepsFrom(cfg, { db, catalog, connectors, mailer }),
     workflowBundle: cfg.WORKFLOW_BUNDLE ? { codePath: cfg.WORKFLOW_BUNDLE } : undefined,
     extra: workerTuning(cfg),
     followup: followupWorkerLimits(cfg),
     workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
+    auditExport: exportDir
+      ? { dir: exportDir, key: exportKey, logger: logger.child({ component: 'audit-export' }) }
+      : undefined,
   });
+  // The export's schedule (workers/audit-export.ts), kept by every worker that serves the export.
+  const stopExportSchedule = exportDir
+    ? keepAuditExportSchedule(
+        new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, dataConverter }),
+        { intervalMs: durationMs(cfg.AUDIT_EXPORT_INTERVAL), taskQueue: cfg.TEMPORAL_TASK_QUEUE },
+        (e) => logger.warn({ err: e }, 'audit export schedule not set yet; trying again in a minute'),
+      )
+    : () => undefined;
+  if (exportDir && !exportKey)
+    logger.warn(
+      'AUDIT_EXPORT_SIGNING_KEY is not set: audit exports are written unsigned, and verify-audit reports them',
+    );
   const o = worker.main.options;
   logger.info(
     {
@@ -59,6 +80,10 @@ export async function startWorkerInProcess(
       followupMaxConcurrent: cfg.WORKER_FOLLOWUP_MAX_CONCURRENT,
       workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+      // The public key only: verifiers need it (`offboard verify-audit --public-key`).
+      auditExport: exportDir
+        ? { dir: exportDir, interval: cfg.AUDIT_EXPORT_INTERVAL, publicKey: exportKey?.publicKey ?? null }
+        : null,
     },
     'worker started',
   );
@@ -66,6 +91,7 @@ export async function startWorkerInProcess(
     try {
       await worker.run();
     } finally {
+      stopExportSchedule();
       await connection.close();
       await closeConnectors(connectors);
       mailer.close();

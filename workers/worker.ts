@@ -8,9 +8,12 @@
 import type { DataConverter, Duration } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createAuditExportActivities } from '../activities/audit-export';
 import { WORKER_TUNING_DEFAULTS, type AppConfig } from '../config/env';
-import { followupTaskQueue, systemTaskQueue } from '../contract';
+import { auditExportTaskQueue, followupTaskQueue, systemTaskQueue } from '../contract';
 import { createAdapters } from '../hris';
+import type { AuditSigningKey } from '../lib/audit-key';
+import type { Logger } from '../lib/logger';
 
 export interface OffboardingWorkerOptions {
   connection: NativeConnection;
@@ -30,6 +33,11 @@ export interface OffboardingWorkerOptions {
   followup?: Partial<WorkerOptions>;
   /** WORKER_WORKFLOW_STACK_TRACES (`workflowStackTraces`); default the SDK's own (collected). */
   workflowStackTraces?: boolean;
+  /**
+   * AUDIT_EXPORT_DIR and its signing key (workers/audit-export.ts): this process also serves the audit
+   * export task queue. Unset: it does not, and never picks an export up.
+   */
+  auditExport?: { dir: string; key: AuditSigningKey | null; logger: Logger };
 }
 
 /** The main worker and the per-system workers, run and shut down together. */
@@ -38,10 +46,17 @@ export class OffboardingWorkers {
     readonly main: Worker,
     readonly systems: ReadonlyMap<string, Worker>,
     readonly followup: Worker,
+    /** The audit export queue's worker, when this process has AUDIT_EXPORT_DIR. */
+    readonly auditExport: Worker | null = null,
   ) {}
 
   private all(): Worker[] {
-    return [this.main, this.followup, ...this.systems.values()];
+    return [
+      this.main,
+      this.followup,
+      ...this.systems.values(),
+      ...(this.auditExport ? [this.auditExport] : []),
+    ];
   }
 
   /** Runs every worker until all have shut down; if one fails, the others are shut down too. */
@@ -192,5 +207,13 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     taskQueue: followupTaskQueue(o.taskQueue),
     ...(o.followup ?? followupWorkerLimits(WORKER_TUNING_DEFAULTS)),
   });
-  return new OffboardingWorkers(main, systems, followup);
+  const auditExport = o.auditExport
+    ? await Worker.create({
+        ...common,
+        activities: createAuditExportActivities({ db: o.deps.db, ...o.auditExport }),
+        taskQueue: auditExportTaskQueue(o.taskQueue),
+        maxConcurrentActivityTaskExecutions: 1,
+      })
+    : null;
+  return new OffboardingWorkers(main, systems, followup, auditExport);
 }

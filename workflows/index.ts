@@ -2,3 +2,4 @@
 export { offboardingWorkflow } from './offboarding';
 export { rescissionReviewWorkflow } from './rescission';
 export { hrisReconciliationWorkflow } from './hris-reconcile';
+export { auditExportWorkflow } from './audit-export';
