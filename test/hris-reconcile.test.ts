@@ -24,6 +24,7 @@ import {
   uniq,
   workflowBundlePath,
   type Stack,
+  createDeparture,
 } from './support/harness';
 import { bambooEnv } from './support/hris';
 
@@ -223,6 +224,28 @@ test('the next run starts nothing twice', async () => {
     orderBy: { createdAt: 'asc' },
   });
   expect(events.map((e) => e.outcome).slice(1)).toEqual(['duplicate']);
+});
+
+test('a completed offboarding is not started again when HR edits the record afterwards', async () => {
+  // Offboarded before (its workflow long finished); HR then edits the record, which lists it again.
+  const id = uniq('RX');
+  person(id);
+  bamboo.terminate(id, { date: '2026-11-20' });
+  const done = await createDeparture(stack.db, id, { lastDay: '2026-11-20' });
+  await stack.db.departure.update({
+    where: { id: done.departureId },
+    data: { status: 'completed', completedAt: new Date() },
+  });
+  person(id, { department: 'Sales EMEA' });
+  const run = await reconcile();
+  expect(run.summary.missed).toEqual([]);
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(1);
+  // Read, recognised as offboarded, and (like every record that means nothing) not logged.
+  expect(await stack.db.triggerEvent.count({ where: { employeeId: id } })).toBe(0);
+  // A new termination (another last day: a rehire who left again) starts a new offboarding.
+  bamboo.terminate(id, { date: '2026-12-01' });
+  expect((await reconcile()).summary.missed.map((m) => m.employeeId)).toEqual([id]);
+  expect(await stack.db.departure.count({ where: { employeeId: id } })).toBe(2);
 });
 
 test('data quality is reported to HR, and nothing is done about it', async () => {

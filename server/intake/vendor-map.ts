@@ -47,6 +47,29 @@ export async function priorDeparture(
   return { id: dep.id, confirmedAt: dep.confirmedAt, fromVendor: !!brought };
 }
 
+/**
+ * The employee's latest completed offboarding for the last day `lastDay`: a record that
+ * still shows that termination (HR edited something else, the reconciliation lists it as changed) is
+ * the same departure, already offboarded, and starts nothing. A different last day is a new
+ * termination (a rehire who left again).
+ */
+export async function offboardedFor(
+  db: Db,
+  employeeId: string,
+  lastDay: string | null,
+): Promise<{ id: string; status: string } | null> {
+  return db.departure.findFirst({
+    where: {
+      employeeId,
+      lastDay,
+      status: 'completed',
+      NOT: RESCINDED_DEPARTURE,
+    },
+    orderBy: { createdAt: 'desc' },
+    select: { id: true, status: true },
+  });
+}
+
 /** What a record means for the intake. */
 export type Mapped = { event: HrisEvent } | { ignored: string } | { invalid: string };
 
@@ -141,6 +164,15 @@ export async function feedEmployee(
   if (!emp)
     return log('ignored', `${d.adapter.title} has no employee ${vendorId} (deleted?)`, vendorId.slice(0, 64));
   const prior = await priorDeparture(d.db, d.adapter.vendor, emp.id);
+  if (!prior && emp.employment === 'terminated') {
+    const done = await offboardedFor(d.db, emp.id, emp.lastDay);
+    if (done)
+      return log(
+        'ignored',
+        `${d.adapter.title} still shows the termination offboarded as ${done.id} (${done.status}): nothing started again`,
+        emp.id,
+      );
+  }
   const mapped = toCanonical(emp, prior, {
     vendorTitle: d.adapter.title,
     now: k.now,
