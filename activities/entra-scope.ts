@@ -96,7 +96,8 @@ export function createEntraScope(cfg: EntraConnectorConfig, graph: GraphAccess) 
             (await call(`GET group named ${name}`, () =>
               client
                 .api('/groups')
-                .filter(`displayName eq '${name.replace(/'/g, "''")}'`)
+                // Percent-encoded: the SDK puts $filter in the URL as given (a name may hold & # + %).
+                .filter(encodeURIComponent(`displayName eq '${name.replace(/'/g, "''")}'`))
                 .select('id,displayName')
                 .get(),
             )) as { value: unknown[] }

@@ -378,7 +378,7 @@ export function createEntraConnector(
         .api('/users')
         .header('ConsistencyLevel', 'eventual')
         .count(true)
-        .filter(queries.map(clause).join(' or '))
+        .filter(encodeURIComponent(queries.map(clause).join(' or ')))
         .select(userSelect)
         .top(25)
         .get(),

@@ -7,7 +7,7 @@
  *   assignments) and `POST /roleManagement/directory/roleEligibilityScheduleRequests` with `action:
  *   adminRemove` (201 with the request, status `Revoked`; no such eligibility is 400
  *   `RoleAssignmentDoesNotExist`; a missing principalId, roleDefinitionId or directoryScopeId is 400);
- * - `GET /groups?$filter=displayName eq '…'`.
+ * - `GET /groups?$filter=displayName eq '…'` (compared without regard to case).
  * Other filters get Graph's 400 `Request_UnsupportedQuery`. Assignments live on the user records, so
  * the stand-in's saved state keeps them.
  */
@@ -141,8 +141,11 @@ export function roleRoutes<U extends RoleUser>(host: RoleHost<U>): express.Route
         'Request_UnsupportedQuery',
         'This stand-in filters groups by displayName eq only.',
       );
-    const name = m[1]!.replace(/''/g, "'");
-    const value = [...host.groups.values()].filter((g) => g.displayName === name).map(host.groupView);
+    // Compared without regard to case, as Entra compares string properties (the users filter too).
+    const name = m[1]!.replace(/''/g, "'").toLowerCase();
+    const value = [...host.groups.values()]
+      .filter((g) => g.displayName.toLowerCase() === name)
+      .map(host.groupView);
     res.json({ '@odata.context': `${host.url()}/v1.0/$metadata#groups`, value });
   });
   return r;

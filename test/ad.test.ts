@@ -2,7 +2,8 @@
  * The directory connector in Active Directory mode (`disableMethod: ad-useraccountcontrol`) against a
  * real Samba 4 AD domain controller (test/support/samba.ts): matching by AD's keys, disable with
  * accountExpires, every group removed (the primary group noted), the move to a disabled OU, the refused
- * bind, the live audit, ambiguous and not-found cases, and the transport security AD insists on.
+ * bind, the notice-period scope (privileged groups only, the account kept enabled), the live audit,
+ * ambiguous and not-found cases, and the transport security AD insists on.
  */
 import { AccountNotFoundError, AmbiguousAccountError, ProtectedAccountError } from '../activities/errors';
 import { fileTime, fileTimeMs } from '../activities/ldap-ad';
@@ -117,6 +118,40 @@ describeAd('Active Directory (Samba AD DC)', () => {
       memberOf: [],
       userAccountControl: 66050,
     });
+  });
+
+  test('notice period (scope): the privileged groups go (listed by DN, and found by privilegedGroupFilter), the ordinary group stays; the account stays enabled and binds; a repeat changes nothing', async () => {
+    const p = await leaver();
+    // A privileged group outside groupBaseDn (listed by DN), one the filter finds, an ordinary one.
+    const tier0 = await createGroup(t.ou, `t0-${p.sam}`, [p.dn]);
+    const admins = await createGroup(t.groups, `adm-${p.sam}`, [p.dn]);
+    const team = await createGroup(t.groups, `team-${p.sam}`, [p.dn]);
+    const c = adStep(
+      cfg({
+        privilegedGroups: [tier0],
+        privilegedGroupFilter: '(&(objectClass=group)(member={dn})(cn=adm-*))',
+      }),
+    );
+    const found = await c.connector.find(p.subject);
+    expect(found.account?.id).toBe(p.dn);
+
+    const r = await c.connector.scope!(p.subject, found.account!);
+    expect(r.changes.sort()).toEqual(
+      [`removed from privileged group ${tier0}`, `removed from privileged group ${admins}`].sort(),
+    );
+    expect(r.confirmation).toMatchObject({ dn: p.dn, memberOf: [], enabled: true });
+    expect(r.detail).toContain('account stays enabled');
+    expect(asList((await readAd(tier0, ['member'])).member)).toEqual([]);
+    expect(asList((await readAd(admins, ['member'])).member)).toEqual([]);
+    expect(asList((await readAd(team, ['member'])).member)).toEqual([p.dn]);
+    const e = await readAd(p.dn, ['userAccountControl', 'memberOf']);
+    expect(Number(e.userAccountControl) & 0x2).toBe(0); // no ACCOUNTDISABLE
+    expect(asList(e.memberOf)).toEqual([team]);
+    expect(await bindAs(p.dn, USER_PASSWORD)).toBe('ok');
+
+    const again = await c.connector.scope!(p.subject, found.account!);
+    expect(again.changes).toEqual([]);
+    expect(again.confirmation).toMatchObject({ enabled: true });
   });
 
   test.each([

@@ -785,3 +785,12 @@ describe('the stand-in answers like Graph', () => {
     expect(noManager.json.error?.message).toContain("Resource 'manager' does not exist");
   });
 });
+
+test('a work address with "+" or "&" is found: the $filter is percent-encoded as Graph requires', async () => {
+  const tag = uniq('plus').toLowerCase();
+  const user = s.graph.seedUser({ userPrincipalName: `dana+${tag}&co@example.com`, employeeId: `E-${tag}` });
+  const c = connector();
+  const r = await c.revoke(subjectOf(user, { employeeId: 'E-unknown' }));
+  expect(r.match).toMatchObject({ outcome: 'found', by: 'userPrincipalName' });
+  expect(user.accountEnabled).toBe(false);
+});
