@@ -114,3 +114,7 @@ export type AccessLinkPurpose = (typeof ACCESS_LINK_PURPOSES)[number];
 /** One data source's archive: waiting for its owner's word, or archived. */
 export const ARCHIVE_STATUSES = ['pending', 'archived'] as const;
 export type ArchiveStatus = (typeof ARCHIVE_STATUSES)[number];
+
+/** `OperatorMessage.status`: claimed while being sent, sent once audited (server/workflow-calls.ts). */
+export const OPERATOR_MESSAGE_STATUSES = ['claimed', 'sent'] as const;
+export type OperatorMessageStatus = (typeof OPERATOR_MESSAGE_STATUSES)[number];

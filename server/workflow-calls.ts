@@ -14,6 +14,7 @@ import {
 import type { SignalDefinition } from '@temporalio/common';
 import { UPDATE_REJECTIONS } from '../contract';
 import { audit, type Db } from '../lib/db';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../lib/errors';
 
 /** gRPC status codes for "the server did not answer": DEADLINE_EXCEEDED, UNAVAILABLE. */
@@ -70,6 +71,22 @@ export function updateError(e: unknown): AppError | null {
 }
 
 /** The calls to running offboardings the routes make, bound to the database and Temporal client. */
+/** A one-time operator message (`sendOnce`). */
+interface SendOnce {
+  key: string;
+  departureId: string;
+  action: string;
+  what: string;
+  actor: string;
+  details: Record<string, unknown>;
+  send: () => Promise<void>;
+}
+
+/** A claim older than this is its dead sender's: the next request takes it over. */
+const CLAIM_STALE_MS = 60_000;
+/** How long a request waits for another one sending the same message. */
+const CLAIM_WAIT_MS = 15_000;
+
 export function createWorkflowCalls({ db, client }: { db: Db; client: Client }) {
   /** The workflow id of a departure, or 404. */
   const workflowIdOf = async (id: string): Promise<string> => {
@@ -136,44 +153,80 @@ export function createWorkflowCalls({ db, client }: { db: Db; client: Client }) 
     }
   };
 
+  /** The audit row of a one-time message already sent, if any. */
+  const sentBefore = (tx: Pick<Db, 'auditEvent'>, o: { key: string; departureId: string; action: string }) =>
+    tx.auditEvent.findFirst({
+      where: { departureId: o.departureId, action: o.action, details: { path: ['key'], equals: o.key } },
+      select: { actor: true, at: true },
+    });
+  const alreadySent = (what: string, prior: { actor: string; at: Date }) =>
+    new AppError(
+      'conflict',
+      `${what} was already sent by ${prior.actor.replace(/^operator:/, '')} at ${prior.at.toISOString()}`,
+    );
+
   /**
-   * Sends an operator's one-time message (an asset received, a ticket or an archive confirmed) at most
-   * once: under a transaction-scoped advisory lock on `key`, a message already sent (its audit row, which
-   * carries the key) is refused with 409 naming who sent it; otherwise `send` runs and the audit row is
-   * written. Two requests at the same moment: the second waits for the first, then gets the 409 (both
-   * were answered 202 before, and the second operator's details were silently dropped).
+   * Claims a one-time message for this request: 'mine', or the audit row of the one already sent, or
+   * 'busy' while another request is sending it. A claim older than CLAIM_STALE_MS (its sender died) is
+   * taken over. One short transaction under an advisory lock on the key.
    */
-  const sendOnce = async (o: {
-    key: string;
-    departureId: string;
-    action: string;
-    what: string;
-    actor: string;
-    details: Record<string, unknown>;
-    send: () => Promise<void>;
-  }): Promise<void> => {
-    await db.$transaction(
+  const claim = (o: SendOnce) =>
+    db.$transaction(
       async (tx) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${o.key}, 0))`;
-        const prior = await tx.auditEvent.findFirst({
-          where: { departureId: o.departureId, action: o.action, details: { path: ['key'], equals: o.key } },
-          select: { actor: true, at: true },
+        const prior = await sentBefore(tx, o);
+        if (prior) return { sent: prior } as const;
+        const held = await tx.operatorMessage.findUnique({ where: { key: o.key } });
+        if (held && Date.now() - held.claimedAt.getTime() < CLAIM_STALE_MS) return 'busy' as const;
+        const data = { departureId: o.departureId, action: o.action, actor: o.actor, status: 'claimed' };
+        await tx.operatorMessage.upsert({
+          where: { key: o.key },
+          create: { key: o.key, ...data },
+          update: { ...data, claimedAt: new Date() },
         });
-        if (prior)
-          throw new AppError(
-            'conflict',
-            `${o.what} was already sent by ${prior.actor.replace(/^operator:/, '')} at ${prior.at.toISOString()}`,
-          );
-        await o.send();
-        await audit(tx, {
-          actor: o.actor,
-          action: o.action,
-          departureId: o.departureId,
-          details: { key: o.key, ...o.details },
-        });
+        return 'mine' as const;
       },
-      { maxWait: 10_000, timeout: 20_000 },
+      { maxWait: 10_000, timeout: 5_000 },
     );
+
+  /**
+   * Sends an operator's one-time message (an asset received, a ticket or an archive confirmed) at most
+   * once: a message already sent (its audit row, which carries the key) is refused with 409 naming who
+   * sent it; otherwise this request claims it (`OperatorMessage`), `send` runs with no database
+   * connection held (a slow Temporal cannot starve the pool), and the audit row is written. Two
+   * requests at the same moment: the second waits (polling, no connection held) for the first, then
+   * gets the 409; a send that fails gives up its claim, so the operator can try again.
+   */
+  const sendOnce = async (o: SendOnce): Promise<void> => {
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      const c = await claim(o);
+      if (c === 'mine') break;
+      if (c !== 'busy') throw alreadySent(o.what, c.sent);
+      if (Date.now() > deadline)
+        throw new AppError('conflict', `${o.what} is being sent by another request; try again in a minute`);
+      await sleep(100);
+    }
+    try {
+      await o.send();
+    } catch (e) {
+      await db.operatorMessage
+        .deleteMany({ where: { key: o.key, status: 'claimed' } })
+        .catch(() => undefined);
+      throw e;
+    }
+    await db.$transaction(async (tx) => {
+      await audit(tx, {
+        actor: o.actor,
+        action: o.action,
+        departureId: o.departureId,
+        details: { key: o.key, ...o.details },
+      });
+      await tx.operatorMessage.update({
+        where: { key: o.key },
+        data: { status: 'sent', sentAt: new Date() },
+      });
+    });
   };
 
   return { workflowIdOf, noAnswer, updateFailure, runOf, signalRunning, sendOnce };

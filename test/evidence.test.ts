@@ -116,6 +116,7 @@ const CHECKED: [table: string, column: string, values: readonly string[]][] = [
   ['ArchiveRecord', 'status', contract.ARCHIVE_STATUSES],
   ['Resolution', 'how', contract.RESOLUTION_KINDS],
   ['HrisSync', 'vendor', contract.HRIS_VENDORS],
+  ['OperatorMessage', 'status', contract.OPERATOR_MESSAGE_STATUSES],
 ];
 
 test('statuses are checked columns: each allows exactly its one TypeScript union, nothing else', async () => {
