@@ -33,6 +33,7 @@ import {
 } from '../lib/db';
 import type { Mailer } from '../lib/mailer';
 import { archivingConfirmationPdf, completionCertificatePdf, sha256Hex } from '../lib/pdf';
+import { handoverLines } from './google-handover';
 import { createBuiltinESignatureProvider, sendWithFreshLink, type ESignatureProvider } from './esign';
 import { DepartureNotFoundError, TargetRejectedError, UnknownSystemError } from './errors';
 
@@ -477,7 +478,9 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
 
     /**
      * Records the data-archiving confirmation (PDF): per catalog data source, what was archived, under
-     * which retention policy, where, its status, and whether deletion was blocked by legal hold.
+     * which retention policy, where, its status, and whether deletion was blocked by legal hold; then what
+     * green revocation steps handed over to the manager (their evidence, e.g. a Google Workspace data
+     * transfer and mailbox delegation). Its as-of time is the latest change of either.
      */
     async recordDataArchivingConfirmation(input: { departureId: string }): Promise<{
       documentId: string;
@@ -513,8 +516,36 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
           what: typeof manifest.what === 'string' ? manifest.what : '-',
         };
       });
-      const asOf = records.reduce<Date>((m, r) => (r.updatedAt > m ? r.updatedAt : m), d.createdAt);
-      const pdf = await archivingConfirmationPdf({ departure: d, asOf, sources });
+      const greenSteps = await db.stepRecord.findMany({
+        where: { departureId: d.id, status: 'green' },
+        orderBy: [{ ordinal: 'asc' }, { action: 'asc' }],
+        select: {
+          systemId: true,
+          systemName: true,
+          action: true,
+          confirmedAt: true,
+          updatedAt: true,
+          evidence: true,
+        },
+      });
+      const handovers = greenSteps
+        .map((s) => ({ ...s, lines: handoverLines(s.evidence) }))
+        .filter((s) => s.lines.length > 0);
+      const asOf = [...records, ...handovers].reduce<Date>(
+        (m, r) => (r.updatedAt > m ? r.updatedAt : m),
+        d.createdAt,
+      );
+      const pdf = await archivingConfirmationPdf({
+        departure: d,
+        asOf,
+        sources,
+        handovers: handovers.map((h) => ({
+          systemId: h.systemId,
+          systemName: h.systemName,
+          confirmedAt: h.confirmedAt,
+          lines: h.lines,
+        })),
+      });
       const doc = await ensureDocument(d.id, 'data_archiving_confirmation');
       const sha256 = sha256Hex(pdf);
       const changed = doc.sha256 !== sha256;
@@ -536,6 +567,13 @@ export function createDocumentActivities(deps: DocumentActivityDeps) {
                 retentionPolicy: s.retentionPolicy,
                 location: s.location,
                 deletion: s.deletion,
+              })),
+              handovers: handovers.map((h) => ({
+                systemId: h.systemId,
+                action: h.action,
+                confirmedAt: h.confirmedAt?.toISOString() ?? null,
+                updatedAt: h.updatedAt.toISOString(),
+                lines: h.lines,
               })),
               previousSha256: doc.sha256,
             }),

@@ -37,6 +37,7 @@ export const PUBLISHED_DEMO_SECRETS: readonly string[] = [
   'demo-crm-token',
   'demo-wiki-token',
   'demo-vpn-token',
+  'demo-slack-token',
 ];
 
 /**

@@ -10,6 +10,8 @@ export const DEMO_PORTS = {
   inbox: Number(process.env.OFFBOARD_INBOX_PORT ?? 1080),
   graph: Number(process.env.OFFBOARD_GRAPH_PORT ?? 7441),
   scim: Number(process.env.OFFBOARD_SCIM_PORT ?? 7442),
+  google: Number(process.env.OFFBOARD_GOOGLE_PORT ?? 7443),
+  slack: Number(process.env.OFFBOARD_SLACK_PORT ?? 7444),
   /** Keycloak, with `npm start -- --idp keycloak` only. */
   keycloak: Number(process.env.OFFBOARD_KEYCLOAK_PORT ?? 7480),
 };
@@ -21,6 +23,7 @@ export const DEMO_SECRETS = {
   SCIM_TOKEN_CRM: 'demo-crm-token',
   SCIM_TOKEN_WIKI: 'demo-wiki-token',
   SCIM_TOKEN_VPN: 'demo-vpn-token',
+  SLACK_ADMIN_TOKEN: 'demo-slack-token',
 };
 
 export const DEMO_EMPLOYEES = [

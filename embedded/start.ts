@@ -5,7 +5,8 @@
  *  - embedded PostgreSQL (PGlite over the wire protocol) in `.data/pg` (unless DATABASE_URL is set),
  *    migrations applied
  *  - an SMTP catcher on 1025 whose inbox is readable at http://127.0.0.1:1080 and kept in `.data/mail`
- *  - local STAND-INS for Microsoft Graph and SCIM apps (the demo catalog points at them)
+ *  - local STAND-INS for Microsoft Graph, SCIM apps, Google Workspace and Slack (the demo catalog points
+ *    at them; embedded/standins-google-slack.ts)
  *  - the worker and the API
  *
  * Secrets (webhook secret, an admin operator token, the payload encryption key) are generated once and
@@ -42,6 +43,7 @@ import { portOpen } from './net';
 import { RunRecords } from './pidfiles';
 import { startWatchdog } from './watchdog';
 import { DEMO_BREAK_GLASS, DEMO_EMPLOYEES, DEMO_PORTS, DEMO_SECRETS } from './demo';
+import { demoCatalogUrls, startGoogleSlackStandIns } from './standins-google-slack';
 import {
   DEMO_REALM,
   DEMO_USER_PASSWORD,
@@ -383,6 +385,10 @@ async function main(): Promise<void> {
     SCIM_TOKEN_WIKI: DEMO_SECRETS.SCIM_TOKEN_WIKI,
     SCIM_TOKEN_VPN: DEMO_SECRETS.SCIM_TOKEN_VPN,
   });
+  // Google Workspace (its service account key generated once) and Slack, with their own state file.
+  const googleSlack = await startGoogleSlackStandIns(DATA, say);
+  cleanups.push(() => googleSlack.stop());
+  Object.assign(env, googleSlack.env);
 
   // ---- A real Keycloak as the identity provider (`--idp keycloak`): fetched once, seeded once
   let keycloak: DemoKeycloak | null = null;
@@ -414,13 +420,12 @@ async function main(): Promise<void> {
   if (!env.CATALOG_FILE) {
     // The demo catalog names the stand-ins' CA as .data/standins/ca.pem and their default ports; point
     // it at this data folder and the ports in use.
-    const demo = readFileSync(path.join(ROOT, 'config', 'catalog.demo.yaml'), 'utf8')
-      .replace(
-        'caFile: .data/standins/ca.pem',
-        `caFile: ${JSON.stringify(path.join(DATA, 'standins', 'ca.pem'))}`,
-      )
-      .replaceAll('https://localhost:7441', `https://localhost:${DEMO_PORTS.graph}`)
-      .replaceAll('http://127.0.0.1:7442/', `http://127.0.0.1:${DEMO_PORTS.scim}/`);
+    const demo = demoCatalogUrls(
+      readFileSync(path.join(ROOT, 'config', 'catalog.demo.yaml'), 'utf8'),
+    ).replace(
+      'caFile: .data/standins/ca.pem',
+      `caFile: ${JSON.stringify(path.join(DATA, 'standins', 'ca.pem'))}`,
+    );
     env.CATALOG_FILE = path.join(DATA, keycloak ? 'catalog.demo-keycloak.yaml' : 'catalog.demo.yaml');
     writeFileSync(env.CATALOG_FILE, keycloak ? keycloakDemoCatalog(demo, keycloak.url) : demo);
   }
@@ -439,6 +444,7 @@ async function main(): Promise<void> {
       `  Codec endpoint      ${api.url}/codec   (sign in at ${api.url}/codec/login, then enable the UI's "Include cross-origin credentials")`,
       `  Mail inbox          http://127.0.0.1:${DEMO_PORTS.inbox}   (SMTP catcher on ${mail.url})`,
       `  Stand-ins           Graph ${graph.url}, SCIM ${scim.url}   (local stand-ins, not real services)`,
+      googleSlack.banner,
       ...(keycloak
         ? [
             `  Keycloak (real)     ${keycloak.url}/admin   admin / ${keycloak.adminPassword}, realm ${DEMO_REALM}`,

@@ -386,8 +386,16 @@ export function completionCertificatePdf(input: CompletionCertificateInput): Pro
 
 export interface ArchivingConfirmationInput {
   departure: { id: string; employeeId: string; employeeName: string; legalHold: boolean };
-  /** The instant the content reflects (the latest archive record change): keeps the bytes stable. */
+  /**
+   * The instant the content reflects (the latest change of an archive record or a handover step): keeps
+   * the bytes stable.
+   */
   asOf: Date;
+  /**
+   * What revocation steps handed to the manager before closing the account (a Google Workspace data
+   * transfer, a mailbox delegation), one entry per confirmed step with a handover; none: no section.
+   */
+  handovers?: { systemId: string; systemName: string; confirmedAt: Date | null; lines: string[] }[];
   sources: {
     sourceId: string;
     sourceName: string;
@@ -402,7 +410,10 @@ export interface ArchivingConfirmationInput {
   }[];
 }
 
-/** The data-archiving confirmation: what was archived, under which retention policy, where. */
+/**
+ * The data-archiving confirmation: what was archived, under which retention policy, where; and what
+ * was handed over to the manager before an account was closed.
+ */
 export function archivingConfirmationPdf(input: ArchivingConfirmationInput): Promise<Buffer> {
   const d = input.departure;
   return render(
@@ -429,6 +440,13 @@ export function archivingConfirmationPdf(input: ArchivingConfirmationInput): Pro
           `Owner: ${s.owner}`,
         ]);
       });
+      const handovers = input.handovers ?? [];
+      if (handovers.length > 0) {
+        heading(doc, 'Handed over to the manager');
+        handovers.forEach((h, i) => {
+          entry(doc, `${i + 1}. ${h.systemName} (${h.systemId}) - confirmed: ${iso(h.confirmedAt)}`, h.lines);
+        });
+      }
     },
   );
 }

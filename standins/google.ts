@@ -13,6 +13,7 @@
  * route needs a scope the client's tokens lack: a missing-scope 403), `granted` (the delegation's scopes;
  * a scope removed is refused at the token endpoint). Not documented by Google, so chosen here (U): Gmail
  * answers 400 `failedPrecondition` for a suspended user; a device's status after an account wipe.
+ * `npm start` keeps the state across restarts (google-state.ts; `onChange` saves each change).
  */
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import http from 'node:http';
@@ -22,6 +23,7 @@ import { StandInControl } from './faults';
 import { mountDirectoryRoutes } from './google-directory-routes';
 import { mountHandoverRoutes, type StandInTransfer } from './google-handover-routes';
 import { GoogleOAuthStandIn, SCOPE_PREFIX, errorFor, googleError, insufficientScope } from './google-oauth';
+import { saveBeforeAnswering } from './persist';
 
 export interface GoogleStandInUser {
   id: string;
@@ -106,6 +108,12 @@ export class GoogleStandIn {
   readonly transfers = new Map<string, StandInTransfer>();
   /** Reads of a data transfer (GET) before it shows `completed` (0: the first read). */
   transferReadsToComplete = 0;
+  /**
+   * Called after each request that may have changed the state (any method but GET, HEAD and OPTIONS),
+   * before its answer is sent; the answer waits for the promise (standins/persist.ts). A transfer that
+   * completes on a read is saved with the next change (after a crash before it, a read completes it again).
+   */
+  onChange?: () => Promise<void>;
   private quotas: { times: number; reason: string; pathIncludes?: string }[] = [];
   private scopeOverrides: { pathIncludes: string; scope: string }[] = [];
   private server?: http.Server;
@@ -256,6 +264,17 @@ export class GoogleStandIn {
     app.use(this.control.middleware(errorFor));
     app.post('/token', (req, res) => this.oauth.token(req, res));
     app.use((req, res, next) => this.guard(req, res, next));
+    app.use(saveBeforeAnswering(() => this.onChange));
+    // Admin routes for the demo and for people poking at the stand-in (no token needed).
+    app.get('/_standin/users', (_req, res) => res.json([...this.users.values()].map((u) => this.toJson(u))));
+    app.post('/_standin/users', (req, res) => {
+      const b = (req.body ?? {}) as { primaryEmail?: unknown; fullName?: unknown; employeeId?: unknown };
+      if (typeof b.primaryEmail !== 'string' || !b.primaryEmail.includes('@'))
+        return res.status(400).json(googleError(400, 'primaryEmail required', 'invalid'));
+      const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      const u = this.seedUser(b.primaryEmail, { fullName: str(b.fullName), employeeId: str(b.employeeId) });
+      res.status(201).json(this.toJson(u));
+    });
     const D = '/admin/directory/v1';
     const notFound = (res: Response, what: string) =>
       res.status(404).json(googleError(404, `Resource Not Found: ${what}`, 'notFound'));

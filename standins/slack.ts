@@ -9,11 +9,13 @@
  * deactivated users (assumed, the conservative reading). Enterprise Grid: each user's workspaces
  * (`enterprise_user.teams`), `admin.users.remove` (one workspace), `admin.users.session.reset`. Faults:
  * `control.inject` (standins/faults.ts, HTTP-level), `throttle(times, retryAfterSeconds)`, `scopes`.
+ * `npm start` keeps the users across restarts (`snapshot`, `restore`; `onChange` saves each change).
  */
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { saveBeforeAnswering } from './persist';
 
 export interface SlackStandInUser {
   id: string;
@@ -36,11 +38,23 @@ export const ALL_SCOPES = ['admin', 'admin.users:write', 'users:read', 'users:re
 
 const scimError = (status: number, description: string) => ({ Errors: { description, code: status } });
 
+/** What `npm start` saves of the stand-in (`snapshot`) and puts back on the next start (`restore`). */
+export interface SlackStandInState {
+  users: SlackStandInUser[];
+}
+/** The requests that change users (every other Web API method only reads, though it is a POST). */
+const CHANGES = ['/api/admin.users.session.reset', '/api/admin.users.remove', '/scim/v2/Users', '/_standin'];
+
 export class SlackStandIn {
   readonly control = new StandInControl();
   readonly users = new Map<string, SlackStandInUser>();
   scopes = [...ALL_SCOPES];
   readonly enterpriseId = 'E0STANDIN';
+  /**
+   * Called after each request that may have changed a user, before its answer is sent; the answer waits
+   * for the promise (standins/persist.ts). `npm start` saves the state here.
+   */
+  onChange?: () => Promise<void>;
   private throttled = { times: 0, retryAfter: 0 };
   private next = 1000;
   private server?: http.Server;
@@ -77,6 +91,19 @@ export class SlackStandIn {
     return u;
   }
 
+  snapshot(): SlackStandInState {
+    return { users: [...this.users.values()] };
+  }
+
+  /** Puts back the users of an earlier run; new ids continue after theirs. */
+  restore(state: SlackStandInState): void {
+    for (const u of state.users) {
+      this.users.set(u.id, u);
+      const n = parseInt(/^W([0-9A-Z]+)STAND$/.exec(u.id)?.[1] ?? '', 36);
+      if (n >= this.next) this.next = n + 1;
+    }
+  }
+
   private userJson(u: SlackStandInUser) {
     return {
       id: u.id,
@@ -101,6 +128,10 @@ export class SlackStandIn {
       res.status(429).json({ ok: false, error: 'ratelimited' });
     });
     app.use(this.control.middleware((status, message) => ({ ok: false, error: message, status })));
+    app.use(
+      CHANGES,
+      saveBeforeAnswering(() => this.onChange),
+    );
 
     const web = (method: string, handler: (args: Record<string, string>, res: Response) => void) =>
       app.post(`/api/${method}`, (req: Request, res: Response) => {
@@ -163,6 +194,17 @@ export class SlackStandIn {
       u.deleted = true;
       u.sessions = 0;
       res.status(204).end();
+    });
+
+    // Admin routes for the demo and for people poking at the stand-in.
+    app.get('/_standin/users', (_req, res) => res.json([...this.users.values()]));
+    app.post('/_standin/users', express.json(), (req, res) => {
+      const b = (req.body ?? {}) as { email?: unknown; realName?: unknown };
+      if (typeof b.email !== 'string' || !b.email.includes('@'))
+        return res.status(400).json({ error: 'email required' });
+      res
+        .status(201)
+        .json(this.seedUser(b.email, { realName: typeof b.realName === 'string' ? b.realName : undefined }));
     });
     return app;
   }

@@ -14,6 +14,8 @@ const demoEnv = {
   SCIM_TOKEN_CRM: 'x',
   SCIM_TOKEN_WIKI: 'x',
   SCIM_TOKEN_VPN: 'x',
+  GOOGLE_SA_KEY: 'x',
+  SLACK_ADMIN_TOKEN: 'x',
 };
 
 function mutated(fn: (doc: { systems: Record<string, unknown>[] }) => void): string {
@@ -37,7 +39,18 @@ function errorOf(text: string, env: NodeJS.ProcessEnv = demoEnv): string {
 
 test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials, then applications', () => {
   const c = loadCatalog(demoFile, demoEnv);
-  expect(c.systems.map((s) => s.id)).toEqual(['entra', 'entra-mfa', 'vpn', 'crm', 'wiki', 'badges', 'chat']);
+  expect(c.systems.map((s) => s.id)).toEqual([
+    'entra',
+    'entra-mfa',
+    'vpn',
+    'crm',
+    'wiki',
+    'badges',
+    'chat',
+    'google',
+    'google-mfa',
+    'slack',
+  ]);
   expect(c.organization.timeZone).toBe('Europe/Berlin');
   // The MFA entry reuses the Entra connection through a YAML merge key.
   expect(c.systems[1]!.connector).toMatchObject({
@@ -46,16 +59,31 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
     tenantId: 'demo-tenant',
   });
   const plan = buildPlan(c, new Map(), 'offboarding');
+  // Google Workspace, appended to the catalog, runs in its tiers (identity, MFA) after Entra's.
   expect(plan.map((p) => `${p.tier}:${p.stepId}`)).toEqual([
     'identity:entra',
+    'identity:google',
     'vpn:vpn',
     'mfa:entra-mfa',
+    'mfa:google-mfa',
     'identity:entra/discover_owned_credentials',
     'application:crm',
     'application:wiki',
     'application:badges',
     'application:chat',
+    'application:slack',
   ]);
+  expect(c.systems.find((s) => s.id === 'google')!.connector).toMatchObject({
+    kind: 'google',
+    scope: 'account',
+    transfer: ['drive', 'calendar'],
+    mailHandover: 'delegate',
+    privateKeyEnv: 'GOOGLE_SA_KEY',
+  });
+  expect(c.systems.find((s) => s.id === 'google-mfa')!.connector).toMatchObject({
+    kind: 'google',
+    scope: 'mfa',
+  });
   // Rate-limited systems run on their own task queue; the others on the workflow's.
   expect(plan.find((p) => p.stepId === 'entra')!.taskQueue).toBe('offboarding.system.entra');
   expect(plan.find((p) => p.stepId === 'crm')!.taskQueue).toBeNull();
@@ -65,20 +93,24 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
     'entra/discover_owned_credentials',
   ]);
   // Without a notice period there is nothing to scope; with one, Entra is scoped at once (the identity
-  // tier's default), VPN kept (`notice: keep`), MFA kept (its tier's default), the applications kept,
-  // the owned credentials revoked at once, and everything else revoked when the last day ends.
+  // tier's default), Google kept (it cannot scope; not privileged), VPN kept (`notice: keep`), MFA kept
+  // (its tier's default), the applications kept, the owned credentials revoked at once, and everything
+  // else revoked when the last day ends.
   expect(plan.filter((p) => p.kind === 'scope')).toEqual([]);
   const notice = buildPlan(c, new Map(), 'offboarding', { localSteps: false }, true);
   expect(notice.map((p) => `${p.stepId}${runsAtOnce(p) ? ' (at once)' : ''}`)).toEqual([
     'entra/scope_access (at once)',
     'entra',
+    'google',
     'vpn',
     'entra-mfa',
+    'google-mfa',
     'entra/discover_owned_credentials (at once)',
     'crm',
     'wiki',
     'badges',
     'chat',
+    'slack',
   ]);
   expect(notice[0]).toMatchObject({
     kind: 'scope',
@@ -100,7 +132,16 @@ test('the demo catalog is valid and plans identity, VPN, MFA, owned credentials,
     'entra-mfa',
     'entra/discover_owned_credentials',
   ]);
-  expect(local.filter((p) => p.local).map((p) => p.stepId)).toEqual(['vpn', 'crm', 'wiki', 'badges', 'chat']);
+  expect(local.filter((p) => p.local).map((p) => p.stepId)).toEqual([
+    'google',
+    'vpn',
+    'google-mfa',
+    'crm',
+    'wiki',
+    'badges',
+    'chat',
+    'slack',
+  ]);
 });
 
 test.each([
@@ -398,10 +439,12 @@ test('a Keycloak entry: its defaults, and each mistake named with its field', ()
   });
   // Any user attribute is a key (searched as q=<name>:"<value>").
   const custom = withKeycloak({}, { match: { keys: [{ attribute: 'hrId', from: 'employeeId' }] } });
-  expect(parseCatalog(custom, 'catalog.yaml', env).systems[7]!.match.keys).toEqual([
+  // The entry appended after the demo catalog's own.
+  const i = loadCatalog(demoFile, demoEnv).systems.length;
+  expect(parseCatalog(custom, 'catalog.yaml', env).systems[i]!.match.keys).toEqual([
     { attribute: 'hrId', from: 'employeeId' },
   ]);
-  const at = (field: string) => `systems[7] (id "sso"), field "connector.${field}"`;
+  const at = (field: string) => `systems[${i}] (id "sso"), field "connector.${field}"`;
   for (const [connector, message] of [
     [{ grant: 'password', clientId: undefined }, `${at('username')}: is required when grant is "password"`],
     [{ clientId: undefined }, `${at('clientId')}: is required when grant is "client_credentials"`],
@@ -412,10 +455,10 @@ test('a Keycloak entry: its defaults, and each mistake named with its field', ()
     [{ grant: 'implicit' }, `${at('grant')}: `],
     [{ baseUrl: 'sso.example.com' }, `${at('baseUrl')}: `],
     [{ realm: 'staff/admin' }, `${at('realm')}: must be a realm name`],
-    [{ secret: 'inline' }, 'systems[7] (id "sso"), field "connector": Unrecognized key: "secret"'],
+    [{ secret: 'inline' }, `systems[${i}] (id "sso"), field "connector": Unrecognized key: "secret"`],
   ] as const)
     expect(errorOf(withKeycloak(connector), env)).toContain(message);
   expect(errorOf(withKeycloak({}, { ownedCredentials: { integration: 'api' } }), env)).toContain(
-    'systems[7] (id "sso"), field "ownedCredentials": connector kind "keycloak" cannot find owned credentials',
+    `systems[${i}] (id "sso"), field "ownedCredentials": connector kind "keycloak" cannot find owned credentials`,
   );
 });

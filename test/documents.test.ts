@@ -4,15 +4,14 @@
  * SMTP server; the signing and survey pages run in the real API against real PostgreSQL.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { createDocumentActivities, type DocumentActivities } from '../activities/documents';
 import { TargetRejectedError } from '../activities/errors';
 import type { Catalog } from '../config/catalog';
 import { OFFBOARDING_WORKFLOW } from '../contract';
 import type { RunningServer } from '../server/main';
 import { TOKENS, createDeparture, startApi, startStack, uniq, type Stack } from './support/harness';
+import { pdfText } from './support/pdf-text';
 
 let stack: Stack;
 let api: RunningServer;
@@ -20,28 +19,6 @@ let catalog: Catalog;
 let acts: DocumentActivities;
 
 const sha256 = (b: Uint8Array | Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-/** Text of a PDF, whitespace collapsed (pdf.js runs in a plain Node process: it loads its worker by import()). */
-function pdfText(bytes: Uint8Array): string {
-  const script = `
-    const { PDFParse } = require('pdf-parse');
-    const chunks = [];
-    process.stdin.on('data', (c) => chunks.push(c));
-    process.stdin.on('end', async () => {
-      const parser = new PDFParse({ data: new Uint8Array(Buffer.concat(chunks)) });
-      const r = await parser.getText();
-      await parser.destroy();
-      process.stdout.write(r.text);
-    });`;
-  const r = spawnSync(process.execPath, ['-e', script], {
-    input: Buffer.from(bytes),
-    cwd: path.resolve(__dirname, '..'),
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (r.status !== 0) throw new Error(`pdf-parse failed: ${r.stderr}`);
-  return r.stdout.replace(/\s+/g, ' ');
-}
 
 beforeAll(async () => {
   stack = await startStack();
@@ -320,6 +297,86 @@ test('archiving without legal hold: a manifest per data source, the owner tasked
   // Unchanged records: the same bytes, nothing replaced.
   const again = await acts.recordDataArchivingConfirmation({ departureId: d.id });
   expect(again).toMatchObject({ documentId: doc.id, sha256: doc.sha256, changed: false });
+});
+
+test('data-archiving confirmation: what a green step handed over to the manager, as of that step', async () => {
+  const d = await departure();
+  const first = await acts.recordDataArchivingConfirmation({ departureId: d.id });
+  expect(
+    pdfText((await stack.db.document.findUniqueOrThrow({ where: { id: first.documentId } })).content!),
+  ).not.toContain('Handed over to the manager');
+  // The Google Workspace step's evidence as the connector records it (activities/google.ts).
+  const handover = {
+    manager: 'lee@example.com',
+    managerId: '1001',
+    mail: { mode: 'delegate', delegate: 'lee@example.com', verificationStatus: 'accepted' },
+    transfer: {
+      id: 'AKrEtIbDemo1',
+      status: 'completed',
+      requestTime: '2026-11-25T14:05:00.000Z',
+      applications: [
+        {
+          id: '55656082996',
+          name: 'Drive and Docs',
+          status: 'completed',
+          params: ['PRIVACY_LEVEL=PRIVATE+SHARED'],
+        },
+        { id: '435070579839', name: 'Calendar', status: 'completed', params: ['RELEASE_RESOURCES=TRUE'] },
+      ],
+    },
+  };
+  const t0 = new Date('2026-11-25T14:06:00Z');
+  const step = (systemId: string, status: string, evidence: object, i: number) => ({
+    departureId: d.id,
+    systemId,
+    systemName: systemId === 'google' ? 'Google Workspace' : systemId,
+    action: systemId === 'google' ? 'handover_suspend_signout_tokens_2sv_groups_devices' : 'disable_account',
+    status,
+    tier: 'identity',
+    ordinal: i,
+    executingSystem: `${systemId} @ 127.0.0.1`,
+    confirmedAt: status === 'green' ? t0 : null,
+    evidence,
+  });
+  await stack.db.stepRecord.createMany({
+    data: [
+      step('entra', 'green', { changes: ['disabled'], confirmation: { accountEnabled: false } }, 0),
+      step('google', 'green', { changes: [], confirmation: { suspended: true, handover } }, 1),
+      // Not confirmed: not on the document, whatever its evidence says.
+      step('google-2', 'red', { confirmation: { handover } }, 2),
+    ],
+  });
+  const google = await stack.db.stepRecord.findFirstOrThrow({
+    where: { departureId: d.id, systemId: 'google' },
+  });
+  const conf = await acts.recordDataArchivingConfirmation({ departureId: d.id });
+  expect(conf).toMatchObject({ documentId: first.documentId, changed: true });
+  const doc = await stack.db.document.findUniqueOrThrow({ where: { id: conf.documentId } });
+  const text = pdfText(doc.content!);
+  expect(text).toContain('Handed over to the manager');
+  expect(text).toContain(`1. Google Workspace (google) - confirmed: ${t0.toISOString()}`);
+  expect(text).toContain(
+    'Data transfer AKrEtIbDemo1 to lee@example.com: completed (Drive and Docs PRIVACY_LEVEL=PRIVATE+SHARED; Calendar RELEASE_RESOURCES=TRUE)',
+  );
+  expect(text).toContain('Mail: lee@example.com is a Gmail delegate (accepted)');
+  expect(text).not.toContain('google-2');
+  expect(text).toContain(`As of: ${google.updatedAt.toISOString()}`);
+  expect(doc.meta).toMatchObject({
+    asOf: google.updatedAt.toISOString(),
+    handovers: [
+      {
+        systemId: 'google',
+        confirmedAt: t0.toISOString(),
+        updatedAt: google.updatedAt.toISOString(),
+        lines: [expect.stringContaining('Data transfer AKrEtIbDemo1'), expect.stringContaining('Mail:')],
+      },
+    ],
+  });
+  // Unchanged steps: the same bytes.
+  expect(await acts.recordDataArchivingConfirmation({ departureId: d.id })).toMatchObject({
+    sha256: conf.sha256,
+    changed: false,
+  });
 });
 
 test('legal hold: no deletion is ever asked for, the block is audited once; a hold found later withdraws an earlier deletion request', async () => {

@@ -25,7 +25,7 @@ import { freePort } from './support/services';
 import { env, eventually, hrisEvent, uniq } from './support/harness';
 
 const ROOT = path.resolve(__dirname, '..');
-const PORTS = ['api', 'temporal', 'ui', 'pg', 'smtp', 'inbox', 'graph', 'scim'] as const;
+const PORTS = ['api', 'temporal', 'ui', 'pg', 'smtp', 'inbox', 'graph', 'scim', 'google', 'slack'] as const;
 let ports: Record<(typeof PORTS)[number], number>;
 let dataDir: string;
 let secrets: { HRIS_WEBHOOK_SECRET: string; adminToken: string };
@@ -76,6 +76,8 @@ function embeddedEnv(): NodeJS.ProcessEnv {
     OFFBOARD_INBOX_PORT: String(ports.inbox),
     OFFBOARD_GRAPH_PORT: String(ports.graph),
     OFFBOARD_SCIM_PORT: String(ports.scim),
+    OFFBOARD_GOOGLE_PORT: String(ports.google),
+    OFFBOARD_SLACK_PORT: String(ports.slack),
   };
 }
 
@@ -193,6 +195,13 @@ async function addLeaver(employeeId: string): Promise<void> {
     });
     expect(r.status).toBe(201);
   }
+  // Google Workspace is an identity tier: everyone has an account there (Slack may have none).
+  const g = await fetch(`http://127.0.0.1:${ports.google}/_standin/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ primaryEmail: email, fullName: `Employee ${employeeId}`, employeeId }),
+  });
+  expect(g.status).toBe(201);
 }
 
 /** Fires a signed termination for `employeeId`; the departure's id. */
@@ -200,6 +209,8 @@ async function fire(employeeId: string): Promise<string> {
   const event = hrisEvent(employeeId);
   const demo = DEMO_EMPLOYEES.find((e) => e.id === employeeId);
   if (demo) Object.assign(event.employee, { name: demo.name, workEmail: demo.workEmail });
+  // The manager Google Workspace hands the leaver's data to (seeded in the Google stand-in).
+  event.employee.managerEmail = 'lee@example.com';
   const d = signDelivery(secrets.HRIS_WEBHOOK_SECRET, event);
   const res = await fetch(`http://127.0.0.1:${ports.api}/webhooks/hris`, {
     method: 'POST',
