@@ -18,6 +18,7 @@ import {
   type MatchSettings,
   type ProtectedSettings,
 } from './matching';
+import { deskSchema, deskSecrets } from './desk';
 import { NOTICE_ACTIONS, SCOPING_KINDS, canScope } from './notice';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 5m or 2h');
@@ -357,7 +358,11 @@ const googleConnector = z
   })
   .strict();
 
-const ticketConnector = z.object({ kind: z.literal('ticket') }).strict();
+/**
+ * A ticket to the system's owner: the built-in queue (an Offboard ticket and an email), or with `desk`
+ * a ticket in the company's service desk (config/desk.ts), closed there to confirm the step.
+ */
+const ticketConnector = z.object({ kind: z.literal('ticket'), desk: deskSchema.optional() }).strict();
 
 /** A `kind` no connector has: name the kinds there are (zod's own message is "Invalid input"). */
 const unknownKind = (kinds: string[]) => (issue: { code: string }) =>
@@ -547,6 +552,12 @@ export const systemSchema = z
                 : `connector kind "${c.kind}" cannot find owned credentials (use entra or ldap)`,
         });
     }
+    if (s.connector.kind === 'ticket' && s.connector.desk && s.integration !== 'ticket')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['connector', 'desk'],
+        message: `is for integration "ticket" (a ${s.integration} task stays in the built-in queue)`,
+      });
     const wantsTicket = s.integration !== 'api';
     if (wantsTicket && s.connector.kind !== 'ticket')
       ctx.addIssue({
@@ -785,6 +796,15 @@ export const catalogSchema = z
       reminderHour: 9,
       continueAsNewAfterEvents: 5_000,
     }),
+    /**
+     * Shadow IT from the leaver's consents (activities/consents.ts): apps no catalog system covers but
+     * that are known and approved (the identity provider's own apps, e.g. "Google Chrome"), by name or
+     * app/client id, compared ignoring case, spaces and punctuation. Not listed as uncovered.
+     */
+    shadowIt: z
+      .object({ knownApps: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .optional(),
     systems: z.array(systemSchema).min(1),
   })
   .strict();
@@ -805,6 +825,7 @@ export type OktaConnectorConfig = z.infer<typeof oktaConnector>;
 export type GithubConnectorConfig = z.infer<typeof githubConnector>;
 export type SlackConnectorConfig = z.infer<typeof slackConnector>;
 export type GoogleConnectorConfig = z.infer<typeof googleConnector>;
+export type TicketConnectorConfig = z.infer<typeof ticketConnector>;
 
 function describeEntry(raw: unknown, index: number, list = 'systems'): string {
   const id =
@@ -891,6 +912,12 @@ export function parseCatalog(
         problems.push(
           `${describeEntry(s, i)}, field "connector.${secretField[0]}": environment variable ${secretField[1]} is not set`,
         );
+      if (requireSecrets && c.kind === 'ticket' && c.desk)
+        for (const [field, name] of deskSecrets(c.desk))
+          if (!env[name])
+            problems.push(
+              `${describeEntry(s, i)}, field "connector.desk.${field}": environment variable ${name} is not set`,
+            );
       if (requireSecrets && c.kind === 'aws-iam')
         for (const [field, name] of [
           ['accessKeyIdEnv', c.accessKeyIdEnv],

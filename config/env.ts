@@ -2,6 +2,7 @@
  * Process configuration, parsed once at start-up. A bad value stops the process with the variable named.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseSigningKey, signingKeySeed } from '../lib/audit-key';
@@ -10,6 +11,7 @@ import { AppError } from '../lib/errors';
 import {
   auditExportProblems,
   generatedSecretProblems,
+  metricsProblems,
   publicUrlProblems,
   readGeneratedSecrets,
   standInCatalogProblems,
@@ -148,6 +150,13 @@ function removed() {
     .optional();
 }
 
+/** `ip:port` with an IPv4 address or a bracketed IPv6 one (what the Temporal SDK's runtime binds). */
+function isSocketAddress(s: string): boolean {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[3]) > 65535) return false;
+  return m[1] !== undefined ? isIP(m[1]) === 6 : isIP(m[2]!) === 4;
+}
+
 /** A comma-separated list, trimmed, empty entries dropped. */
 const list = () =>
   z.string().transform((s) =>
@@ -175,6 +184,32 @@ const envFields = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
+  /**
+   * Metrics (docs/operations.md, "Metrics"). The API's `GET /metrics` is served on its own listener at
+   * METRICS_BIND:METRICS_PORT when METRICS_PORT is set, else on the API's port; with METRICS_TOKEN it
+   * asks for `Authorization: Bearer <token>`. With NODE_ENV=production an unprotected `/metrics` is
+   * served only on a loopback or private address (config/production.ts `metricsProblems`).
+   */
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{32,512}$/, 'must be 32 to 512 printable characters without spaces')
+    .optional(),
+  METRICS_PORT: wholeNumber(0, 65535).optional(),
+  METRICS_BIND: z.string().trim().min(1, 'must be an address to listen on').default('127.0.0.1'),
+  /**
+   * The worker's Temporal SDK metrics for Prometheus (`ip:port`, e.g. 127.0.0.1:9464): served by the
+   * SDK's runtime without authentication. Unset: off.
+   */
+  WORKER_METRICS_BIND: z
+    .string()
+    .trim()
+    .refine(isSocketAddress, 'must be ip:port, e.g. 127.0.0.1:9464 or [::1]:9464')
+    .optional(),
+  /**
+   * OpenTelemetry traces over OTLP/HTTP (lib/tracing.ts): the collector's base URL, the standard
+   * variable (the exporter reads the other OTEL_EXPORTER_OTLP_* itself). Unset: no traces.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
   /** Public base URL of the API, used in emails and printed links. */
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
@@ -422,6 +457,7 @@ function productionProblems(c: AppConfig, env: NodeJS.ProcessEnv): GuardProblem[
   problems.push(...generatedSecretProblems(settings, env, null, sha256));
   problems.push(...publicUrlProblems(c.PUBLIC_URL));
   problems.push(...auditExportProblems(c.AUDIT_EXPORT_DIR, c.AUDIT_EXPORT_SIGNING_KEY));
+  problems.push(...metricsProblems(c));
   // One line per problem, even when two data folders hold the same secrets.
   return problems.filter(
     (p, i) => problems.findIndex((q) => q.field === p.field && q.message === p.message) === i,

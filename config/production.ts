@@ -15,8 +15,12 @@
  *  - payload encryption keys are required in production by `config/env.ts` itself;
  *  - an audit export (AUDIT_EXPORT_DIR) without its signing key: unsigned exports cannot show that a
  *    file was forged (lib/audit-export.ts).
+ *  - a metrics endpoint without authentication on an interface that is not loopback or private: the
+ *    API's own `/metrics` listener (METRICS_PORT on METRICS_BIND) without METRICS_TOKEN, or the worker's
+ *    Temporal SDK endpoint (WORKER_METRICS_BIND, which has no authentication at all).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse } from 'yaml';
 
@@ -203,4 +207,55 @@ export function auditExportProblems(dir: string | undefined, signingKey: unknown
       },
     ];
   return [];
+}
+
+/**
+ * A loopback or private address (RFC 1918, IPv6 unique-local or link-local): not reachable from the
+ * internet by itself. A wildcard (0.0.0.0, ::) listens on every interface, public ones included, and a
+ * host name cannot be judged: neither is private.
+ */
+export function isPrivateAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isLoopbackHost(h)) return true;
+  if (isIP(h) === 4) {
+    const [a, b] = h.split('.').map(Number) as [number, number];
+    return (
+      a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254)
+    );
+  }
+  // fc00::/7 and fe80::/10: the first group written out in four digits.
+  if (isIP(h) === 6) return /^f[cd][0-9a-f]{2}:/.test(h) || /^fe[89ab][0-9a-f]:/.test(h);
+  return false;
+}
+
+/** The host of an `ip:port` (`[v6]:port` included). */
+function hostOf(socketAddress: string): string {
+  return socketAddress.slice(0, socketAddress.lastIndexOf(':'));
+}
+
+/**
+ * Metrics endpoints in production: none without authentication on a public interface. The API's
+ * `/metrics` on its own port (METRICS_PORT) needs METRICS_TOKEN unless METRICS_BIND is loopback or
+ * private (on the API's own port, which the proxy publishes, it is served only with METRICS_TOKEN:
+ * server/metrics.ts `metricsExposure`); the worker's Temporal SDK endpoint has no authentication, so
+ * WORKER_METRICS_BIND must be loopback or private.
+ */
+export function metricsProblems(c: {
+  METRICS_TOKEN?: string;
+  METRICS_PORT?: number;
+  METRICS_BIND: string;
+  WORKER_METRICS_BIND?: string;
+}): GuardProblem[] {
+  const out: GuardProblem[] = [];
+  if (c.METRICS_PORT !== undefined && !c.METRICS_TOKEN && !isPrivateAddress(c.METRICS_BIND))
+    out.push({
+      field: 'METRICS_BIND',
+      message: `"${c.METRICS_BIND}" is not a loopback or private address: /metrics would be served there without authentication when NODE_ENV=production; bind a loopback or private address, or set METRICS_TOKEN`,
+    });
+  if (c.WORKER_METRICS_BIND && !isPrivateAddress(hostOf(c.WORKER_METRICS_BIND)))
+    out.push({
+      field: 'WORKER_METRICS_BIND',
+      message: `"${c.WORKER_METRICS_BIND}" is not a loopback or private address: the Temporal SDK's metrics endpoint has no authentication; bind a loopback or private address (e.g. the container's own)`,
+    });
+  return out;
 }

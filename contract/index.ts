@@ -4,6 +4,7 @@
  * updates, the status query, the HRIS vocabulary), `views` (what operators see), `records` (what the database's checked columns allow) and `match` (how a leaver
  * was matched to an account). Clients import from here, never from `workflows/`.
  */
+export * from './desk';
 export * from './ids';
 export * from './match';
 export * from './messages';

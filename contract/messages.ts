@@ -24,12 +24,18 @@ export const HRIS_STATUSES = [
 
 export type HrisStatus = (typeof HRIS_STATUSES)[number];
 
-/** Payload of `confirmTicketSignal`: a system's owner confirms the manual revocation is done. */
+/**
+ * Payload of `confirmTicketSignal`: a system's owner confirms the manual revocation is done, or a
+ * service desk ticket was read back closed (`confirmedBy` names the desk, e.g. `jira:HR-123 (resolved
+ * by Alex Agent)`). `outcome` `not_done` (only from a desk: closed as Won't Do, Declined, Closed
+ * Incomplete, …) turns the step red with the desk's words in `note`. Absent: `done`.
+ */
 export interface TicketConfirmation {
   systemId: string;
   ticketId: string;
   confirmedBy: string;
   note: string;
+  outcome?: 'done' | 'not_done';
 }
 
 /** The HRIS moved the last working day (payload of `lastDayChangedSignal`). */

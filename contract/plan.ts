@@ -194,9 +194,12 @@ export interface StepRef {
 }
 
 export interface StepFailure extends StepRef {
-  reason: 'retries_exhausted' | 'non_retryable' | 'sla_breached';
+  /** `ticket_declined`: the step's service desk ticket was closed as not done. */
+  reason: 'retries_exhausted' | 'non_retryable' | 'sla_breached' | 'ticket_declined';
   error: string;
   attempts: number;
+  /** `ticket_declined`: who closed it, as the desk says (e.g. `jira:HR-123 (resolved by …)`). */
+  closedBy?: string;
 }
 
 /** A search for owned credentials; the steps it finds run on the same task queue as the search. */
@@ -213,6 +216,8 @@ export interface TicketDone extends StepRef {
   ticketId: string;
   confirmedBy: string;
   note: string;
+  /** `desk`: read back closed as done in the system's service desk (absent: an operator confirmed). */
+  source?: 'desk';
 }
 
 /** The activities that run a step, one per step kind. */

@@ -37,9 +37,17 @@ export type TriggerOutcome = (typeof TRIGGER_OUTCOMES)[number];
 export const HRIS_VENDORS = ['bamboohr', 'hibob', 'personio'] as const;
 export type HrisVendor = (typeof HRIS_VENDORS)[number];
 
-/** A ticket to a system's owner: open, done (the owner confirmed), breached (its SLA passed). */
-export const TICKET_STATUSES = ['open', 'done', 'breached'] as const;
+/**
+ * A ticket to a system's owner: open, done (the owner confirmed, or its service desk ticket was read
+ * back closed as done), breached (its SLA passed), declined (its service desk ticket was closed as not
+ * done: the step is red).
+ */
+export const TICKET_STATUSES = ['open', 'done', 'breached', 'declined'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+/** The service desks a ticket can be opened in besides the built-in queue (config/desk.ts). */
+export const TICKET_DESKS = ['jira', 'servicenow'] as const;
+export type TicketDesk = (typeof TICKET_DESKS)[number];
 
 /** Reviews HR and IT are asked for; today only the rescission review. */
 export const REVIEW_KINDS = ['rescission'] as const;

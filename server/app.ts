@@ -10,10 +10,13 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { createMetricsRouter, type AppMetrics } from './metrics';
+import { webhookTelemetry } from './webhook-telemetry';
 import { OPEN_ACCOUNT_POLICY, type AccountPolicy } from './account-policy';
 import { createAuth, type TokenEntry } from './auth';
 import { createCodecRouter, type CodecEndpointOptions } from './codec';
 import { createDashboardRouter } from './dashboard';
+import { createDeskWebhookRouter, type DeskWebhookTarget } from './desk-webhooks';
 import { installErrorHandling, loggablePath } from './http-errors';
 import type { Intake } from './intake';
 import type { VendorIntake } from './intake/vendor';
@@ -46,6 +49,18 @@ export interface AppDeps {
   accounts?: AccountPolicy;
   /** The HR systems' own webhooks (HRIS_VENDORS); none: `POST /webhooks/hris/<vendor>` answers 404. */
   vendorIntake?: VendorIntake;
+  /**
+   * The service desks' webhooks (server/desk-webhooks.ts), by system id, and the task queue their
+   * read-backs run on; none: `POST /webhooks/desk/<systemId>` answers 404.
+   */
+  deskWebhooks?: { taskQueue: string; targets: ReadonlyMap<string, DeskWebhookTarget> };
+  /** The API's metrics (server/metrics.ts): the webhook routes count their deliveries into them. */
+  metrics?: AppMetrics;
+  /**
+   * `GET /metrics` on this app (server/metrics.ts `metricsExposure`): the bearer token it asks for, or
+   * null for none. Undefined: not served here (its own listener, or off).
+   */
+  metricsToken?: string | null;
 }
 
 /** Builds the Express application. */
@@ -118,8 +133,22 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(openApiDocument());
   });
 
+  /** Prometheus metrics, when served on this port (otherwise on METRICS_PORT, or off). */
+  if (deps.metrics && deps.metricsToken !== undefined)
+    app.use(createMetricsRouter(deps.metrics, deps.metricsToken));
+
+  // A span per webhook delivery (the trace its workflow continues) and the delivery counters.
+  app.use(webhookTelemetry(deps.metrics ?? null));
   app.use(createWebhookRouter(ctx));
   app.use(createVendorWebhookRouter(deps.vendorIntake ?? null, deps.maxBodyBytes));
+  app.use(
+    createDeskWebhookRouter(
+      deps.deskWebhooks
+        ? { db, client, logger, maxBodyBytes: deps.maxBodyBytes, ...deps.deskWebhooks }
+        : null,
+      deps.maxBodyBytes,
+    ),
+  );
   app.use(createDeparturesRouter(ctx));
   app.use(createTicketsRouter(ctx));
 

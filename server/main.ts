@@ -4,6 +4,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import express from 'express';
 import { loadCatalog, type Catalog } from '../config/catalog';
 import { loadConfig, durationMs, type AppConfig } from '../config/env';
 import { AesGcmPayloadCodec } from '../lib/codec';
@@ -11,18 +13,24 @@ import { createDb } from '../lib/db';
 import { AppError } from '../lib/errors';
 import { closeServer, listen } from '../lib/http';
 import { createLogger, type Logger } from '../lib/logger';
+import { startTracing } from '../lib/tracing';
 import { connectClient, dataConverterFrom } from '../workers/temporal';
 import { accountPolicy } from './account-policy';
 import { createApp } from './app';
 import { createAdapters } from '../hris';
 import { createIntake } from './intake';
 import { createVendorIntake } from './intake/vendor';
+import { deskPollIntervalMs, keepDeskSchedule } from './desk-schedules';
+import { deskWebhookTargets } from './desk-webhooks';
 import { keepReconciliationSchedules } from './hris-schedules';
+import { createMetrics, createMetricsRouter, metricsExposure } from './metrics';
 import { createStarter } from './starter';
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where `/metrics` is served: the API's own URL, its own listener's (METRICS_PORT), or null (off). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -39,16 +47,21 @@ export async function runServer(
     );
   // The catalog's systems and protected accounts (named accounts are checked against them, and an
   // operator's departure of a protected account is held); the API holds no connector secret.
-  const accounts = accountPolicy(
-    opts.catalog ?? loadCatalog(cfg.CATALOG_FILE, env, { requireSecrets: false }),
-  );
+  const catalog = opts.catalog ?? loadCatalog(cfg.CATALOG_FILE, env, { requireSecrets: false });
+  const accounts = accountPolicy(catalog);
+  // The service desks' webhook secrets (the only desk secrets the API holds): named but unset stops it here.
+  const deskTargets = deskWebhookTargets(catalog, env);
   const logger = opts.logger ?? createLogger({ level: cfg.LOG_LEVEL, name: 'offboard-api' });
+  // Traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (lib/tracing.ts); the process's, if started.
+  const tracing = startTracing(env, 'offboard-api');
   const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const connection = connectClient(cfg);
   const client = new Client({
     connection,
     namespace: cfg.TEMPORAL_NAMESPACE,
     dataConverter: dataConverterFrom(cfg),
+    // Starting and signalling workflows continue the caller's trace (the webhook's span) into Temporal.
+    ...(tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
   });
   const starter = createStarter({
     db,
@@ -74,11 +87,16 @@ export async function runServer(
     adapters: createAdapters(cfg),
     remoteLocations: cfg.HRIS_REMOTE_LOCATIONS,
   });
+  const metrics = createMetrics(db);
+  const exposure = metricsExposure(cfg);
   const app = createApp({
     db,
     client,
     intake,
+    metrics,
+    metricsToken: exposure.on === 'api' ? exposure.token : undefined,
     vendorIntake,
+    deskWebhooks: { taskQueue: cfg.TEMPORAL_TASK_QUEUE, targets: deskTargets },
     starter,
     logger,
     accounts,
@@ -92,6 +110,18 @@ export async function runServer(
   });
   const server: Server = createServer(app);
   const port = await listen(server, cfg.PORT, cfg.HOST);
+  // `/metrics` on a listener of its own (METRICS_PORT), serving nothing else.
+  let metricsServer: Server | null = null;
+  let metricsUrl: string | null = exposure.on === 'api' ? `http://${cfg.HOST}:${port}/metrics` : null;
+  if (exposure.on === 'own-port') {
+    const metricsApp = express();
+    metricsApp.disable('x-powered-by');
+    metricsApp.use(createMetricsRouter(metrics, exposure.token));
+    metricsServer = createServer(metricsApp);
+    const metricsPort = await listen(metricsServer, exposure.port, exposure.bind);
+    const host = exposure.bind.includes(':') ? `[${exposure.bind}]` : exposure.bind;
+    metricsUrl = `http://${host}:${metricsPort}/metrics`;
+  }
   const stopDispatcher = starter.runDispatcher(durationMs(cfg.DISPATCH_INTERVAL));
   // Each HR system's reconciliation, as a Temporal schedule (server/hris-schedules.ts).
   const stopSchedules = keepReconciliationSchedules(
@@ -103,15 +133,32 @@ export async function runServer(
     },
     (e) => logger.warn({ err: e }, 'HRIS reconciliation schedules not set yet; trying again in a minute'),
   );
+  // The service desks' poll, as a Temporal schedule (server/desk-schedules.ts); none without a desk.
+  const stopDeskSchedule = keepDeskSchedule(
+    client,
+    { intervalMs: deskPollIntervalMs(catalog), taskQueue: cfg.TEMPORAL_TASK_QUEUE },
+    (e) => logger.warn({ err: e }, 'service desk poll schedule not set yet; trying again in a minute'),
+  );
   const url = `http://${cfg.HOST}:${port}`;
-  logger.info({ url }, 'API listening');
+  logger.info(
+    {
+      url,
+      metrics: exposure.on === 'off' ? 'off' : { at: metricsUrl, token: !!exposure.token },
+      tracing: !!tracing,
+    },
+    'API listening',
+  );
   return {
     url,
     port,
+    metricsUrl,
     async close() {
       stopSchedules();
+      stopDeskSchedule();
       await stopDispatcher();
       await closeServer(server);
+      if (metricsServer) await closeServer(metricsServer);
+      await tracing?.processor.forceFlush().catch(() => undefined);
       await connection.close().catch(() => undefined);
       await db.$disconnect();
     },

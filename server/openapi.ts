@@ -697,6 +697,43 @@ function build(): Json {
         },
       }),
     },
+    '/webhooks/desk/{systemId}': {
+      post: operation({
+        operationId: 'receiveDeskWebhook',
+        summary: "A service desk's hint that one of its tickets changed (Jira, ServiceNow)",
+        description:
+          'One endpoint per ticket system whose `connector.desk` names a `webhookSecretEnv` ' +
+          '(docs/configuration.md, "Service desk tickets"). Jira: an admin webhook signing the raw body ' +
+          '(`X-Hub-Signature: sha256=<hex HMAC-SHA256>`), naming `issue.key`. ServiceNow (no standard signed ' +
+          'webhook): an outbound REST call sending the shared secret in `X-Offboard-Webhook-Secret` and ' +
+          '`{"sys_id"}`. A verified delivery naming an open Offboard ticket starts its read-back through the ' +
+          "desk's API (the body is never trusted for the ticket's state); a forged one is refused and changes nothing.",
+        tags: ['webhook'],
+        parameters: [pathParam('systemId', 'The catalog id of a ticket system with a desk webhook')],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        responses: {
+          200: ok('Verified, but no open Offboard ticket is that desk ticket: nothing to do', {
+            type: 'object',
+            properties: { action: { const: 'ignored' }, reason: { type: 'string' } },
+            required: ['action', 'reason'],
+          }),
+          202: ok('Verified: the ticket is read back from the desk', {
+            type: 'object',
+            properties: { action: { const: 'check_started' }, ticketId: { type: 'string' } },
+            required: ['action', 'ticketId'],
+          }),
+          400: err(400),
+          401: { ...err(401), description: 'Missing or bad signature (Jira) or shared secret (ServiceNow)' },
+          404: { ...err(404), description: 'No desk webhook is configured for this system' },
+          413: err(413),
+          500: err(500),
+          503: unavailableRetry,
+        },
+      }),
+    },
     '/departures': {
       get: operation({
         operationId: 'listDepartures',

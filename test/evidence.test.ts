@@ -100,6 +100,7 @@ const CHECKED: [table: string, column: string, values: readonly string[]][] = [
   ['TriggerEvent', 'outcome', contract.TRIGGER_OUTCOMES],
   ['TriggerEvent', 'hrisStatus', contract.HRIS_STATUSES],
   ['Ticket', 'status', contract.TICKET_STATUSES],
+  ['Ticket', 'deskKind', contract.TICKET_DESKS],
   ['Review', 'kind', contract.REVIEW_KINDS],
   ['Review', 'status', contract.REVIEW_STATUSES],
   ['WorkflowMessage', 'kind', contract.WORKFLOW_MESSAGE_KINDS],

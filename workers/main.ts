@@ -10,6 +10,7 @@ import { closeConnectors, createConnectors } from '../activities/connectors';
 import { createDb } from '../lib/db';
 import { createLogger, type Logger } from '../lib/logger';
 import { createMailer } from '../lib/mailer';
+import { startTracing } from '../lib/tracing';
 import { settlesWithin } from '../lib/timeout';
 import { checkAuditExportDir, keepAuditExportSchedule } from './audit-export';
 import { connectWorker, dataConverterFrom, installRuntime } from './temporal';
@@ -35,7 +36,11 @@ export async function startWorkerInProcess(
   // Audit evidence outside the database: the directory is checked before anything starts.
   const exportDir = cfg.AUDIT_EXPORT_DIR ? checkAuditExportDir(cfg.AUDIT_EXPORT_DIR) : null;
   const exportKey = cfg.AUDIT_EXPORT_SIGNING_KEY ?? null;
-  installRuntime(logger);
+  // The SDK's metrics for Prometheus (WORKER_METRICS_BIND) and traces over OTLP
+  // (OTEL_EXPORTER_OTLP_ENDPOINT): both before the first worker is created, which takes its
+  // interceptors from the process's tracing.
+  installRuntime(logger, { metricsBind: cfg.WORKER_METRICS_BIND });
+  const tracing = startTracing(env, 'offboard-worker');
   const db = createDb(cfg.DATABASE_URL, { preparedStatements: cfg.DATABASE_PREPARED_STATEMENTS });
   const mailer = createMailer({ db, smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
   const connectors = createConnectors(catalog, env);
@@ -80,6 +85,8 @@ export async function startWorkerInProcess(
       followupMaxConcurrent: cfg.WORKER_FOLLOWUP_MAX_CONCURRENT,
       workflowStackTraces: cfg.WORKER_WORKFLOW_STACK_TRACES,
       heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+      metrics: cfg.WORKER_METRICS_BIND ? `http://${cfg.WORKER_METRICS_BIND}/metrics` : 'off',
+      tracing: !!tracing,
       // The public key only: verifiers need it (`offboard verify-audit --public-key`).
       auditExport: exportDir
         ? { dir: exportDir, interval: cfg.AUDIT_EXPORT_INTERVAL, publicKey: exportKey?.publicKey ?? null }
@@ -96,6 +103,7 @@ export async function startWorkerInProcess(
       await closeConnectors(connectors);
       mailer.close();
       await db.$disconnect();
+      await tracing?.processor.forceFlush().catch(() => undefined);
       logger.info('worker stopped');
     }
   })();

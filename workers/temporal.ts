@@ -41,10 +41,27 @@ export class PinoTemporalLogger implements TemporalLogger {
 }
 
 let installed = false;
-/** Installs the Temporal runtime with the pino bridge (once per process). */
-export function installRuntime(logger: Logger): void {
+/**
+ * Installs the Temporal runtime with the pino bridge (once per process; the first call's options win).
+ * `metricsBind` (WORKER_METRICS_BIND, `ip:port`): the SDK's own metrics (workflow and activity task
+ * latencies, slots, polls, cache, gRPC requests) are served for Prometheus at `http://<it>/metrics`,
+ * under the SDK's own names (`temporal_*`), durations in seconds (docs/operations.md, "Metrics").
+ */
+export function installRuntime(logger: Logger, opts: { metricsBind?: string } = {}): void {
   if (installed) return;
-  Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal' })) });
+  Runtime.install({
+    logger: new PinoTemporalLogger(logger.child({ component: 'temporal' })),
+    ...(opts.metricsBind
+      ? {
+          telemetryOptions: {
+            metrics: {
+              // The SDK's own metric names (docs.temporal.io), durations in seconds.
+              prometheus: { bindAddress: opts.metricsBind, useSecondsForDurations: true },
+            },
+          },
+        }
+      : {}),
+  });
   installed = true;
 }
 

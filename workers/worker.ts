@@ -14,6 +14,8 @@ import { auditExportTaskQueue, followupTaskQueue, systemTaskQueue } from '../con
 import { createAdapters } from '../hris';
 import type { AuditSigningKey } from '../lib/audit-key';
 import type { Logger } from '../lib/logger';
+import { activeTracing, type Tracing } from '../lib/tracing';
+import { WORKFLOW_TRACING_INTERCEPTORS, activityTracingInterceptors, workflowSpanSinks } from './tracing';
 
 export interface OffboardingWorkerOptions {
   connection: NativeConnection;
@@ -38,6 +40,11 @@ export interface OffboardingWorkerOptions {
    * export task queue. Unset: it does not, and never picks an export up.
    */
   auditExport?: { dir: string; key: AuditSigningKey | null; logger: Logger };
+  /**
+   * OpenTelemetry traces (lib/tracing.ts, workers/tracing.ts); default: the process's tracing, if it
+   * was started. Null: no activity interceptor, and the workflows' spans are dropped.
+   */
+  tracing?: Tracing | null;
 }
 
 /** The main worker and the per-system workers, run and shut down together. */
@@ -174,13 +181,16 @@ export function workflowStackTraces(enabled: boolean): void {
 /** Creates (does not run) the workers serving the offboarding workflows and their activities. */
 export async function createOffboardingWorker(o: OffboardingWorkerOptions): Promise<OffboardingWorkers> {
   if (o.workflowStackTraces !== undefined) workflowStackTraces(o.workflowStackTraces);
-  // What every worker of the process shares: the connection, the activities, the codec, the shutdown bound.
+  const tracing = o.tracing === undefined ? activeTracing() : o.tracing;
+  // What every worker of the process shares: the connection, the activities, the codec, the shutdown
+  // bound, and with tracing on the activity interceptors (workers/tracing.ts).
   const common = {
     connection: o.connection,
     namespace: o.namespace,
     activities: createActivities(o.deps),
     dataConverter: o.dataConverter,
     shutdownForceTime: SHUTDOWN_FORCE_TIME,
+    ...(tracing ? { interceptors: { activity: activityTracingInterceptors() } } : {}),
   } satisfies Partial<WorkerOptions>;
   const main = await Worker.create({
     ...common,
@@ -188,6 +198,14 @@ export async function createOffboardingWorker(o: OffboardingWorkerOptions): Prom
     ...(o.workflowBundle
       ? { workflowBundle: o.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
+    // The workflow-side tracing interceptors, bundled with the workflows whether tracing is on or not
+    // (without a trace in a start's header they do nothing; ignored with a prebuilt bundle), and the
+    // sink their spans leave the sandbox through.
+    interceptors: {
+      ...common.interceptors,
+      workflowModules: [WORKFLOW_TRACING_INTERCEPTORS],
+    },
+    sinks: workflowSpanSinks(tracing),
     ...o.extra,
   });
   const systems = new Map<string, Worker>();

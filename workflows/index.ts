@@ -3,3 +3,4 @@ export { offboardingWorkflow } from './offboarding';
 export { rescissionReviewWorkflow } from './rescission';
 export { hrisReconciliationWorkflow } from './hris-reconcile';
 export { auditExportWorkflow } from './audit-export';
+export { deskTicketsWorkflow } from './desk-tickets';

@@ -249,12 +249,27 @@ export class Revocation {
       slaHours * 3_600_000,
     );
     const c = confirmation();
-    if (c) {
+    if (c?.outcome === 'not_done') {
+      // Its service desk ticket was read back closed as not done: red, with the desk's words.
+      view.status = 'red';
+      view.finishedAt = new Date().toISOString();
+      view.lastError = `ticket ${ticketId} closed as not done by ${c.confirmedBy}: ${c.note}`;
+      this.ctx.publish();
+      await control.reportStepFailure({
+        ...this.refOf(p),
+        reason: 'ticket_declined',
+        error: view.lastError,
+        attempts: view.attempts,
+        closedBy: c.confirmedBy,
+      });
+    } else if (c) {
       await control.completeTicketStep({
         ...this.refOf(p),
         ticketId,
         confirmedBy: c.confirmedBy,
         note: c.note,
+        // Plans recorded before service desks never carry an outcome: their input stays as it was.
+        ...(c.outcome ? { source: 'desk' as const } : {}),
       });
       view.status = 'green';
       view.confirmedAt = new Date().toISOString();

@@ -60,17 +60,24 @@ export function createFailureReports(ctx: RevocationContext) {
           where: { key: `${f.departureId}:${f.systemId}`, status: 'open' },
           data: { status: 'breached' },
         });
+      if (f.reason === 'ticket_declined')
+        await db.ticket.updateMany({
+          where: { key: `${f.departureId}:${f.systemId}`, status: 'open' },
+          data: { status: 'declined', closedBy: f.closedBy ?? null, closedAt: now, note: truncate(f.error) },
+        });
       const to = f.reason === 'sla_breached' ? sys.escalationOwner : sys.owner;
       const cc = f.reason === 'sla_breached' ? [sys.owner.email] : [];
       const matching = matchFailureOf(f.error);
       const why =
         f.reason === 'sla_breached'
           ? `its ticket was not confirmed within the ${sys.ticketSlaHours ?? 24} h SLA`
-          : matching
-            ? MATCH_WHY[matching]
-            : f.reason === 'non_retryable'
-              ? 'the target refused it and retrying cannot help'
-              : `it still failed after ${f.attempts} attempts`;
+          : f.reason === 'ticket_declined'
+            ? 'its service desk ticket was closed as not done'
+            : matching
+              ? MATCH_WHY[matching]
+              : f.reason === 'non_retryable'
+                ? 'the target refused it and retrying cannot help'
+                : `it still failed after ${f.attempts} attempts`;
       const sent = await mailer.send({
         key: `step:${f.departureId}:${f.systemId}:${f.action}:failed:${f.reason}`,
         departureId: f.departureId,
@@ -95,7 +102,12 @@ export function createFailureReports(ctx: RevocationContext) {
       });
       await audit(db, {
         actor: 'workflow',
-        action: f.reason === 'sla_breached' ? 'step_sla_breached' : 'step_failed',
+        action:
+          f.reason === 'sla_breached'
+            ? 'step_sla_breached'
+            : f.reason === 'ticket_declined'
+              ? 'step_ticket_declined'
+              : 'step_failed',
         departureId: f.departureId,
         details: {
           systemId: f.systemId,

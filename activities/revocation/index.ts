@@ -5,6 +5,8 @@
  * `activities/index.ts` assembles them with the other subsystems' activities.
  */
 import type { DiscoverRef, OwnedStepRef, StepRef } from '../../contract';
+import { createDeskRegistry } from '../desk';
+import { createDeskChecks } from '../desk/checks';
 import type { ActivityDeps } from '../index';
 import type { RevocationGauge } from '../followup';
 import { createRevocationContext } from './context';
@@ -21,7 +23,9 @@ export { ATTEMPT_SQL, CONFIRM_SQL } from './records';
 /** Creates the revocation activities; `revocations` counts their work in flight (followup.ts paces by it). */
 export function createRevocationActivities(deps: ActivityDeps, revocations: RevocationGauge) {
   const ctx = createRevocationContext(deps);
-  const tickets = createTickets(ctx);
+  // The service desks of the catalog's ticket systems (config/desk.ts), their secrets from the environment.
+  const desks = createDeskRegistry(deps.catalog, deps.env ?? process.env);
+  const tickets = createTickets(ctx, desks);
   const runners = createStepRunners(ctx, createStepRecords(ctx), tickets);
   const { revokeStep, discoverStep, revokeOwnedStep, scopeStep } = runners;
   const sweepPass = createSweep(runners);
@@ -77,5 +81,6 @@ export function createRevocationActivities(deps: ActivityDeps, revocations: Revo
     ...createRescission(ctx),
     ...createFailureReports(ctx),
     completeTicketStep: tickets.completeTicketStep,
+    ...createDeskChecks({ db: deps.db, catalog: deps.catalog, desks }),
   };
 }

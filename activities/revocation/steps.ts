@@ -17,6 +17,7 @@ import type { Prisma } from '../../lib/db';
 import type { RevokeResult } from '../connector';
 import { AccountMatchError, TargetThrottledError, UnknownSystemError } from '../errors';
 import { noticeActionOf } from '../../config/notice';
+import { connectorSpan } from '../../lib/tracing';
 import { discoverMatched, revokeMatched, scopeMatched } from '../matched';
 import { describeMatch } from '../matching';
 import { withPace } from '../pace';
@@ -68,7 +69,8 @@ export function createStepRunners(
     const ctx = Context.current();
     const attempt = attemptOf(ref);
     try {
-      const r = await call();
+      // One span per connector call (lib/tracing.ts): system and action, no personal data.
+      const r = await connectorSpan({ systemId: sys.id, action: ref.action, executingSystem, attempt }, call);
       const confirmedAt = new Date();
       const match = r.match ? { match: r.match } : {};
       // The audit row names the account and the key that found it; the step keeps every key's result.

@@ -1,0 +1,81 @@
+/**
+ * The Temporal schedule that polls the service desks (`desk-tickets.<task queue>`): it runs
+ * `deskTicketsWorkflow` on the offboarding task queue every `pollEvery` (the shortest of the catalog's
+ * desks), reading every open desk ticket back, so a ticket closed without a webhook (none configured,
+ * or a delivery lost) is still found. Overlapping runs are skipped. The API creates it at start, or
+ * brings an existing one to the configured interval (several API instances may: the id makes it one),
+ * as server/hris-schedules.ts does for the HR systems.
+ */
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Catalog } from '../config/catalog';
+import { pollMs } from '../config/desk';
+import {
+  DESK_TICKETS_WORKFLOW,
+  deskTicketsScheduleId,
+  deskTicketsWorkflowId,
+  type DeskCheckInput,
+} from '../contract';
+
+/** The poll interval the catalog asks for (its shortest `pollEvery`), or null when no system has a desk. */
+export function deskPollIntervalMs(catalog: Catalog): number | null {
+  const every = catalog.systems.flatMap((s) =>
+    s.connector.kind === 'ticket' && s.connector.desk ? [pollMs(s.connector.desk.pollEvery)] : [],
+  );
+  return every.length > 0 ? Math.min(...every) : null;
+}
+
+/** Creates (or updates) the poll's schedule; returns its id. */
+export async function ensureDeskSchedule(
+  client: Client,
+  o: { intervalMs: number; taskQueue: string },
+): Promise<string> {
+  const scheduleId = deskTicketsScheduleId(o.taskQueue);
+  const spec = { intervals: [{ every: o.intervalMs }] };
+  const input: DeskCheckInput = {};
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: DESK_TICKETS_WORKFLOW,
+    workflowId: deskTicketsWorkflowId(o.taskQueue),
+    taskQueue: o.taskQueue,
+    args: [input],
+  };
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec,
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
+      memo: { purpose: 'reads open service desk tickets back (docs/configuration.md, Service desk tickets)' },
+    });
+  } catch (e) {
+    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
+  }
+  return scheduleId;
+}
+
+/**
+ * Ensures the schedule now, and again every minute until it worked (Temporal may be down while the API
+ * starts). Nothing when no system has a desk. Returns a stop function.
+ */
+export function keepDeskSchedule(
+  client: Client,
+  o: { intervalMs: number | null; taskQueue: string },
+  onError: (e: unknown) => void,
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const intervalMs = o.intervalMs;
+  const attempt = () => {
+    if (stopped || intervalMs === null) return;
+    ensureDeskSchedule(client, { intervalMs, taskQueue: o.taskQueue }).catch((e: unknown) => {
+      onError(e);
+      if (!stopped) timer = setTimeout(attempt, 60_000);
+    });
+  };
+  attempt();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
