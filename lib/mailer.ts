@@ -86,9 +86,9 @@ export function createMailer(deps: { db: Db; smtpUrl: string; from: string }): M
             SET status = 'sent', "messageId" = $2, "smtpResponse" = $3, "sentAt" = $4::timestamp,
                 "updatedAt" = $4::timestamp
           WHERE key = $1`,
-        [mail.key, info.messageId, info.response, sentAt],
+        [mail.key, info.messageId, info.response ?? '', sentAt],
       );
-      return { messageId: info.messageId, response: info.response, alreadySent: false };
+      return { messageId: info.messageId, response: info.response ?? '', alreadySent: false };
     },
     close() {
       transport.close();
