@@ -50,7 +50,7 @@ async function view(departureId: string) {
   return r.json as {
     departure: { status: string; lastDay: string | null; revokeRestAt: string | null };
     workflow: { phase: string | null };
-    steps: { systemId: string; status: string; ticketId: string | null }[];
+    steps: { stepId: string; systemId: string; status: string; ticketId: string | null }[];
     reviews: { kind: string; status: string; openedBy: string }[];
     verification: { unresolved: string[]; outstanding: string[] } | null;
   };
@@ -92,11 +92,29 @@ test('a moved last day reaches the running workflow; a rescission halts the rest
     'rescinded',
   );
   expect(v.reviews).toEqual([expect.objectContaining({ kind: 'rescission', status: 'open' })]);
-  const by = Object.fromEntries(v.steps.map((s) => [s.systemId, s.status]));
-  expect(by).toMatchObject({ entra: 'green', ldap: 'green', vpn: 'green', crm: 'halted', wiki: 'halted' });
+  // The notice period scoped the identity and directory accounts and revoked VPN (privileged) at once;
+  // their full revocation and the applications were waiting, and are halted.
+  const by = Object.fromEntries(v.steps.map((s) => [s.stepId, s.status]));
+  expect(by).toMatchObject({
+    'entra/scope_access': 'green',
+    'ldap/scope_access': 'green',
+    vpn: 'green',
+    entra: 'halted',
+    ldap: 'halted',
+    crm: 'halted',
+    wiki: 'halted',
+  });
   expect(stack.standIns.scim.findUser('crm', person.workEmail)!.active).toBe(true);
-  expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(false); // not re-enabled
-  await stack.mail.waitFor((m) => m.purpose === 'rescission_review' && m.text.includes(id), 20_000);
+  expect(stack.standIns.scim.findUser('vpn', person.workEmail)!.active).toBe(false); // not re-enabled
+  expect(stack.standIns.graph.find(person.workEmail)!.accountEnabled).toBe(true); // scoped, never disabled
+  // The review lists what the scope removed, for HR and IT to restore by hand.
+  const review = await stack.mail.waitFor(
+    (m) => m.purpose === 'rescission_review' && m.text.includes(id),
+    20_000,
+  );
+  expect(review.text).toMatch(
+    /Scoped for the notice period[^\n]*:\n {2}- Microsoft Entra ID: [^\n]*revokeSignInSessions/,
+  );
 
   // A second rescission is a duplicate; one for an employee without an offboarding is ignored.
   expect((await send(hrisEvent(id, { status: 'termination_rescinded' }))).json.action).toBe('duplicate');
