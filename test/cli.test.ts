@@ -378,7 +378,7 @@ test('start --csv: bad rows are reported by line and never started; good rows st
   expect((await offboard(['list', '--department', dept, '--red'])).stdout).toMatch(
     new RegExp(`\\n\\S+\\s+${redId}\\s.*\\s0\\+1\\s`),
   );
-});
+}, 180_000);
 
 test('usage errors name the flag: flags beside --csv, an unknown --status, --since after --until', async () => {
   // Flags for one departure beside --csv: a usage error, nothing started (the flags were ignored before).
