@@ -6,7 +6,8 @@
  * brings an existing one to the configured interval (several API instances may: the id makes it one),
  * as server/hris-schedules.ts does for the HR systems.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { keepEnsuring, upsertSchedule } from '../lib/schedules';
 import type { Catalog } from '../config/catalog';
 import { pollMs } from '../config/desk';
 import {
@@ -39,18 +40,13 @@ export async function ensureDeskSchedule(
     taskQueue: o.taskQueue,
     args: [input],
   };
-  try {
-    await client.schedule.create({
-      scheduleId,
-      spec,
-      action,
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
-      memo: { purpose: 'reads open service desk tickets back (docs/configuration.md, Service desk tickets)' },
-    });
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
-  }
+  await upsertSchedule(client, {
+    scheduleId,
+    spec,
+    action,
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
+    memo: { purpose: 'reads open service desk tickets back (docs/configuration.md, Service desk tickets)' },
+  });
   return scheduleId;
 }
 
@@ -63,19 +59,7 @@ export function keepDeskSchedule(
   o: { intervalMs: number | null; taskQueue: string },
   onError: (e: unknown) => void,
 ): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
   const intervalMs = o.intervalMs;
-  const attempt = () => {
-    if (stopped || intervalMs === null) return;
-    ensureDeskSchedule(client, { intervalMs, taskQueue: o.taskQueue }).catch((e: unknown) => {
-      onError(e);
-      if (!stopped) timer = setTimeout(attempt, 60_000);
-    });
-  };
-  attempt();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+  if (intervalMs === null) return () => undefined;
+  return keepEnsuring(() => ensureDeskSchedule(client, { intervalMs, taskQueue: o.taskQueue }), onError);
 }

@@ -5,7 +5,8 @@
  * (several API instances may do so at once: the schedule id makes it one). Not a timer in a process:
  * Temporal runs it whichever process is up, and catches up after an outage.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { keepEnsuring, upsertSchedule } from '../lib/schedules';
 import {
   HRIS_RECONCILIATION_WORKFLOW,
   hrisReconcileScheduleId,
@@ -32,18 +33,13 @@ export async function ensureReconciliationSchedules(client: Client, o: ScheduleO
       taskQueue: o.taskQueue,
       args: [{ vendor }],
     };
-    try {
-      await client.schedule.create({
-        scheduleId,
-        spec,
-        action,
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1d' },
-        memo: { purpose: `reconciliation with ${vendor} (docs/hris.md)` },
-      });
-    } catch (e) {
-      if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-      await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec, action }));
-    }
+    await upsertSchedule(client, {
+      scheduleId,
+      spec,
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1d' },
+      memo: { purpose: `reconciliation with ${vendor} (docs/hris.md)` },
+    });
     ids.push(scheduleId);
   }
   return ids;
@@ -58,18 +54,6 @@ export function keepReconciliationSchedules(
   o: ScheduleOptions,
   onError: (e: unknown) => void,
 ): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const attempt = () => {
-    if (stopped || o.vendors.length === 0) return;
-    ensureReconciliationSchedules(client, o).catch((e: unknown) => {
-      onError(e);
-      if (!stopped) timer = setTimeout(attempt, 60_000);
-    });
-  };
-  attempt();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+  if (o.vendors.length === 0) return () => undefined;
+  return keepEnsuring(() => ensureReconciliationSchedules(client, o), onError);
 }

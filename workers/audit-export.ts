@@ -8,7 +8,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import {
   AUDIT_EXPORT_WORKFLOW,
   auditExportScheduleId,
@@ -16,6 +16,7 @@ import {
   auditExportWorkflowId,
 } from '../contract';
 import { AppError } from '../lib/errors';
+import { keepEnsuring, upsertSchedule } from '../lib/schedules';
 
 export interface AuditExportScheduleOptions {
   intervalMs: number;
@@ -38,22 +39,15 @@ export async function ensureAuditExportSchedule(
     args: [{ exportTaskQueue: auditExportTaskQueue(o.taskQueue) }],
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(o.intervalMs, 60_000) };
-  try {
-    await client.schedule.create({
-      scheduleId,
-      spec,
-      action,
-      policies,
-      // The first export at once, not an interval later.
-      state: { triggerImmediately: true },
-      memo: { purpose: 'export of the audit chain head outside the database (docs/operations.md)' },
-    });
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    await client.schedule
-      .getHandle(scheduleId)
-      .update((prev) => ({ ...prev, spec, action, policies: { ...prev.policies, ...policies } }));
-  }
+  await upsertSchedule(client, {
+    scheduleId,
+    spec,
+    action,
+    policies,
+    // The first export at once, not an interval later.
+    state: { triggerImmediately: true },
+    memo: { purpose: 'export of the audit chain head outside the database (docs/operations.md)' },
+  });
   return scheduleId;
 }
 
@@ -66,20 +60,7 @@ export function keepAuditExportSchedule(
   o: AuditExportScheduleOptions,
   onError: (e: unknown) => void,
 ): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const attempt = () => {
-    if (stopped) return;
-    ensureAuditExportSchedule(client, o).catch((e: unknown) => {
-      onError(e);
-      if (!stopped) timer = setTimeout(attempt, 60_000);
-    });
-  };
-  attempt();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
+  return keepEnsuring(() => ensureAuditExportSchedule(client, o), onError);
 }
 
 /** AUDIT_EXPORT_DIR as an absolute path, checked at start: an existing directory this process can write. */
