@@ -4,8 +4,10 @@
  * - `account` (identity tier, action `disable_account_revoke_sessions_groups_licences`): disable the
  *   account, revoke its sign-in sessions, remove every assigned group membership (dynamic groups follow
  *   their rule and are reported, never touched) and every directly assigned licence (group-based ones
- *   are reported; they leave with the group). Learns the manager when the HRIS did not send one. Owned
- *   app registrations are found and their client secrets and certificates removed (`ownedCredentials`).
+ *   are reported; they leave with the group), and revoke every third-party app the user consented to or
+ *   is assigned to (entra-consents.ts; the evidence's `consents`). Learns the manager when the HRIS did
+ *   not send one. Owned app registrations are found and their client secrets and certificates removed
+ *   (`ownedCredentials`).
  * - `authentication-methods` (MFA tier, action `remove_authentication_methods`): delete every registered
  *   method by its own endpoint; the password method is not deletable and stays.
  *
@@ -26,6 +28,7 @@ import { request, type Agent, type Dispatcher } from 'undici';
 import type { EntraConnectorConfig } from '../config/catalog';
 import { CALL_TIMEOUT_MS, connectorAgent } from '../lib/http';
 import type { OwnedCredential, RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
+import { createEntraConsents } from './entra-consents';
 import { createEntraScope } from './entra-scope';
 import { createMatcher, type KeyQuery, type MatchContext } from './matching';
 import {
@@ -472,6 +475,9 @@ export function createEntraConnector(
       }
     }
 
+    // Third-party apps the leaver authorised: revoked now, read back with the rest below.
+    const { consents } = await consentApi.revoke(before.id, changes);
+
     const facts: RevokeResult['facts'] = {};
     if (subject.managerEmail === null) {
       const managerEmail = await findManager(before.id);
@@ -483,7 +489,7 @@ export function createEntraConnector(
     if (!after) {
       return {
         changes,
-        confirmation: { id: before.id, exists: false },
+        confirmation: { id: before.id, exists: false, consents },
         detail: 'account removed during revocation',
         ...(facts.managerEmail ? { facts } : {}),
       };
@@ -507,6 +513,7 @@ export function createEntraConnector(
       throw new ConfirmationMismatchError(
         `Entra still lists directly assigned licences ${stillDirect.join(', ')}`,
       );
+    const { viaGroups } = await consentApi.confirmGone(after.id);
     const dynamic = remaining.filter(isDynamic);
     const dynamicIds = new Set(dynamic.map((g) => g.id));
     const inherited = groupLicences(after);
@@ -530,6 +537,7 @@ export function createEntraConnector(
       `account disabled, sessions valid only from ${after.signInSessionsValidFromDateTime ?? 'n/a'}`,
       `member of no assigned group${removedGroups ? ` (removed from ${removedGroups})` : ''}`,
       `no direct licence${removedLicences ? ` (removed ${removedLicences})` : ''}`,
+      `no third-party consent${consents.length ? ` (revoked ${consents.length})` : ''}`,
     ];
     if (leftWithGroups.length > 0)
       parts.push(
@@ -558,6 +566,8 @@ export function createEntraConnector(
         directLicences: 0,
         groupBasedLicences: viaDynamic,
         groupBasedLicencesRemovedWithGroups: leftWithGroups,
+        consents,
+        appRoleAssignmentsViaGroups: viaGroups,
       },
       detail: parts.join('; '),
       ...(facts.managerEmail ? { facts } : {}),
@@ -742,6 +752,7 @@ export function createEntraConnector(
 
   const accountScope = cfg.scope === 'account';
   const scope = createEntraScope(cfg, { client, call, callOr404, listAll, listGroups, getUser });
+  const consentApi = createEntraConsents({ client, callOr404, listAll });
   return {
     executingSystem: `Microsoft Graph @ ${new URL(cfg.graphBaseUrl).host}`,
     action: accountScope ? ACCOUNT_ACTION : METHODS_ACTION,

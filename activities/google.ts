@@ -10,6 +10,8 @@
  *   account from every mobile device (`admin_account_wipe`). Confirmed by reading back `suspended: true`,
  *   no token, no app password, no backup code, `isEnrolledIn2Sv: false`, no group (each removed one 404),
  *   and each device's status. Google has no API that lists a user's sessions: the evidence says so.
+ *   The tokens listed before their deletion are the apps the leaver authorised: the evidence's
+ *   `consents` names each (`displayText`, `clientId`, `scopes`).
  * - `mfa` (MFA tier, action `turn_off_2sv_delete_app_passwords_backup_codes`): the second-factor part only.
  *
  * Found by the catalog's keys: `externalId` with `users.list` (`query=externalId='<value>'`), the primary
@@ -17,6 +19,7 @@
  * the value. A repeat on a revoked user changes nothing.
  */
 import type { GoogleConnectorConfig } from '../config/catalog';
+import type { Consent } from '../contract/consents';
 import type { RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
 import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import { createGoogleApi } from './google-api';
@@ -30,6 +33,7 @@ export const ACCOUNT_WIPE = 'admin_account_wipe';
 interface Token {
   clientId: string;
   displayText?: string;
+  scopes?: string[];
 }
 interface Asp {
   codeId: number;
@@ -188,7 +192,14 @@ export function createGoogleConnector(
       changes.push('suspended');
     }
     let tokensDeleted = 0;
-    for (const t of await tokens(id))
+    const authorised = await tokens(id);
+    const consents: Consent[] = authorised.map((t) => ({
+      appId: t.clientId,
+      name: t.displayText || t.clientId,
+      scopes: t.scopes ?? [],
+      kind: 'oauth-token',
+    }));
+    for (const t of authorised)
       if ((await api.admin('DELETE', `${user(id)}/tokens/${enc(t.clientId)}`)).status !== 404) {
         changes.push(`deleted the OAuth token of ${t.displayText ?? t.clientId}`);
         tokensDeleted++;
@@ -237,6 +248,7 @@ export function createGoogleConnector(
         suspended: true,
         handover,
         oauthTokens: 0,
+        consents,
         appPasswords: 0,
         backupCodes: 0,
         isEnrolledIn2Sv: false,

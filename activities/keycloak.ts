@@ -7,7 +7,9 @@
  *   revoke every consent (an admin logout leaves offline tokens alive: after a later re-enable they would
  *   refresh again), remove every group membership and every identity-provider link. Confirmed by reading
  *   all of it back: `enabled: false`, no session, no offline session for any client of the realm, no
- *   consent, no credential, no group, no link.
+ *   consent, no credential, no group, no link. The consents listed before their revocation are the apps
+ *   the leaver authorised: the evidence's `consents` names each (client id and name, granted client
+ *   scopes; a client holding only an offline token is listed as such).
  * - `credentials` (MFA tier, action `remove_credentials`): delete every credential; confirmed when the
  *   user lists none.
  *
@@ -18,6 +20,7 @@
  */
 import pLimit from 'p-limit';
 import type { KeycloakConnectorConfig } from '../config/catalog';
+import type { Consent } from '../contract/consents';
 import type { RevocationConnector, RevokeResult, Subject, TargetAccount } from './connector';
 import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import { createKeycloakAdmin } from './keycloak-admin';
@@ -47,6 +50,10 @@ interface KcSession {
 }
 interface KcConsent {
   clientId: string;
+  /** Names of the client scopes the user consented to (empty when only an offline token is held). */
+  grantedClientScopes?: string[];
+  /** E.g. `[{ client: "app", key: "Offline Token" }]`. */
+  additionalGrants?: { client?: string; key?: string }[];
 }
 interface KcGroup {
   id: string;
@@ -59,6 +66,8 @@ interface KcLink {
 interface KcClient {
   id: string;
   clientId: string;
+  /** Display name; Keycloak's own clients name a message key, e.g. `${client_account}`. */
+  name?: string;
 }
 
 export const ACCOUNT_ACTION = 'disable_end_sessions_remove_credentials_groups_links';
@@ -164,6 +173,22 @@ export function createKeycloakConnector(
     return { sessions: [...byId.values()], clients: all.length };
   }
 
+  /** The apps the user authorised, named by their clients' display names where they have one. */
+  async function consentsOf(granted: KcConsent[]): Promise<Consent[]> {
+    if (granted.length === 0) return [];
+    const names = new Map((await clients()).map((c) => [c.clientId, c.name]));
+    return granted.map((c) => {
+      const name = names.get(c.clientId);
+      const scopes = c.grantedClientScopes ?? [];
+      return {
+        appId: c.clientId,
+        name: name && !name.startsWith('${') ? name : c.clientId,
+        scopes,
+        kind: scopes.length === 0 && (c.additionalGrants ?? []).length > 0 ? 'offline-token' : 'user-consent',
+      };
+    });
+  }
+
   const sessionClients = (s: KcSession) => Object.values(s.clients ?? {}).join(', ') || 'no client';
 
   /** Everything the read-back checks, read at once. */
@@ -230,13 +255,17 @@ export function createKeycloakConnector(
       changes.push(`logged out (${plural(sessions.length, 'online session')} open)`);
       done.loggedOut = true;
     }
+    // The apps the leaver authorised, listed while their offline tokens still count (Keycloak lists a
+    // client holding only an offline token among the consents, until that token is revoked below).
+    const granted = (await list<KcConsent>(id, '/consents')) ?? [];
+    const consents = await consentsOf(granted);
     // Offline sessions and consents outlive a logout and a disable: delete them one by one.
     for (const s of (await offlineSessions(id))?.sessions ?? [])
       if (await del(`/sessions/${encodeURIComponent(s.id)}?isOffline=true`)) {
         changes.push(`revoked offline session ${s.id} (${sessionClients(s)})`);
         done.offline++;
       }
-    for (const c of (await list<KcConsent>(id, '/consents')) ?? [])
+    for (const c of granted)
       if (await del(`${user(id)}/consents/${encodeURIComponent(c.clientId)}`)) {
         changes.push(`revoked consent of client ${c.clientId}`);
         done.consents++;
@@ -285,7 +314,8 @@ export function createKeycloakConnector(
         sessions: 0,
         offlineSessions: 0,
         clientsChecked: after.offline.clients,
-        consents: 0,
+        // Every consent the user had, revoked: the read-back above found none left.
+        consents,
         credentials: 0,
         groups: 0,
         identityProviderLinks: 0,

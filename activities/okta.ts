@@ -9,7 +9,9 @@
  *   Confirmed by reading back status DEPROVISIONED (Okta's status of a deactivated user; a pending
  *   `transitioningToStatus` is not yet confirmed), no factor, no group but built-in ones, no app link,
  *   no direct assignment (each removed one answers 404), no grant, no client with tokens. Okta has no
- *   API that lists a user's sessions: the evidence says so, and what was read instead.
+ *   API that lists a user's sessions: the evidence says so, and what was read instead. The grants and
+ *   clients are read first (clearing sessions with `oauthTokens=true` ends tokens): the evidence's
+ *   `consents` names each app the leaver authorised, with its client id and granted scopes.
  * - `factors` (MFA tier, action `delete_factors`): delete every factor; confirmed when none is listed.
  *
  * During a notice period (`notice: scope`) an `account` entry scopes instead: activities/okta-scope.ts.
@@ -19,6 +21,7 @@
  * regard to case). A repeat on a revoked user changes nothing.
  */
 import type { OktaConnectorConfig } from '../config/catalog';
+import type { Consent } from '../contract/consents';
 import type { RevocationConnector, RevokeResult, TargetAccount } from './connector';
 import { ConfirmationMismatchError, TargetRejectedError } from './errors';
 import { createMatcher, type KeyQuery, type MatchContext } from './matching';
@@ -56,6 +59,8 @@ interface OktaApp {
 interface OktaGrant {
   id: string;
   clientId?: string;
+  /** The granted scope (`okta.users.read`, or a custom authorization server's scope id). */
+  scopeId?: string;
 }
 interface OktaClient {
   client_id: string;
@@ -111,6 +116,17 @@ const groupLabel = (g: OktaGroup) => g.profile?.name ?? g.id;
 const appLabel = (a: { label?: string; name?: string; appName?: string; id?: string }) =>
   a.label ?? a.name ?? a.appName ?? a.id ?? '?';
 const clientLabel = (c: OktaClient) => c.client_name ?? c.client_id;
+
+/** The apps the user authorised: each client with grants or tokens, with the scopes granted to it. */
+function consentsOf(grants: OktaGrant[], clients: OktaClient[]): Consent[] {
+  const names = new Map(clients.map((c) => [c.client_id, c.client_name ?? c.client_id]));
+  const ids = [...new Set([...clients.map((c) => c.client_id), ...grants.flatMap((g) => g.clientId ?? [])])];
+  return ids.map((id) => {
+    const scopes = [...new Set(grants.filter((g) => g.clientId === id).flatMap((g) => g.scopeId ?? []))];
+    const granted = grants.some((g) => g.clientId === id);
+    return { appId: id, name: names.get(id) ?? id, scopes, kind: granted ? 'scope-grant' : 'oauth-token' };
+  });
+}
 
 /** Creates the Okta connector for one catalog entry; `match` says how the leaver's account is found. */
 export function createOktaConnector(
@@ -183,6 +199,9 @@ export function createOktaConnector(
     const pending = before.transitioningToStatus === DEPROVISIONED;
     const changes: string[] = [];
     const done = { sessions: false, grants: 0, clients: 0, factors: 0, apps: [] as OktaApp[], groups: 0 };
+    // The apps the leaver authorised, read before the session clearing below ends their tokens.
+    const gr = (await grants(id)) ?? [];
+    const consents = consentsOf(gr, (await clients(id)) ?? []);
 
     // Sessions first, while the user can still hold them: both flags explicitly (Okta's defaults:
     // oauthTokens false; forgetDevices true on Identity Engine, false on Classic Engine).
@@ -191,7 +210,6 @@ export function createOktaConnector(
       changes.push('cleared Okta sessions (oauthTokens=true, forgetDevices=true)');
       done.sessions = true;
     }
-    const gr = (await grants(id)) ?? [];
     if (gr.length > 0) {
       await api.call('DELETE', `${user(id)}/grants`);
       const of = [...new Set(gr.map((g) => g.clientId).filter(Boolean))].join(', ');
@@ -260,6 +278,7 @@ export function createOktaConnector(
         directAppAssignments: 0,
         grants: 0,
         clientsWithTokens: 0,
+        consents,
         sessions: done.sessions
           ? 'cleared with DELETE /users/{id}/sessions?oauthTokens=true&forgetDevices=true (204); not readable'
           : `not cleared in this run: the user was already ${DEPROVISIONED}; not readable`,

@@ -16,6 +16,7 @@ import {
   type StepView,
   type VerificationView,
 } from '../contract';
+import { consentsOf, type ConsentRow } from '../contract/consents';
 import type { z } from 'zod';
 import { audit, Prisma, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
@@ -83,6 +84,11 @@ export interface DepartureView {
     items: number | null;
     archivedAt: string | null;
   }[];
+  /**
+   * Shadow IT from the leaver's consents: each third-party app an identity-provider step found the leaver
+   * had authorised (revoked and read back gone), with what in the catalog covers it (null: nothing).
+   */
+  consents: ConsentRow[];
   /**
    * The verification checkpoint: the report, acknowledgments, resolutions and what is outstanding
    * (from the workflow; from the database once it has finished). Null before it exists.
@@ -252,6 +258,21 @@ export async function getDepartureView(db: Db, client: Client, id: string): Prom
       items: a.items,
       archivedAt: iso(a.archivedAt),
     })),
+    consents: d.steps.flatMap((s) =>
+      consentsOf(s.evidence).map(
+        (c): ConsentRow => ({
+          appId: c.appId,
+          name: c.name,
+          scopes: c.scopes,
+          kind: c.kind,
+          stepId: s.kind === 'revoke' ? s.systemId : `${s.systemId}/${s.action}`,
+          systemId: s.systemId,
+          systemName: s.systemName,
+          coveredBy: c.coveredBy ?? null,
+          revoked: s.confirmedAt !== null,
+        }),
+      ),
+    ),
     verification: live?.verification ?? storedVerification(d),
     source: live ? 'workflow' : 'database',
   };

@@ -35,6 +35,7 @@ import {
   type MatchEvidence,
   type VerificationView,
 } from '../contract';
+import { CONSENT_KINDS, type ConsentRow } from '../contract/consents';
 import { httpStatusFor, type ErrorCode } from '../lib/errors';
 import {
   acknowledgeBody,
@@ -322,6 +323,25 @@ const verificationView = z.object({
 });
 const _verificationView: Same<z.output<typeof verificationView>, VerificationView> = true;
 
+/** A third-party app the leaver authorised, from an identity-provider step's evidence. */
+const consentRow = z
+  .object({
+    appId: z.string().meta({ description: 'Entra appId, Okta or Google OAuth client id, Keycloak clientId' }),
+    name: z.string(),
+    scopes: z.array(z.string()),
+    kind: z.enum(CONSENT_KINDS),
+    stepId: z.string(),
+    systemId: z.string().meta({ description: 'The catalog system whose identity provider held the consent' }),
+    systemName: z.string(),
+    coveredBy: z.string().nullable().meta({
+      description:
+        'The catalog system covering the app, `knownApps` (catalog allow list), or null: shadow IT',
+    }),
+    revoked: z.boolean(),
+  })
+  .meta({ title: 'ConsentRow' });
+const _consentRow: Same<z.output<typeof consentRow>, ConsentRow> = true;
+
 const departureView = z.object({
   departure: z.object({
     id: z.string(),
@@ -389,6 +409,10 @@ const departureView = z.object({
       description:
         "The leaver's data archives, one per data source; `pending` ones wait for their owner's word",
     }),
+  consents: z.array(consentRow).meta({
+    description:
+      'Third-party apps the leaver authorised, revoked by the identity-provider steps (shadow IT: `coveredBy` null)',
+  }),
   verification: verificationView.nullable().meta({
     description:
       'The verification checkpoint: report, acknowledgments, resolutions and what is outstanding; null before it exists',

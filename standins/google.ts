@@ -166,7 +166,8 @@ export class GoogleStandIn {
     > & {
       employeeId?: string;
       fullName?: string;
-      tokens?: string[];
+      /** App names (scopes `openid email`), or an app and the scopes it was granted. */
+      tokens?: (string | { displayText: string; scopes: string[] })[];
       asps?: string[];
       backupCodes?: number;
       groups?: string[];
@@ -185,10 +186,9 @@ export class GoogleStandIn {
       isAdmin: o.isAdmin ?? false,
       isEnrolledIn2Sv: o.isEnrolledIn2Sv ?? false,
       isEnforcedIn2Sv: false,
-      tokens: (o.tokens ?? []).map((name) => ({
+      tokens: (o.tokens ?? []).map((t) => ({
         clientId: `${randomBytes(6).toString('hex')}.apps.googleusercontent.com`,
-        displayText: name,
-        scopes: ['openid', 'email'],
+        ...(typeof t === 'string' ? { displayText: t, scopes: ['openid', 'email'] } : t),
       })),
       asps: (o.asps ?? []).map((name, i) => ({ codeId: 1000 + i, name })),
       backupCodes: Array.from({ length: o.backupCodes ?? 0 }, () => randomBytes(4).toString('hex')),

@@ -15,6 +15,7 @@
  * - `GET /users/{id}/ownedObjects[/microsoft.graph.application]` (paged), `GET/PATCH /applications/{id}`,
  *   `POST /applications/{id}/removePassword`;
  * - directory role assignments and PIM eligibilities (graph-roles.ts);
+ * - delegated permission grants, app role assignments and service principals (graph-consents.ts);
  * and Graph's error body `{ "error": { "code", "message", "innerError": { "date", "request-id",
  * "client-request-id" } } }`.
  *
@@ -39,6 +40,7 @@ import https from 'node:https';
 import express, { type Request, type Response } from 'express';
 import { closeServer, listen } from '../lib/http';
 import { StandInControl } from './faults';
+import { consentRoutes, type GraphAppRoleGrant, type GraphDelegatedGrant } from './graph-consents';
 import { roleHolding, roleRoutes, type GraphRoleHolding } from './graph-roles';
 import { saveBeforeAnswering } from './persist';
 import { generateTlsMaterial, type TlsMaterial } from './tls';
@@ -141,6 +143,11 @@ export interface GraphUserState {
   roleAssignments?: GraphRoleHolding[];
   /** PIM eligible role assignments (graph-roles.ts). */
   roleEligibilities?: GraphRoleHolding[];
+  /** Third-party apps the user consented to, and app role assignments (graph-consents.ts). */
+  oauth2PermissionGrants?: GraphDelegatedGrant[];
+  appRoleAssignments?: GraphAppRoleGrant[];
+  /** Grants and assignments deleted. */
+  consentDeleteCount?: number;
 }
 
 export interface GraphStandInOptions {
@@ -413,6 +420,9 @@ export class GraphStandIn {
     /** Role template ids (DIRECTORY_ROLES) held actively, and through PIM eligibility. */
     roles?: string[];
     eligibleRoles?: string[];
+    /** Delegated permission grants and app role assignments (graph-consents.ts builders). */
+    delegatedGrants?: GraphDelegatedGrant[];
+    appRoleAssignments?: GraphAppRoleGrant[];
   }): GraphUserState {
     const state: GraphUserState = {
       id: u.id ?? randomUUID(),
@@ -438,6 +448,9 @@ export class GraphStandIn {
       licenceRemoveCount: 0,
       roleAssignments: (u.roles ?? []).map(roleHolding),
       roleEligibilities: (u.eligibleRoles ?? []).map(roleHolding),
+      oauth2PermissionGrants: u.delegatedGrants ?? [],
+      appRoleAssignments: u.appRoleAssignments ?? [],
+      consentDeleteCount: 0,
     };
     for (const sku of u.licenses ?? []) {
       if (!this.skus.has(sku)) this.skus.set(sku, 'SEEDED_SKU');
@@ -1069,6 +1082,14 @@ export class GraphStandIn {
         url: () => this.url,
         error: graphError,
         groupView: (g) => this.groupView(g as GraphGroupState),
+      }),
+    );
+    v1.use(
+      consentRoutes({
+        users: this.users,
+        find: (idOrUpn) => this.find(idOrUpn),
+        url: () => this.url,
+        error: graphError,
       }),
     );
     v1.use((req, res) =>

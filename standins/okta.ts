@@ -171,7 +171,8 @@ export class OktaStandIn {
       factors?: string[];
       groups?: string[];
       apps?: string[];
-      grants?: string[];
+      /** Client ids (a grant of `okta.users.read.self`), or a client and the scope it was granted. */
+      grants?: (string | { clientId: string; scopeId: string })[];
       tokens?: string[];
       sessions?: number;
       /** Standard admin roles assigned to the user, e.g. `SUPER_ADMIN`. */
@@ -196,10 +197,9 @@ export class OktaStandIn {
       })),
       groups: new Set(opts.groups ?? []),
       apps: new Set(opts.apps ?? []),
-      grants: (opts.grants ?? []).map((clientId) => ({
+      grants: (opts.grants ?? []).map((g) => ({
         id: id('oag'),
-        clientId,
-        scopeId: 'okta.users.read.self',
+        ...(typeof g === 'string' ? { clientId: g, scopeId: 'okta.users.read.self' } : g),
       })),
       tokens: new Map((opts.tokens ?? []).map((c) => [c, 1])),
       sessions: opts.sessions ?? 0,
@@ -368,7 +368,20 @@ export class OktaStandIn {
     );
     app.get(
       '/api/v1/users/:uid/grants',
-      withUser((u, req, res) => page(req, res, u.grants)),
+      // Okta's OAuth2ScopeConsentGrant: the user's consent to one scope for one client.
+      withUser((u, req, res) =>
+        page(
+          req,
+          res,
+          u.grants.map((g) => ({
+            ...g,
+            userId: u.id,
+            issuer: this.url,
+            status: 'ACTIVE',
+            source: 'END_USER',
+          })),
+        ),
+      ),
     );
     app.delete(
       '/api/v1/users/:uid/grants',

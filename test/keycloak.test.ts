@@ -140,7 +140,8 @@ describeKeycloak('Keycloak connector (real Keycloak)', () => {
       enabled: false,
       sessions: 0,
       offlineSessions: 0,
-      consents: 0,
+      // The offline token's grant, listed before it was revoked (shadow IT evidence).
+      consents: [{ appId: 'app', name: 'app', scopes: [], kind: 'offline-token' }],
       credentials: 0,
       groups: 0,
       identityProviderLinks: 0,

@@ -15,6 +15,7 @@ import type {
 import type { CatalogSystem } from '../../config/catalog';
 import type { Prisma } from '../../lib/db';
 import type { RevokeResult } from '../connector';
+import { withShadowIt } from '../consents';
 import { AccountMatchError, TargetThrottledError, UnknownSystemError } from '../errors';
 import { noticeActionOf } from '../../config/notice';
 import { connectorSpan } from '../../lib/tracing';
@@ -181,7 +182,10 @@ export function createStepRunners(
         // recorded the account id matching could not find.
         if (prior && prior.attempts > 0) who = await whileDatabaseDown(() => subject(ref.departureId, true));
         const connector = connectorOf(sys);
-        return confirmedBy(ref, sys, connector.executingSystem, () => revokeMatched(sys, connector, who));
+        // The third-party apps the leaver authorised, compared with the catalog (shadow IT).
+        return confirmedBy(ref, sys, connector.executingSystem, async () =>
+          withShadowIt(await revokeMatched(sys, connector, who), ctx.catalog),
+        );
       },
       sweep?.guard,
     );

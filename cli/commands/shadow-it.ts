@@ -1,15 +1,18 @@
 /**
  * `offboard shadow-it <export.csv>`: applications seen in an SSO / expense / access export that the
- * catalog does not cover, so they can be added before the next departure.
+ * catalog does not cover, so they can be added before the next departure. `offboard shadow-it
+ * --departure <ref>`: the apps one leaver had authorised at the identity providers (shadow-it-departure.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse } from 'csv-parse/sync';
+import { normaliseAppName } from '../../activities/consents';
 import type { Catalog } from '../../config/catalog';
-import { jsonOption } from '../lib/common';
+import { apiOptions, jsonOption } from '../lib/common';
 import { CliError, EXIT } from '../lib/exit';
 import { printJson, println, table } from '../lib/output';
 import { catalogFrom, DEFAULT_CATALOG } from './audit';
+import { printDepartureShadowIt } from './shadow-it-departure';
 
 /** Accepted header names of the application column, in order of preference (compared normalised). */
 export const APP_COLUMNS = [
@@ -40,15 +43,10 @@ export const USER_COLUMNS = [
 /**
  * Lower case, letters and digits only: "Team-Wiki", "team wiki" and "TEAM_WIKI" are one name, and so are
  * "Café" and "Cafe" (accents of Latin letters dropped). Letters of every script count: "Яндекс Диск"
- * and "日本アプリ" are names too (they were reduced to nothing and silently left out).
+ * and "日本アプリ" are names too (they were reduced to nothing and silently left out). The same
+ * comparison decides which of a leaver's consents are uncovered (activities/consents.ts).
  */
-export const normalise = (s: string) =>
-  s
-    .normalize('NFKD')
-    .replace(/(\p{Script=Latin})\p{M}+/gu, '$1')
-    .normalize('NFC')
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\p{M}]/gu, '');
+export const normalise = normaliseAppName;
 
 export interface ShadowApp {
   application: string;
@@ -158,6 +156,9 @@ export function shadowIt(
 }
 
 interface ShadowOptions {
+  departure?: string;
+  url?: string;
+  token?: string;
   catalog?: string;
   column?: string;
   userColumn?: string;
@@ -179,19 +180,33 @@ export function shadowItCommand(): Command {
         'id and name ignoring case, spaces and punctuation ("Team-Wiki" = "team wiki").\n\n' +
         `Application column (first found, any case): ${APP_COLUMNS.join(', ')}.\n` +
         `User column (optional, for the user count): ${USER_COLUMNS.join(', ')}.\n` +
-        'Connector secrets are not needed.',
+        'Connector secrets are not needed.\n\n' +
+        'With --departure (instead of a file): the third-party apps one leaver had authorised at the ' +
+        'identity providers (Entra consents and app role assignments, Okta grants and tokens, Google ' +
+        'OAuth tokens, Keycloak consents), as the identity steps recorded them: app, client id, scopes, ' +
+        'the system that held the consent, revoked, and the catalog system covering it (none: shadow ' +
+        'IT). Read through the API (any operator role).',
     )
-    .argument('<export.csv>', 'the access export')
+    .argument('[export.csv]', 'the access export')
+    .option('--departure <ref>', "a departure's consents instead: departure, workflow or employee id")
     .option('--catalog <file>', `catalog file (env CATALOG_FILE, default ${DEFAULT_CATALOG})`)
     .option('--column <name>', 'the application column, if it has another name')
     .option('--user-column <name>', 'the user column, if it has another name');
+  apiOptions(cmd);
   jsonOption(cmd);
   cmd.addHelpText(
     'after',
     '\nExit codes: 0 every application is covered; 1 some are not (so a scheduled check can fail on it);\n' +
-      '64 usage (unreadable file, no application column, bad catalog).',
+      '3 departure not found or not allowed; 64 usage (unreadable file, no application column, bad\n' +
+      'catalog, neither or both of a file and --departure); 69 API unreachable.',
   );
-  cmd.action((file: string, opts: ShadowOptions) => {
+  cmd.action(async (file: string | undefined, opts: ShadowOptions) => {
+    if (opts.departure !== undefined) {
+      if (file !== undefined) throw new CliError(EXIT.usage, 'give an export file or --departure, not both');
+      return printDepartureShadowIt(opts.departure, opts);
+    }
+    if (file === undefined)
+      throw new CliError(EXIT.usage, 'an export file is required (or --departure <ref>)');
     let text: string;
     try {
       text = readFileSync(file, 'utf8');

@@ -5,6 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import { request as send } from 'undici';
 import type { AssetView, DocumentView, MatchEvidence, VerificationView } from '../../contract';
+import type { ConsentRow } from '../../contract/consents';
 import { CliError, EXIT } from './exit';
 
 export interface ApiOptions {
@@ -183,6 +184,8 @@ export interface DepartureDetail {
   }[];
   /** The verification checkpoint; null before it exists (or for offboardings that predate it). */
   verification?: VerificationView | null;
+  /** Third-party apps the leaver authorised, from the identity-provider steps (absent from older APIs). */
+  consents?: ConsentRow[];
   source: string;
 }
 
