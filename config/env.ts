@@ -15,6 +15,7 @@ import {
   publicUrlProblems,
   readGeneratedSecrets,
   standInCatalogProblems,
+  trustProxyProblems,
   type GuardProblem,
 } from './production';
 
@@ -166,6 +167,89 @@ const list = () =>
       .filter(Boolean),
   );
 
+/** A rate limit: at most `limit` requests per `windowMs` (fixed windows, counted per API process). */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+const RATE_LIMIT_MESSAGE =
+  'must be <requests>/<window> such as 600/1m (1 to 1000000 requests, a window from 1s to 1h), or off';
+
+/** `<requests>/<window>` (e.g. `10/1m`), or `off` (null: not limited here, e.g. limited by the proxy). */
+const rateLimit = z
+  .string()
+  .trim()
+  .transform((s, ctx): RateLimit | null => {
+    if (s === 'off') return null;
+    const m = /^(\d{1,7})\/(\d{1,4})(s|m|h)$/.exec(s);
+    const limit = m ? Number(m[1]) : 0;
+    const windowMs = m ? Number(m[2]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[3] as 's'] : 0;
+    if (!m || limit < 1 || limit > 1_000_000 || windowMs < 1000 || windowMs > 3_600_000) {
+      ctx.addIssue({ code: 'custom', message: RATE_LIMIT_MESSAGE });
+      return z.NEVER;
+    }
+    return { limit, windowMs };
+  });
+
+/** Defaults of the rate limits (docs/operations.md, "Rate limits"). */
+export const RATE_LIMIT_DEFAULTS = {
+  /** Per sender address: twice the intake bar (500 events/s) from one HR system, every minute. */
+  WEBHOOK_RATE_LIMIT: '60000/1m',
+  /** Per client address: sign-in attempts that fail (a wrong or missing token). */
+  SIGN_IN_RATE_LIMIT: '10/1m',
+  /** Per client address, over every leaver's page (NDA signing, exit survey). */
+  PUBLIC_PAGE_RATE_LIMIT: '60/1m',
+  /** Per link (its token), whoever opens it. */
+  PUBLIC_LINK_RATE_LIMIT: '20/1m',
+} as const;
+
+/** Express's named ranges `trust proxy` accepts besides addresses and CIDR ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+function isAddressOrRange(s: string): boolean {
+  const [ip, bits, ...rest] = s.split('/');
+  const v = isIP(ip ?? '');
+  if (v === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (v === 4 ? 32 : 128);
+}
+
+/**
+ * Express's `trust proxy` (whose X-Forwarded-For names the client): `false` (no proxy: the socket's
+ * address is the client), a number of proxy hops in front of the API, or the proxies' addresses, CIDR
+ * ranges or Express's names (loopback, linklocal, uniquelocal), comma-separated. `true` trusts every
+ * hop (any client can then choose its own address): refused with NODE_ENV=production.
+ */
+export type TrustProxy = boolean | number | string[];
+
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((s, ctx): TrustProxy => {
+    if (s === 'false' || s === '' || s === '0') return false;
+    if (s === 'true') return true;
+    if (/^\d+$/.test(s)) {
+      if (Number(s) <= 10) return Number(s);
+      ctx.addIssue({ code: 'custom', message: 'a hop count must be from 0 to 10' });
+      return z.NEVER;
+    }
+    const entries = s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const bad = entries.find((e) => !PROXY_RANGE_NAMES.includes(e) && !isAddressOrRange(e));
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${bad.slice(0, 60)}" is not an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}; TRUST_PROXY is false, a hop count (e.g. 1) or a comma-separated list of the proxies' addresses`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
+
 /** An API base URL (http or https; the stand-ins answer on http). */
 const apiUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' });
 
@@ -300,6 +384,25 @@ const envFields = z.object({
   /** The document category (id) the completion certificate is uploaded to; unset: no write-back. */
   PERSONIO_DOCUMENT_CATEGORY: z.string().regex(/^\d+$/, 'must be a document category id').optional(),
   WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
+  /**
+   * Rate limits (docs/operations.md, "Rate limits"), each `<requests>/<window>` or `off`, counted per
+   * client address (see TRUST_PROXY) in each API process. A refused request gets 429 with Retry-After.
+   */
+  WEBHOOK_RATE_LIMIT: rateLimit.prefault(RATE_LIMIT_DEFAULTS.WEBHOOK_RATE_LIMIT),
+  SIGN_IN_RATE_LIMIT: rateLimit.prefault(RATE_LIMIT_DEFAULTS.SIGN_IN_RATE_LIMIT),
+  PUBLIC_PAGE_RATE_LIMIT: rateLimit.prefault(RATE_LIMIT_DEFAULTS.PUBLIC_PAGE_RATE_LIMIT),
+  PUBLIC_LINK_RATE_LIMIT: rateLimit.prefault(RATE_LIMIT_DEFAULTS.PUBLIC_LINK_RATE_LIMIT),
+  /**
+   * The proxies in front of the API (e.g. Caddy in temporal-docker), so that the client address rate
+   * limits count by is the real one: false (default, none), a hop count, or their addresses/ranges.
+   */
+  TRUST_PROXY: trustProxy.default(false),
+  /**
+   * Refused webhook deliveries (bad signature, stale, replayed, unreadable, unknown sender) are counted
+   * per sender, reason and hour (RejectedDelivery); only the first this many of each hour are also kept
+   * as TriggerEvent rows (without their body) for forensics. 0: none.
+   */
+  REJECTED_SAMPLES_PER_HOUR: wholeNumber(0, 10_000).default(20),
   CATALOG_FILE: z.string().default('config/catalog.demo.yaml'),
   /**
    * A workflow bundle built ahead of time (bundleWorkflowCode, with `failureConverterPath` from
@@ -458,6 +561,7 @@ function productionProblems(c: AppConfig, env: NodeJS.ProcessEnv): GuardProblem[
   problems.push(...publicUrlProblems(c.PUBLIC_URL));
   problems.push(...auditExportProblems(c.AUDIT_EXPORT_DIR, c.AUDIT_EXPORT_SIGNING_KEY));
   problems.push(...metricsProblems(c));
+  problems.push(...trustProxyProblems(c.TRUST_PROXY));
   // One line per problem, even when two data folders hold the same secrets.
   return problems.filter(
     (p, i) => problems.findIndex((q) => q.field === p.field && q.message === p.message) === i,

@@ -18,6 +18,8 @@
  *  - a metrics endpoint without authentication on an interface that is not loopback or private: the
  *    API's own `/metrics` listener (METRICS_PORT on METRICS_BIND) without METRICS_TOKEN, or the worker's
  *    Temporal SDK endpoint (WORKER_METRICS_BIND, which has no authentication at all).
+ *  - TRUST_PROXY=true: every X-Forwarded-For hop trusted, so any client names its own address and
+ *    escapes the per-address rate limits.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -258,4 +260,20 @@ export function metricsProblems(c: {
       message: `"${c.WORKER_METRICS_BIND}" is not a loopback or private address: the Temporal SDK's metrics endpoint has no authentication; bind a loopback or private address (e.g. the container's own)`,
     });
   return out;
+}
+
+/**
+ * TRUST_PROXY in production: never `true`. Trusting every hop lets any client write its own address into
+ * X-Forwarded-For, so the per-address rate limits (and logged addresses) count what the client chose.
+ */
+export function trustProxyProblems(trustProxy: boolean | number | string[]): GuardProblem[] {
+  if (trustProxy === true)
+    return [
+      {
+        field: 'TRUST_PROXY',
+        message:
+          'must not be true when NODE_ENV=production: every client could choose its own address (X-Forwarded-For) and escape the rate limits; set the number of proxies in front of the API (e.g. 1) or their addresses',
+      },
+    ];
+  return [];
 }

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'unprocessable'
   /** A single-use or expiring thing (e.g. a signing link) that was used up or expired. */
   | 'gone'
+  /** Too many requests from this client (or for this link) in the window: retry after `Retry-After` seconds. */
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
 
@@ -54,6 +56,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   unprocessable: 422,
   gone: 410,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 };

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Client } from '@temporalio/client';
+import type { TrustProxy } from '../config/env';
 import type { Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -22,6 +23,7 @@ import type { Intake } from './intake';
 import type { VendorIntake } from './intake/vendor';
 import { OPENAPI_PATH, openApiDocument } from './openapi';
 import { createPublicPagesRouter } from './public-pages';
+import { createRateLimiters, NO_RATE_LIMITS, type RateLimitSettings } from './rate-limits';
 import { createAccountsRouter } from './routes/accounts';
 import type { RouteContext } from './routes/context';
 import { createDeparturesRouter } from './routes/departures';
@@ -61,6 +63,10 @@ export interface AppDeps {
    * null for none. Undefined: not served here (its own listener, or off).
    */
   metricsToken?: string | null;
+  /** Rate limits (server/rate-limits.ts, from the *_RATE_LIMIT settings); none: not limited. */
+  rateLimits?: RateLimitSettings;
+  /** Express's `trust proxy` (TRUST_PROXY): whose X-Forwarded-For names the client. Default false. */
+  trustProxy?: TrustProxy;
 }
 
 /** Builds the Express application. */
@@ -68,7 +74,9 @@ export function createApp(deps: AppDeps): express.Express {
   const { db, client, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // The client address (`req.ip`) rate limits count by: the socket's, unless proxies are configured.
+  app.set('trust proxy', deps.trustProxy ?? false);
+  const limits = createRateLimiters(deps.rateLimits ?? NO_RATE_LIMITS);
   const requireRole = createAuth(deps.operatorTokens);
   const ctx: RouteContext = {
     db,
@@ -139,8 +147,14 @@ export function createApp(deps: AppDeps): express.Express {
 
   // A span per webhook delivery (the trace its workflow continues) and the delivery counters.
   app.use(webhookTelemetry(deps.metrics ?? null));
+  // Per sender address; a 429 carries Retry-After, after which HR systems deliver again.
+  app.use('/webhooks', limits.webhook);
   app.use(createWebhookRouter(ctx));
-  app.use(createVendorWebhookRouter(deps.vendorIntake ?? null, deps.maxBodyBytes));
+  app.use(
+    createVendorWebhookRouter(deps.vendorIntake ?? null, deps.maxBodyBytes, (receivedAt) =>
+      deps.intake.rejected({ source: 'other', reason: 'unknown_vendor', receivedAt }),
+    ),
+  );
   app.use(
     createDeskWebhookRouter(
       deps.deskWebhooks
@@ -152,6 +166,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createDeparturesRouter(ctx));
   app.use(createTicketsRouter(ctx));
 
+  // Sign-in is limited (failed attempts per address); middleware, not a route of its own.
+  app.use('/codec/login', (req, res, next) => {
+    if (req.method === 'POST') limits.signIn(req, res, next);
+    else next();
+  });
   /** Temporal's remote codec protocol for the Web UI and CLI (server/codec.ts). Any operator role. */
   app.use('/codec', createCodecRouter(deps));
 
@@ -159,12 +178,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(createAccountsRouter(ctx));
 
   /** NDA signing and exit survey pages for leavers (the link's token is the credential): server/public-pages.ts. */
-  app.use(createPublicPagesRouter({ db, client, logger }));
+  app.use(createPublicPagesRouter({ db, client, logger, limits: limits.publicPages }));
 
   app.use(createRecoveryRouter(ctx));
 
   /** Who the bearer token belongs to (name and role), for the dashboard. Any operator role. */
-  app.get('/me', requireRole('hr', 'it', 'itdesk'), (req, res) => {
+  app.get('/me', limits.signIn, requireRole('hr', 'it', 'itdesk'), (req, res) => {
     res.json({ name: req.operator!.name, role: req.operator!.role });
   });
 

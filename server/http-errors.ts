@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '../lib/db';
 import { AppError, httpStatusFor } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Intake } from './intake';
+import { webhookSource } from './webhook-telemetry';
 import { isTemporalUnreachable, temporalUnavailable } from './workflow-calls';
 
 /** Installs the 404/405 fallback and the error handler; call after every route. */
@@ -48,13 +49,16 @@ export function installErrorHandling(
                 ? new AppError('bad_request', err.message)
                 : // A stream error while reading (a compressed body that does not decompress).
                   new AppError('bad_request', `body could not be read: ${err.message}`);
-      if (req.path === '/webhooks/hris') {
+      // An HR system's delivery that could not be read: counted (server/intake/rejected.ts).
+      const source = req.method === 'POST' ? webhookSource(req.path) : null;
+      if (source) {
         await deps.intake
           .logUnreadable({
             headers: req.headers,
-            bytes: Number(req.headers['content-length'] ?? 0),
+            bytes: Number(req.headers['content-length'] ?? 0) || 0,
             reason: e.message,
             receivedAt: new Date(),
+            source,
           })
           .catch((logErr: unknown) => logger.error({ err: logErr }, 'could not log refused HRIS delivery'));
       }

@@ -78,6 +78,7 @@ export async function runServer(
     starter,
     logger: logger.child({ component: 'intake' }),
     accounts,
+    rejectedSamplesPerHour: cfg.REJECTED_SAMPLES_PER_HOUR,
   });
   // The HR systems' own webhooks (HRIS_VENDORS): verified per vendor, fed to the same intake.
   const vendorIntake = createVendorIntake({
@@ -86,6 +87,7 @@ export async function runServer(
     intake,
     adapters: createAdapters(cfg),
     remoteLocations: cfg.HRIS_REMOTE_LOCATIONS,
+    rejectedSamplesPerHour: cfg.REJECTED_SAMPLES_PER_HOUR,
   });
   const metrics = createMetrics(db);
   const exposure = metricsExposure(cfg);
@@ -102,6 +104,13 @@ export async function runServer(
     accounts,
     operatorTokens: cfg.OPERATOR_TOKENS,
     maxBodyBytes: cfg.WEBHOOK_MAX_BODY_BYTES,
+    trustProxy: cfg.TRUST_PROXY,
+    rateLimits: {
+      webhook: cfg.WEBHOOK_RATE_LIMIT,
+      signIn: cfg.SIGN_IN_RATE_LIMIT,
+      publicPage: cfg.PUBLIC_PAGE_RATE_LIMIT,
+      publicLink: cfg.PUBLIC_LINK_RATE_LIMIT,
+    },
     codec: {
       codec: cfg.PAYLOAD_CODEC_KEYS ? new AesGcmPayloadCodec(cfg.PAYLOAD_CODEC_KEYS) : null,
       allowedOrigins: cfg.CODEC_CORS_ORIGINS,

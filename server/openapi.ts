@@ -81,6 +81,7 @@ const ERROR_CODES = [
   'conflict',
   'unprocessable',
   'gone',
+  'rate_limited',
   'unavailable',
   'internal',
 ] as const satisfies readonly ErrorCode[];
@@ -104,6 +105,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Body too large',
   415: 'Unsupported media type',
   422: 'Unprocessable: well-formed, but the current state cannot accept it (reason in `message`)',
+  429: 'Too many requests from this client (or for this link): retry after `Retry-After` seconds',
   500: 'Internal error',
   503: 'Unavailable; retry later',
 };
@@ -588,6 +590,17 @@ function build(): Json {
     headers: retryAfter,
     content: json(ref('Error503')),
   };
+  /** Past a rate limit (server/rate-limits.ts, docs/operations.md "Rate limits"). */
+  const rateLimited = (what: string) => ({
+    description: `${STATUS_TEXT[429]}. ${what}`,
+    headers: retryAfter,
+    content: json(ref('Error429')),
+  });
+  const pageRateLimited = {
+    description: `${STATUS_TEXT[429]}. PUBLIC_PAGE_RATE_LIMIT per address, PUBLIC_LINK_RATE_LIMIT per link`,
+    headers: retryAfter,
+    content: htmlPage,
+  };
   const codecResponses = (direction: string) => ({
     200: ok(`The payloads, ${direction}d, in the same order`, ref('CodecPayloads')),
     400: err(400),
@@ -660,8 +673,10 @@ function build(): Json {
         operationId: 'receiveHrisEvent',
         summary: 'HRIS webhook (Standard Webhooks signature)',
         description:
-          'Signed per Standard Webhooks (see docs/api.md "Webhook contract"). Every delivery is logged with its ' +
-          'receive time, signature result and outcome before it is answered; an accepted event is stored ' +
+          'Signed per Standard Webhooks (see docs/api.md "Webhook contract"). Every signed delivery is logged ' +
+          'with its receive time, signature result and outcome before it is answered; an unsigned refusal is ' +
+          'counted per hour (RejectedDelivery; the first REJECTED_SAMPLES_PER_HOUR kept as samples, never the ' +
+          'body). An accepted event is stored ' +
           'before the answer and started later if Temporal is down (`queued`). Bad input is never a 5xx. ' +
           'Body limit WEBHOOK_MAX_BODY_BYTES (default 256 KiB).',
         tags: ['webhook'],
@@ -684,6 +699,9 @@ function build(): Json {
           409: err(409),
           413: err(413),
           415: err(415),
+          429: rateLimited(
+            'WEBHOOK_RATE_LIMIT per sender address; nothing was read, deliver again after Retry-After',
+          ),
           500: err(500),
           503: unavailableRetry,
         },
@@ -695,8 +713,8 @@ function build(): Json {
         summary: "An HR system's own webhook (BambooHR, …), verified with its own signature",
         description:
           'One endpoint per HR system listed in HRIS_VENDORS (docs/hris.md): the vendor signature is ' +
-          'verified over the raw body; a forged, stale or replayed delivery is refused and logged without its ' +
-          'body. A verified delivery is a hint: each employee it names is read from the vendor API and fed to ' +
+          'verified over the raw body; a forged, stale or replayed delivery is refused and counted per hour ' +
+          '(the first few kept as samples, never the body). A verified delivery is a hint: each employee it names is read from the vendor API and fed to ' +
           'the same intake as `POST /webhooks/hris`. 503 when the vendor API cannot be read (the vendor ' +
           'delivers again).',
         tags: ['webhook'],
@@ -716,6 +734,9 @@ function build(): Json {
           404: { ...err(404), description: 'No adapter for this vendor is configured' },
           409: err(409),
           413: err(413),
+          429: rateLimited(
+            'WEBHOOK_RATE_LIMIT per sender address; nothing was read, deliver again after Retry-After',
+          ),
           500: err(500),
           503: unavailableRetry,
         },
@@ -753,6 +774,9 @@ function build(): Json {
           401: { ...err(401), description: 'Missing or bad signature (Jira) or shared secret (ServiceNow)' },
           404: { ...err(404), description: 'No desk webhook is configured for this system' },
           413: err(413),
+          429: rateLimited(
+            'WEBHOOK_RATE_LIMIT per sender address; nothing was read, deliver again after Retry-After',
+          ),
           500: err(500),
           503: unavailableRetry,
         },
@@ -1133,7 +1157,10 @@ function build(): Json {
         description: 'Name and role of the operator, for the dashboard.',
         tags: ['meta'],
         roles: ['hr', 'it', 'itdesk'],
-        responses: { 200: ok('The operator', ref('Operator')) },
+        responses: {
+          200: ok('The operator', ref('Operator')),
+          429: rateLimited('SIGN_IN_RATE_LIMIT: failed sign-ins per address (the dashboard signs in here)'),
+        },
       }),
     },
     '/': {
@@ -1213,6 +1240,7 @@ function build(): Json {
           401: err(401),
           403: err(403),
           413: err(413),
+          429: rateLimited('SIGN_IN_RATE_LIMIT: failed sign-ins per address'),
           500: err(500),
         },
       }),
@@ -1239,6 +1267,7 @@ function build(): Json {
           200: { description: 'The document and the signing form', content: htmlPage },
           404: errPage(404, 'Unknown link'),
           410: errPage(410, 'The link was used or has expired'),
+          429: pageRateLimited,
           500: errPage(500, 'Something went wrong'),
         },
       }),
@@ -1256,6 +1285,7 @@ function build(): Json {
           404: errPage(404, 'Unknown link'),
           410: errPage(410, 'The link was used or has expired, or the document is already signed'),
           413: errPage(413, 'The form was too large'),
+          429: pageRateLimited,
           500: errPage(500, 'Something went wrong'),
         },
       }),
@@ -1271,6 +1301,7 @@ function build(): Json {
           200: { description: 'The survey form', content: htmlPage },
           404: errPage(404, 'Unknown link'),
           410: errPage(410, 'The link was used or has expired'),
+          429: pageRateLimited,
           500: errPage(500, 'Something went wrong'),
         },
       }),
@@ -1286,6 +1317,7 @@ function build(): Json {
           404: errPage(404, 'Unknown link'),
           410: errPage(410, 'The link was used or has expired, or the survey is already answered'),
           413: errPage(413, 'The form was too large'),
+          429: pageRateLimited,
           500: errPage(500, 'Something went wrong'),
         },
       }),

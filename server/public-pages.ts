@@ -8,7 +8,7 @@
  * sends 400 (broken percent-encoding, not UTF-8), 413 (above 32 kB) or 415 (not url-encoded). Statuses
  * come from `httpStatusFor` like every other route.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { isUtf8 } from 'node:buffer';
 import type { Client } from '@temporalio/client';
 import type { AccessLink, Departure, Document } from '@prisma/client';
@@ -27,6 +27,8 @@ export interface PublicPagesDeps {
   /** Temporal client: a signature is signalled to the running offboarding. */
   client: Client;
   logger: Logger;
+  /** Rate limiters of these pages (server/rate-limits.ts), run first; a 429 is answered as a page. */
+  limits?: RequestHandler[];
 }
 
 /** Escapes text for HTML element content and quoted attribute values. */
@@ -172,6 +174,7 @@ export function createPublicPagesRouter(deps: PublicPagesDeps): express.Router {
     res.setHeader('x-content-type-options', 'nosniff');
     next();
   });
+  if (deps.limits?.length) router.use(['/sign', '/survey'], ...deps.limits);
 
   const gone = (what: 'used' | 'expired' | 'signed' | 'answered' | 'withdrawn') =>
     new AppError(
@@ -502,7 +505,9 @@ ${radios('recommend', [
             : 'Link already used'
           : status >= 500
             ? 'Something went wrong'
-            : 'Request not accepted';
+            : status === 429
+              ? 'Too many requests'
+              : 'Request not accepted';
     res
       .status(status)
       .type('html')

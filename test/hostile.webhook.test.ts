@@ -5,6 +5,8 @@
  * the signature tampered with, clock skew, replayed ids: each answer is a 4xx naming the problem (never
  * a 5xx), only the refusal is logged (TriggerEvent `rejected`/`invalid`, no payload, no idempotency
  * key), no departure is stored and no workflow starts. The properties that accept events run last.
+ * A refusal no valid signature vouches for (`rejected`) is counted per sender, reason and hour and kept
+ * as a row only within REJECTED_SAMPLES_PER_HOUR, which this file sets high enough to keep every one.
  *
  * No worker: accepted departures start workflows that wait on this stack's own task queue. A failing
  * property prints its seed and shrunk counterexample; replay it with `fc.assert(..., { seed, path })`.
@@ -21,7 +23,9 @@ let api: RunningServer;
 
 beforeAll(async () => {
   stack = await startStack();
-  api = await startApi(stack);
+  // Every refusal here is checked for its sample row: keep them all (by default only the first 20 per
+  // sender, reason and hour are kept, the rest counted: test/abuse.test.ts).
+  api = await startApi(stack, { REJECTED_SAMPLES_PER_HOUR: '10000' });
 });
 afterAll(async () => {
   await api?.close();

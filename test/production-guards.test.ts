@@ -1,7 +1,7 @@
 /**
  * The production guards (config/production.ts through config/env.ts `loadConfig`): with
- * NODE_ENV=production start-up refuses a stand-in catalog, generated secrets, an http PUBLIC_URL and a
- * missing payload encryption key, each naming the setting; only minted operator tokens authenticate;
+ * NODE_ENV=production start-up refuses a stand-in catalog, generated secrets, an http PUBLIC_URL, a
+ * missing payload encryption key and TRUST_PROXY=true, each naming the setting; only minted operator tokens authenticate;
  * and `npm start` refuses to run at all.
  */
 import { spawnSync } from 'node:child_process';
@@ -147,6 +147,23 @@ test.each([
   ['http://offboard.example.com', /PUBLIC_URL: must be an https:\/\/ URL when NODE_ENV=production/],
 ])('PUBLIC_URL %s is refused', (value, error) => {
   expect(refusal({ ...goodEnv(), PUBLIC_URL: value })).toMatch(error);
+});
+
+test("TRUST_PROXY=true (every hop trusted) is refused naming the field; a hop count or the proxies' addresses pass", () => {
+  expect(refusal({ ...goodEnv(), TRUST_PROXY: 'true' })).toMatch(
+    /TRUST_PROXY: must not be true when NODE_ENV=production: every client could choose its own address/,
+  );
+  expect(loadConfig({ ...goodEnv(), TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+  expect(loadConfig({ ...goodEnv(), TRUST_PROXY: '10.0.0.5, fd00::/8,loopback' }).TRUST_PROXY).toEqual([
+    '10.0.0.5',
+    'fd00::/8',
+    'loopback',
+  ]);
+  expect(loadConfig(goodEnv()).TRUST_PROXY).toBe(false);
+  // Outside production `true` is allowed (a development machine behind a local proxy).
+  expect(loadConfig({ DATABASE_URL: 'postgresql://x@127.0.0.1/x', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(
+    true,
+  );
 });
 
 test('payloads must be encrypted: PAYLOAD_CODEC_KEYS is required', () => {

@@ -16,6 +16,7 @@ import type { HrisEvent } from '../hris';
 import { afterStore } from './answer';
 import { acceptNew } from './fast-path';
 import { redelivery, redeliveryByKey } from './redelivery';
+import { DEFAULT_REJECTED_SAMPLES_PER_HOUR, recordRejected, type RejectionSource } from './rejected';
 import { rescind } from './rescind';
 import { storeDeparture } from './store';
 import {
@@ -49,6 +50,7 @@ export function createIntake(deps: IntakeDeps) {
     starter: deps.starter,
     policy: deps.accounts ?? OPEN_ACCOUNT_POLICY,
     triggerStatuses: deps.triggerStatuses,
+    rejectedSamples: deps.rejectedSamplesPerHour ?? DEFAULT_REJECTED_SAMPLES_PER_HOUR,
   };
   const webhook = deps.secret ? new Webhook(deps.secret) : null;
 
@@ -187,26 +189,38 @@ export function createIntake(deps: IntakeDeps) {
     });
   }
 
-  /** Logs a delivery whose body could not even be read (e.g. larger than the limit). */
+  /**
+   * Counts a delivery whose body could not even be read (e.g. larger than the limit): nothing vouches
+   * for it, so it is counted and sampled like a forged one (server/intake/rejected.ts).
+   */
   async function logUnreadable(req: {
     headers: Record<string, string | string[] | undefined>;
     bytes: number;
     reason: string;
     receivedAt: Date;
+    source?: RejectionSource;
   }): Promise<void> {
     const id = req.headers['webhook-id'];
-    await logEvent(ctx, {
+    await recordRejected(ctx.db, ctx.rejectedSamples, {
+      source: req.source ?? 'hris',
+      reason: 'body_unreadable',
       receivedAt: req.receivedAt,
-      webhookId: (Array.isArray(id) ? id[0] : id)?.slice(0, 200) ?? null,
-      signatureResult: 'missing',
-      outcome: 'rejected',
-      reason: req.reason,
-      bodySha256: '',
-      bodyBytes: req.bytes,
+      sample: {
+        receivedAt: req.receivedAt,
+        webhookId: (Array.isArray(id) ? id[0] : id)?.slice(0, 200) ?? null,
+        signatureResult: 'missing',
+        reason: req.reason,
+        bodySha256: '',
+        bodyBytes: req.bytes,
+      },
     });
   }
 
-  return { receive, accept, submit, logUnreadable, triggerStatuses: deps.triggerStatuses };
+  /** Counts a refused delivery of any webhook route (e.g. an unknown vendor's path). */
+  const rejected = (r: Parameters<typeof recordRejected>[2]) =>
+    recordRejected(ctx.db, ctx.rejectedSamples, r);
+
+  return { receive, accept, submit, logUnreadable, rejected, triggerStatuses: deps.triggerStatuses };
 }
 
 /** The intake service. */

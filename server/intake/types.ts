@@ -67,6 +67,8 @@ export interface IntakeDeps {
   logger: Logger;
   /** The catalog's rules for named accounts and protected ones (none without a catalog). */
   accounts?: AccountPolicy;
+  /** REJECTED_SAMPLES_PER_HOUR (server/intake/rejected.ts); default 20. */
+  rejectedSamplesPerHour?: number;
 }
 
 /** What every intake step reads: `IntakeDeps` with the account policy resolved. */
@@ -76,6 +78,8 @@ export interface IntakeContext {
   starter: IntakeStarter;
   policy: AccountPolicy;
   triggerStatuses: readonly string[];
+  /** Refused deliveries kept as sample rows per sender, reason and hour (server/intake/rejected.ts). */
+  rejectedSamples: number;
 }
 
 /** Longest `webhook-id` accepted (Standard Webhooks ids are short, e.g. `msg_<uuid>`). */
@@ -111,7 +115,10 @@ export function keyName(origin: Origin): string {
   return origin.source === 'hris' ? 'webhookId' : 'idempotencyKey';
 }
 
-/** Stores one trigger event (every delivery gets one, whatever its outcome). */
+/**
+ * Stores one trigger event (every delivery gets one, whatever its outcome, except refusals no valid
+ * signature vouches for: those are counted, server/intake/rejected.ts).
+ */
 export async function logEvent(ctx: IntakeContext, data: Prisma.TriggerEventUncheckedCreateInput) {
   return ctx.db.triggerEvent.create({ data });
 }

@@ -1,7 +1,8 @@
 /**
  * A vendor's own webhook (`POST /webhooks/hris/<vendor>`, docs/hris.md): the vendor's signature is
  * verified over the raw body exactly as it documents it; a forged, stale or replayed delivery is refused
- * and logged like a refused canonical delivery (signature result, reason, body hash; never the body);
+ * and counted like a refused canonical delivery (server/intake/rejected.ts: per hour, the first few kept
+ * with signature result, reason, body hash; never the body);
  * a verified one is only a hint: each employee it names is read from the vendor's API and fed to the
  * same intake as the canonical webhook (`feedEmployee`).
  */
@@ -13,6 +14,12 @@ import type { Logger } from '../../lib/logger';
 import { VendorApiError, VendorBusyError } from '../../hris/http';
 import type { HrisAdapter, VendorDelivery } from '../../hris/types';
 import type { Intake } from './index';
+import {
+  DEFAULT_REJECTED_SAMPLES_PER_HOUR,
+  recordRejected,
+  signatureReason,
+  type RejectionReason,
+} from './rejected';
 import { vendorWebhook, type EventBase } from './types';
 import { feedEmployee, type Fed } from './vendor-map';
 
@@ -22,6 +29,8 @@ export interface VendorIntakeDeps {
   intake: Pick<Intake, 'accept'>;
   adapters: ReadonlyMap<HrisVendor, HrisAdapter>;
   remoteLocations: readonly string[];
+  /** REJECTED_SAMPLES_PER_HOUR (server/intake/rejected.ts); default 20. */
+  rejectedSamplesPerHour?: number;
 }
 
 /** The answer to a vendor: 202 when something was accepted, else 200; one result per employee named. */
@@ -32,6 +41,7 @@ export interface VendorAnswer {
 
 export function createVendorIntake(deps: VendorIntakeDeps) {
   const { db, logger } = deps;
+  const samplesPerHour = deps.rejectedSamplesPerHour ?? DEFAULT_REJECTED_SAMPLES_PER_HOUR;
 
   async function receive(vendor: HrisVendor, d: VendorDelivery): Promise<VendorAnswer> {
     const adapter = deps.adapters.get(vendor);
@@ -43,8 +53,8 @@ export function createVendorIntake(deps: VendorIntakeDeps) {
       bodySha256: createHash('sha256').update(d.body).digest('hex'),
       bodyBytes: d.body.length,
     };
+    /** Refuses a delivery its sender signed (the body, or the vendor's API): one TriggerEvent row. */
     const refuse = async (
-      signatureResult: 'missing' | 'invalid' | 'stale' | 'valid',
       outcome: 'rejected' | 'invalid',
       reason: string,
       error: AppError,
@@ -54,19 +64,38 @@ export function createVendorIntake(deps: VendorIntakeDeps) {
         data: {
           ...base,
           webhookId,
-          signatureResult,
+          signatureResult: 'valid',
           outcome,
           reason: `${adapter.title}: ${reason}`.slice(0, 1000),
         },
       });
-      logger.warn({ vendor, signature: signatureResult, reason }, 'vendor HRIS delivery refused');
+      logger.warn({ vendor, signature: 'valid', reason }, 'vendor HRIS delivery refused');
       throw error;
+    };
+    /**
+     * Refuses a delivery no valid signature vouches for (or a replay of one that did): counted per hour,
+     * the first few kept as samples without body (server/intake/rejected.ts).
+     */
+    const reject = async (
+      signatureResult: 'missing' | 'invalid' | 'stale',
+      why: RejectionReason,
+      reason: string,
+      webhookId: string | null = null,
+    ): Promise<never> => {
+      await recordRejected(db, samplesPerHour, {
+        source: vendor,
+        reason: why,
+        receivedAt: d.receivedAt,
+        sample: { ...base, webhookId, signatureResult, reason: `${adapter.title}: ${reason}`.slice(0, 1000) },
+      });
+      logger.warn({ vendor, signature: signatureResult, reason }, 'vendor HRIS delivery refused');
+      throw new AppError('signature_invalid', reason);
     };
 
     const v = adapter.verify(d, new Date());
     if (!v.ok) {
-      if ('body' in v) return refuse('valid', 'invalid', v.message, new AppError('bad_request', v.message));
-      return refuse(v.signatureResult, 'rejected', v.message, new AppError('signature_invalid', v.message));
+      if ('body' in v) return refuse('invalid', v.message, new AppError('bad_request', v.message));
+      return reject(v.signatureResult, signatureReason(v.signatureResult), v.message);
     }
     // The same signed bytes again: a replay (a vendor's own retry is signed anew, with a new timestamp).
     const seen = await db.triggerEvent.findFirst({
@@ -75,7 +104,7 @@ export function createVendorIntake(deps: VendorIntakeDeps) {
     });
     if (seen) {
       const message = `this signed delivery was already received at ${seen.receivedAt.toISOString()}; a replay is refused`;
-      return refuse('stale', 'rejected', message, new AppError('signature_invalid', message), v.deliveryId);
+      return reject('stale', 'replayed', message, v.deliveryId);
     }
 
     const results: Record<string, unknown>[] = [];
@@ -101,7 +130,7 @@ export function createVendorIntake(deps: VendorIntakeDeps) {
           (e instanceof AppError && e.code === 'unavailable')
         ) {
           const message = `could not read employee ${vendorId} from ${adapter.title}: ${e.message}`;
-          return refuse('valid', 'rejected', message, new AppError('unavailable', message), v.deliveryId);
+          return refuse('rejected', message, new AppError('unavailable', message), v.deliveryId);
         }
         throw e;
       }

@@ -1,12 +1,14 @@
 /**
  * Reading one HRIS delivery: the Standard Webhooks signature (constant-time comparison, 5-minute
  * tolerance, key rotation via several v1 entries), the webhook-id, the content type and the body. Every
- * refusal is logged as a trigger event before it is thrown.
+ * refusal is recorded before it is thrown: a signed one as a trigger event, an unsigned one (anyone can
+ * send it) counted per hour with the first few kept as samples (server/intake/rejected.ts).
  */
 import { createHash } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { AppError } from '../../lib/errors';
 import { fieldErrors, hrisEventSchema, type HrisEvent } from '../hris';
+import { recordRejected, signatureReason } from './rejected';
 import { logEvent, MAX_WEBHOOK_ID, type EventBase, type IntakeContext } from './types';
 
 /** A signed HTTP delivery as the route hands it over. */
@@ -75,7 +77,13 @@ export async function verifyDelivery(
   } catch (e) {
     if (e instanceof WebhookVerificationError) {
       const result = classify(e);
-      await logEvent(ctx, { ...base, signatureResult: result, outcome: 'rejected', reason: e.message });
+      // Anyone can send these: counted, the first of the hour kept as samples (server/intake/rejected.ts).
+      await recordRejected(ctx.db, ctx.rejectedSamples, {
+        source: 'hris',
+        reason: signatureReason(result),
+        receivedAt: req.receivedAt,
+        sample: { ...base, signatureResult: result, reason: e.message },
+      });
       ctx.logger.warn({ webhookId, signature: result }, 'HRIS event refused: bad signature');
       throw new AppError('signature_invalid', signatureMessage(result, h('webhook-timestamp')));
     }

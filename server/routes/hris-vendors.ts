@@ -11,6 +11,8 @@ import { storedOr503 } from '../route-helpers';
 export function createVendorWebhookRouter(
   vendorIntake: VendorIntake | null,
   maxBodyBytes: number,
+  /** Counts a delivery to a vendor no adapter is configured for (server/intake/rejected.ts). */
+  countUnknown: (receivedAt: Date) => Promise<unknown> = () => Promise.resolve(),
 ): express.Router {
   const r = express.Router();
   r.post(
@@ -22,11 +24,15 @@ export function createVendorWebhookRouter(
         !vendorIntake ||
         !(HRIS_VENDORS as readonly string[]).includes(vendor) ||
         !vendorIntake.vendors.includes(vendor as HrisVendor)
-      )
+      ) {
+        // Anyone can post here: counted per hour, never stored row by row. Not counted (the database
+        // down) still answers 404: the metrics counter has it.
+        await countUnknown(new Date()).catch(() => undefined);
         throw new AppError(
           'not_found',
           `no adapter for "${vendor.slice(0, 40)}" is configured (HRIS_VENDORS)`,
         );
+      }
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const answer = await storedOr503(res, 'the event', () =>
         vendorIntake.receive(vendor as HrisVendor, { headers: req.headers, body, receivedAt: new Date() }),
