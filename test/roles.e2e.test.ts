@@ -50,6 +50,7 @@ const PUBLIC = [
   'GET /health',
   'GET /openapi.json',
   'POST /webhooks/hris',
+  'POST /webhooks/desk/{systemId}', // a service desk's hint, verified by its signature or secret
   'POST /webhooks/hris/{vendor}', // the vendor's own signature (hris/)
   'GET /codec/login',
   'POST /codec/login',
